@@ -1,0 +1,86 @@
+/**
+ * Errors with stable codes and context, in the manner of csv-parse's CsvError: callers branch on
+ * `code`, people read `message`. Every error that concerns input names the file, line or key and,
+ * where there is one, what to do about it (`hint`). Messages never carry a whole record.
+ */
+
+export type ErrorCode =
+  // options and usage
+  | 'E_BAD_OPTION'
+  | 'E_NO_INPUT'
+  | 'E_UNKNOWN_MODEL'
+  | 'E_AMBIGUOUS_FORMAT'
+  | 'E_UNKNOWN_FORMAT'
+  | 'E_TEMPLATE'
+  // reading and decoding
+  | 'E_READ'
+  | 'E_BAD_QUOTE'
+  | 'E_UNTERMINATED_QUOTE'
+  | 'E_COLUMN_COUNT'
+  | 'E_BAD_JSON'
+  | 'E_NOT_AN_OBJECT'
+  | 'E_INVALID_UTF8'
+  | 'E_ROW_TOO_LARGE'
+  | 'E_EMPTY_INPUT'
+  // calls
+  | 'E_MISSING_KEY'
+  | 'E_MISSING_TEXT'
+  | 'E_KEY_NOT_ADJACENT'
+  | 'E_CALL_TOO_LARGE'
+  | 'E_DUPLICATE_KEY'
+  | 'E_DUPLICATE_ID'
+  // records
+  | 'E_RECORD_TOO_LARGE'
+  | 'E_TOO_MANY_TOKENS'
+  | 'E_INVALID_MODEL_INPUT'
+  | 'E_STRAY_KEY'
+  // shards and jobs
+  | 'E_BELOW_MIN_RECORDS'
+  | 'E_CANNOT_REBALANCE'
+  | 'E_STORE'
+  | 'E_COUNTS'
+  | 'E_INTERNAL';
+
+export interface ErrorContext {
+  /** The input file (path, `-` or URI) the problem was found in. */
+  file?: string;
+  /** 1-based line in that file where the row, line or call starts. */
+  line?: number;
+  /** The call's source key (call id), when known. */
+  key?: string;
+  /** What the user can do about it. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class BatchError extends Error {
+  readonly code: ErrorCode;
+  readonly file?: string;
+  readonly line?: number;
+  readonly key?: string;
+  readonly hint?: string;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
+    const where = [context.file, context.line !== undefined ? `line ${context.line}` : undefined]
+      .filter(Boolean)
+      .join(', ');
+    super(where ? `${where}: ${message}` : message, context.cause !== undefined ? { cause: context.cause } : undefined);
+    this.name = 'BatchError';
+    this.code = code;
+    if (context.file !== undefined) this.file = context.file;
+    if (context.line !== undefined) this.line = context.line;
+    if (context.key !== undefined) this.key = context.key;
+    if (context.hint !== undefined) this.hint = context.hint;
+  }
+}
+
+export function isBatchError(error: unknown): error is BatchError {
+  return error instanceof BatchError;
+}
+
+/** A short, single-line preview of a value for error messages and rejects: never the whole text. */
+export function preview(value: unknown, max = 40): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

@@ -1,0 +1,74 @@
+/**
+ * A model family knows one request/response shape: how to build `modelInput` for a prompt, which
+ * rules a `modelInput` must follow, and how to read `modelOutput` back. One file per family.
+ */
+import type { ErrorCode } from '../errors.js';
+
+export type FamilyName = 'anthropic' | 'nova' | 'titan-text' | 'llama' | 'mistral' | 'converse';
+
+export type InvocationType = 'InvokeModel' | 'Converse';
+
+/** Generation settings from the command line or the caller; families map them to their own keys. */
+export interface ModelOptions {
+  /** The job's model: base id, cross-region profile id (`us.anthropic...`) or ARN. */
+  modelId: string;
+  /** Output-token budget per record; each family has a default. */
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  /** A system prompt for every record. */
+  system?: string;
+}
+
+/** The text a record sends, split as the model sees it. */
+export interface PromptText {
+  prompt: string;
+  system?: string;
+}
+
+/** What every family reads out of one output line's `modelOutput`. */
+export interface ModelOutputSummary {
+  /** The generated text, or undefined when the output holds none. */
+  text: string | undefined;
+  /** The family's own stop reason (`end_turn`, `max_tokens`, `FINISH`, `stop`, ...). */
+  stopReason?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+export interface ValidationIssue {
+  code: ErrorCode;
+  /** One line naming the field and the rule, e.g. `max_tokens must be an integer from 1 to 4096`. */
+  reason: string;
+}
+
+export interface ModelLimits {
+  /** Context window in tokens (input + output). */
+  contextTokens: number;
+  /** Most output tokens one request may ask for. */
+  maxOutputTokens: number;
+}
+
+export interface ModelFamily {
+  readonly name: FamilyName;
+  /** The job's `modelInvocationType` for records of this shape. */
+  readonly invocationType: InvocationType;
+  /** Whether this family serves the model id (region prefixes and ARNs allowed). */
+  matches(modelId: string): boolean;
+  /** The limits of one model of the family (a conservative default for unknown versions). */
+  limits(modelId: string): ModelLimits;
+  /** The family's default output-token budget. */
+  readonly defaultMaxTokens: number;
+  /** Build `modelInput` for one prompt. Options were checked by `checkOptions`. */
+  buildInput(prompt: PromptText, options: ModelOptions): Record<string, unknown>;
+  /** Options that cannot work for this family, named (thrown once, before any data flows). */
+  checkOptions(options: ModelOptions): ValidationIssue[];
+  /** Every rule `modelInput` breaks: required keys, types, ranges, stray keys, empty text. */
+  validateInput(modelInput: Record<string, unknown>, modelId: string): ValidationIssue[];
+  /** The output-token budget a `modelInput` asks for. */
+  maxOutputTokensOf(modelInput: Record<string, unknown>): number | undefined;
+  /** All prompt text in a `modelInput` (for token estimates). */
+  inputTextOf(modelInput: Record<string, unknown>): string;
+  /** Read one `modelOutput`; unknown shapes give `text: undefined`, never a throw. */
+  readOutput(modelOutput: unknown): ModelOutputSummary;
+}

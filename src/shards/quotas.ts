@@ -1,0 +1,117 @@
+/**
+ * Quota profiles: the Bedrock batch limits a run is planned against, as named, overridable data.
+ * Sizes are in bytes, decimal (200 MB = 200,000,000 bytes), the conservative reading of AWS's
+ * "MB"/"GB" (see bedrock-batch-facts.md §5: whether AWS means 10^9 or 2^30 is unconfirmed).
+ */
+import { BatchError } from '../errors.js';
+
+export interface QuotaProfile {
+  /** The profile's name, reported in summaries. */
+  name: string;
+  /** Records per input file ("Records per input file per batch inference job"). */
+  maxRecordsPerFile: number;
+  /** Bytes per input file ("Batch inference input file size"). */
+  maxBytesPerFile: number;
+  /** Records per job, across its files ("Records per batch inference job"). */
+  maxRecordsPerJob: number;
+  /** Bytes per job, across its files ("Batch inference job size"). */
+  maxBytesPerJob: number;
+  /** No job is created below this ("Minimum number of records per batch inference job"). */
+  minRecordsPerJob: number;
+  /** Submitted + in-progress jobs per model at once. */
+  maxJobsInFlight: number;
+  /** Our own guard on one record (and one raw input row): bigger ones are rejected while streaming. */
+  maxRecordBytes: number;
+}
+
+const MB = 1_000_000;
+const GB = 1_000_000_000;
+
+export const QUOTA_PROFILES: Readonly<Record<string, QuotaProfile>> = Object.freeze({
+  /** The project card's limits: the safe default for accounts whose quotas you have not checked. */
+  default: Object.freeze({
+    name: 'default',
+    maxRecordsPerFile: 50_000,
+    maxBytesPerFile: 200 * MB,
+    maxRecordsPerJob: 50_000,
+    maxBytesPerJob: 1 * GB,
+    minRecordsPerJob: 1_000,
+    maxJobsInFlight: 3,
+    maxRecordBytes: 1 << 20,
+  }),
+  /** Today's documented defaults (bedrock-batch-facts.md §5): check your account's applied values. */
+  documented: Object.freeze({
+    name: 'documented',
+    maxRecordsPerFile: 50_000,
+    maxBytesPerFile: 1 * GB,
+    maxRecordsPerJob: 50_000,
+    maxBytesPerJob: 5 * GB,
+    minRecordsPerJob: 100,
+    maxJobsInFlight: 20,
+    maxRecordBytes: 1 << 20,
+  }),
+  /** For the embedded local service and small samples: any job size from one record up. */
+  local: Object.freeze({
+    name: 'local',
+    maxRecordsPerFile: 50_000,
+    maxBytesPerFile: 200 * MB,
+    maxRecordsPerJob: 50_000,
+    maxBytesPerJob: 1 * GB,
+    minRecordsPerJob: 1,
+    maxJobsInFlight: 3,
+    maxRecordBytes: 1 << 20,
+  }),
+});
+
+export type QuotaOverrides = Partial<Omit<QuotaProfile, 'name'>>;
+
+/** A profile by name with overrides applied and checked. */
+export function quotaProfile(name = 'default', overrides: QuotaOverrides = {}): QuotaProfile {
+  const base = QUOTA_PROFILES[name];
+  if (!base) {
+    throw new BatchError('E_BAD_OPTION', `unknown quota profile "${name}"`, {
+      hint: `use one of: ${Object.keys(QUOTA_PROFILES).join(', ')}`,
+    });
+  }
+  const profile: QuotaProfile = { ...base };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || (v as number) < 1) {
+      throw new BatchError('E_BAD_OPTION', `quota ${k} must be a whole number of at least 1, got ${String(v)}`);
+    }
+    (profile as unknown as Record<string, number>)[k] = v as number;
+  }
+  if (Object.keys(overrides).some((k) => overrides[k as keyof QuotaOverrides] !== undefined)) {
+    profile.name = `${base.name}+overrides`;
+  }
+  checkProfile(profile);
+  return profile;
+}
+
+function checkProfile(p: QuotaProfile): void {
+  const fail = (msg: string) => {
+    throw new BatchError('E_BAD_OPTION', `quota profile ${p.name}: ${msg}`);
+  };
+  if (p.maxRecordsPerFile > p.maxRecordsPerJob) fail(`records per file (${p.maxRecordsPerFile}) exceed records per job (${p.maxRecordsPerJob})`);
+  if (p.maxBytesPerFile > p.maxBytesPerJob) fail(`bytes per file (${p.maxBytesPerFile}) exceed bytes per job (${p.maxBytesPerJob})`);
+  if (p.minRecordsPerJob > p.maxRecordsPerJob) fail(`the minimum records per job (${p.minRecordsPerJob}) exceeds the maximum (${p.maxRecordsPerJob})`);
+  if (p.maxRecordBytes > p.maxBytesPerFile) fail(`the record size limit (${p.maxRecordBytes}) exceeds the file size limit (${p.maxBytesPerFile})`);
+}
+
+const UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, k: 1e3, m: 1e6, g: 1e9,
+  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+};
+
+/** Parse a byte size: `200MB` (decimal), `256MiB` (binary), `1.5GB`, or a plain number of bytes. */
+export function parseBytes(text: string | number, option = 'size'): number {
+  if (typeof text === 'number') return text;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new BatchError('E_BAD_OPTION', `${option}: cannot read "${text}" as a size`, {
+      hint: 'write bytes as a number or with a unit: 200MB, 1GB, 256MiB',
+    });
+  }
+  return Math.floor(Number(m[1]) * unit);
+}

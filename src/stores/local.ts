@@ -1,0 +1,156 @@
+/** A store on a local directory. Writes go to a temporary file renamed into place on finish. */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, resolve as resolvePath, sep } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { BatchError } from '../errors.js';
+import type { ObjectInfo, Store } from './store.js';
+
+let tmpCounter = 0;
+
+export class LocalStore implements Store {
+  readonly uri: string;
+  readonly root: string;
+
+  constructor(uri: string) {
+    this.uri = uri;
+    this.root = resolvePath(uri.startsWith('file://') ? new URL(uri).pathname : uri);
+  }
+
+  /** The absolute path of a key; a key that would leave the root is refused. */
+  path(key: string): string {
+    const full = resolvePath(this.root, key);
+    if (full !== this.root && !full.startsWith(this.root + sep)) {
+      throw new BatchError('E_STORE', `key "${key}" points outside ${this.uri}`);
+    }
+    return full;
+  }
+
+  resolve(key: string): string {
+    const base = this.uri.endsWith('/') ? this.uri.slice(0, -1) : this.uri;
+    return key ? `${base}/${key}` : base;
+  }
+
+  createWriteStream(key: string): Writable {
+    const target = this.path(key);
+    const tmp = `${target}.partial-${process.pid}-${++tmpCounter}`;
+    let file: WriteStream | undefined;
+    const open = async () => {
+      if (!file) {
+        await mkdir(dirname(target), { recursive: true });
+        file = createWriteStream(tmp, { flags: 'w' });
+        file.on('error', () => {}); // surfaced through the write callbacks
+      }
+      return file;
+    };
+    const uri = this.resolve(key);
+    const wrap = (error: unknown) =>
+      new BatchError('E_STORE', `cannot write ${uri}: ${(error as Error).message}`, { cause: error });
+    return new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _enc, callback) {
+        open().then(
+          (f) => f.write(chunk, (err) => callback(err ? wrap(err) : null)),
+          (err) => callback(wrap(err)),
+        );
+      },
+      writev(chunks, callback) {
+        open().then((f) => {
+          const last = chunks.length - 1;
+          chunks.forEach((c, i) => (i === last ? f.write(c.chunk, (err) => callback(err ? wrap(err) : null)) : f.write(c.chunk)));
+        }, (err) => callback(wrap(err)));
+      },
+      final(callback) {
+        open()
+          .then((f) => new Promise<void>((res, rej) => f.end((err?: Error | null) => (err ? rej(err) : res()))))
+          .then(() => rename(tmp, target))
+          .then(() => callback(), (err) => callback(wrap(err)));
+      },
+      destroy(error, callback) {
+        const f = file;
+        const cleanup = async () => {
+          if (f && !f.closed) await new Promise<void>((res) => f.destroy() && f.once('close', () => res()));
+          await unlink(tmp).catch(() => {});
+        };
+        // Only a write that did not finish leaves a temporary file; a finished one was renamed.
+        cleanup().then(() => callback(error), () => callback(error));
+      },
+    });
+  }
+
+  createReadStream(key: string): Readable {
+    return readFileStream(this.path(key), this.resolve(key));
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const entries: ObjectInfo[] = [];
+    await walk(this.root, this.root, entries);
+    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const e of entries) if (e.key.startsWith(prefix) && !e.key.includes('.partial-')) yield e;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+}
+
+async function walk(root: string, dir: string, out: ObjectInfo[]): Promise<void> {
+  let names;
+  try {
+    names = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const d of names) {
+    const full = join(dir, d.name);
+    if (d.isDirectory()) await walk(root, full, out);
+    else if (d.isFile()) out.push({ key: relative(root, full).split(sep).join('/'), size: (await stat(full)).size });
+  }
+}
+
+/** A byte stream of a file whose errors name the URI and carry code E_STORE. */
+export function readFileStream(path: string, uri: string, chunkSize = 1 << 20): Readable {
+  let handle: FileHandle | undefined;
+  return new Readable({
+    highWaterMark: chunkSize,
+    async construct(callback) {
+      try {
+        handle = await open(path, 'r');
+        callback();
+      } catch (err) {
+        callback(storeReadError(uri, err));
+      }
+    },
+    async read() {
+      try {
+        const buffer = Buffer.allocUnsafe(chunkSize);
+        const { bytesRead } = await handle!.read(buffer, 0, chunkSize, null);
+        this.push(bytesRead > 0 ? buffer.subarray(0, bytesRead) : null);
+      } catch (err) {
+        this.destroy(storeReadError(uri, err));
+      }
+    },
+    destroy(error, callback) {
+      const h = handle;
+      handle = undefined;
+      if (!h) return callback(error);
+      h.close().then(() => callback(error), () => callback(error));
+    },
+  });
+}
+
+function storeReadError(uri: string, err: unknown): BatchError {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') return new BatchError('E_STORE', `${uri} does not exist`, { cause: e, hint: 'check the path' });
+  if (e.code === 'EISDIR') return new BatchError('E_STORE', `${uri} is a directory, not a file`, { cause: e });
+  return new BatchError('E_STORE', `cannot read ${uri}: ${e.message}`, { cause: e });
+}
