@@ -1,0 +1,29 @@
+/** The `bedrock-batch` command: wires stages together; no logic of its own beyond that. */
+import { Command, CommanderError } from 'commander';
+import { prepareCommand } from './prepare.js';
+import { reportError } from './output.js';
+
+export function program(): Command {
+  const cli = new Command('bedrock-batch')
+    .description('Prepare call-center exports for Amazon Bedrock batch inference, submit them, and collect the results.')
+    .option('--debug', 'print stack traces with errors')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  cli.addCommand(prepareCommand());
+  return cli;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const cli = program();
+  try {
+    await cli.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed its own message (or the help)
+      return error.exitCode;
+    }
+    reportError(error, argv.includes('--debug'));
+    return 1;
+  }
+}

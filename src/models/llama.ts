@@ -1,0 +1,132 @@
+/**
+ * Meta Llama 3, 3.1, 3.2, 3.3 and 4 Instruct through InvokeModel (bedrock-batch-facts.md §1.2):
+ *
+ *   {"prompt":"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n...<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+ *    "max_gen_len":512,"temperature":0.5,"top_p":0.9}
+ *
+ * The prompt is Meta's instruct template, with a system turn first when a system prompt is given.
+ * Llama 4 models have their own special tokens (`<|header_start|>`, `<|header_end|>`, `<|eot|>`,
+ * per Meta's Llama 4 model card); Llama 3 tokens would reach them as plain text, so they get theirs.
+ * Output: `{generation, prompt_token_count, generation_token_count, stop_reason}`.
+ */
+import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
+import { limitTable, matchableBaseId, normalizeModelId, type LimitRow } from './ids.js';
+import { checkCommonOptions, hasText, isObject, num, numberField, str, strayKeys, systemOf, textField } from './rules.js';
+
+/** max_gen_len is capped at 2048 on Bedrock for the Llama 3 line; Llama 4's cap is [UNCONFIRMED], kept at 2048. */
+const LIMITS: readonly LimitRow[] = [
+  { pattern: /^meta\.llama3-(?:8b|70b)/, contextTokens: 8_192, maxOutputTokens: 2_048 },
+  { pattern: /^meta\.llama3-[123]-/, contextTokens: 128_000, maxOutputTokens: 2_048 },
+  { pattern: /^meta\.llama4-scout/, contextTokens: 3_500_000, maxOutputTokens: 2_048 },
+  { pattern: /^meta\.llama4-maverick/, contextTokens: 1_000_000, maxOutputTokens: 2_048 },
+];
+const FALLBACK = { contextTokens: 8_192, maxOutputTokens: 2_048 };
+const DEFAULT_MAX_TOKENS = 512;
+const MATCH = /^meta\.llama[34]/;
+const LLAMA4 = /^meta\.llama4/;
+
+const KEYS: ReadonlySet<string> = new Set(['prompt', 'max_gen_len', 'temperature', 'top_p', 'images']);
+
+interface Template {
+  begin: string;
+  header: (role: string) => string;
+  eot: string;
+}
+const LLAMA3: Template = {
+  begin: '<|begin_of_text|>',
+  header: (role) => `<|start_header_id|>${role}<|end_header_id|>\n\n`,
+  eot: '<|eot_id|>',
+};
+const LLAMA4_TEMPLATE: Template = {
+  begin: '<|begin_of_text|>',
+  header: (role) => `<|header_start|>${role}<|header_end|>\n\n`,
+  eot: '<|eot|>',
+};
+
+/** Meta's instruct prompt for one user turn (and an optional system turn), ending on the assistant header. */
+export function llamaPrompt(modelId: string, prompt: string, system?: string): string {
+  const t = LLAMA4.test(normalizeModelId(modelId)) ? LLAMA4_TEMPLATE : LLAMA3;
+  const sys = system !== undefined ? `${t.header('system')}${system}${t.eot}` : '';
+  return `${t.begin}${sys}${t.header('user')}${prompt}${t.eot}${t.header('assistant')}`;
+}
+
+/** The user turn's text inside a templated prompt, or undefined when the prompt has no user header. */
+function userTurn(prompt: string): string | undefined {
+  for (const t of [LLAMA3, LLAMA4_TEMPLATE]) {
+    const head = t.header('user');
+    const at = prompt.indexOf(head);
+    if (at < 0) continue;
+    const start = at + head.length;
+    const end = prompt.indexOf(t.eot, start);
+    return prompt.slice(start, end < 0 ? prompt.length : end);
+  }
+  return undefined;
+}
+
+const limits = limitTable(LIMITS, FALLBACK);
+
+export const llama: ModelFamily = {
+  name: 'llama',
+  invocationType: 'InvokeModel',
+  defaultMaxTokens: DEFAULT_MAX_TOKENS,
+
+  matches(modelId) {
+    const base = matchableBaseId(modelId);
+    return base !== undefined && MATCH.test(base);
+  },
+
+  limits,
+
+  buildInput(prompt: PromptText, options: ModelOptions) {
+    const input: Record<string, unknown> = {
+      prompt: llamaPrompt(options.modelId, prompt.prompt, systemOf(prompt, options)),
+      max_gen_len: options.maxTokens ?? DEFAULT_MAX_TOKENS,
+    };
+    if (options.temperature !== undefined) input.temperature = options.temperature;
+    if (options.topP !== undefined) input.top_p = options.topP;
+    return input;
+  },
+
+  checkOptions(options) {
+    return checkCommonOptions(options, { maxTokens: limits(options.modelId).maxOutputTokens, temperature: [0, 1], topP: [0, 1] });
+  },
+
+  validateInput(input, modelId) {
+    const issues: ValidationIssue[] = [];
+    strayKeys(input, KEYS, '', issues);
+    textField(input, 'prompt', '', issues);
+    if (typeof input.prompt === 'string') {
+      const user = userTurn(input.prompt);
+      if (user !== undefined && !hasText(user)) {
+        issues.push({ code: 'E_MISSING_TEXT', reason: 'prompt has an empty user turn: the model needs some text' });
+      }
+    }
+    numberField(input, 'max_gen_len', '', { min: 1, max: limits(modelId).maxOutputTokens, integer: true }, issues);
+    numberField(input, 'temperature', '', { min: 0, max: 1 }, issues);
+    numberField(input, 'top_p', '', { min: 0, max: 1 }, issues);
+    if (input.images !== undefined && (!Array.isArray(input.images) || input.images.some((s) => typeof s !== 'string'))) {
+      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'images must be an array of base64 strings' });
+    }
+    return issues;
+  },
+
+  maxOutputTokensOf(input) {
+    return num(input.max_gen_len);
+  },
+
+  inputTextOf(input) {
+    return typeof input.prompt === 'string' ? input.prompt : '';
+  },
+
+  readOutput(output) {
+    if (!isObject(output)) return { text: undefined };
+    const summary: ReturnType<ModelFamily['readOutput']> = { text: str(output.generation) };
+    const stop = str(output.stop_reason);
+    if (stop !== undefined) summary.stopReason = stop;
+    const i = num(output.prompt_token_count);
+    const o = num(output.generation_token_count);
+    if (i !== undefined) summary.inputTokens = i;
+    if (o !== undefined) summary.outputTokens = o;
+    return summary;
+  },
+};

@@ -1,0 +1,316 @@
+/**
+ * CSV and TSV rows as SourceItems: `value` is an object keyed by the header row's column names, its
+ * values strings. The common dialect goes through the byte-level `FastCsvDecoder`; any other
+ * dialect (a different quote or escape character, a multi-byte delimiter) or `engine: 'csv-parse'`
+ * goes through csv-parse, configured to report bad rows instead of stopping.
+ *
+ * Both engines: the header row is required (a BOM is stripped; empty or duplicate names are fatal);
+ * blank lines are skipped; LF or CRLF line ends (a lone CR is data); `line` is the physical line the
+ * row starts on (the header is line 1); `bytes` counts the input bytes since the previous row's end
+ * (blank lines before a row count toward it). Bad rows become rejects: E_COLUMN_COUNT,
+ * E_INVALID_UTF8, E_ROW_TOO_LARGE, E_BAD_QUOTE, E_UNTERMINATED_QUOTE.
+ *
+ * Where the engines differ (invalid input only): after a malformed quote the fast decoder skips to
+ * the end of that physical line and goes on; csv-parse goes on from its own state, which can merge
+ * or skip the rows that follow. csv-parse's rejects carry the line where it noticed the problem and
+ * no `bytes`.
+ */
+import { isUtf8 } from 'node:buffer';
+import { Transform } from 'node:stream';
+import { Parser as CsvParseParser, type Options as CsvParseOptions, type Info as CsvParseInfo } from 'csv-parse';
+import { BatchError, preview } from '../errors.js';
+import { reject, type Reject, type SourceItem } from '../records/types.js';
+import { FastCsvDecoder, countLf, type FastCsvErrorCode } from './fast-csv.js';
+import type { ErrorCode } from '../errors.js';
+
+export type CsvEngine = 'auto' | 'fast' | 'csv-parse';
+
+export interface CsvOptions {
+  /** The input's name as the user gave it, put in every item's `file` (default `-`). */
+  file?: string;
+  /** Field delimiter (default `,`; `\t` for TSV). */
+  delimiter?: string;
+  /** Quote character (default `"`). Anything else uses csv-parse. */
+  quote?: string;
+  /** Escape character inside quotes (default: the quote itself, i.e. `""`). Anything else uses csv-parse. */
+  escape?: string;
+  /** A row longer than this many bytes is rejected without being held (default 1 MiB). */
+  maxRowBytes?: number;
+  /** `auto` (default): the fast decoder when it covers the dialect, else csv-parse. */
+  engine?: CsvEngine;
+}
+
+interface NormalCsvOptions {
+  file: string;
+  delimiter: string;
+  quote: string;
+  escape: string;
+  maxRowBytes: number;
+  engine: 'fast' | 'csv-parse';
+}
+
+/** Check and default the options once; a bad option throws E_BAD_OPTION naming it. */
+export function normalizeCsvOptions(options: CsvOptions = {}): NormalCsvOptions {
+  const file = options.file ?? '-';
+  const delimiter = options.delimiter ?? ',';
+  const quote = options.quote ?? '"';
+  const escape = options.escape ?? quote;
+  const maxRowBytes = options.maxRowBytes ?? 1 << 20;
+  const engine = options.engine ?? 'auto';
+  if (typeof delimiter !== 'string' || delimiter.length === 0 || /[\r\n]/.test(delimiter) || delimiter === quote) {
+    throw new BatchError('E_BAD_OPTION', `delimiter ${JSON.stringify(delimiter)} is not usable: give one character such as "," or "\\t", not a quote or line end`);
+  }
+  if (typeof quote !== 'string' || quote.length !== 1 || /[\r\n]/.test(quote)) {
+    throw new BatchError('E_BAD_OPTION', `quote ${JSON.stringify(quote)} must be one character other than a line end`);
+  }
+  if (typeof escape !== 'string' || escape.length !== 1) {
+    throw new BatchError('E_BAD_OPTION', `escape ${JSON.stringify(escape)} must be one character`);
+  }
+  if (!Number.isInteger(maxRowBytes) || maxRowBytes < 1) {
+    throw new BatchError('E_BAD_OPTION', `maxRowBytes ${String(maxRowBytes)} must be a positive integer`);
+  }
+  if (engine !== 'auto' && engine !== 'fast' && engine !== 'csv-parse') {
+    throw new BatchError('E_BAD_OPTION', `engine ${JSON.stringify(engine)} must be auto, fast or csv-parse`);
+  }
+  const fastFits = quote === '"' && escape === '"' && Buffer.byteLength(delimiter) === 1;
+  if (engine === 'fast' && !fastFits) {
+    throw new BatchError('E_BAD_OPTION', `engine "fast" handles only a one-byte delimiter with " quotes and "" escapes; use engine "csv-parse" or "auto"`);
+  }
+  return { file, delimiter, quote, escape, maxRowBytes, engine: engine === 'auto' ? (fastFits ? 'fast' : 'csv-parse') : engine };
+}
+
+/** A Transform from CSV bytes to `SourceItem | Reject` (object mode on the readable side). */
+export function csvRows(options: CsvOptions = {}): Transform {
+  const o = normalizeCsvOptions(options);
+  const rows = new RowMapper(o);
+  if (o.engine === 'fast') {
+    const decoder = new FastCsvDecoder({ delimiter: Buffer.from(o.delimiter)[0]!, maxRowBytes: o.maxRowBytes }, rows);
+    return new Transform({
+      writableObjectMode: false,
+      readableObjectMode: true,
+      readableHighWaterMark: 64,
+      transform(chunk: Buffer, _enc, callback) {
+        rows.emit = (item) => this.push(item);
+        try {
+          decoder.push(chunk);
+          callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+      },
+      flush(callback) {
+        rows.emit = (item) => this.push(item);
+        try {
+          decoder.end();
+          rows.finish();
+          callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+      },
+    });
+  }
+  return csvParseRows(o, rows);
+}
+
+/** Shared by both engines: the header, then rows to items. */
+class RowMapper {
+  emit: (item: SourceItem | Reject) => void = () => {};
+  private columns: string[] | null = null;
+  private protoSafe = true;
+  private sawInput = false;
+
+  constructor(private readonly o: NormalCsvOptions) {}
+
+  row(fields: string[], line: number, bytes: number): void {
+    this.sawInput = true;
+    const cols = this.columns;
+    if (cols === null) {
+      this.header(fields, line);
+      return;
+    }
+    if (fields.length !== cols.length) {
+      this.emit(
+        reject({ file: this.o.file, line }, 'decode', 'E_COLUMN_COUNT',
+          `the row has ${fields.length} columns, the header has ${cols.length} (check the delimiter and the quoting of this row)`,
+          { preview: preview(fields[0] ?? ''), bytes }),
+      );
+      return;
+    }
+    const value: Record<string, string> = {};
+    if (this.protoSafe) {
+      for (let i = 0; i < cols.length; i++) value[cols[i]!] = fields[i]!;
+    } else {
+      for (let i = 0; i < cols.length; i++) {
+        Object.defineProperty(value, cols[i]!, { value: fields[i], enumerable: true, writable: true, configurable: true });
+      }
+    }
+    this.emit({ kind: 'item', file: this.o.file, line, value, bytes });
+  }
+
+  error(code: FastCsvErrorCode | ErrorCode, line: number, bytes: number | undefined, detail: string): void {
+    this.sawInput = true;
+    if (this.columns === null) {
+      throw new BatchError(code, `the header row cannot be read: ${detail}`, {
+        file: this.o.file,
+        line,
+        hint: 'the first row must name the columns',
+      });
+    }
+    this.emit(reject({ file: this.o.file, line }, 'decode', code, `${detail}${hintFor(code)}`, bytes === undefined ? {} : { bytes }));
+  }
+
+  private header(fields: string[], line: number): void {
+    const seen = new Set<string>();
+    const empty: number[] = [];
+    const dups: string[] = [];
+    fields.forEach((name, i) => {
+      if (name.trim() === '') empty.push(i + 1);
+      else if (seen.has(name)) dups.push(name);
+      seen.add(name);
+    });
+    if (empty.length > 0 || dups.length > 0) {
+      const parts: string[] = [];
+      if (empty.length > 0) parts.push(`empty column name at position ${empty.join(', ')}`);
+      if (dups.length > 0) parts.push(`duplicate column name ${dups.map((d) => JSON.stringify(preview(d))).join(', ')}`);
+      throw new BatchError('E_BAD_OPTION', `the header row has ${parts.join(' and ')}`, {
+        file: this.o.file,
+        line,
+        hint: 'every column needs a unique, non-empty name (check for a trailing delimiter or the wrong delimiter)',
+      });
+    }
+    this.columns = fields;
+    this.protoSafe = !seen.has('__proto__');
+  }
+
+  /** End of input: an input without even a header row is a reject, so it is not silently lost. */
+  finish(): void {
+    if (!this.sawInput) {
+      this.emit(reject({ file: this.o.file, line: 1 }, 'decode', 'E_EMPTY_INPUT', 'the input is empty: a CSV needs at least a header row', { bytes: 0 }));
+    }
+  }
+}
+
+function hintFor(code: ErrorCode): string {
+  switch (code) {
+    case 'E_ROW_TOO_LARGE':
+      return ' (raise maxRowBytes if rows this long are expected)';
+    case 'E_BAD_QUOTE':
+      return '; the rest of the line was skipped';
+    default:
+      return '';
+  }
+}
+
+// ---- csv-parse engine ---------------------------------------------------------------------------
+
+interface CsvParseApi {
+  parse(buf: Buffer | undefined, end: boolean, push: (record: unknown) => void, close: () => void): Error | undefined;
+}
+
+interface InfoRecord {
+  record: string[];
+  info: CsvParseInfo;
+}
+
+const CSV_PARSE_CODES: Record<string, ErrorCode> = {
+  CSV_INVALID_CLOSING_QUOTE: 'E_BAD_QUOTE',
+  INVALID_OPENING_QUOTE: 'E_BAD_QUOTE',
+  CSV_QUOTE_NOT_CLOSED: 'E_UNTERMINATED_QUOTE',
+  CSV_MAX_RECORD_SIZE: 'E_ROW_TOO_LARGE',
+};
+
+function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
+  const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+  let lastBytes = 0;
+  const skips: { code: ErrorCode; line: number; detail: string }[] = [];
+  const options: CsvParseOptions = {
+    // Bytes as latin1 characters, one per byte: UTF-8 is checked and decoded per field below, so
+    // invalid bytes become a reject instead of silent replacement characters.
+    encoding: 'latin1',
+    delimiter: latin1(o.delimiter),
+    quote: latin1(o.quote),
+    escape: latin1(o.escape),
+    record_delimiter: ['\n', '\r\n'],
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    max_record_size: o.maxRowBytes,
+    on_skip: (err) => {
+      const e = err as Error & { code?: string; lines?: number };
+      const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_BAD_QUOTE';
+      skips.push({ code, line: e.lines ?? 0, detail: csvParseDetail(code, e, o.maxRowBytes) });
+    },
+  };
+  const api = (new CsvParseParser(options) as unknown as { api: CsvParseApi }).api;
+  const push = (rec: unknown) => {
+    flushSkips();
+    const { record, info } = rec as InfoRecord;
+    const bytes = info.bytes - lastBytes;
+    lastBytes = info.bytes;
+    let lfs = 0;
+    let good = true;
+    const fields: string[] = new Array(record.length);
+    for (let i = 0; i < record.length; i++) {
+      const raw = Buffer.from(record[i]!, 'latin1');
+      if (!isUtf8(raw)) good = false;
+      lfs += countLf(raw, 0, raw.length);
+      fields[i] = raw.toString('utf8');
+    }
+    const line = info.lines - lfs;
+    if (!good) rows.error('E_INVALID_UTF8', line, bytes, 'the row is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
+    else rows.row(fields, line, bytes);
+  };
+  const flushSkips = () => {
+    for (const s of skips.splice(0)) rows.error(s.code, s.line, undefined, s.detail);
+  };
+  const run = (buf: Buffer | undefined, end: boolean) => {
+    const err = api.parse(buf, end, push, () => {});
+    flushSkips();
+    if (err) {
+      const e = err as Error & { code?: string; lines?: number };
+      const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_READ';
+      rows.error(code, e.lines ?? 0, undefined, csvParseDetail(code, e, o.maxRowBytes));
+    }
+  };
+  return new Transform({
+    writableObjectMode: false,
+    readableObjectMode: true,
+    readableHighWaterMark: 64,
+    transform(chunk: Buffer, _enc, callback) {
+      rows.emit = (item) => this.push(item);
+      try {
+        run(chunk, false);
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    flush(callback) {
+      rows.emit = (item) => this.push(item);
+      try {
+        run(undefined, true);
+        rows.finish();
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+}
+
+/** csv-parse's messages quote field values; keep only what is safe to show. */
+function csvParseDetail(code: ErrorCode, e: Error & { lines?: number }, maxRowBytes: number): string {
+  switch (code) {
+    case 'E_BAD_QUOTE':
+      return 'a malformed quote (a quote inside an unquoted field, or a closing quote not followed by the delimiter or a line end)';
+    case 'E_UNTERMINATED_QUOTE':
+      return `a quoted field is never closed before the end of the input (noticed on line ${e.lines ?? '?'})`;
+    case 'E_ROW_TOO_LARGE':
+      return `the row is over the limit of ${maxRowBytes} bytes`;
+    default:
+      return `csv-parse: ${preview(e.message, 80)}`;
+  }
+}
