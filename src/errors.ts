@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'E_TOO_MANY_TOKENS'
   | 'E_INVALID_MODEL_INPUT'
   | 'E_STRAY_KEY'
+  | 'E_BAD_RECORD_ID'
   // shards and jobs
   | 'E_BELOW_MIN_RECORDS'
   | 'E_CANNOT_REBALANCE'

@@ -5,8 +5,10 @@
  * else.
  *
  * How it goes fast: quoted fields are crossed with `Buffer.indexOf` (one native call per quote),
- * fields are sliced as offsets and decoded only once the whole row is known to be good (a single
- * native `isUtf8` check per row, then `toString('utf8', start, end)` per field). A row that ends in a
+ * fields are sliced as offsets and decoded once the row's end is found (ASCII text as latin1, the
+ * fastest path; other long text through a fatal TextDecoder, which validates while it converts and
+ * ran twice as fast as `toString('utf8')` on non-ASCII text here; short fields via `isUtf8` +
+ * `toString`). A row that ends in a
  * later chunk is parsed again from its start when enough bytes have arrived (chunks are collected
  * until the pending bytes at least double, so the re-parsing is amortised linear).
  *
@@ -15,10 +17,14 @@
  * row; the row becomes one `E_ROW_TOO_LARGE` error (or `E_UNTERMINATED_QUOTE` when the input ends
  * inside its quote).
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { ErrorCode } from '../errors.js';
 
 const LF = 10;
+/** Bytes of pending row and new chunk joined into one buffer before the chunk is parsed in place. */
+const BRIDGE = 64 * 1024;
+/** simdutf-backed: twice as fast as `toString('utf8')` on long non-ASCII text (measured). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 const CR = 13;
 const QUOTE = 34;
 
@@ -90,17 +96,38 @@ export class FastCsvDecoder {
       chunk = this.take();
       if (chunk.length === 0) return;
     }
-    if (this.discard) {
-      const at = this.discardScan(chunk, 0);
-      if (at < 0) return;
-      chunk = chunk.subarray(at);
-      if (chunk.length === 0) return;
+    if (this.pendingBytes === 0) {
+      this.keep(chunk, this.run(chunk, 0, false));
+      return;
     }
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    // Wait for more bytes while a known-incomplete row is pending and still small.
-    if (this.pendingBytes < 2 * this.waitFor && this.pendingBytes <= this.maxRowBytes) return;
-    this.parse(false);
+    const total = this.pendingBytes + chunk.length;
+    // A known-incomplete row is pending: collect chunks until its bytes double (amortised linear).
+    if (total < 2 * this.waitFor && total <= this.maxRowBytes) {
+      this.pending.push(chunk);
+      this.pendingBytes = total;
+      return;
+    }
+    const left = this.take();
+    if (total <= BRIDGE) {
+      const buf = Buffer.concat([left, chunk], total);
+      this.keep(buf, this.run(buf, 0, false));
+      return;
+    }
+    // Finish the pending row on a small bridge (the pending bytes and the chunk's first bytes),
+    // then parse the chunk in place: the chunk itself is never copied.
+    const tail = Math.min(chunk.length, Math.max(BRIDGE, left.length));
+    const bridge = Buffer.concat([left, chunk.subarray(0, tail)], left.length + tail);
+    const stop = this.run(bridge, 0, false);
+    if (this.discard || stop >= left.length) {
+      const from = this.discard ? tail : stop - left.length;
+      this.keep(chunk, this.run(chunk, from, false));
+    } else if (tail === chunk.length) {
+      this.keep(bridge, stop);
+    } else {
+      // Still incomplete: a long row (rare); parse it again with the whole chunk.
+      const buf = Buffer.concat([bridge.subarray(stop), chunk.subarray(tail)]);
+      this.keep(buf, this.run(buf, 0, false));
+    }
   }
 
   /** No more input: report the last row and any unterminated quote. */
@@ -120,7 +147,10 @@ export class FastCsvDecoder {
       this.carry = 0;
       return;
     }
-    if (this.pendingBytes > 0) this.parse(true);
+    if (this.pendingBytes > 0) {
+      const buf = this.take();
+      this.run(buf, 0, true);
+    }
   }
 
   private startBom(): void {
@@ -140,11 +170,37 @@ export class FastCsvDecoder {
     return b;
   }
 
-  private parse(final: boolean): void {
-    const buf = this.take();
+  /** Keep buf[stop..] as the pending (incomplete) row. */
+  private keep(buf: Buffer, stop: number): void {
+    const have = buf.length - stop;
+    this.pending = have > 0 ? [stop === 0 ? buf : buf.subarray(stop)] : [];
+    this.pendingBytes = have;
+    this.waitFor = have;
+  }
+
+  /** Parse buf from `from`, through discard mode when a row is too long; returns where it stopped. */
+  private run(buf: Buffer, from: number, final: boolean): number {
+    let p = from;
+    while (p < buf.length) {
+      if (this.discard) {
+        const at = this.discardScan(buf, p);
+        if (at < 0) return buf.length;
+        p = at;
+        continue;
+      }
+      p = this.parse(buf, p, final);
+      if (!this.discard) return p;
+    }
+    return p;
+  }
+
+  /**
+   * Parse whole rows of buf from `pos`; returns the start of the first incomplete row (or the end).
+   * When that row is already over the limit, discard mode is switched on from its start.
+   */
+  private parse(buf: Buffer, pos: number, final: boolean): number {
     const len = buf.length;
     const delim = this.delim;
-    let pos = 0;
     let line = this.line;
     let carry = this.carry;
 
@@ -200,7 +256,7 @@ export class FastCsvDecoder {
                 this.sink.error('E_UNTERMINATED_QUOTE', quoteLine, carry + len - rowStart,
                   `a quoted field opened on line ${quoteLine} is never closed (${swallowed + 1} lines to the end of the input)`);
                 this.offsets = offsets;
-                return;
+                return len;
               }
               break fields; // incomplete
             }
@@ -311,54 +367,64 @@ export class FastCsvDecoder {
       if (rowEnd < 0) {
         // Incomplete row: wait for more input, or discard it when it is already too long.
         const have = len - rowStart;
-        if (have > this.maxRowBytes) {
-          this.line = line;
-          this.carry = carry;
-          this.startDiscard(buf, rowStart, line);
-          return;
-        }
-        this.pending = [rowStart === 0 ? buf : buf.subarray(rowStart)];
-        this.pendingBytes = have;
-        this.waitFor = have;
         this.line = line;
         this.carry = carry;
         this.offsets = offsets;
-        return;
+        if (have > this.maxRowBytes) this.startDiscard(line);
+        return rowStart;
       }
 
       const rowBytes = rowEnd - rowStart;
       const lineEnds = rowEnd > 0 && buf[rowEnd - 1] === LF ? 1 : 0;
       if (rowBytes > this.maxRowBytes) {
         this.sink.error('E_ROW_TOO_LARGE', line, carry + rowBytes, `the row is ${rowBytes} bytes, over the limit of ${this.maxRowBytes}`);
-      } else if (!isUtf8(buf.subarray(rowStart, rowEnd))) {
-        this.sink.error('E_INVALID_UTF8', line, carry + rowBytes, 'the row is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
       } else {
+        // Decode and validate in one pass: short fields through isUtf8 + toString, long ones through
+        // a fatal TextDecoder (simdutf validates while it converts). Bytes outside fields are ASCII.
         const fields: string[] = new Array(nf);
+        let valid = true;
         for (let i = 0; i < nf; i++) {
           const s = offsets[3 * i]!;
           const e = offsets[3 * i + 1]!;
-          let v = s === e ? '' : buf.toString('utf8', s, e);
+          let v: string;
+          if (e - s < 64) {
+            if (s === e) v = '';
+            else {
+              const sub = buf.subarray(s, e);
+              if (!isAscii(sub) && !isUtf8(sub)) {
+                valid = false;
+                break;
+              }
+              v = sub.toString('utf8');
+            }
+          } else {
+            const sub = buf.subarray(s, e);
+            try {
+              v = isAscii(sub) ? buf.toString('latin1', s, e) : utf8.decode(sub);
+            } catch {
+              valid = false;
+              break;
+            }
+          }
           if (offsets[3 * i + 2] === 1) v = v.replaceAll('""', '"');
           fields[i] = v;
         }
-        // A CRLF-terminated unquoted last field keeps no CR (the loop stopped at it).
-        this.sink.row(fields, line, carry + rowBytes);
+        if (valid) this.sink.row(fields, line, carry + rowBytes);
+        else this.sink.error('E_INVALID_UTF8', line, carry + rowBytes, 'the row is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
       }
       carry = 0;
       line += lfs + lineEnds;
       pos = rowEnd;
     }
     // Everything consumed, or a lone CR waiting for its LF.
-    this.pending = pos < len ? [buf.subarray(pos)] : [];
-    this.pendingBytes = len - pos;
-    this.waitFor = 0;
     this.line = line;
     this.carry = carry;
+    return pos;
   }
 
   // ---- discard mode ---------------------------------------------------------------------------
 
-  private startDiscard(buf: Buffer, rowStart: number, line: number): void {
+  private startDiscard(line: number): void {
     this.discard = {
       rowLine: line,
       bytes: 0,
@@ -371,15 +437,6 @@ export class FastCsvDecoder {
       quoteLine: line,
       quoteLfs: 0,
     };
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.waitFor = 0;
-    const at = this.discardScan(buf, rowStart);
-    if (at >= 0 && at < buf.length) {
-      this.pending = [buf.subarray(at)];
-      this.pendingBytes = buf.length - at;
-      this.parse(false);
-    }
   }
 
   /**

@@ -144,12 +144,15 @@ const SYSTEM = /^(system|system[ _-]?message|bot|ivr|automated[ _-]?agent|virtua
 const AGENT =
   /^(agent|rep|representative|assistant|advisor|adviser|associate|operator|support|supervisor|manager|specialist|consultant|internal|staff|employee|csr|host)\b/i;
 
+const AGENT_TITLE = /\b(agent|rep|representative|advisor|adviser|specialist|associate|operator|supervisor|manager)\s*\d*$/i;
+
 /** A role from a label when the label clearly says it (`AGENT`, `customer`, `USER`, `system`); else undefined. */
 export function roleFromLabel(label: string | undefined): Role | undefined {
   if (!label) return undefined;
   const l = label.trim();
-  if (CUSTOMER.test(l)) return 'customer';
   if (SYSTEM.test(l)) return 'system';
+  if (AGENT_TITLE.test(l)) return 'agent'; // `Customer Support Agent`, `Agent 2`
+  if (CUSTOMER.test(l)) return 'customer';
   if (AGENT.test(l)) return 'agent';
   return undefined;
 }

@@ -5,8 +5,9 @@
  * Rules, in the order they apply:
  * - A line `Label: text` starts a turn when `Label` is a speaker. A label is a speaker when it reads
  *   as a role (`Customer`, `Agent`, `Supervisor`, `Financial Advisor`, ...), holds a `{PLACEHOLDER}`,
- *   or starts a line at least twice in the file. So one-off label-like lines (`Total: $99.99`,
- *   `Order number: 12345`) stay text of the turn they sit in. A label is at most 40 characters and
+ *   starts a line at least twice in the file, or (seen once) opens a paragraph, has text after the
+ *   colon and is not followed by another label-like line. So blocks of label-like data lines
+ *   (`Order number: 12345` / `Total: $99.99`) stay text of the turn they sit in. A label is at most 40 characters and
  *   5 words, starts with a letter or `{`, and has no sentence punctuation. Markdown bold labels
  *   (`**Agent:**`) are accepted too.
  * - Any other line (continuation paragraphs, `*stage directions*`) continues the current turn,
@@ -49,7 +50,15 @@ export function parseTranscriptText(input: string): Turn[] {
     if (l) counts.set(l.label, (counts.get(l.label) ?? 0) + 1);
     return l;
   });
-  const isSpeaker = (label: string) => roleFromLabel(label) !== undefined || label.includes('{') || (counts.get(label) ?? 0) >= 2;
+  const known = (l: { label: string }) => roleFromLabel(l.label) !== undefined || l.label.includes('{') || (counts.get(l.label) ?? 0) >= 2;
+  const isSpeaker = (i: number, l: { label: string; rest: string }) => {
+    if (known(l)) return true;
+    // A label seen once is a speaker only when it opens a paragraph with text after it and the next
+    // line is not label-like data too (`Order number: 1` / `Total: $9` blocks are data, not turns).
+    const next = parsed[i + 1];
+    const opensParagraph = i === 0 || lines[i - 1]!.trim() === '';
+    return opensParagraph && l.rest !== '' && (next === undefined || known(next));
+  };
   const turns: Turn[] = [];
   let speaker: string | undefined;
   let parts: string[] = [];
@@ -61,7 +70,7 @@ export function parseTranscriptText(input: string): Turn[] {
   };
   for (let i = 0; i < lines.length; i++) {
     const l = parsed[i];
-    if (l && isSpeaker(l.label)) {
+    if (l && isSpeaker(i, l)) {
       close();
       speaker = l.label;
       open = true;

@@ -1,0 +1,22 @@
+/**
+ * bedrock-batch: the generic toolkit. Every stage of prepare is exported here so a user's own
+ * `node` script can compose them with `stream/promises` `pipeline`:
+ *
+ *   pipeline(readInputs([...]), stepStream(fuse(adaptCalls(), promptCalls(), toRecords({...}),
+ *            assignIds(), validateRecords({...}))), rollover({ store, quotas }))
+ *
+ * The call-center layer (source adapters, prompt templates) is `bedrock-batch/transforms`.
+ */
+export * from './errors.js';
+export { fuse, mapStep, stepStream, type Emit, type Step, type StepStreamOptions } from './core/step.js';
+export * from './read/index.js';
+export * from './records/types.js';
+export { assignIds, base62of64, idSource, recordIdFor, RECORD_ID_PATTERN, type AssignIdsOptions, type IdMode } from './records/ids.js';
+export { toRecords, toRecordsStream, resolveModel, type ToRecordsOptions } from './records/to-records.js';
+export { serializeRecord, validateRecords, validateRecordsStream, type ValidateRecordsOptions } from './records/validate.js';
+export { estimateTokens } from './records/tokens.js';
+export * from './models/index.js';
+export { parseBytes, quotaProfile, QUOTA_PROFILES, type QuotaOverrides, type QuotaProfile } from './shards/quotas.js';
+export { lineageLine, rejectLine, rollover, Rollover, type JobInfo, type RolloverOptions, type RolloverProblem, type RolloverResult, type ShardInfo } from './shards/rollover.js';
+export * from './stores/index.js';
+export { MANIFEST_KEY, prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';

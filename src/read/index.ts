@@ -1,0 +1,248 @@
+/**
+ * Reading a run's inputs: expand them (a directory stands for the data files in it), open each one
+ * (a path, `-` for stdin, later `s3://`; gzip by magic bytes), pick its decoder and stream its items,
+ * one input after the other, as one object-mode Readable of `SourceItem | Reject`.
+ *
+ * The decoder comes from `format` when given, else from the name (`.csv`, `.tsv`, `.jsonl`/`.ndjson`,
+ * `.json`, `.txt`, each optionally `.gz`), else from the first bytes (`sniffFormat`): stdin and
+ * unknown extensions are sniffed.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, type Transform } from 'node:stream';
+import { BatchError } from '../errors.js';
+import type { Reject, SourceItem } from '../records/types.js';
+import { csvRows, type CsvEngine } from './csv.js';
+import { jsonItems } from './json.js';
+import { jsonlRows } from './jsonl.js';
+import { openSource, readError, type OpenOptions } from './open.js';
+import { textDocument } from './text.js';
+
+export { csvRows, normalizeCsvOptions, type CsvEngine, type CsvOptions } from './csv.js';
+export { FastCsvDecoder, type FastCsvOptions, type FastCsvSink } from './fast-csv.js';
+export { JsonDecoder, jsonItems, normalizeJsonOptions, type JsonOptions } from './json.js';
+export { JsonlDecoder, jsonlRows, normalizeJsonlOptions, type JsonlOptions } from './jsonl.js';
+export { openSource, readError, type OpenOptions } from './open.js';
+export { textDocument, type TextOptions } from './text.js';
+
+export type InputFormat = 'csv' | 'tsv' | 'jsonl' | 'json' | 'text';
+export const INPUT_FORMATS: readonly InputFormat[] = ['csv', 'tsv', 'jsonl', 'json', 'text'];
+
+export interface ReadInputsOptions extends OpenOptions {
+  /** The decoder for every input (default: by extension, else sniffed from the first bytes). */
+  format?: InputFormat;
+  /** CSV delimiter (default `,`, or TAB for `.tsv`). */
+  delimiter?: string;
+  /** CSV engine (default `auto`: the fast decoder for the common dialect, csv-parse otherwise). */
+  engine?: CsvEngine;
+  /** A CSV row or JSONL line over this many bytes is rejected without being held (default 1 MiB). */
+  maxRowBytes?: number;
+  /** A single JSON or text document over this many bytes is rejected (default 64 MiB). */
+  maxDocumentBytes?: number;
+}
+
+const EXTENSIONS: Record<string, InputFormat> = {
+  csv: 'csv',
+  tsv: 'tsv',
+  tab: 'tsv',
+  jsonl: 'jsonl',
+  ndjson: 'jsonl',
+  json: 'json',
+  txt: 'text',
+  text: 'text',
+};
+
+/** The format an input's name implies (`calls.csv.gz` is csv), or undefined. */
+export function formatFromName(name: string): InputFormat | undefined {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const m = /\.([a-z0-9]+)(?:\.(?:gz|gzip))?$/i.exec(base);
+  return m ? EXTENSIONS[m[1]!.toLowerCase()] : undefined;
+}
+
+/**
+ * The format of an input from its first bytes (after any gzip): `[` is a JSON array; `{` is JSONL
+ * when the first line is a whole JSON object (or too long to tell), else one JSON document; a first
+ * line of two or more delimited column names is CSV (TSV with tabs); anything else is text.
+ */
+export function sniffFormat(head: Buffer): InputFormat {
+  let text = head.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const start = text.search(/\S/);
+  if (start < 0) return 'text';
+  const c = text[start];
+  if (c === '[') return 'json';
+  if (c === '{') {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) return head.length >= SNIFF_BYTES ? 'jsonl' : isObjectLine(text.slice(start)) ? 'jsonl' : 'json';
+    return isObjectLine(text.slice(start, nl)) ? 'jsonl' : 'json';
+  }
+  const nl = text.indexOf('\n');
+  const first = (nl < 0 ? text : text.slice(0, nl)).replace(/\r$/, '');
+  for (const [delim, format] of [['\t', 'tsv'], [',', 'csv']] as const) {
+    const names = first.split(delim);
+    if (names.length >= 2 && names.every(isColumnName)) return format;
+  }
+  return 'text';
+}
+
+const SNIFF_BYTES = 64 * 1024;
+
+function isObjectLine(line: string): boolean {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+function isColumnName(name: string): boolean {
+  const n = name.trim().replace(/^"(.*)"$/, '$1');
+  return n.length > 0 && n.length <= 64 && !/[.?!:;]\s|[.?!]$/.test(n);
+}
+
+/** The decoder Transform (bytes in, items out) for a format. */
+export function decoderFor(format: InputFormat, file: string, options: ReadInputsOptions = {}): Transform {
+  const maxRowBytes = options.maxRowBytes;
+  switch (format) {
+    case 'csv':
+    case 'tsv':
+      return csvRows({
+        file,
+        delimiter: options.delimiter ?? (format === 'tsv' ? '\t' : ','),
+        ...(maxRowBytes !== undefined ? { maxRowBytes } : {}),
+        ...(options.engine ? { engine: options.engine } : {}),
+      });
+    case 'jsonl':
+      return jsonlRows({ file, ...(maxRowBytes !== undefined ? { maxLineBytes: maxRowBytes } : {}) });
+    case 'json':
+      return jsonItems({
+        file,
+        ...(options.maxDocumentBytes !== undefined ? { maxDocumentBytes: options.maxDocumentBytes } : {}),
+        ...(maxRowBytes !== undefined ? { maxElementBytes: Math.max(maxRowBytes, 16 << 20) } : {}),
+      });
+    case 'text':
+      return textDocument({ file, ...(options.maxDocumentBytes !== undefined ? { maxDocumentBytes: options.maxDocumentBytes } : {}) });
+    default:
+      throw new BatchError('E_BAD_OPTION', `unknown input format "${String(format)}"`, { hint: `use one of ${INPUT_FORMATS.join(', ')}` });
+  }
+}
+
+/**
+ * The inputs as a list of files: a directory stands for the data files below it (by extension,
+ * sorted, hidden files and unknown extensions left out); paths, `-` and URIs pass as given. A path
+ * that does not exist is an error naming it, before anything is read.
+ */
+export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
+  if (inputs.length === 0) throw new BatchError('E_NO_INPUT', 'no input given', { hint: 'give one or more files, a directory, or - for stdin' });
+  const out: string[] = [];
+  let stdin = 0;
+  for (const input of inputs) {
+    if (input === '-') {
+      if (++stdin > 1) throw new BatchError('E_BAD_OPTION', '- (standard input) is given more than once');
+      out.push(input);
+      continue;
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
+      out.push(input);
+      continue;
+    }
+    let s;
+    try {
+      s = await stat(input);
+    } catch (error) {
+      throw readError(input, error);
+    }
+    if (!s.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    const found = await dataFiles(input);
+    if (found.length === 0) {
+      throw new BatchError('E_NO_INPUT', `the directory ${input} holds no data files`, {
+        hint: `prepare reads files ending in ${Object.keys(EXTENSIONS).map((e) => `.${e}`).join(', ')} (optionally .gz)`,
+      });
+    }
+    out.push(...found);
+  }
+  return out;
+}
+
+async function dataFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await dataFiles(full)));
+    else if (e.isFile() && formatFromName(e.name)) out.push(full);
+  }
+  return out;
+}
+
+/** One input's items: opened, format chosen (by option, name or first bytes), decoded. */
+export function readInput(input: string, options: ReadInputsOptions = {}): Readable {
+  return Readable.from(inputItems(input, options), { objectMode: true, highWaterMark: 64 });
+}
+
+async function* inputItems(input: string, options: ReadInputsOptions): AsyncGenerator<SourceItem | Reject> {
+  const source = openSource(input, options);
+  let format = options.format ?? formatFromName(input);
+  let head: Buffer | undefined;
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  if (!format) {
+    const parts: Buffer[] = [];
+    let n = 0;
+    let done = false;
+    while (n < SNIFF_BYTES) {
+      const r = await it.next();
+      if (r.done) {
+        done = true;
+        break;
+      }
+      parts.push(r.value);
+      n += r.value.length;
+    }
+    head = Buffer.concat(parts, n);
+    format = sniffFormat(head.subarray(0, SNIFF_BYTES));
+    if (done) {
+      yield* decodeAll(decoderFor(format, input, options), [head]);
+      return;
+    }
+  }
+  const decoder = decoderFor(format, input, options);
+  const bytes = async function* () {
+    if (head && head.length > 0) yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  };
+  const feed = Readable.from(bytes(), { objectMode: false });
+  feed.on('error', (error) => decoder.destroy(error));
+  feed.pipe(decoder);
+  try {
+    for await (const item of decoder) yield item as SourceItem | Reject;
+  } finally {
+    feed.destroy();
+    source.destroy();
+  }
+}
+
+async function* decodeAll(decoder: Transform, chunks: Buffer[]): AsyncGenerator<SourceItem | Reject> {
+  for (const c of chunks) if (c.length > 0) decoder.write(c);
+  decoder.end();
+  for await (const item of decoder) yield item as SourceItem | Reject;
+}
+
+/** Every input's items, one input after the other (see `expandInputs` for directories). */
+export function readInputs(inputs: readonly string[], options: ReadInputsOptions = {}): Readable {
+  return Readable.from(
+    (async function* () {
+      for (const input of await expandInputs(inputs)) yield* inputItems(input, options);
+    })(),
+    { objectMode: true, highWaterMark: 64 },
+  );
+}

@@ -1,0 +1,23 @@
+/**
+ * A rough token count, for validation (does a record fit the model's context?) and for cost
+ * forecasts. It is an ESTIMATE, not what Bedrock bills: each model has its own tokenizer, and the
+ * real counts come back in the output (`usage`) and in `manifest.json.out`.
+ *
+ * The rule: about 4 characters per token for Latin-script text, more tokens per character for
+ * other scripts. Instead of classifying every character (a per-character loop or regex over ~4 KB
+ * per record), it uses the UTF-8 length, which V8 computes natively: every UTF-8 byte beyond the
+ * first of a character adds 1.5/4 token. So
+ *   ASCII                                   1 byte   → 0.25 token per character
+ *   Latin accents, Greek, Cyrillic, Arabic  2 bytes  → 0.625
+ *   CJK, Devanagari, Thai, most of the BMP  3 bytes  → 1.0
+ *   emoji and other astral characters       4 bytes  → 1.25 (2 UTF-16 units)
+ * which leans high for non-Latin scripts, the safe side for a context check.
+ */
+
+/** Rough token estimate of `text` (0 for empty or absent text). See the module comment. */
+export function estimateTokens(text: string | undefined): number {
+  if (!text) return 0;
+  const units = text.length;
+  const extra = Buffer.byteLength(text, 'utf8') - units;
+  return Math.ceil((units + 1.5 * extra) / 4);
+}
