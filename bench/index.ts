@@ -16,7 +16,7 @@ const arg = (name: string, fallback: string) => {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 };
 const sizes = arg('sizes', '1,3').split(',').map(Number);
-const wanted = arg('tasks', 'read,csv-parse,naive,prepare').split(',');
+const wanted = arg('tasks', 'read,csv-parse,naive,prepare-1t,prepare').split(',');
 const dataDir = join(here, '..', '..', 'bench', '.data');
 
 interface Row {

@@ -8,9 +8,10 @@ import { rm, stat } from 'node:fs/promises';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import { tuneHeapForStreaming } from '../src/cli/heap.js';
 import { prepareRun } from '../src/prepare.js';
 import { quotaProfile } from '../src/shards/quotas.js';
-import { adaptCalls, promptCalls } from '../transforms/index.js';
+import { callStages } from '../transforms/index.js';
 
 type Task = (input: string, out: string) => Promise<{ records: number }>;
 
@@ -53,21 +54,34 @@ const tasks: Record<string, Task> = {
     );
     return { records };
   },
-  /** bedrock-batch prepare, as the CLI runs it (default model, adapter detection, default prompt). */
+  /** bedrock-batch prepare, as the CLI runs it (default model, adapter detection, default prompt, a
+   * worker thread per core, the CLI's heap settings). */
   async prepare(input, out) {
+    tuneHeapForStreaming();
+    return runPrepare(input, out, undefined);
+  },
+  /** The same on one thread (`--workers 0`). */
+  async 'prepare-1t'(input, out) {
+    tuneHeapForStreaming();
+    return runPrepare(input, out, 0);
+  },
+};
+
+async function runPrepare(input: string, out: string, workers: number | undefined): Promise<{ records: number }> {
+  {
     const s = await prepareRun({
       inputs: [input],
       out,
       overwrite: true,
-      adapt: adaptCalls({}),
-      prompt: promptCalls({}),
+      stages: callStages({}),
+      ...(workers !== undefined ? { workers } : {}),
       model: { modelId: 'anthropic.claude-3-haiku-20240307-v1:0' },
       quotas: quotaProfile('default'),
     });
     if (s.rejected) console.error(`prepare rejected ${s.rejected}: ${JSON.stringify(s.rejectsByCode)}`);
     return { records: s.written };
-  },
-};
+  }
+}
 
 async function main() {
   const [task, input, out = 'bench/.data/out'] = process.argv.slice(2);

@@ -75,6 +75,25 @@ export class BatchError extends Error {
   }
 }
 
+/** What a BatchError carries, as plain data (it crosses threads and processes this way). */
+export interface BatchErrorData {
+  code: ErrorCode;
+  /** The whole message, place included. */
+  message: string;
+  file?: string;
+  line?: number;
+  key?: string;
+  hint?: string;
+}
+
+/** A BatchError again from its data (the message is kept as it is). */
+export function batchErrorFrom(data: BatchErrorData): BatchError {
+  const e = new BatchError(data.code, data.message);
+  const ctx = e as unknown as Record<string, unknown>;
+  for (const k of ['file', 'line', 'key', 'hint'] as const) if (data[k] !== undefined) ctx[k] = data[k];
+  return e;
+}
+
 export function isBatchError(error: unknown): error is BatchError {
   return error instanceof BatchError;
 }

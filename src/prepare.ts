@@ -6,17 +6,17 @@
  *
  * It is generic: the call-center knowledge (which adapter, which prompt) comes in as steps.
  */
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
-import { fuse, stepStream, type Step } from './core/step.js';
+import type { Step } from './core/step.js';
 import { BatchError } from './errors.js';
 import { familyFor } from './models/index.js';
 import type { FamilyName, InvocationType, ModelOptions } from './models/family.js';
-import { readInputs, type ReadInputsOptions } from './read/index.js';
-import { assignIds, type AssignIdsOptions } from './records/ids.js';
-import { toRecords } from './records/to-records.js';
+import { prepareItems } from './parallel/engine.js';
+import type { StagesSpec } from './parallel/stages.js';
+import type { ReadInputsOptions } from './read/index.js';
+import type { AssignIdsOptions } from './records/ids.js';
 import type { PrepareItem } from './records/types.js';
-import { validateRecords } from './records/validate.js';
 import { quotaProfile, type QuotaProfile } from './shards/quotas.js';
 import { rollover, type JobInfo, type RolloverProblem } from './shards/rollover.js';
 import { openStore } from './stores/index.js';
@@ -27,10 +27,18 @@ export interface PrepareRunOptions {
   inputs: string[];
   /** Where the run goes: a local directory (or, with the S3 store, an s3:// prefix). */
   out: string;
-  /** Source items -> calls (e.g. `adaptCalls()` from bedrock-batch/transforms). */
-  adapt: Step<any, any>;
+  /**
+   * The call stages as a module and options (e.g. `{ module: callStagesModule, options: { adapt,
+   * prompt } }` from bedrock-batch/transforms): every worker thread builds the same stages from
+   * them, so CSV and JSONL inputs are prepared on all cores. Give this or `adapt` + `prompt`.
+   */
+  stages?: StagesSpec;
+  /** Source items -> calls (e.g. `adaptCalls()` from bedrock-batch/transforms); runs on one thread. */
+  adapt?: Step<any, any>;
   /** Calls -> prompts (e.g. `promptCalls()` from bedrock-batch/transforms). */
-  prompt: Step<any, any>;
+  prompt?: Step<any, any>;
+  /** Worker threads for `stages` (default: the cores available, at most 8); 0 for one thread. */
+  workers?: number;
   model: ModelOptions & { family?: FamilyName; invocationType?: InvocationType };
   quotas?: QuotaProfile;
   ids?: AssignIdsOptions;
@@ -41,8 +49,6 @@ export interface PrepareRunOptions {
   /** Called about every `progressEvery` records read. */
   onProgress?: (progress: PrepareProgress) => void;
   progressEvery?: number;
-  /** Items instead of reading `inputs` (tests, custom sources). */
-  source?: Readable;
 }
 
 export interface PrepareProgress {
@@ -60,6 +66,10 @@ export interface PrepareSummary {
   bytesRead: number;
   /** Bytes of JSONL written to shards. */
   bytesWritten: number;
+  /** Estimated input tokens (a rough count, not the model's) and output-token budgets of the records
+   * written: the basis of a cost estimate before submitting. */
+  inputTokens: number;
+  maxOutputTokens: number;
   shards: { uri: string; records: number; bytes: number }[];
   jobs: { name: string; uri: string; records: number; bytes: number; shards: string[] }[];
   rebalanced: number;
@@ -90,37 +100,30 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
 
   let read = 0;
   let bytesRead = 0;
-  const every = options.progressEvery ?? 5000;
-  const countBytes: Step<PrepareItem, PrepareItem> = {
-    write(item, emit) {
-      if (item.kind === 'item' || item.kind === 'reject') bytesRead += item.bytes ?? 0;
-      emit(item);
-    },
-  };
-  const countRead: Step<PrepareItem, PrepareItem> = {
-    write(item, emit) {
-      if (item.kind === 'call' || item.kind === 'reject') {
-        read++;
-        if (options.onProgress && read % every === 0) options.onProgress({ read, bytesRead });
-      } else if (item.kind === 'item') {
-        throw new BatchError('E_INTERNAL', `the adapter passed a source item through (${item.file}, line ${item.line})`);
+  let nextProgress = options.progressEvery ?? 5000;
+  const stages = options.stages ?? (options.adapt && options.prompt ? { adapt: options.adapt, prompt: options.prompt } : undefined);
+  if (!stages) throw new BatchError('E_BAD_OPTION', 'prepareRun needs stages, or both adapt and prompt');
+  const items = prepareItems({
+    inputs: options.inputs,
+    read: { maxRowBytes: quotas.maxRecordBytes, ...options.read },
+    stages,
+    model: { ...options.model, family: family.name },
+    maxRecordBytes: quotas.maxRecordBytes,
+    ids: options.ids ?? {},
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    lineage: true,
+    onRead(n, bytes) {
+      read += n;
+      bytesRead += bytes;
+      if (options.onProgress && read >= nextProgress) {
+        nextProgress = read + (options.progressEvery ?? 5000);
+        options.onProgress({ read, bytesRead });
       }
-      emit(item);
     },
-  };
-  const ids = assignIds(options.ids);
-  const steps = fuse<PrepareItem, PrepareItem>(
-    countBytes,
-    options.adapt,
-    countRead,
-    options.prompt,
-    toRecords({ ...options.model, family: family.name }),
-    ids,
-    validateRecords({ modelId: options.model.modelId, family: family.name, maxRecordBytes: quotas.maxRecordBytes }),
-  );
-  const source = options.source ?? readInputs(options.inputs, { maxRowBytes: quotas.maxRecordBytes, ...options.read });
+  });
   const sink = rollover({ store, quotas });
-  await pipeline(source, stepStream(steps), sink, ...(options.signal ? [{ signal: options.signal }] : []));
+  // A small buffer: items can be record batches of a megabyte or more.
+  await pipeline(Readable.from(items, { objectMode: true, highWaterMark: 2 }), sink, ...(options.signal ? [{ signal: options.signal }] : []));
   const r = sink.result!;
   if (read !== r.written + r.rejected) {
     throw new BatchError(
@@ -137,6 +140,8 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     rejectsByCode: r.rejectsByCode,
     bytesRead,
     bytesWritten: r.bytes,
+    inputTokens: r.inputTokens,
+    maxOutputTokens: r.maxOutputTokens,
     shards: r.shards.map((s) => ({ uri: s.uri, records: s.records, bytes: s.bytes })),
     jobs: r.jobs.map((j: JobInfo) => ({ name: j.name, uri: j.uri, records: j.records, bytes: j.bytes, shards: j.shards.map((s) => s.key) })),
     rebalanced: r.rebalanced,

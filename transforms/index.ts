@@ -59,3 +59,15 @@ export {
   renderTranscript,
   type PromptOptions,
 } from './prompts/call-summary.js';
+export { createStages, groupKeyOf, pinStages, type CallStageOptions } from './stages.js';
+
+import type { StagesSpec } from '../src/parallel/stages.js';
+import type { CallStageOptions } from './stages.js';
+
+/**
+ * The call stages as a spec for `prepareRun({ stages })`: the adapter and prompt built from these
+ * options on every worker thread, so CSV and JSONL inputs are prepared on all cores.
+ */
+export function callStages(options: CallStageOptions = {}): StagesSpec<CallStageOptions> {
+  return { module: new URL('./stages.js', import.meta.url).href, options };
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { main } from './main.js';
+import { tuneHeapForStreaming } from './heap.js';
 
-main().then((code) => {
-  process.exitCode = code;
-});
+tuneHeapForStreaming();
+const { main } = await import('./main.js');
+process.exitCode = await main();

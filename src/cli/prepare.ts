@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
 import { prepareRun, type PrepareSummary } from '../prepare.js';
 import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
-import { adaptCalls, ADAPTER_NAMES, promptCalls } from '../../transforms/index.js';
+import { ADAPTER_NAMES, callStages } from '../../transforms/index.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
 
 export const DEFAULT_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
@@ -55,6 +55,7 @@ export function prepareCommand(): Command {
     .option('--max-record-bytes <size>', 'bytes per record (and per input row)')
     .addOption(new Option('--ids <mode>', 'recordId mode').choices(['deterministic', 'random']).default('deterministic'))
     .option('--id-namespace <text>', 'hash call ids with this instead of the file name')
+    .option('--workers <n>', 'worker threads for CSV and JSONL inputs (default: one per core; 0: this thread only)', int('--workers'))
     .option('--overwrite', 'replace a prepared run already in --out')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr')
@@ -93,15 +94,18 @@ export async function runPrepare(inputs: string[], opts: Record<string, any>): P
     return await prepareRun({
       inputs,
       out: opts.out,
-      adapt: adaptCalls({
-        ...(opts.format ? { format: opts.format } : {}),
-        ...(opts.key ? { key: opts.key } : {}),
-        ...(opts.text ? { text: opts.text } : {}),
-        ...(opts.speaker ? { speaker: opts.speaker } : {}),
-        ...(passthrough !== undefined ? { passthrough } : {}),
-        maxCallBytes: quotas.maxRecordBytes,
+      stages: callStages({
+        adapt: {
+          ...(opts.format ? { format: opts.format } : {}),
+          ...(opts.key ? { key: opts.key } : {}),
+          ...(opts.text ? { text: opts.text } : {}),
+          ...(opts.speaker ? { speaker: opts.speaker } : {}),
+          ...(passthrough !== undefined ? { passthrough } : {}),
+          maxCallBytes: quotas.maxRecordBytes,
+        },
+        prompt: { ...(template !== undefined ? { template } : {}), ...(opts.system ? { system: opts.system } : {}) },
       }),
-      prompt: promptCalls({ ...(template !== undefined ? { template } : {}), ...(opts.system ? { system: opts.system } : {}) }),
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
       model: {
         modelId: opts.model,
         ...(opts.family ? { family: opts.family } : {}),

@@ -38,6 +38,10 @@ export interface CsvOptions {
   maxRowBytes?: number;
   /** `auto` (default): the fast decoder when it covers the dialect, else csv-parse. */
   engine?: CsvEngine;
+  /** The header, when it was already read: the input then starts at a data row (mid-file input). */
+  columns?: string[];
+  /** The line the input's first byte is on (default 1). */
+  firstLine?: number;
 }
 
 interface NormalCsvOptions {
@@ -47,6 +51,8 @@ interface NormalCsvOptions {
   escape: string;
   maxRowBytes: number;
   engine: 'fast' | 'csv-parse';
+  columns: string[] | undefined;
+  firstLine: number;
 }
 
 /** Check and default the options once; a bad option throws E_BAD_OPTION naming it. */
@@ -72,25 +78,100 @@ export function normalizeCsvOptions(options: CsvOptions = {}): NormalCsvOptions 
   if (engine !== 'auto' && engine !== 'fast' && engine !== 'csv-parse') {
     throw new BatchError('E_BAD_OPTION', `engine ${JSON.stringify(engine)} must be auto, fast or csv-parse`);
   }
+  const firstLine = options.firstLine ?? 1;
+  if (!Number.isInteger(firstLine) || firstLine < 1) {
+    throw new BatchError('E_BAD_OPTION', `firstLine ${String(firstLine)} must be a positive integer`);
+  }
+  const columns = options.columns;
+  if (columns !== undefined && (!Array.isArray(columns) || columns.length === 0 || !columns.every((c) => typeof c === 'string'))) {
+    throw new BatchError('E_BAD_OPTION', 'columns must be a non-empty list of column names');
+  }
   const fastFits = quote === '"' && escape === '"' && Buffer.byteLength(delimiter) === 1;
   if (engine === 'fast' && !fastFits) {
     throw new BatchError('E_BAD_OPTION', `engine "fast" handles only a one-byte delimiter with " quotes and "" escapes; use engine "csv-parse" or "auto"`);
   }
-  return { file, delimiter, quote, escape, maxRowBytes, engine: engine === 'auto' ? (fastFits ? 'fast' : 'csv-parse') : engine };
+  return {
+    file,
+    delimiter,
+    quote,
+    escape,
+    maxRowBytes,
+    engine: engine === 'auto' ? (fastFits ? 'fast' : 'csv-parse') : engine,
+    columns: columns ? [...columns] : undefined,
+    firstLine,
+  };
+}
+
+/**
+ * The fast engine without a stream: `push` bytes, then `end`; items go to `emit` synchronously. It
+ * also tells where it stands (`atRowBoundary`, `nextLine`, `columns`), which lets a caller cut an
+ * input into row-aligned pieces and decode them on several threads (see src/parallel/).
+ */
+export class CsvDecoder {
+  private readonly rows: RowMapper;
+  private readonly fast: FastCsvDecoder;
+
+  constructor(options: CsvOptions, emit: (item: SourceItem | Reject) => void) {
+    const o = normalizeCsvOptions({ ...options, engine: 'fast' });
+    this.rows = new RowMapper(o);
+    this.rows.emit = emit;
+    this.fast = new FastCsvDecoder(
+      { delimiter: Buffer.from(o.delimiter)[0]!, maxRowBytes: o.maxRowBytes, firstLine: o.firstLine, bom: o.columns === undefined },
+      this.rows,
+    );
+  }
+
+  set emit(emit: (item: SourceItem | Reject) => void) {
+    this.rows.emit = emit;
+  }
+
+  push(chunk: Buffer): void {
+    this.fast.push(chunk);
+  }
+
+  end(): void {
+    this.fast.end();
+    this.rows.finish();
+  }
+
+  /** The header's column names, once read. */
+  get columns(): string[] | undefined {
+    return this.rows.columns ?? undefined;
+  }
+
+  /** True when the bytes pushed so far ended on a row boundary. */
+  get atRowBoundary(): boolean {
+    return this.fast.atRowBoundary;
+  }
+
+  /** The line the next unparsed byte is on. */
+  get nextLine(): number {
+    return this.fast.nextLine;
+  }
+
+  /** Bytes consumed but not attributed to an item yet (blank lines). */
+  get unattributedBytes(): number {
+    return this.fast.unattributedBytes;
+  }
+
+  /** Stop without reporting the incomplete last row; returns its bytes (see FastCsvDecoder). */
+  takeRemainder(): Buffer {
+    return this.fast.takeRemainder();
+  }
 }
 
 /** A Transform from CSV bytes to `SourceItem | Reject` (object mode on the readable side). */
 export function csvRows(options: CsvOptions = {}): Transform {
   const o = normalizeCsvOptions(options);
-  const rows = new RowMapper(o);
   if (o.engine === 'fast') {
-    const decoder = new FastCsvDecoder({ delimiter: Buffer.from(o.delimiter)[0]!, maxRowBytes: o.maxRowBytes }, rows);
+    let push: (item: SourceItem | Reject) => void = () => {};
+    const decoder = new CsvDecoder(options, (item) => push(item));
     return new Transform({
       writableObjectMode: false,
       readableObjectMode: true,
       readableHighWaterMark: 64,
       transform(chunk: Buffer, _enc, callback) {
-        rows.emit = (item) => this.push(item);
+        push = (item) => this.push(item);
         try {
           decoder.push(chunk);
           callback();
@@ -99,10 +180,9 @@ export function csvRows(options: CsvOptions = {}): Transform {
         }
       },
       flush(callback) {
-        rows.emit = (item) => this.push(item);
+        push = (item) => this.push(item);
         try {
           decoder.end();
-          rows.finish();
           callback();
         } catch (error) {
           callback(error as Error);
@@ -110,17 +190,22 @@ export function csvRows(options: CsvOptions = {}): Transform {
       },
     });
   }
-  return csvParseRows(o, rows);
+  return csvParseRows(o, new RowMapper(o));
 }
 
 /** Shared by both engines: the header, then rows to items. */
 class RowMapper {
   emit: (item: SourceItem | Reject) => void = () => {};
-  private columns: string[] | null = null;
+  columns: string[] | null = null;
   private protoSafe = true;
   private sawInput = false;
 
-  constructor(private readonly o: NormalCsvOptions) {}
+  constructor(private readonly o: NormalCsvOptions) {
+    if (o.columns) {
+      this.header(o.columns, o.firstLine);
+      this.sawInput = true;
+    }
+  }
 
   row(fields: string[], line: number, bytes: number): void {
     this.sawInput = true;
@@ -232,7 +317,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     quote: latin1(o.quote),
     escape: latin1(o.escape),
     record_delimiter: ['\n', '\r\n'],
-    bom: true,
+    bom: o.columns === undefined,
     info: true,
     relax_column_count: true,
     skip_empty_lines: true,
@@ -241,7 +326,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     on_skip: (err) => {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_BAD_QUOTE';
-      skips.push({ code, line: e.lines ?? 0, detail: csvParseDetail(code, e, o.maxRowBytes) });
+      skips.push({ code, line: (e.lines ?? 1) + o.firstLine - 1, detail: csvParseDetail(code, e, o.maxRowBytes) });
     },
   };
   const api = (new CsvParseParser(options) as unknown as { api: CsvParseApi }).api;
@@ -259,7 +344,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
       lfs += countLf(raw, 0, raw.length);
       fields[i] = raw.toString('utf8');
     }
-    const line = info.lines - lfs;
+    const line = info.lines - lfs + o.firstLine - 1;
     if (!good) rows.error('E_INVALID_UTF8', line, bytes, 'the row is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
     else rows.row(fields, line, bytes);
   };
@@ -272,7 +357,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     if (err) {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_READ';
-      rows.error(code, e.lines ?? 0, undefined, csvParseDetail(code, e, o.maxRowBytes));
+      rows.error(code, (e.lines ?? 1) + o.firstLine - 1, undefined, csvParseDetail(code, e, o.maxRowBytes));
     }
   };
   return new Transform({

@@ -46,6 +46,10 @@ export interface FastCsvOptions {
   delimiter?: number;
   /** Rows longer than this many bytes are rejected without being held (default 1 MiB). */
   maxRowBytes?: number;
+  /** The line the first byte is on (default 1): for input that starts in the middle of a file. */
+  firstLine?: number;
+  /** Recognise (and drop) a UTF-8 BOM at the start (default true; false for mid-file input). */
+  bom?: boolean;
 }
 
 /**
@@ -80,7 +84,34 @@ export class FastCsvDecoder {
   constructor(options: FastCsvOptions, sink: FastCsvSink) {
     this.delim = options.delimiter ?? 44;
     this.maxRowBytes = options.maxRowBytes ?? 1 << 20;
+    this.line = options.firstLine ?? 1;
+    if (options.bom === false) this.started = true;
     this.sink = sink;
+  }
+
+  /** True when everything pushed so far ended on a row boundary (nothing pending, nothing discarded). */
+  get atRowBoundary(): boolean {
+    return this.pendingBytes === 0 && this.discard === null;
+  }
+
+  /** Bytes consumed but not yet attributed to a row (blank lines since the last row). */
+  get unattributedBytes(): number {
+    return this.carry;
+  }
+
+  /** The line the next unparsed byte is on. */
+  get nextLine(): number {
+    return this.line;
+  }
+
+  /**
+   * Stop without reporting the pending (incomplete) row: returns its bytes, so the caller can go on
+   * from there with another decoder. Not in discard mode (check `atRowBoundary` first).
+   */
+  takeRemainder(): Buffer {
+    if (this.discard) throw new Error('FastCsvDecoder: takeRemainder in discard mode');
+    this.ended = true;
+    return this.pendingBytes > 0 ? this.take() : Buffer.alloc(0);
   }
 
   /** Feed the next chunk of input. */

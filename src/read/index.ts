@@ -7,7 +7,7 @@
  * `.json`, `.txt`, each optionally `.gz`), else from the first bytes (`sniffFormat`): stdin and
  * unknown extensions are sniffed.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { BatchError } from '../errors.js';
@@ -181,20 +181,58 @@ async function dataFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** One input's items: opened, format chosen (by option, name or first bytes), decoded. */
-export function readInput(input: string, options: ReadInputsOptions = {}): Readable {
-  return Readable.from(inputItems(input, options), { objectMode: true, highWaterMark: 64 });
+/** Reads bytes into a caller's buffer: fills `into[offset, offset + length)` and says how many
+ * bytes it wrote (0 at the end of the input). Lets a consumer reuse its buffers. */
+export interface ByteReader {
+  read(into: Buffer, offset: number, length: number): Promise<number>;
 }
 
-async function* inputItems(input: string, options: ReadInputsOptions): AsyncGenerator<SourceItem | Reject> {
+/** A ByteReader over a stream of chunks (copying out of them). */
+export function streamReader(source: AsyncIterable<Buffer>): ByteReader {
+  const it = source[Symbol.asyncIterator]();
+  let chunk: Buffer | undefined;
+  let at = 0;
+  return {
+    async read(into, offset, length) {
+      while (!chunk || at >= chunk.length) {
+        const r = await it.next();
+        if (r.done) return 0;
+        chunk = r.value;
+        at = 0;
+      }
+      const n = Math.min(length, chunk.length - at);
+      chunk.copy(into, offset, at, at + n);
+      at += n;
+      return n;
+    },
+  };
+}
+
+/** An input opened for decoding: its format (by option, name or first bytes) and its bytes. */
+export interface OpenedInput {
+  file: string;
+  format: InputFormat;
+  /** The input's bytes (gunzipped), from the first, as a stream of chunks... */
+  bytes: AsyncIterable<Buffer>;
+  /** ... or read into the caller's buffers (a plain local file is then read straight into them).
+   * Use one of the two. */
+  reader(): ByteReader;
+  /** Stop reading (the bytes need not be read to the end). */
+  close(): void;
+}
+
+/** Open an input and settle its format, sniffing the first bytes when neither option nor name tells. */
+export async function openInput(input: string, options: ReadInputsOptions = {}): Promise<OpenedInput> {
+  const plain = await openPlainFile(input, options);
+  if (plain) return plain;
   const source = openSource(input, options);
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let format = options.format ?? formatFromName(input);
   let head: Buffer | undefined;
-  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let done = false;
   if (!format) {
     const parts: Buffer[] = [];
     let n = 0;
-    let done = false;
     while (n < SNIFF_BYTES) {
       const r = await it.next();
       if (r.done) {
@@ -206,35 +244,84 @@ async function* inputItems(input: string, options: ReadInputsOptions): AsyncGene
     }
     head = Buffer.concat(parts, n);
     format = sniffFormat(head.subarray(0, SNIFF_BYTES));
-    if (done) {
-      yield* decodeAll(decoderFor(format, input, options), [head]);
-      return;
-    }
   }
-  const decoder = decoderFor(format, input, options);
-  const bytes = async function* () {
+  const bytes = (async function* (): AsyncGenerator<Buffer> {
     if (head && head.length > 0) yield head;
+    if (done) return;
     for (;;) {
       const r = await it.next();
       if (r.done) return;
       yield r.value;
     }
-  };
-  const feed = Readable.from(bytes(), { objectMode: false });
+  })();
+  return { file: input, format, bytes, reader: () => streamReader(bytes), close: () => source.destroy() };
+}
+
+/** A regular local file that is not gzip: read with positioned reads, no stream in between. */
+async function openPlainFile(input: string, options: ReadInputsOptions): Promise<OpenedInput | undefined> {
+  if (input === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(input)) return undefined;
+  let handle: FileHandle;
+  try {
+    handle = await open(input, 'r');
+  } catch (error) {
+    throw readError(input, error);
+  }
+  let keep = false;
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return undefined; // gzip: the stream path
+    const format = options.format ?? formatFromName(input) ?? sniffFormat(head.subarray(0, bytesRead));
+    let position = 0;
+    const reader: ByteReader = {
+      async read(into, offset, length) {
+        try {
+          const r = await handle.read(into, offset, length, position);
+          position += r.bytesRead;
+          return r.bytesRead;
+        } catch (error) {
+          throw readError(input, error);
+        }
+      },
+    };
+    const chunkSize = options.chunkSize ?? 1 << 20;
+    const bytes = (async function* (): AsyncGenerator<Buffer> {
+      for (;;) {
+        const buf = Buffer.allocUnsafe(chunkSize);
+        const n = await reader.read(buf, 0, chunkSize);
+        if (n === 0) return;
+        yield n === chunkSize ? buf : buf.subarray(0, n);
+      }
+    })();
+    keep = true;
+    return { file: input, format, bytes, reader: () => reader, close: () => void handle.close().catch(() => {}) };
+  } finally {
+    if (!keep) await handle.close().catch(() => {});
+  }
+}
+
+/** One input's items: opened, format chosen (by option, name or first bytes), decoded. */
+export function readInput(input: string, options: ReadInputsOptions = {}): Readable {
+  return Readable.from(inputItems(input, options), { objectMode: true, highWaterMark: 64 });
+}
+
+/** The items of an opened input, decoded. */
+export async function* decodeInput(opened: OpenedInput, options: ReadInputsOptions = {}): AsyncGenerator<SourceItem | Reject> {
+  const decoder = decoderFor(opened.format, opened.file, options);
+  const feed = Readable.from(opened.bytes, { objectMode: false });
   feed.on('error', (error) => decoder.destroy(error));
   feed.pipe(decoder);
   try {
     for await (const item of decoder) yield item as SourceItem | Reject;
   } finally {
     feed.destroy();
-    source.destroy();
+    opened.close();
   }
 }
 
-async function* decodeAll(decoder: Transform, chunks: Buffer[]): AsyncGenerator<SourceItem | Reject> {
-  for (const c of chunks) if (c.length > 0) decoder.write(c);
-  decoder.end();
-  for await (const item of decoder) yield item as SourceItem | Reject;
+async function* inputItems(input: string, options: ReadInputsOptions): AsyncGenerator<SourceItem | Reject> {
+  yield* decodeInput(await openInput(input, options), options);
 }
 
 /** Every input's items, one input after the other (see `expandInputs` for directories). */

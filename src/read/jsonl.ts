@@ -19,16 +19,19 @@ export interface JsonlOptions {
   file?: string;
   /** A line longer than this many bytes is rejected without being held (default 1 MiB). */
   maxLineBytes?: number;
+  /** The line the input's first byte is on (default 1); a BOM is only looked for on line 1. */
+  firstLine?: number;
 }
 
 /** Check and default the options once; a bad option throws E_BAD_OPTION naming it. */
 export function normalizeJsonlOptions(options: JsonlOptions = {}): Required<JsonlOptions> {
   const file = options.file ?? '-';
   const maxLineBytes = options.maxLineBytes ?? 1 << 20;
-  if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) {
-    throw new BatchError('E_BAD_OPTION', `maxLineBytes ${String(maxLineBytes)} must be a positive integer`);
+  const firstLine = options.firstLine ?? 1;
+  for (const [name, v] of [['maxLineBytes', maxLineBytes], ['firstLine', firstLine]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new BatchError('E_BAD_OPTION', `${name} ${String(v)} must be a positive integer`);
   }
-  return { file, maxLineBytes };
+  return { file, maxLineBytes, firstLine };
 }
 
 /** Splits JSONL bytes into lines and parses them. Usable without a stream: `push`, then `end`. */
@@ -47,6 +50,13 @@ export class JsonlDecoder {
     const o = normalizeJsonlOptions(options);
     this.file = o.file;
     this.max = o.maxLineBytes;
+    this.line = o.firstLine;
+    this.first = o.firstLine === 1;
+  }
+
+  /** Bytes consumed but not yet attributed to an item (blank lines since the last one). */
+  get unattributedBytes(): number {
+    return this.carry + this.pendingBytes;
   }
 
   push(chunk: Buffer): void {

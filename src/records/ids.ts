@@ -53,7 +53,8 @@ export function idSource(file: string): string {
   return normalize(file);
 }
 
-function digest64(source: string, key: string): [number, number] {
+/** The 64-bit fingerprint of a call key from a source, as two uint32 halves. */
+export function digest64(source: string, key: string): [number, number] {
   const d = createHash('sha256').update(source).update('\u0000').update(key).digest();
   return [d.readUInt32BE(0), d.readUInt32BE(4)];
 }
@@ -64,7 +65,8 @@ export function recordIdFor(source: string, key: string): string {
   return base62of64(hi, lo);
 }
 
-class RandomPool {
+/** Random 64-bit values, drawn 4,096 at a time. */
+export class RandomPool {
   private buf = Buffer.alloc(0);
   private pos = 0;
   next(): [number, number] {
@@ -78,24 +80,68 @@ class RandomPool {
   }
 }
 
-/** The id stage: gives each record its recordId and rejects duplicate call keys. */
-export function assignIds(options: AssignIdsOptions = {}): Step<unknown, unknown> & { readonly seen: number } {
-  const mode = options.mode ?? 'deterministic';
-  if (mode !== 'deterministic' && mode !== 'random') {
-    throw new BatchError('E_BAD_OPTION', `id mode must be "deterministic" or "random", got "${String(mode)}"`);
+/** Where a key or id was first seen. */
+export interface FirstSeen {
+  file: string;
+  line: number;
+}
+
+/**
+ * The run's memory of call keys (and, in random mode, of ids): one compact fingerprint each, so a
+ * key seen twice is caught however far apart, across every input of the run. Shared by every id
+ * stage of a run (several threads' results are registered here in input order).
+ */
+export class IdRegistry {
+  private readonly keys = new FingerprintSet();
+  private readonly ids = new FingerprintSet();
+  private readonly files: string[] = [];
+  private readonly fileIndex = new Map<string, number>();
+
+  /** Distinct keys registered. */
+  get size(): number {
+    return this.keys.size;
   }
-  const keys = new FingerprintSet();
-  const ids = mode === 'random' ? new FingerprintSet() : undefined;
+
+  private indexOf(file: string): number {
+    let index = this.fileIndex.get(file);
+    if (index === undefined) {
+      index = this.files.length;
+      this.files.push(file);
+      this.fileIndex.set(file, index);
+    }
+    return index;
+  }
+
+  /** Registers a key's fingerprint; returns where it was first seen when it is a repeat. */
+  addKey(hi: number, lo: number, file: string, line: number): FirstSeen | undefined {
+    const slot = this.keys.add(hi, lo, line, this.indexOf(file));
+    if (slot < 0) return undefined;
+    return { file: this.files[this.keys.fileAt(slot)] ?? '?', line: this.keys.lineAt(slot) };
+  }
+
+  /** Registers a random id's 64 bits; false when the same id was drawn before. */
+  addId(hi: number, lo: number, file: string, line: number): boolean {
+    return this.ids.add(hi, lo, line, this.indexOf(file)) < 0;
+  }
+}
+
+/** The reject for a call key seen before (the first is kept). */
+export function duplicateKeyReject(rec: { file: string; line: number; key: string }, first: FirstSeen) {
+  const where = first.file === rec.file ? `line ${first.line}` : `${first.file} line ${first.line}`;
+  return reject(rec, 'ids', 'E_DUPLICATE_KEY', `call id "${preview(rec.key, 60)}" was already seen at ${where}; the first is kept. ` +
+    'Rows of one call must be adjacent: sort the export by call id, or remove the repeated call');
+}
+
+/** The id stage: gives each record its recordId and rejects duplicate call keys. */
+export function assignIds(options: AssignIdsOptions = {}, registry = new IdRegistry()): Step<unknown, unknown> & { readonly seen: number } {
+  const mode = checkIdMode(options.mode);
   const pool = mode === 'random' ? new RandomPool() : undefined;
-  const files: string[] = [];
-  const fileIndex = new Map<string, number>();
   let lastFile = '';
   let lastSource = '';
-  let lastIndex = 0;
 
   return {
     get seen() {
-      return keys.size;
+      return registry.size;
     },
     write(item, emit) {
       const rec = item as PreparedRecord;
@@ -103,28 +149,13 @@ export function assignIds(options: AssignIdsOptions = {}): Step<unknown, unknown
       if (rec.file !== lastFile) {
         lastFile = rec.file;
         lastSource = options.namespace ?? idSource(rec.file);
-        let index = fileIndex.get(rec.file);
-        if (index === undefined) {
-          index = files.length;
-          files.push(rec.file);
-          fileIndex.set(rec.file, index);
-        }
-        lastIndex = index;
       }
       const [hi, lo] = digest64(lastSource, rec.key);
-      const earlier = keys.add(hi, lo, rec.line, lastIndex);
-      if (earlier >= 0) {
-        const firstFile = files[keys.fileAt(earlier)] ?? '?';
-        const firstLine = keys.lineAt(earlier);
-        const where = firstFile === rec.file ? `line ${firstLine}` : `${firstFile} line ${firstLine}`;
-        return emit(
-          reject(rec, 'ids', 'E_DUPLICATE_KEY', `call id "${preview(rec.key, 60)}" was already seen at ${where}; the first is kept. ` +
-            'Rows of one call must be adjacent: sort the export by call id, or remove the repeated call'),
-        );
-      }
+      const first = registry.addKey(hi, lo, rec.file, rec.line);
+      if (first) return emit(duplicateKeyReject(rec, first));
       if (pool) {
         let pair = pool.next();
-        while (ids!.add(pair[0], pair[1], rec.line, lastIndex) >= 0) pair = pool.next();
+        while (!registry.addId(pair[0], pair[1], rec.file, rec.line)) pair = pool.next();
         rec.recordId = base62of64(pair[0], pair[1]);
       } else {
         rec.recordId = base62of64(hi, lo);
@@ -132,4 +163,13 @@ export function assignIds(options: AssignIdsOptions = {}): Step<unknown, unknown
       emit(rec);
     },
   };
+}
+
+/** Check an id mode option. */
+export function checkIdMode(mode: IdMode | undefined): IdMode {
+  const m = mode ?? 'deterministic';
+  if (m !== 'deterministic' && m !== 'random') {
+    throw new BatchError('E_BAD_OPTION', `id mode must be "deterministic" or "random", got "${String(m)}"`);
+  }
+  return m;
 }

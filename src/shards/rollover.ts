@@ -67,6 +67,9 @@ export interface RolloverResult {
   rejected: number;
   rejectsByCode: Record<string, number>;
   rejectsUri: string;
+  /** Estimated input tokens and output-token budgets, summed over the records written. */
+  inputTokens: number;
+  maxOutputTokens: number;
   shards: ShardInfo[];
   jobs: JobInfo[];
   /** Records moved into the tail job to reach the minimum, if any were. */
@@ -74,6 +77,31 @@ export interface RolloverResult {
   /** False when a job would fall below the minimum; `problem` says why. */
   submittable: boolean;
   problem?: RolloverProblem;
+}
+
+/**
+ * Records serialised elsewhere (by a worker thread of parallel prepare), handed over in one piece:
+ * their JSONL lines back to back, each one's size, and their lineage lines in the same order. The
+ * sink splits a batch across shards and jobs exactly as it would the records one by one.
+ */
+export interface RecordBatch {
+  kind: 'batch';
+  count: number;
+  /** The records' JSONL lines, back to back (UTF-8, each with its newline). */
+  data: Buffer;
+  /** Each record's bytes in `data`, newline included. */
+  sizes: Int32Array;
+  /** One lineage line per record (`lineageLine`), same order; empty when lineage is not written. */
+  lineage: Buffer;
+  /** Sums over the batch's records of their estimated input tokens and output-token budgets. */
+  inputTokens: number;
+  maxOutputTokens: number;
+  /**
+   * When set, `data` and `lineage` live in memory the producer reuses: the sink calls this once it
+   * no longer needs them (every write of them done, or copies made for a store that keeps written
+   * chunks; see `Store.keepsChunks`).
+   */
+  release?: () => void;
 }
 
 interface OpenShard {
@@ -118,6 +146,8 @@ export class Rollover extends Writable {
   private written = 0;
   private bytes = 0;
   private rejected = 0;
+  private inputTokens = 0;
+  private maxOutputTokens = 0;
   private readonly rejectsByCode: Record<string, number> = {};
   private rejects?: Writable;
   private rejectBuffer: string[] = [];
@@ -149,12 +179,13 @@ export class Rollover extends Writable {
     this.prevRing = new Float64Array(ringSize);
   }
 
-  override _write(item: PreparedRecord | Reject, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
+  override _write(item: PreparedRecord | Reject | RecordBatch, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
       if (this.closeError) return callback(this.closeError);
       let wait: Promise<unknown> | undefined;
       if (item.kind === 'record') wait = this.addRecord(item);
       else if (item.kind === 'reject') wait = this.addReject(item);
+      else if (item.kind === 'batch') wait = this.addBatch(item);
       else {
         return callback(
           new BatchError('E_INTERNAL', `rollover was given a "${(item as { kind?: string }).kind}" item; it takes records and rejects`),
@@ -219,6 +250,8 @@ export class Rollover extends Writable {
     shard.info.bytes += size!;
     j.records++;
     j.bytes += size!;
+    this.inputTokens += rec.inputTokens ?? 0;
+    this.maxOutputTokens += rec.maxOutputTokens ?? 0;
     this.written++;
     this.bytes += size!;
     if (shard.bufferBytes >= this.options.chunkBytes) {
@@ -226,6 +259,83 @@ export class Rollover extends Writable {
       return waits && drained ? Promise.all([waits, drained]) : (drained ?? waits);
     }
     return waits;
+  }
+
+  private addBatch(b: RecordBatch): Promise<unknown> | undefined {
+    const q = this.q;
+    const waits: Promise<unknown>[] = [];
+    // Borrowed bytes go to the store as they are when it lets go of written chunks; else as copies.
+    const borrowed = b.release !== undefined;
+    const copy = borrowed && this.options.store.keepsChunks !== false;
+    let pending = 1;
+    const done = () => {
+      if (--pending === 0) b.release?.();
+    };
+    const write = (w: Writable, chunk: Buffer) => {
+      if (!borrowed) return w.write(chunk);
+      if (copy) return w.write(Buffer.from(chunk));
+      pending++;
+      return w.write(chunk, done);
+    };
+    this.inputTokens += b.inputTokens;
+    this.maxOutputTokens += b.maxOutputTokens;
+    let i = 0;
+    let dataOff = 0;
+    let lineageOff = 0;
+    while (i < b.count) {
+      const first = b.sizes[i]!;
+      if (first > q.maxBytesPerFile) {
+        throw new BatchError('E_INTERNAL', `a batched record of ${first} bytes is over the file limit; validation should have rejected it`);
+      }
+      let shard = this.current;
+      const job = this.job;
+      if (!job || job.records + 1 > q.maxRecordsPerJob || job.bytes + first > q.maxBytesPerJob) {
+        const w = this.closeShard();
+        if (w) waits.push(w);
+        this.openJob();
+        shard = undefined;
+      } else if (shard && (shard.info.records + 1 > q.maxRecordsPerFile || shard.info.bytes + first > q.maxBytesPerFile)) {
+        const w = this.closeShard();
+        if (w) waits.push(w);
+        shard = undefined;
+      }
+      if (!shard) shard = this.openShard();
+      const j = this.job!;
+      // The longest run from i that fits in this shard and job.
+      const room = Math.min(q.maxRecordsPerFile - shard.info.records, q.maxRecordsPerJob - j.records);
+      const byteRoom = Math.min(q.maxBytesPerFile - shard.info.bytes, q.maxBytesPerJob - j.bytes);
+      let n = 0;
+      let bytes = 0;
+      while (i + n < b.count && n < room) {
+        const size = b.sizes[i + n]!;
+        if (bytes + size > byteRoom) break;
+        this.ring[(j.records + n) % this.ring.length] = size;
+        bytes += size;
+        n++;
+      }
+      let lineageEnd = b.lineage.length;
+      if (i + n < b.count || lineageOff > 0) {
+        lineageEnd = lineageOff;
+        for (let k = 0; k < n; k++) lineageEnd = b.lineage.indexOf(10, lineageEnd) + 1;
+      }
+      const drained = this.flushShard(shard);
+      if (drained) waits.push(drained);
+      if (!write(shard.out, b.data.subarray(dataOff, dataOff + bytes))) waits.push(drainOrError(shard.out));
+      if (shard.lineage && lineageEnd > lineageOff && !write(shard.lineage, b.lineage.subarray(lineageOff, lineageEnd))) {
+        waits.push(drainOrError(shard.lineage));
+      }
+      shard.info.records += n;
+      shard.info.bytes += bytes;
+      j.records += n;
+      j.bytes += bytes;
+      this.written += n;
+      this.bytes += bytes;
+      i += n;
+      dataOff += bytes;
+      lineageOff = lineageEnd;
+    }
+    done();
+    return waits.length === 0 ? undefined : waits.length === 1 ? waits[0] : Promise.all(waits);
   }
 
   private addReject(r: Reject): Promise<unknown> | undefined {
@@ -320,6 +430,8 @@ export class Rollover extends Writable {
       rejected: this.rejected,
       rejectsByCode: { ...this.rejectsByCode },
       rejectsUri: this.options.store.resolve(this.options.rejectsKey),
+      inputTokens: this.inputTokens,
+      maxOutputTokens: this.maxOutputTokens,
       shards: this.shards.filter((s) => s.records > 0),
       jobs: this.jobs,
       rebalanced: this.rebalanced,
@@ -431,7 +543,9 @@ function drainOrError(w: Writable): Promise<void> {
     const onClose = () => {
       w.off('drain', onDrain);
       w.off('error', onError);
-      reject(w.errored ?? new BatchError('E_STORE', 'a store writer closed before its data was written'));
+      // Ended while a drain was awaited (a shard rolled over mid-batch): finished is as good as drained.
+      if (w.writableFinished && !w.errored) resolve();
+      else reject(w.errored ?? new BatchError('E_STORE', 'a store writer closed before its data was written'));
     };
     w.once('drain', onDrain);
     w.once('error', onError);

@@ -10,6 +10,8 @@ let tmpCounter = 0;
 
 export class LocalStore implements Store {
   readonly uri: string;
+  /** A write's callback comes once fs has written the chunk: its memory may be reused then. */
+  readonly keepsChunks = false;
   readonly root: string;
 
   constructor(uri: string) {

@@ -21,6 +21,13 @@ export interface WriteOptions {
 export interface Store {
   /** The base location as given (`./batch`, `s3://bucket/run-42/`). */
   readonly uri: string;
+  /**
+   * False when a writer is done with a chunk once the chunk's write callback has been called (a file:
+   * the bytes are in the kernel), so a caller may then reuse the chunk's memory. True or absent when
+   * a writer may still hold on to written chunks (a pass-through into an uploader): callers that
+   * reuse memory must write copies.
+   */
+  readonly keepsChunks?: boolean;
   /** The URI of a key below the base. */
   resolve(key: string): string;
   createWriteStream(key: string, options?: WriteOptions): Writable;

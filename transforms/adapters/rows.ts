@@ -46,6 +46,9 @@ export interface RowOptions extends AdapterOptions {
   text?: string;
   /** The speaker column (`--speaker`); detected when absent, optional. */
   speaker?: string;
+  /** Every column role, already decided (say, on the file's first row by another thread): no
+   * detection is done, so each piece of a file read in parallel maps its rows the same way. */
+  columns?: RowColumns;
 }
 
 /** Column names (normalised: lower case, letters and digits only) that hold a call id, best first. */
@@ -275,7 +278,7 @@ export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareIte
 
   const startFile = (item: SourceItem & { value: Record<string, unknown> }) => {
     file = item.file;
-    columns = detectRowColumns(item.value, item.file, options);
+    columns = options.columns ?? detectRowColumns(item.value, item.file, options);
     exclude = new Set([columns.key, columns.text]);
     for (const c of [columns.speaker, columns.role, columns.start?.column, columns.end?.column]) if (c) exclude.add(c);
   };

@@ -1,0 +1,472 @@
+/**
+ * The prepare engine: every input's items through the stages, out as records, rejects and record
+ * batches for the rollover sink, in input order. One thread does it all for custom steps, for JSON
+ * and text inputs, for CSV dialects the fast decoder does not cover, and with `workers: 0`. CSV and
+ * JSONL inputs are otherwise cut into row-aligned pieces (pieces.ts) and decoded and prepared on
+ * worker threads (worker.ts), so the work uses every core:
+ *
+ *   main thread:  read ─▶ cut into pieces ─▶ (workers) ─▶ results in order ─▶ ids check ─▶ sink
+ *                 └─ the file's first piece, and the groups at piece edges (groups.ts), it adapts
+ *                    itself through one sequential pipeline, so calls that span pieces join up
+ *
+ * The result is the same as one thread's: the same records with the same ids in the same order, the
+ * same rejects (their order in the rejects file may differ slightly), the same counts. A duplicate
+ * call key is judged on the main thread, which registers every key in input order. When malformed
+ * quotes fool the cutter (a piece does not end on a row boundary), the main thread drops that
+ * piece's result and decodes the rest of the file itself.
+ */
+import { availableParallelism } from 'node:os';
+import { fuse, type Emit, type Step } from '../core/step.js';
+import { batchErrorFrom, BatchError, type ErrorCode } from '../errors.js';
+import type { FamilyName } from '../models/family.js';
+import { CsvDecoder, normalizeCsvOptions } from '../read/csv.js';
+import { decodeInput, expandInputs, openInput, type OpenedInput, type ReadInputsOptions } from '../read/index.js';
+import { JsonlDecoder } from '../read/jsonl.js';
+import { assignIds, checkIdMode, duplicateKeyReject, IdRegistry, type AssignIdsOptions } from '../records/ids.js';
+import { toRecords, type ToRecordsOptions } from '../records/to-records.js';
+import { reject, type PrepareItem, type Reject, type SourceItem } from '../records/types.js';
+import { validateRecords } from '../records/validate.js';
+import type { RecordBatch } from '../shards/rollover.js';
+import { pieceBytes, rowPieces, type Piece } from './pieces.js';
+import { SlabPool, type Slab } from './slabs.js';
+import { PiecePool } from './pool.js';
+import type { PieceBytes, PieceFailure, PieceMessage, PieceResult, WorkerReply } from './protocol.js';
+import { loadStages, type StagesModule, type StagesSpec } from './stages.js';
+
+export type EngineItem = PrepareItem | RecordBatch;
+
+export interface EngineOptions {
+  inputs: readonly string[];
+  read: ReadInputsOptions;
+  /** The adapter and prompt: a stages module (parallel-capable) or step instances (one thread). */
+  stages: StagesSpec | { adapt: Step<PrepareItem, PrepareItem>; prompt: Step<PrepareItem, PrepareItem> };
+  model: ToRecordsOptions & { family: FamilyName };
+  maxRecordBytes: number;
+  ids: AssignIdsOptions;
+  /** Worker threads (default: the cores available, at most 8); 0 prepares on this thread only. */
+  workers?: number;
+  /** Whether lineage lines are written (the workers then make them). */
+  lineage: boolean;
+  /** Told of every call or reject read, and of input bytes decoded. */
+  onRead(read: number, bytes: number): void;
+  /** Pieces of about this many bytes (default 1 MiB; tests use small ones). */
+  pieceBytes?: number;
+}
+
+type Pipeline = Step<PrepareItem, PrepareItem>;
+
+export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem> {
+  const registry = new IdRegistry();
+  const idMode = checkIdMode(o.ids.mode);
+  const workers = o.workers ?? Math.min(8, availableParallelism());
+  if (!Number.isInteger(workers) || workers < 0) throw new BatchError('E_BAD_OPTION', `workers must be a whole number, got ${String(workers)}`);
+  const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => {
+    const countBytes: Pipeline = {
+      write(item, emit) {
+        if (item.kind === 'item' || item.kind === 'reject') o.onRead(0, item.bytes ?? 0);
+        emit(item);
+      },
+    };
+    const countRead: Pipeline = {
+      write(item, emit) {
+        if (item.kind === 'call' || item.kind === 'reject') o.onRead(1, 0);
+        else if (item.kind === 'item') {
+          throw new BatchError('E_INTERNAL', `the adapter passed a source item through (${item.file}, line ${item.line})`);
+        }
+        emit(item);
+      },
+    };
+    return fuse<PrepareItem, PrepareItem>(
+      countBytes,
+      adapt,
+      countRead,
+      prompt,
+      toRecords(o.model),
+      assignIds(o.ids, registry),
+      validateRecords({ modelId: o.model.modelId, family: o.model.family, maxRecordBytes: o.maxRecordBytes }),
+    );
+  };
+
+  const files = await expandInputs(o.inputs);
+  if (!('module' in o.stages)) {
+    // Custom steps: one pipeline for the whole run, on this thread.
+    const steps = pipeline(o.stages.adapt, o.stages.prompt);
+    const out: PrepareItem[] = [];
+    const emit: Emit<PrepareItem> = (x) => out.push(x);
+    for (const file of files) {
+      for await (const item of decodeInput(await openInput(file, o.read), o.read)) {
+        steps.write(item, emit);
+        if (out.length) yield* out.splice(0);
+      }
+    }
+    steps.end?.(emit);
+    yield* out;
+    return;
+  }
+
+  const spec = o.stages;
+  const stages = await loadStages(spec);
+  let pool: PiecePool | undefined;
+  const getPool = () =>
+    (pool ??= new PiecePool(workers, {
+      stages: { module: String(spec.module), options: spec.options },
+      model: o.model,
+      maxRecordBytes: o.maxRecordBytes,
+      ids: { mode: idMode, ...(o.ids.namespace !== undefined ? { namespace: o.ids.namespace } : {}) },
+      lineage: o.lineage,
+    }));
+  let seq = 0;
+  const pieceSize = o.pieceBytes ?? 1 << 20;
+  const slabs = { input: new SlabPool(2 * pieceSize), data: new SlabPool(3 * pieceSize), lineage: new SlabPool(pieceSize >> 1) };
+  try {
+    for (const file of files) {
+      const opened = await openInput(file, o.read);
+      const kind = workers > 0 ? pieceFormat(opened, o.read) : undefined;
+      if (!kind) {
+        const { adapt, prompt } = stages.createStages(spec.options);
+        const steps = pipeline(adapt, prompt);
+        const out: PrepareItem[] = [];
+        const emit: Emit<PrepareItem> = (x) => out.push(x);
+        for await (const item of decodeInput(opened, o.read)) {
+          steps.write(item, emit);
+          if (out.length) yield* out.splice(0);
+        }
+        steps.end?.(emit);
+        yield* out;
+        continue;
+      }
+      yield* parallelFile(opened, kind, {
+        o,
+        stages,
+        spec,
+        pipeline,
+        registry,
+        pool: getPool,
+        slabs,
+        nextSeq: () => seq++,
+        inflight: 2 * workers,
+      });
+    }
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** 'csv' or 'jsonl' when the input can be cut into pieces, else undefined (decode on one thread). */
+function pieceFormat(opened: OpenedInput, read: ReadInputsOptions): 'csv' | 'jsonl' | undefined {
+  if (opened.format === 'jsonl') return 'jsonl';
+  if (opened.format !== 'csv' && opened.format !== 'tsv') return undefined;
+  if (read.engine === 'csv-parse') return undefined;
+  const delimiter = read.delimiter ?? (opened.format === 'tsv' ? '\t' : ',');
+  return normalizeCsvOptions({ delimiter, ...(read.engine ? { engine: read.engine } : {}) }).engine === 'fast' ? 'csv' : undefined;
+}
+
+interface FileContext {
+  o: EngineOptions;
+  stages: StagesModule;
+  spec: StagesSpec;
+  pipeline: (adapt: Pipeline, prompt: Pipeline) => Pipeline;
+  registry: IdRegistry;
+  pool: () => PiecePool;
+  slabs: { input: SlabPool; data: SlabPool; lineage: SlabPool };
+  nextSeq: () => number;
+  inflight: number;
+}
+
+interface Sent {
+  piece: Piece;
+  firstLine: number;
+  data: Slab;
+  lineage: Slab;
+  reply: Promise<WorkerReply>;
+}
+
+async function* parallelFile(opened: OpenedInput, kind: 'csv' | 'jsonl', ctx: FileContext): AsyncGenerator<EngineItem> {
+  const { o, stages, spec, slabs } = ctx;
+  const file = opened.file;
+  const delimiter = o.read.delimiter ?? (opened.format === 'tsv' ? '\t' : ',');
+  const maxRowBytes = o.read.maxRowBytes ?? 1 << 20;
+  const out: EngineItem[] = [];
+  const emit: Emit<PrepareItem> = (x) => out.push(x);
+  let decoded: Array<SourceItem | Reject> = [];
+  const push = (item: SourceItem | Reject) => void decoded.push(item);
+
+  // The file's start (and everything, when it is not cut) is decoded and adapted here. Items before
+  // the first one that pins the format (rejects, rows that join no call) go through an unpinned
+  // pipeline, as they would on one thread; it holds no group, so leaving it is safe.
+  let decoder: CsvDecoder | JsonlDecoder =
+    kind === 'csv' ? new CsvDecoder({ file, delimiter, maxRowBytes }, push) : new JsonlDecoder({ file, maxLineBytes: maxRowBytes }, push);
+  let line = 1; // the line of the next byte not yet decoded (JSONL: counted here)
+  let pinned: { options: unknown; groupKey: string | undefined } | undefined;
+  let unpinned: Pipeline | undefined;
+  let steps: Pipeline | undefined; // the pinned, sequential pipeline: piece edges and fallbacks
+  const feed = () => {
+    for (const item of decoded) {
+      if (!pinned && item.kind === 'item') {
+        pinned = stages.pinStages(item, spec.options);
+        if (pinned) {
+          const s = stages.createStages(pinned.options);
+          steps = ctx.pipeline(s.adapt, s.prompt);
+        }
+      }
+      const target = steps ?? (unpinned ??= (() => {
+        const s = stages.createStages(spec.options);
+        return ctx.pipeline(s.adapt, s.prompt);
+      })());
+      target.write(item, emit);
+    }
+    decoded = [];
+  };
+  /** Decode a piece here. The decoder may keep a view of what it could not finish, so it gets a copy
+   * and the slab goes back at once (this path is the file's first piece and rare fallbacks). */
+  const decodeHere = (piece: Piece) => {
+    const bytes = Buffer.from(pieceBytes(piece));
+    slabs.input.give(piece.slab);
+    decoder.push(bytes);
+    if (kind === 'jsonl') line += countLf(bytes);
+    feed();
+  };
+  const finish = () => {
+    decoder.end();
+    feed();
+    unpinned?.end?.(emit);
+    steps?.end?.(emit);
+  };
+
+  const pieces = rowPieces(opened.reader(), { kind: kind === 'csv' ? 'csv' : 'lines', pool: slabs.input, pieceBytes: o.pieceBytes ?? 1 << 20 });
+  const sent: Sent[] = [];
+  try {
+    // 1. The head of the file, on this thread, until the format is pinned.
+    let sequential = false;
+    for (;;) {
+      const next = await pieces.next();
+      if (next.done) {
+        finish();
+        yield* out.splice(0);
+        return;
+      }
+      const piece = next.value;
+      const last = piece.last;
+      decodeHere(piece);
+      yield* out.splice(0);
+      if (last) {
+        finish();
+        yield* out.splice(0);
+        return;
+      }
+      if (piece.unaligned || (decoder instanceof CsvDecoder && !decoder.atRowBoundary)) {
+        sequential = true;
+        break;
+      }
+      if (pinned) break;
+    }
+    if (decoder instanceof CsvDecoder) line = decoder.nextLine;
+    const columns = decoder instanceof CsvDecoder ? decoder.columns : undefined;
+
+    // 2. The rest in pieces, on the workers; results taken in order.
+    let ended = false;
+    let fallback: Piece[] = []; // pieces to decode here, in order, once parallel mode is left
+    while (!sequential) {
+      while (!ended && sent.length < ctx.inflight) {
+        const next = await pieces.next();
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        const piece = next.value;
+        if (piece.unaligned) {
+          fallback.push(piece);
+          ended = true;
+          break;
+        }
+        const bytes = pieceBytes(piece);
+        const data = slabs.data.take(Math.ceil(piece.length * 1.5) + 64 * 1024);
+        const lineage = slabs.lineage.take();
+        const message: PieceMessage = {
+          seq: ctx.nextSeq(),
+          file,
+          format: kind,
+          ...(kind === 'csv' ? { delimiter, columns: columns! } : {}),
+          maxRowBytes,
+          firstLine: line,
+          last: piece.last,
+          pinned: pinned!,
+          input: piece.slab.sab,
+          length: piece.length,
+          dataSlab: data.sab,
+          lineageSlab: lineage.sab,
+        };
+        const reply = ctx.pool().run(message);
+        reply.catch(() => {}); // awaited in order below; a failure is thrown there
+        sent.push({ piece, firstLine: line, data, lineage, reply });
+        line += countLf(bytes);
+      }
+      const first = sent[0];
+      if (!first) break;
+      const reply = await first.reply;
+      if ('error' in reply) throw workerError(reply);
+      if (!reply.clean) {
+        // Malformed quotes fooled the cutter: decode from this piece on, here; results already made
+        // for later pieces are dropped (their input slabs are still ours).
+        await Promise.all(sent.map((s) => s.reply.catch(() => undefined)));
+        for (const s of sent) {
+          slabs.data.give(s.data);
+          slabs.lineage.give(s.lineage);
+        }
+        fallback = [...sent.map((s) => s.piece), ...fallback];
+        line = first.firstLine;
+        sent.length = 0;
+        break;
+      }
+      sent.shift();
+      slabs.input.give(first.piece.slab);
+      apply(reply, file, ctx, steps!, emit, out, first);
+      yield* out.splice(0);
+      if (sent.length === 0 && ended && fallback.length === 0) break;
+    }
+
+    // 3. On this thread to the end, when the cutter gave up or was fooled.
+    if (sequential || fallback.length > 0) {
+      if (!sequential) {
+        decoder =
+          kind === 'csv'
+            ? new CsvDecoder({ file, delimiter, maxRowBytes, columns: columns!, firstLine: line }, push)
+            : new JsonlDecoder({ file, maxLineBytes: maxRowBytes, firstLine: line }, push);
+      }
+      for (const piece of fallback) {
+        decodeHere(piece);
+        yield* out.splice(0);
+      }
+      for (;;) {
+        const next = await pieces.next();
+        if (next.done) break;
+        decodeHere(next.value);
+        yield* out.splice(0);
+      }
+      finish();
+      yield* out.splice(0);
+      return;
+    }
+    steps?.end?.(emit);
+    yield* out.splice(0);
+  } finally {
+    // Abandoned midway (an error, or the consumer stopped): let the workers finish with the slabs.
+    await Promise.all(sent.map((s) => s.reply.catch(() => undefined)));
+    opened.close();
+  }
+}
+
+function workerError(r: PieceFailure): BatchError {
+  return r.error.code ? batchErrorFrom({ ...r.error, code: r.error.code as ErrorCode }) : new BatchError('E_INTERNAL', `a prepare worker failed: ${r.error.message}`);
+}
+
+/** A worker's bytes: a view of the slab it wrote into, or its own buffer. */
+function bytesOf(b: PieceBytes, slab: Slab): Buffer {
+  return b.inSlab ? slab.bytes.subarray(0, b.length) : Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+}
+
+/** One worker result, in input order: the edge groups through `steps`, the middle as a batch. */
+function apply(r: PieceResult, file: string, ctx: FileContext, steps: Pipeline, emit: Emit<PrepareItem>, out: EngineItem[], sent: Sent): void {
+  for (const item of r.head) steps.write(item, emit);
+  ctx.o.onRead(r.read, r.bytesRead);
+  const data = bytesOf(r.batch.data, sent.data);
+  const lineage = bytesOf(r.batch.lineage, sent.lineage);
+  const release = () => {
+    ctx.slabs.data.give(sent.data);
+    ctx.slabs.lineage.give(sent.lineage);
+  };
+  if (r.whole) {
+    release();
+    return;
+  }
+  steps.end?.(emit);
+  const ev = r.events;
+  const removed: number[] = [];
+  const rejects = r.rejects;
+  for (let k = 0; k < ev.count; k++) {
+    const at = ev.outcome[k]!;
+    const lineNo = ev.lines[k]!;
+    const firstSeen = ctx.registry.addKey(ev.fingerprints[2 * k]!, ev.fingerprints[2 * k + 1]!, file, lineNo);
+    if (firstSeen) {
+      const dup = duplicateKeyReject({ file, line: lineNo, key: keyAt(r, lineage, k, at) }, firstSeen);
+      if (at >= 0) {
+        removed.push(at);
+        rejects.push(dup);
+      } else {
+        rejects[-at - 1] = dup; // as one thread would: the id stage rejects it before validation
+      }
+    } else if (ev.ids && at >= 0 && !ctx.registry.addId(ev.ids[2 * k]!, ev.ids[2 * k + 1]!, file, lineNo)) {
+      removed.push(at);
+      rejects.push(reject({ file, line: lineNo, key: keyAt(r, lineage, k, at) }, 'ids', 'E_DUPLICATE_ID', 'the random recordId drawn for this call was drawn before in this run (a 1 in 2^64 event); run prepare again'));
+    }
+  }
+  for (const rej of rejects) out.push(rej);
+  const made = batches(r, data, lineage, removed);
+  if (made.length === 0) release();
+  else made[made.length - 1]!.release = release; // the sink calls it once it has written the bytes
+  for (const b of made) out.push(b);
+  for (const item of r.tail) steps.write(item, emit);
+}
+
+/** The key of event k (outcome `at`): from the keys when sent, else from the record's lineage line or
+ * its reject (only needed to name a duplicate, so rare). */
+function keyAt(r: PieceResult, lineage: Buffer, k: number, at: number): string {
+  if (r.events.keys) return r.events.keys[k]!;
+  if (at < 0) return r.rejects[-at - 1]!.key ?? '';
+  let start = 0;
+  for (let i = 0; i < at; i++) start = lineage.indexOf(10, start) + 1;
+  const end = lineage.indexOf(10, start);
+  return String((JSON.parse(lineage.toString('utf8', start, end < 0 ? undefined : end)) as { key: unknown }).key);
+}
+
+/** The piece's batch as RecordBatches for the sink, without the records in `removed`. */
+function batches(r: PieceResult, data: Buffer, lineage: Buffer, removed: number[]): RecordBatch[] {
+  const b = r.batch;
+  if (b.count === 0) return [];
+  const sum = (a: Int32Array, from: number, to: number) => {
+    let s = 0;
+    for (let i = from; i < to; i++) s += a[i]!;
+    return s;
+  };
+  if (removed.length === 0) {
+    return [{ kind: 'batch', count: b.count, data, sizes: b.sizes, lineage, inputTokens: sum(b.inputTokens, 0, b.count), maxOutputTokens: sum(b.outputTokens, 0, b.count) }];
+  }
+  const gone = new Set(removed);
+  const out: RecordBatch[] = [];
+  let dataOff = 0;
+  let lineageOff = 0;
+  let runStart = -1;
+  let runData = 0;
+  let runLineage = 0;
+  const close = (end: number) => {
+    if (runStart < 0) return;
+    out.push({
+      kind: 'batch',
+      count: end - runStart,
+      data: data.subarray(runData, dataOff),
+      sizes: b.sizes.subarray(runStart, end),
+      lineage: lineage.subarray(runLineage, lineageOff),
+      inputTokens: sum(b.inputTokens, runStart, end),
+      maxOutputTokens: sum(b.outputTokens, runStart, end),
+    });
+    runStart = -1;
+  };
+  for (let i = 0; i < b.count; i++) {
+    if (gone.has(i)) close(i);
+    else if (runStart < 0) {
+      runStart = i;
+      runData = dataOff;
+      runLineage = lineageOff;
+    }
+    dataOff += b.sizes[i]!;
+    if (lineage.length > 0) lineageOff = lineage.indexOf(10, lineageOff) + 1;
+  }
+  close(b.count);
+  return out;
+}
+
+function countLf(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}

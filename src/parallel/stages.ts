@@ -1,0 +1,57 @@
+/**
+ * How prepare's worker threads get the caller's stages. Steps are closures and cannot cross a thread,
+ * so parallel prepare takes a module (by URL) and plain options, and every thread builds the same
+ * steps from them. `bedrock-batch/transforms/stages` is the module for the call-center stages; a
+ * user's own module of the same shape runs their own adapter and prompt in parallel too.
+ */
+import type { Step } from '../core/step.js';
+import type { PrepareItem, SourceItem } from '../records/types.js';
+
+export interface PinnedStages<O> {
+  /** The options with every per-file decision fixed (format, columns). */
+  options: O;
+  /** When adjacent items with the same value of this field are one call (utterance rows), the field:
+   * a file cut into pieces is then cut between groups. Undefined when every item is a call of its own. */
+  groupKey: string | undefined;
+}
+
+export interface StagesModule<O = unknown> {
+  /** The adapter (source items to calls) and prompt (calls to prompts) steps for these options. */
+  createStages(options: O): { adapt: Step<PrepareItem, PrepareItem>; prompt: Step<PrepareItem, PrepareItem> };
+  /** Fix what detection decides on a file's first source item; undefined to look at a later item. */
+  pinStages(first: SourceItem, options: O): PinnedStages<O> | undefined;
+  /** The group key of an item (see `groupKey`); undefined when the item has none (it joins no group). */
+  groupKeyOf(item: SourceItem, groupKey: string): string | undefined;
+}
+
+/** A stages module by URL (`import.meta.resolve`-able, e.g. a `file:` URL) and its options. */
+export interface StagesSpec<O = unknown> {
+  module: string | URL;
+  options: O;
+}
+
+/** Import a stages module (its default export, or the module itself); `built`: its build under
+ * dist/ when running from sources (what worker threads need, see `runtimeUrl`). */
+export async function loadStages<O>(spec: StagesSpec<O>, options: { built?: boolean } = {}): Promise<StagesModule<O>> {
+  const href = options.built ? runtimeUrl(spec.module) : String(spec.module);
+  const mod = (await import(href)) as { default?: StagesModule<O> } & Partial<StagesModule<O>>;
+  const m = (mod.default ?? mod) as StagesModule<O>;
+  for (const fn of ['createStages', 'pinStages', 'groupKeyOf'] as const) {
+    if (typeof m[fn] !== 'function') throw new Error(`stages module ${String(spec.module)} does not export ${fn}()`);
+  }
+  return m;
+}
+
+/**
+ * The URL of the built JavaScript for a module of this package. When the package runs from its
+ * TypeScript sources (the test suite), a source URL (`.ts`, or a `.js` name resolved next to one)
+ * maps to its build under `dist/`, which worker threads can load; any other URL passes unchanged.
+ */
+export function runtimeUrl(url: string | URL): string {
+  const href = String(url);
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return href; // running the build: URLs already point at JavaScript
+  const root = new URL('../../', here).href; // <root>/src/parallel/stages.ts
+  if (!href.startsWith(root) || href.startsWith(`${root}dist/`)) return href;
+  return `${root}dist/${href.slice(root.length).replace(/\.ts$/, '.js')}`;
+}

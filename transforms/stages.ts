@@ -1,0 +1,46 @@
+/**
+ * The call-center stages as a module that prepare's worker threads can import: the same adapter and
+ * prompt built from plain, serialisable options on every thread (see `StagesModule` in
+ * src/parallel/stages.ts). `pinStages` fixes what detection decided on a file's first item, so every
+ * piece of a file read in parallel is adapted exactly as one thread would adapt the whole file.
+ */
+import type { Step } from '../src/core/step.js';
+import type { PrepareItem, SourceItem } from '../src/records/types.js';
+import type { PinnedStages, StagesModule } from '../src/parallel/stages.js';
+import { adaptCalls, detectFormat, type AdaptOptions } from './adapters/detect.js';
+import { keyString, isRecord } from './adapters/common.js';
+import { detectRowColumns } from './adapters/rows.js';
+import { promptCalls, type PromptOptions } from './prompts/call-summary.js';
+
+export interface CallStageOptions {
+  adapt?: AdaptOptions;
+  prompt?: PromptOptions;
+}
+
+/** The adapter and prompt steps for these options. */
+export function createStages(options: CallStageOptions = {}): { adapt: Step<PrepareItem, PrepareItem>; prompt: Step<PrepareItem, PrepareItem> } {
+  return { adapt: adaptCalls(options.adapt ?? {}), prompt: promptCalls(options.prompt ?? {}) };
+}
+
+/**
+ * The options with the format (and, for rows, every column) detected on `first` fixed; undefined
+ * when `first` cannot decide (a row that is not an object: the row adapter rejects it and looks at
+ * the next one).
+ */
+export function pinStages(first: SourceItem, options: CallStageOptions = {}): PinnedStages<CallStageOptions> | undefined {
+  const adapt = options.adapt ?? {};
+  const implied = adapt.key !== undefined || adapt.text !== undefined || adapt.speaker !== undefined ? 'rows' : undefined;
+  const format = adapt.format ?? implied ?? detectFormat(first, adapt);
+  if (format !== 'rows') return { options: { ...options, adapt: { ...adapt, format } }, groupKey: undefined };
+  if (adapt.columns === undefined && !isRecord(first.value)) return undefined;
+  const columns = adapt.columns ?? detectRowColumns(first.value as Record<string, unknown>, first.file, adapt);
+  return { options: { ...options, adapt: { ...adapt, format, columns } }, groupKey: columns.key };
+}
+
+/** The key adjacent rows are grouped by, as the row adapter reads it (undefined: no key). */
+export function groupKeyOf(item: SourceItem, column: string): string | undefined {
+  return isRecord(item.value) ? keyString(item.value[column]) : undefined;
+}
+
+const stages: StagesModule<CallStageOptions> = { createStages, pinStages, groupKeyOf };
+export default stages;
