@@ -11,7 +11,7 @@ export * from './errors.js';
 export { fuse, mapStep, stepStream, type Emit, type Step, type StepStreamOptions } from './core/step.js';
 export * from './read/index.js';
 export * from './records/types.js';
-export { assignIds, base62of64, idSource, recordIdFor, RECORD_ID_PATTERN, type AssignIdsOptions, type IdMode } from './records/ids.js';
+export { assignIds, assignIdsStream, base62of64, digest64, duplicateKeyReject, IdRegistry, idSource, recordIdFor, RECORD_ID_PATTERN, type AssignIdsOptions, type FirstSeen, type IdMode } from './records/ids.js';
 export { toRecords, toRecordsStream, resolveModel, type ToRecordsOptions } from './records/to-records.js';
 export { serializeRecord, validateRecords, validateRecordsStream, type ValidateRecordsOptions } from './records/validate.js';
 export { estimateTokens } from './records/tokens.js';
@@ -20,3 +20,6 @@ export { parseBytes, quotaProfile, QUOTA_PROFILES, type QuotaOverrides, type Quo
 export { lineageLine, rejectLine, rollover, Rollover, type JobInfo, type RolloverOptions, type RolloverProblem, type RolloverResult, type ShardInfo } from './shards/rollover.js';
 export * from './stores/index.js';
 export { MANIFEST_KEY, prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';
+export { prepareItems, type EngineItem, type EngineOptions, type EngineStats } from './parallel/engine.js';
+export { loadStages, runtimeUrl, type PinnedStages, type StagesModule, type StagesSpec } from './parallel/stages.js';
+export { type RecordBatch } from './shards/rollover.js';

@@ -12,7 +12,7 @@ import type { Step } from './core/step.js';
 import { BatchError } from './errors.js';
 import { familyFor } from './models/index.js';
 import type { FamilyName, InvocationType, ModelOptions } from './models/family.js';
-import { prepareItems } from './parallel/engine.js';
+import { prepareItems, type EngineStats } from './parallel/engine.js';
 import type { StagesSpec } from './parallel/stages.js';
 import type { ReadInputsOptions } from './read/index.js';
 import type { AssignIdsOptions } from './records/ids.js';
@@ -39,6 +39,8 @@ export interface PrepareRunOptions {
   prompt?: Step<any, any>;
   /** Worker threads for `stages` (default: the cores available, at most 8); 0 for one thread. */
   workers?: number;
+  /** Bytes per piece of input handed to a worker (default 1 MiB); small values exercise the edges. */
+  pieceBytes?: number;
   model: ModelOptions & { family?: FamilyName; invocationType?: InvocationType };
   quotas?: QuotaProfile;
   ids?: AssignIdsOptions;
@@ -83,6 +85,8 @@ export interface PrepareSummary {
   idMode: string;
   inputs: string[];
   seconds: number;
+  /** Pieces prepared on worker threads, and inputs the main thread finished alone (see engine.ts). */
+  parallel: EngineStats;
 }
 
 /** The run's manifest key: submit and collect find the shards and lineage through it. */
@@ -101,6 +105,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   let read = 0;
   let bytesRead = 0;
   let nextProgress = options.progressEvery ?? 5000;
+  const stats: EngineStats = { pieces: 0, fallbacks: 0 };
   const stages = options.stages ?? (options.adapt && options.prompt ? { adapt: options.adapt, prompt: options.prompt } : undefined);
   if (!stages) throw new BatchError('E_BAD_OPTION', 'prepareRun needs stages, or both adapt and prompt');
   const items = prepareItems({
@@ -111,7 +116,9 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     maxRecordBytes: quotas.maxRecordBytes,
     ids: options.ids ?? {},
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.pieceBytes !== undefined ? { pieceBytes: options.pieceBytes } : {}),
     lineage: true,
+    stats,
     onRead(n, bytes) {
       read += n;
       bytesRead += bytes;
@@ -155,6 +162,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     idMode: options.ids?.mode ?? 'deterministic',
     inputs: options.inputs,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    parallel: stats,
   };
   await writeManifest(store, summary, r.jobs);
   return summary;

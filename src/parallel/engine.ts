@@ -31,7 +31,7 @@ import { pieceBytes, rowPieces, type Piece } from './pieces.js';
 import { SlabPool, type Slab } from './slabs.js';
 import { PiecePool } from './pool.js';
 import type { PieceBytes, PieceFailure, PieceMessage, PieceResult, WorkerReply } from './protocol.js';
-import { loadStages, type StagesModule, type StagesSpec } from './stages.js';
+import { loadStages, runtimeUrl, type StagesModule, type StagesSpec } from './stages.js';
 
 export type EngineItem = PrepareItem | RecordBatch;
 
@@ -51,6 +51,14 @@ export interface EngineOptions {
   onRead(read: number, bytes: number): void;
   /** Pieces of about this many bytes (default 1 MiB; tests use small ones). */
   pieceBytes?: number;
+  /** Counted as the run goes: pieces prepared on workers, and files (or their rest) decoded on this
+   * thread after all because the piece cutter could not follow their quoting. */
+  stats?: EngineStats;
+}
+
+export interface EngineStats {
+  pieces: number;
+  fallbacks: number;
 }
 
 type Pipeline = Step<PrepareItem, PrepareItem>;
@@ -109,7 +117,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   let pool: PiecePool | undefined;
   const getPool = () =>
     (pool ??= new PiecePool(workers, {
-      stages: { module: String(spec.module), options: spec.options },
+      stages: { module: runtimeUrl(spec.module), options: spec.options }, // workers load built JavaScript
       model: o.model,
       maxRecordBytes: o.maxRecordBytes,
       ids: { mode: idMode, ...(o.ids.namespace !== undefined ? { namespace: o.ids.namespace } : {}) },
@@ -319,6 +327,7 @@ async function* parallelFile(opened: OpenedInput, kind: 'csv' | 'jsonl', ctx: Fi
         break;
       }
       sent.shift();
+      if (o.stats) o.stats.pieces++;
       slabs.input.give(first.piece.slab);
       apply(reply, file, ctx, steps!, emit, out, first);
       yield* out.splice(0);
@@ -327,6 +336,7 @@ async function* parallelFile(opened: OpenedInput, kind: 'csv' | 'jsonl', ctx: Fi
 
     // 3. On this thread to the end, when the cutter gave up or was fooled.
     if (sequential || fallback.length > 0) {
+      if (o.stats) o.stats.fallbacks++;
       if (!sequential) {
         decoder =
           kind === 'csv'

@@ -199,7 +199,7 @@ function handle(msg: PieceMessage): PieceResult {
     },
     rejects: c.rejects,
     events: {
-      count: c.keys.length,
+      count: c.lines.length,
       fingerprints: Uint32Array.from(c.fps),
       ...(pool ? { ids: Uint32Array.from(c.ids) } : {}),
       lines: Int32Array.from(c.lines),

@@ -14,7 +14,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { normalize } from 'node:path';
-import type { Step } from '../core/step.js';
+import { stepStream, type Step } from '../core/step.js';
 import { BatchError, preview } from '../errors.js';
 import { FingerprintSet } from './fingerprints.js';
 import { reject, type PreparedRecord } from './types.js';
@@ -172,4 +172,9 @@ export function checkIdMode(mode: IdMode | undefined): IdMode {
     throw new BatchError('E_BAD_OPTION', `id mode must be "deterministic" or "random", got "${String(m)}"`);
   }
   return m;
+}
+
+/** `assignIds` as an object-mode Transform. */
+export function assignIdsStream(options: AssignIdsOptions = {}, registry = new IdRegistry()) {
+  return stepStream(assignIds(options, registry));
 }
