@@ -6,6 +6,7 @@
  *
  * It is generic: the call-center knowledge (which adapter, which prompt) comes in as steps.
  */
+import { resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Step } from './core/step.js';
@@ -45,6 +46,8 @@ export interface PrepareRunOptions {
   quotas?: QuotaProfile;
   ids?: AssignIdsOptions;
   read?: ReadInputsOptions;
+  /** The rejects file (a path or URI; default `<out>/rejects.jsonl`). Never inside `<out>/input/`. */
+  rejects?: string;
   /** Replace a prepared run already at `out` (its shards, lineage and rejects are deleted first). */
   overwrite?: boolean;
   signal?: AbortSignal;
@@ -128,7 +131,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
       }
     },
   });
-  const sink = rollover({ store, quotas });
+  const sink = rollover({ store, quotas, ...rejectsLocation(options) });
   // A small buffer: items can be record batches of a megabyte or more.
   await pipeline(Readable.from(items, { objectMode: true, highWaterMark: 2 }), sink, ...(options.signal ? [{ signal: options.signal }] : []));
   const r = sink.result!;
@@ -166,6 +169,22 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   };
   await writeManifest(store, summary, r.jobs);
   return summary;
+}
+
+/** `--rejects`: a store for the file's folder and its name; refused inside what jobs read. */
+function rejectsLocation(options: PrepareRunOptions): { rejectsStore?: Store; rejectsKey?: string } {
+  const where = options.rejects;
+  if (where === undefined) return {};
+  const cut = where.replace(/\/+$/, '').lastIndexOf('/');
+  const dir = cut < 0 ? '.' : where.slice(0, cut) || '/';
+  const name = where.slice(cut + 1);
+  if (!name) throw new BatchError('E_BAD_OPTION', `--rejects ${where} names a folder; give a file such as rejects.jsonl`);
+  const store = openStore(dir);
+  const inside = openStore(options.out).resolve('input/');
+  if (store.resolve(name).startsWith(inside) || resolvePath(where).startsWith(resolvePath(options.out, 'input') + '/')) {
+    throw new BatchError('E_BAD_OPTION', `--rejects ${where} is inside ${inside}, which jobs read`, { hint: 'put the rejects file beside the input folder, not in it' });
+  }
+  return { rejectsStore: store, rejectsKey: name };
 }
 
 async function writeManifest(store: Store, summary: PrepareSummary, jobs: JobInfo[]): Promise<void> {

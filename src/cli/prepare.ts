@@ -56,6 +56,7 @@ export function prepareCommand(): Command {
     .addOption(new Option('--ids <mode>', 'recordId mode').choices(['deterministic', 'random']).default('deterministic'))
     .option('--id-namespace <text>', 'hash call ids with this instead of the file name')
     .option('--workers <n>', 'worker threads for CSV and JSONL inputs (default: one per core; 0: this thread only)', int('--workers'))
+    .option('--rejects <file>', 'the rejects file (default <out>/rejects.jsonl)')
     .option('--overwrite', 'replace a prepared run already in --out')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr')
@@ -121,6 +122,7 @@ export async function runPrepare(inputs: string[], opts: Record<string, any>): P
         ...(opts.delimiter ? { delimiter: opts.delimiter === '\\t' ? '\t' : opts.delimiter } : {}),
       },
       overwrite: opts.overwrite === true,
+      ...(opts.rejects ? { rejects: opts.rejects } : {}),
       onProgress: (p) => status.update(`prepare: ${formatCount(p.read)} calls read, ${formatBytes(p.bytesRead)}`),
     });
   } finally {

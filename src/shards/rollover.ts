@@ -29,6 +29,8 @@ export interface RolloverOptions {
   lineagePrefix?: string | false;
   /** Key of the rejects file (default `rejects.jsonl`). */
   rejectsKey?: string;
+  /** Where the rejects file goes, when not in `store` (prepare's `--rejects`). */
+  rejectsStore?: Store;
   /** Bytes gathered before a write to the store (default 256 KiB). */
   chunkBytes?: number;
 }
@@ -136,7 +138,7 @@ export function rejectLine(r: Reject): string {
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
 export class Rollover extends Writable {
-  readonly options: Required<Omit<RolloverOptions, 'lineagePrefix'>> & { lineagePrefix: string | false };
+  readonly options: Required<Omit<RolloverOptions, 'lineagePrefix' | 'rejectsStore'>> & { lineagePrefix: string | false; rejectsStore: Store };
   private readonly q: QuotaProfile;
   private readonly jobs: JobInfo[] = [];
   private readonly shards: ShardInfo[] = [];
@@ -171,6 +173,7 @@ export class Rollover extends Writable {
       inputPrefix: trimSlashes(options.inputPrefix ?? 'input'),
       lineagePrefix: options.lineagePrefix === false ? false : trimSlashes(options.lineagePrefix ?? 'lineage'),
       rejectsKey: options.rejectsKey ?? 'rejects.jsonl',
+      rejectsStore: options.rejectsStore ?? options.store,
       chunkBytes: options.chunkBytes ?? 256 * 1024,
     };
     this.q = options.quotas;
@@ -350,7 +353,7 @@ export class Rollover extends Writable {
 
   private flushRejects(): Promise<unknown> | undefined {
     if (this.rejectBuffer.length === 0) return undefined;
-    this.rejects ??= this.options.store.createWriteStream(this.options.rejectsKey, { contentType: 'application/x-ndjson' });
+    this.rejects ??= this.options.rejectsStore.createWriteStream(this.options.rejectsKey, { contentType: 'application/x-ndjson' });
     const ok = this.rejects.write(this.rejectBuffer.join(''));
     this.rejectBuffer = [];
     this.rejectBufferBytes = 0;
@@ -422,14 +425,14 @@ export class Rollover extends Writable {
     if (this.closeError) throw this.closeError;
     const problem = await this.rebalance();
     await this.flushRejects();
-    this.rejects ??= this.options.store.createWriteStream(this.options.rejectsKey, { contentType: 'application/x-ndjson' });
+    this.rejects ??= this.options.rejectsStore.createWriteStream(this.options.rejectsKey, { contentType: 'application/x-ndjson' });
     await endAndWait(this.rejects);
     this.result = {
       written: this.written,
       bytes: this.bytes,
       rejected: this.rejected,
       rejectsByCode: { ...this.rejectsByCode },
-      rejectsUri: this.options.store.resolve(this.options.rejectsKey),
+      rejectsUri: this.options.rejectsStore.resolve(this.options.rejectsKey),
       inputTokens: this.inputTokens,
       maxOutputTokens: this.maxOutputTokens,
       shards: this.shards.filter((s) => s.records > 0),

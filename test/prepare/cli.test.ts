@@ -117,6 +117,20 @@ describe('prepare CLI', () => {
     expect(text).not.toContain('SECRET-TRANSCRIPT');
   });
 
+  it('--rejects puts the rejects file elsewhere, but never inside the folder jobs read', async () => {
+    const file = join(tmp.dir, 'r.csv');
+    await writeFile(file, 'call_id,transcript\na,"Agent: hi"\nb,\n');
+    const out = join(tmp.dir, 'batch');
+    const rejects = join(tmp.dir, 'elsewhere', 'bad.jsonl');
+    const r = await cli(['prepare', file, '--out', out, '--quotas', 'local', '--rejects', rejects, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).rejects).toBe(rejects);
+    expect(JSON.parse((await readFile(rejects, 'utf8')).trim())).toMatchObject({ line: 3, key: 'b', code: 'E_MISSING_TEXT' });
+    const inside = await cli(['prepare', file, '--out', join(tmp.dir, 'b2'), '--quotas', 'local', '--rejects', join(tmp.dir, 'b2', 'input', 'x.jsonl')]);
+    expect(inside.code).toBe(1);
+    expect(inside.stderr).toMatch(/which jobs read/);
+  });
+
   it('refuses to overwrite a prepared run without --overwrite; replaces it with', async () => {
     const out = join(tmp.dir, 'batch');
     const file = join(tmp.dir, 'c.csv');
