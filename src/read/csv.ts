@@ -289,6 +289,8 @@ function hintFor(code: ErrorCode): string {
 
 // ---- csv-parse engine ---------------------------------------------------------------------------
 
+const CR = 13;
+
 interface CsvParseApi {
   parse(buf: Buffer | undefined, end: boolean, push: (record: unknown) => void, close: () => void): Error | undefined;
 }
@@ -308,6 +310,9 @@ const CSV_PARSE_CODES: Record<string, ErrorCode> = {
 function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
   const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
   let lastBytes = 0;
+  // csv-parse's `info.lines` counts every CR as a line break too (a lone CR, and both bytes of a
+  // CRLF inside quotes); lines here are LFs only, so the CRs inside the fields seen so far are taken off.
+  let crs = 0;
   const skips: { code: ErrorCode; line: number; detail: string }[] = [];
   const options: CsvParseOptions = {
     // Bytes as latin1 characters, one per byte: UTF-8 is checked and decoded per field below, so
@@ -326,7 +331,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     on_skip: (err) => {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_BAD_QUOTE';
-      skips.push({ code, line: (e.lines ?? 1) + o.firstLine - 1, detail: csvParseDetail(code, e, o.maxRowBytes) });
+      skips.push({ code, line: (e.lines ?? 1) - crs + o.firstLine - 1, detail: csvParseDetail(code, e, o.maxRowBytes) });
     },
   };
   const api = (new CsvParseParser(options) as unknown as { api: CsvParseApi }).api;
@@ -336,15 +341,18 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     const bytes = info.bytes - lastBytes;
     lastBytes = info.bytes;
     let lfs = 0;
+    let rowCrs = 0;
     let good = true;
     const fields: string[] = new Array(record.length);
     for (let i = 0; i < record.length; i++) {
       const raw = Buffer.from(record[i]!, 'latin1');
       if (!isUtf8(raw)) good = false;
       lfs += countLf(raw, 0, raw.length);
+      for (let at = raw.indexOf(CR); at >= 0; at = raw.indexOf(CR, at + 1)) rowCrs++;
       fields[i] = raw.toString('utf8');
     }
-    const line = info.lines - lfs + o.firstLine - 1;
+    const line = info.lines - lfs - rowCrs - crs + o.firstLine - 1;
+    crs += rowCrs;
     if (!good) rows.error('E_INVALID_UTF8', line, bytes, 'the row is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
     else rows.row(fields, line, bytes);
   };
@@ -357,7 +365,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     if (err) {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_READ';
-      rows.error(code, (e.lines ?? 1) + o.firstLine - 1, undefined, csvParseDetail(code, e, o.maxRowBytes));
+      rows.error(code, (e.lines ?? 1) - crs + o.firstLine - 1, undefined, csvParseDetail(code, e, o.maxRowBytes));
     }
   };
   return new Transform({
