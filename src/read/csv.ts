@@ -322,7 +322,9 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     quote: latin1(o.quote),
     escape: latin1(o.escape),
     record_delimiter: ['\n', '\r\n'],
-    bom: o.columns === undefined,
+    // The BOM is stripped below: on a BOM csv-parse switches its encoding to UTF-8, which would undo
+    // the latin1 reading above.
+    bom: false,
     info: true,
     relax_column_count: true,
     skip_empty_lines: true,
@@ -368,6 +370,21 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
       rows.error(code, (e.lines ?? 1) - crs + o.firstLine - 1, undefined, csvParseDetail(code, e, o.maxRowBytes));
     }
   };
+  // The first bytes are held until a UTF-8 BOM can be told (and dropped).
+  let head: Buffer | null = o.columns === undefined ? Buffer.alloc(0) : null;
+  const feed = (chunk: Buffer | undefined, end: boolean) => {
+    if (head !== null) {
+      const all = chunk ? Buffer.concat([head, chunk]) : head;
+      if (all.length < 3 && !end) {
+        head = all;
+        return;
+      }
+      head = null;
+      const body = all.length >= 3 && all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? all.subarray(3) : all;
+      if (body.length > 0) run(body, false);
+    } else if (chunk) run(chunk, false);
+    if (end) run(undefined, true);
+  };
   return new Transform({
     writableObjectMode: false,
     readableObjectMode: true,
@@ -375,7 +392,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     transform(chunk: Buffer, _enc, callback) {
       rows.emit = (item) => this.push(item);
       try {
-        run(chunk, false);
+        feed(chunk, false);
         callback();
       } catch (error) {
         callback(error as Error);
@@ -384,7 +401,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     flush(callback) {
       rows.emit = (item) => this.push(item);
       try {
-        run(undefined, true);
+        feed(undefined, true);
         rows.finish();
         callback();
       } catch (error) {
