@@ -13,7 +13,8 @@
  * Where the engines differ (invalid input only): after a malformed quote the fast decoder skips to
  * the end of that physical line and goes on; csv-parse goes on from its own state, which can merge
  * or skip the rows that follow. csv-parse's rejects carry the line where it noticed the problem and
- * no `bytes`.
+ * no `bytes`. csv-parse cannot go on after a row over `maxRowBytes`: the rest of that input is
+ * skipped, said in the one E_ROW_TOO_LARGE reject (the fast decoder skips just the row).
  */
 import { isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
@@ -313,6 +314,9 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
   // csv-parse's `info.lines` counts every CR as a line break too (a lone CR, and both bytes of a
   // CRLF inside quotes); lines here are LFs only, so the CRs inside the fields seen so far are taken off.
   let crs = 0;
+  // csv-parse cannot resume after a record over max_record_size: it returns from the chunk and
+  // fails again on every later one, so the rest of the input would vanish. Stop there, and say so.
+  let stopped = false;
   const skips: { code: ErrorCode; line: number; detail: string }[] = [];
   const options: CsvParseOptions = {
     // Bytes as latin1 characters, one per byte: UTF-8 is checked and decoded per field below, so
@@ -333,6 +337,10 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     on_skip: (err) => {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_BAD_QUOTE';
+      if (code === 'E_ROW_TOO_LARGE') {
+        if (stopped) return;
+        stopped = true;
+      }
       skips.push({ code, line: (e.lines ?? 1) - crs + o.firstLine - 1, detail: csvParseDetail(code, e, o.maxRowBytes) });
     },
   };
@@ -362,6 +370,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     for (const s of skips.splice(0)) rows.error(s.code, s.line, undefined, s.detail);
   };
   const run = (buf: Buffer | undefined, end: boolean) => {
+    if (stopped) return;
     const err = api.parse(buf, end, push, () => {});
     flushSkips();
     if (err) {
@@ -419,7 +428,7 @@ function csvParseDetail(code: ErrorCode, e: Error & { lines?: number }, maxRowBy
     case 'E_UNTERMINATED_QUOTE':
       return `a quoted field is never closed before the end of the input (noticed on line ${e.lines ?? '?'})`;
     case 'E_ROW_TOO_LARGE':
-      return `the row is over the limit of ${maxRowBytes} bytes`;
+      return `the row is over the limit of ${maxRowBytes} bytes; the csv-parse engine cannot go on after such a row, so the rest of the input was skipped`;
     default:
       return `csv-parse: ${preview(e.message, 80)}`;
   }
