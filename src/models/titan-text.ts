@@ -11,6 +11,7 @@ import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './f
 import { limitTable, matchableBaseId, type LimitRow } from './ids.js';
 import {
   checkCommonOptions,
+  hasText,
   isObject,
   num,
   numberField,
@@ -65,6 +66,19 @@ export const titanText: ModelFamily = {
     const issues: ValidationIssue[] = [];
     strayKeys(input, KEYS, '', issues);
     textField(input, 'inputText', '', issues);
+    const text = input.inputText;
+    if (typeof text === 'string' && text.endsWith('\nBot:')) {
+      // The User turn of the template built here: empty when the transcript was.
+      let at = -1;
+      if (text.startsWith('User:')) at = 5;
+      else {
+        const nl = text.indexOf('\nUser:');
+        if (nl >= 0) at = nl + 6;
+      }
+      if (at >= 0 && at <= text.length - 5 && !hasText(text.slice(at, text.length - 5))) {
+        issues.push({ code: 'E_MISSING_TEXT', reason: 'inputText has an empty User turn: the model needs some text' });
+      }
+    }
     const config = input.textGenerationConfig;
     if (config !== undefined) {
       if (!isObject(config)) {

@@ -13,7 +13,8 @@
  * Where the engines differ (invalid input only): after a malformed quote the fast decoder skips to
  * the end of that physical line and goes on; csv-parse goes on from its own state, which can merge
  * or skip the rows that follow. csv-parse's rejects carry the line where it noticed the problem and
- * no `bytes`.
+ * no `bytes`. csv-parse cannot go on after a row over `maxRowBytes`: the rest of that input is
+ * skipped, said in the one E_ROW_TOO_LARGE reject (the fast decoder skips just the row).
  */
 import { isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
@@ -289,6 +290,8 @@ function hintFor(code: ErrorCode): string {
 
 // ---- csv-parse engine ---------------------------------------------------------------------------
 
+const CR = 13;
+
 interface CsvParseApi {
   parse(buf: Buffer | undefined, end: boolean, push: (record: unknown) => void, close: () => void): Error | undefined;
 }
@@ -308,6 +311,12 @@ const CSV_PARSE_CODES: Record<string, ErrorCode> = {
 function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
   const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
   let lastBytes = 0;
+  // csv-parse's `info.lines` counts every CR as a line break too (a lone CR, and both bytes of a
+  // CRLF inside quotes); lines here are LFs only, so the CRs inside the fields seen so far are taken off.
+  let crs = 0;
+  // csv-parse cannot resume after a record over max_record_size: it returns from the chunk and
+  // fails again on every later one, so the rest of the input would vanish. Stop there, and say so.
+  let stopped = false;
   const skips: { code: ErrorCode; line: number; detail: string }[] = [];
   const options: CsvParseOptions = {
     // Bytes as latin1 characters, one per byte: UTF-8 is checked and decoded per field below, so
@@ -317,7 +326,9 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     quote: latin1(o.quote),
     escape: latin1(o.escape),
     record_delimiter: ['\n', '\r\n'],
-    bom: o.columns === undefined,
+    // The BOM is stripped below: on a BOM csv-parse switches its encoding to UTF-8, which would undo
+    // the latin1 reading above.
+    bom: false,
     info: true,
     relax_column_count: true,
     skip_empty_lines: true,
@@ -326,7 +337,11 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     on_skip: (err) => {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_BAD_QUOTE';
-      skips.push({ code, line: (e.lines ?? 1) + o.firstLine - 1, detail: csvParseDetail(code, e, o.maxRowBytes) });
+      if (code === 'E_ROW_TOO_LARGE') {
+        if (stopped) return;
+        stopped = true;
+      }
+      skips.push({ code, line: (e.lines ?? 1) - crs + o.firstLine - 1, detail: csvParseDetail(code, e, o.maxRowBytes) });
     },
   };
   const api = (new CsvParseParser(options) as unknown as { api: CsvParseApi }).api;
@@ -336,15 +351,18 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     const bytes = info.bytes - lastBytes;
     lastBytes = info.bytes;
     let lfs = 0;
+    let rowCrs = 0;
     let good = true;
     const fields: string[] = new Array(record.length);
     for (let i = 0; i < record.length; i++) {
       const raw = Buffer.from(record[i]!, 'latin1');
       if (!isUtf8(raw)) good = false;
       lfs += countLf(raw, 0, raw.length);
+      for (let at = raw.indexOf(CR); at >= 0; at = raw.indexOf(CR, at + 1)) rowCrs++;
       fields[i] = raw.toString('utf8');
     }
-    const line = info.lines - lfs + o.firstLine - 1;
+    const line = info.lines - lfs - rowCrs - crs + o.firstLine - 1;
+    crs += rowCrs;
     if (!good) rows.error('E_INVALID_UTF8', line, bytes, 'the row is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)');
     else rows.row(fields, line, bytes);
   };
@@ -352,13 +370,29 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     for (const s of skips.splice(0)) rows.error(s.code, s.line, undefined, s.detail);
   };
   const run = (buf: Buffer | undefined, end: boolean) => {
+    if (stopped) return;
     const err = api.parse(buf, end, push, () => {});
     flushSkips();
     if (err) {
       const e = err as Error & { code?: string; lines?: number };
       const code = CSV_PARSE_CODES[e.code ?? ''] ?? 'E_READ';
-      rows.error(code, (e.lines ?? 1) + o.firstLine - 1, undefined, csvParseDetail(code, e, o.maxRowBytes));
+      rows.error(code, (e.lines ?? 1) - crs + o.firstLine - 1, undefined, csvParseDetail(code, e, o.maxRowBytes));
     }
+  };
+  // The first bytes are held until a UTF-8 BOM can be told (and dropped).
+  let head: Buffer | null = o.columns === undefined ? Buffer.alloc(0) : null;
+  const feed = (chunk: Buffer | undefined, end: boolean) => {
+    if (head !== null) {
+      const all = chunk ? Buffer.concat([head, chunk]) : head;
+      if (all.length < 3 && !end) {
+        head = all;
+        return;
+      }
+      head = null;
+      const body = all.length >= 3 && all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? all.subarray(3) : all;
+      if (body.length > 0) run(body, false);
+    } else if (chunk) run(chunk, false);
+    if (end) run(undefined, true);
   };
   return new Transform({
     writableObjectMode: false,
@@ -367,7 +401,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     transform(chunk: Buffer, _enc, callback) {
       rows.emit = (item) => this.push(item);
       try {
-        run(chunk, false);
+        feed(chunk, false);
         callback();
       } catch (error) {
         callback(error as Error);
@@ -376,7 +410,7 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     flush(callback) {
       rows.emit = (item) => this.push(item);
       try {
-        run(undefined, true);
+        feed(undefined, true);
         rows.finish();
         callback();
       } catch (error) {
@@ -394,7 +428,7 @@ function csvParseDetail(code: ErrorCode, e: Error & { lines?: number }, maxRowBy
     case 'E_UNTERMINATED_QUOTE':
       return `a quoted field is never closed before the end of the input (noticed on line ${e.lines ?? '?'})`;
     case 'E_ROW_TOO_LARGE':
-      return `the row is over the limit of ${maxRowBytes} bytes`;
+      return `the row is over the limit of ${maxRowBytes} bytes; the csv-parse engine cannot go on after such a row, so the rest of the input was skipped`;
     default:
       return `csv-parse: ${preview(e.message, 80)}`;
   }

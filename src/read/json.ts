@@ -13,7 +13,7 @@
  *
  * Documents: buffered up to `maxDocumentBytes` (past it, only counted: one E_ROW_TOO_LARGE for the
  * file), then parsed; invalid JSON is one E_BAD_JSON for the file with the line and column; `line`
- * is 1 and `bytes` the file's size.
+ * is 1 and `bytes` the file's size (less a BOM); an error names the line it is on.
  */
 import { isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
@@ -72,6 +72,8 @@ export class JsonDecoder {
   private discarding = false;
   private doc: DocumentBuffer | null = null;
   private sawArray = false;
+  /** White space before the document or array (a document's bytes include it; a BOM is left out). */
+  private spaceBytes = 0;
 
   constructor(options: JsonOptions, private readonly emit: (item: SourceItem | Reject) => void) {
     this.o = normalizeJsonOptions(options);
@@ -91,6 +93,7 @@ export class JsonDecoder {
           const c = chunk[i]!;
           if (c === 10) this.line++;
           if (isSpace(c) || c === 0xef || c === 0xbb || c === 0xbf) {
+            if (isSpace(c)) this.spaceBytes++;
             i++;
             continue;
           }
@@ -150,7 +153,7 @@ export class JsonDecoder {
     const file = this.o.file;
     switch (this.phase) {
       case Phase.Start:
-        this.emit(reject({ file, line: 1 }, 'decode', 'E_EMPTY_INPUT', 'the input is empty (or only white space): no JSON in it', { bytes: 0 }));
+        this.emit(reject({ file, line: 1 }, 'decode', 'E_EMPTY_INPUT', 'the input is empty (or only white space): no JSON in it', { bytes: this.spaceBytes }));
         return;
       case Phase.Document:
         this.endDocument();
@@ -272,11 +275,15 @@ export class JsonDecoder {
     const file = this.o.file;
     const doc = this.doc!;
     const problem = documentProblem(file, doc, this.o.maxDocumentBytes);
-    if (problem) return this.emit(problem);
-    this.emitParsed(doc.take(), 1, doc.bytes, 'the document');
+    if (problem) {
+      problem.bytes = (problem.bytes ?? 0) + this.spaceBytes;
+      return this.emit(problem);
+    }
+    // The item is line 1 (one call per file); a parse error names the line in the file.
+    this.emitParsed(doc.take(), 1, doc.bytes + this.spaceBytes, 'the document', this.line);
   }
 
-  private emitParsed(body: Buffer, line: number, bytes: number, what: string): void {
+  private emitParsed(body: Buffer, line: number, bytes: number, what: string, textLine = line): void {
     const file = this.o.file;
     if (!isUtf8(body)) {
       this.emit(reject({ file, line }, 'decode', 'E_INVALID_UTF8', `${what} is not valid UTF-8 (convert the file to UTF-8, e.g. with iconv)`, { bytes }));
@@ -287,7 +294,7 @@ export class JsonDecoder {
     try {
       value = JSON.parse(text);
     } catch (error) {
-      const r = jsonParseReason(error, text, line);
+      const r = jsonParseReason(error, text, textLine);
       this.emit(reject({ file, line: r.line }, 'decode', 'E_BAD_JSON', `${what} is not valid JSON: ${r.reason}`, { bytes }));
       return;
     }

@@ -73,9 +73,15 @@ export class JsonlDecoder {
         continue;
       }
       if (nl < 0) {
-        if (this.pendingBytes + (len - start) > this.max) {
+        // A CR before the LF (and a BOM on the first line) are not part of the line: allow for them,
+        // so a line gets the same answer wherever the chunks are cut.
+        if (this.pendingBytes + (len - start) > this.max + (this.first ? 4 : 1)) {
           this.discarding = true;
           this.discardBytes = this.pendingBytes + (len - start);
+          if (this.first) {
+            this.first = false;
+            if (this.startsWithBom(chunk, start)) this.discardBytes -= 3;
+          }
           this.pending = [];
           this.pendingBytes = 0;
         } else {
@@ -107,6 +113,16 @@ export class JsonlDecoder {
       this.pendingBytes = 0;
       this.handle(buf, buf.length);
     }
+  }
+
+  /** Whether the pending bytes, then chunk[start..], begin with a UTF-8 BOM. */
+  private startsWithBom(chunk: Buffer, start: number): boolean {
+    const head: number[] = [];
+    for (const b of [...this.pending, chunk.subarray(start)]) {
+      for (let i = 0; i < b.length && head.length < 3; i++) head.push(b[i]!);
+      if (head.length === 3) break;
+    }
+    return head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
   }
 
   private tooLarge(): void {

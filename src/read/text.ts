@@ -71,12 +71,12 @@ export function textDocument(options: TextOptions = {}): Transform {
     flush(callback) {
       const problem = documentProblem(o.file, doc, o.maxDocumentBytes);
       if (problem) return callback(null, problem);
-      const body = doc.take();
+      const body = doc.take(); // BOM stripped: like every decoder, bytes leave the BOM out
       if (!isUtf8(body)) {
         return callback(null, reject({ file: o.file, line: 1 }, 'decode', 'E_INVALID_UTF8',
-          'the file is not valid UTF-8 (convert it to UTF-8, e.g. with iconv)', { bytes: doc.bytes }));
+          'the file is not valid UTF-8 (convert it to UTF-8, e.g. with iconv)', { bytes: body.length }));
       }
-      const item: SourceItem = { kind: 'item', file: o.file, line: 1, value: body.toString('utf8'), bytes: doc.bytes };
+      const item: SourceItem = { kind: 'item', file: o.file, line: 1, value: body.toString('utf8'), bytes: body.length };
       callback(null, item);
     },
   });

@@ -151,7 +151,7 @@ export function detectRowColumns(first: Record<string, unknown>, file: string, o
   let key: string;
   if (options.key !== undefined) key = findExplicit(columns, options.key, 'key', file);
   else {
-    let found = candidates(columns, KEY_COLUMNS).filter((c) => c !== options.text);
+    let found = candidates(columns.filter((c) => c !== options.text), KEY_COLUMNS);
     if (found.length === 0) found = columns.filter((c) => normaliseColumn(c) === 'id');
     if (found.length !== 1) {
       throw new BatchError(
