@@ -67,7 +67,7 @@ export interface PrepareSummary {
   written: number;
   rejected: number;
   rejectsByCode: Record<string, number>;
-  /** Input bytes decoded. */
+  /** Input bytes read (after gunzip): the inputs' sizes when they are read to the end. */
   bytesRead: number;
   /** Bytes of JSONL written to shards. */
   bytesWritten: number;

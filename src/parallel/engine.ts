@@ -47,7 +47,7 @@ export interface EngineOptions {
   workers?: number;
   /** Whether lineage lines are written (the workers then make them). */
   lineage: boolean;
-  /** Told of every call or reject read, and of input bytes decoded. */
+  /** Told of every call or reject read, and of the input bytes read (after gunzip). */
   onRead(read: number, bytes: number): void;
   /** Pieces of about this many bytes (default 1 MiB; tests use small ones). */
   pieceBytes?: number;
@@ -69,12 +69,6 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   const workers = o.workers ?? Math.min(8, availableParallelism());
   if (!Number.isInteger(workers) || workers < 0) throw new BatchError('E_BAD_OPTION', `workers must be a whole number, got ${String(workers)}`);
   const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => {
-    const countBytes: Pipeline = {
-      write(item, emit) {
-        if (item.kind === 'item' || item.kind === 'reject') o.onRead(0, item.bytes ?? 0);
-        emit(item);
-      },
-    };
     const countRead: Pipeline = {
       write(item, emit) {
         if (item.kind === 'call' || item.kind === 'reject') o.onRead(1, 0);
@@ -85,7 +79,6 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
       },
     };
     return fuse<PrepareItem, PrepareItem>(
-      countBytes,
       adapt,
       countRead,
       prompt,
@@ -102,7 +95,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
     const out: PrepareItem[] = [];
     const emit: Emit<PrepareItem> = (x) => out.push(x);
     for (const file of files) {
-      for await (const item of decodeInput(await openInput(file, o.read), o.read)) {
+      for await (const item of decodeInput(counted(await openInput(file, o.read), o), o.read)) {
         steps.write(item, emit);
         if (out.length) yield* out.splice(0);
       }
@@ -128,7 +121,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   const slabs = { input: new SlabPool(2 * pieceSize), data: new SlabPool(3 * pieceSize), lineage: new SlabPool(pieceSize >> 1) };
   try {
     for (const file of files) {
-      const opened = await openInput(file, o.read);
+      const opened = counted(await openInput(file, o.read), o);
       const kind = workers > 0 ? pieceFormat(opened, o.read) : undefined;
       if (!kind) {
         const { adapt, prompt } = stages.createStages(spec.options);
@@ -158,6 +151,30 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   } finally {
     await pool?.close();
   }
+}
+
+/** The input with every byte read from it counted (`onRead`), whichever way it is read. */
+function counted(opened: OpenedInput, o: EngineOptions): OpenedInput {
+  const bytes = opened.bytes;
+  return {
+    ...opened,
+    bytes: (async function* () {
+      for await (const chunk of bytes) {
+        o.onRead(0, chunk.length);
+        yield chunk;
+      }
+    })(),
+    reader: () => {
+      const r = opened.reader();
+      return {
+        async read(into, offset, length) {
+          const n = await r.read(into, offset, length);
+          o.onRead(0, n);
+          return n;
+        },
+      };
+    },
+  };
 }
 
 /** 'csv' or 'jsonl' when the input can be cut into pieces, else undefined (decode on one thread). */
@@ -378,7 +395,7 @@ function bytesOf(b: PieceBytes, slab: Slab): Buffer {
 /** One worker result, in input order: the edge groups through `steps`, the middle as a batch. */
 function apply(r: PieceResult, file: string, ctx: FileContext, steps: Pipeline, emit: Emit<PrepareItem>, out: EngineItem[], sent: Sent): void {
   for (const item of r.head) steps.write(item, emit);
-  ctx.o.onRead(r.read, r.bytesRead);
+  ctx.o.onRead(r.read, 0);
   const data = bytesOf(r.batch.data, sent.data);
   const lineage = bytesOf(r.batch.lineage, sent.lineage);
   const release = () => {

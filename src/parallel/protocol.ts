@@ -81,9 +81,8 @@ export interface PieceResult {
   batch: PieceBatch;
   rejects: Reject[];
   events: PieceEvents;
-  /** Calls and rejects counted in the middle (what prepare calls "read"), and their input bytes. */
+  /** Calls and rejects counted in the middle (what prepare calls "read"). */
   read: number;
-  bytesRead: number;
   /** False when the piece did not end on a row boundary (malformed quotes fooled the cutter): the
    * main thread then drops this result and decodes the file on from the piece's start itself. */
   clean: boolean;

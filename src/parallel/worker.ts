@@ -68,7 +68,6 @@ interface Collected {
   outcome: number[];
   consumed: number;
   read: number;
-  bytesRead: number;
 }
 
 const data = new Bytes();
@@ -82,12 +81,6 @@ function stepsFor(msg: PieceMessage): { steps: Step<PrepareItem, PrepareItem>; s
   if (current && current.pinned === pinned) return current;
   const state = { c: fresh() };
   const { adapt, prompt } = stages.createStages(msg.pinned.options);
-  const countBytes: Step<PrepareItem, PrepareItem> = {
-    write(item, emit) {
-      if (item.kind === 'item' || item.kind === 'reject') state.c.bytesRead += item.bytes ?? 0;
-      emit(item);
-    },
-  };
   const countRead: Step<PrepareItem, PrepareItem> = {
     write(item, emit) {
       if (item.kind === 'call' || item.kind === 'reject') state.c.read++;
@@ -124,13 +117,13 @@ function stepsFor(msg: PieceMessage): { steps: Step<PrepareItem, PrepareItem>; s
     ...(setup.model.invocationType ? { invocationType: setup.model.invocationType } : {}),
     maxRecordBytes: setup.maxRecordBytes,
   });
-  const steps = fuse<PrepareItem, PrepareItem>(countBytes, adapt, countRead, prompt, toRecords(setup.model), ids, validate);
+  const steps = fuse<PrepareItem, PrepareItem>(adapt, countRead, prompt, toRecords(setup.model), ids, validate);
   current = { pinned, steps, state };
   return current;
 }
 
 function fresh(): Collected {
-  return { sizes: [], inTok: [], outTok: [], rejects: [], fps: [], ids: [], lines: [], keys: [], outcome: [], consumed: 0, read: 0, bytesRead: 0 };
+  return { sizes: [], inTok: [], outTok: [], rejects: [], fps: [], ids: [], lines: [], keys: [], outcome: [], consumed: 0, read: 0 };
 }
 
 function collect(c: Collected): Emit<PrepareItem> {
@@ -167,19 +160,16 @@ function handle(msg: PieceMessage): PieceResult {
   lineageBytes.reset(msg.lineageSlab);
   let clean = true;
   let nextLine: number;
-  let unattributed: number;
   if (msg.format === 'csv') {
     const d = new CsvDecoder({ file: msg.file, delimiter: msg.delimiter ?? ',', columns: msg.columns!, firstLine: msg.firstLine, maxRowBytes: msg.maxRowBytes }, push);
     d.push(bytes);
     if (msg.last) d.end();
     else clean = d.atRowBoundary;
     nextLine = d.nextLine;
-    unattributed = d.unattributedBytes;
   } else {
     const d = new JsonlDecoder({ file: msg.file, maxLineBytes: msg.maxRowBytes, firstLine: msg.firstLine }, push);
     d.push(bytes);
     if (msg.last) d.end();
-    unattributed = d.unattributedBytes;
     nextLine = msg.firstLine + countLf(bytes);
   }
   splitter.end();
@@ -207,7 +197,6 @@ function handle(msg: PieceMessage): PieceResult {
       outcome: Int32Array.from(c.outcome),
     },
     read: c.read,
-    bytesRead: c.bytesRead + unattributed,
     clean,
     nextLine,
   };
