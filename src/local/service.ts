@@ -708,9 +708,17 @@ export class LocalBatchService extends EventEmitter {
     let seq = 0;
 
     outer: for (const file of plan.files) {
-      const writer = plan.outStore.createWriteStream(`${plan.outPrefix}/${file.name}.out`, { contentType: 'application/jsonl' });
-      const written = finished(writer);
-      written.catch(() => {});
+      // Opened on the first record, so a job cut short writes no file for inputs it never reached.
+      let writer: Writable | undefined;
+      let written: Promise<void> | undefined;
+      const open = (): Writable => {
+        if (!writer) {
+          writer = plan.outStore.createWriteStream(`${plan.outPrefix}/${file.name}.out`, { contentType: 'application/jsonl' });
+          written = finished(writer);
+          written.catch(() => {});
+        }
+        return writer;
+      };
       const pending: Promise<Answered>[] = [];
       const flush = async (all: boolean) => {
         while (pending.length > (all ? 0 : concurrency - 1)) {
@@ -719,7 +727,8 @@ export class LocalBatchService extends EventEmitter {
           if (ok) job.successRecordCount++;
           else job.errorRecordCount++;
           this.save(true);
-          if (!writer.write(line)) await once(writer, 'drain', { signal });
+          const w = open();
+          if (!w.write(line)) await once(w, 'drain', { signal });
         }
       };
       try {
@@ -737,19 +746,25 @@ export class LocalBatchService extends EventEmitter {
           else if (++seq % 256 === 0) await new Promise((r) => setImmediate(r));
         }
         await flush(true);
-        writer.end();
-        await written;
+        // A file read to its end has its .out, even when it held no record.
+        if (end === 'done') open();
+        if (writer) {
+          writer.end();
+          await written;
+        }
       } catch (err) {
         const why = err instanceof Stop ? err.why : signal.aborted && signal.reason instanceof Stop ? signal.reason.why : undefined;
         await Promise.allSettled(pending);
         if (why === 'stop') {
           // Bedrock keeps what a stopped job wrote: end the file with the lines so far.
           stopped = true;
-          writer.end();
-          await written.catch(() => {});
+          if (writer) {
+            writer.end();
+            await written!.catch(() => {});
+          }
           break outer;
         }
-        (writer as Writable).destroy(err instanceof Error ? err : new Error(String(err)));
+        writer?.destroy(err instanceof Error ? err : new Error(String(err)));
         throw err;
       }
       if (end !== 'done') break;

@@ -45,7 +45,7 @@ export async function put(root: string, key: string, text: string): Promise<void
 }
 
 export async function startFast(options: StartLocalServiceOptions): Promise<LocalService> {
-  return startLocalService({ quotas: 'local', delays: FAST, ...options, delays: { ...FAST, ...options.delays } });
+  return startLocalService({ quotas: 'local', ...options, delays: { ...FAST, ...options.delays } });
 }
 
 export function clientOf(local: LocalService | string, maxAttempts = 1): BedrockClient {
