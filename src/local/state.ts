@@ -65,7 +65,7 @@ export function readLock(stateFile: string): LockInfo | undefined {
   } catch {
     return undefined;
   }
-  return info && pidAlive(info.pid) && info.pid !== process.pid ? info : undefined;
+  return info && pidAlive(info.pid) ? info : undefined;
 }
 
 /** Take the lock of a state file, or throw E_LOCAL_LOCKED naming the live owner (and its endpoint). */
