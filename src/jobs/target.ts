@@ -137,6 +137,29 @@ export function localStateFile(run: PreparedRun): string {
     : join(resolvePath(run.location), 'local-service', 'jobs.json');
 }
 
+/**
+ * The endpoint of the process that runs a run's local service, if one is running and answers. A
+ * submit that is ending closes its server before it releases the lock: wait for the lock to go.
+ */
+async function liveOwner(stateFile: string): Promise<string | undefined> {
+  const until = Date.now() + 5000;
+  for (let owner = readLock(stateFile); owner; owner = readLock(stateFile)) {
+    if (owner.endpoint) {
+      const ok = await fetch(`${owner.endpoint}/model-invocation-jobs?maxResults=1`, {
+        headers: { authorization: 'Bearer local' },
+        signal: AbortSignal.timeout(2000),
+      }).then(
+        (r) => r.status < 500,
+        () => false,
+      );
+      if (ok) return owner.endpoint;
+    }
+    if (Date.now() > until) throw new BatchError('E_LOCAL_LOCKED', `process ${owner.pid} holds ${stateFile}.lock but its service does not answer`, { hint: 'if that process hangs, end it; a lock whose process is gone is taken over' });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
 /** s3:// locations as they are; local paths under `root` as `s3://<first segment>/<rest>`. */
 function s3Mapper(root: string | undefined): (location: string) => string | undefined {
   return (location) => {
@@ -217,11 +240,11 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
   }
   const output = runIsS3 ? (o.output.endsWith('/') ? o.output : `${o.output}/`) : resolvePath(o.output);
   const stateFile = localStateFile(run);
-  const owner = readLock(stateFile);
+  const owner = o.purpose === 'submit' ? undefined : await liveOwner(stateFile);
   let local: LocalService | undefined;
   let endpoint: string;
-  if (owner && o.purpose !== 'submit' && owner.endpoint) {
-    endpoint = owner.endpoint; // a submit is running this run: ask its service
+  if (owner) {
+    endpoint = owner; // a submit is running this run: ask its service
   } else {
     const account = accountOfRole(roleArn);
     try {
