@@ -20,3 +20,6 @@ export { parseBytes, quotaProfile, QUOTA_PROFILES, type QuotaOverrides, type Quo
 export { lineageLine, rejectLine, rollover, Rollover, type JobInfo, type RolloverOptions, type RolloverProblem, type RolloverResult, type ShardInfo } from './shards/rollover.js';
 export * from './stores/index.js';
 export { MANIFEST_KEY, prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';
+// jobs and the local service (issue 4): submit / watch / resume / status / stop, and the embedded Bedrock batch service
+export * from './jobs/index.js';
+export * from './local/index.js';

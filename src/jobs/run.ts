@@ -160,7 +160,10 @@ export function clientRequestTokenFor(run: Pick<PreparedRun, 'runId'>, job: Prep
 export async function verifyJobFolder(run: PreparedRun, job: PreparedJob): Promise<void> {
   const expected = new Map(job.shards.map((s) => [s.key, s.bytes]));
   const seen = new Set<string>();
-  for await (const o of run.store.list(job.prefix)) {
+  // List the job folder itself: a local store walks everything under its root.
+  const folder = openStore(run.store.resolve(job.prefix));
+  for await (const listed of folder.list('')) {
+    const o = { key: `${job.prefix}${listed.key}`, size: listed.size };
     const want = expected.get(o.key);
     if (want === undefined) {
       throw new BatchError('E_SHARDS_CHANGED', `${run.store.resolve(o.key)} is in ${job.name}'s input folder but not in prepared.json`, {

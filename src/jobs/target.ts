@@ -277,7 +277,11 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     mode: 'local',
     client,
     ...(local ? { local } : {}),
-    description: local ? `the local service (in this process, ${endpoint}; ${local.service.model.name})` : `the local service of the running submit (${endpoint})`,
+    description: !local
+      ? `the local service of the running submit (${endpoint})`
+      : o.purpose === 'submit'
+        ? `the local service (in this process, ${endpoint}; ${local.service.model.name})`
+        : `the local service's saved state (${stateFile}; no submit is running)`,
     region: o.region ?? 'us-east-1',
     endpoint,
     output,

@@ -116,9 +116,13 @@ export class DotSafeStore implements Store {
     // A prefix ending in a partial segment (`a/.`) must still match `a/..x`: list by the encoded
     // complete segments, then filter on the decoded keys.
     const cut = prefix.lastIndexOf('/');
-    const listed = cut < 0 ? '' : encodeKey(prefix.slice(0, cut + 1));
-    for await (const o of this.inner.list(listed)) {
-      const key = decodeKey(o.key);
+    const folder = cut < 0 ? '' : encodeKey(prefix.slice(0, cut + 1));
+    // A local store walks its whole root; walk only the prefix's folder (a run directory also holds
+    // lineage, outputs and the service's state, which change while a job is listed).
+    const inner = this.inner instanceof LocalStore && folder !== '' ? new LocalStore(this.inner.path(folder)) : this.inner;
+    const base = inner === this.inner ? '' : folder;
+    for await (const o of inner.list(inner === this.inner ? folder : '')) {
+      const key = decodeKey(base + o.key);
       if (key.startsWith(prefix)) yield { key, size: o.size };
     }
   }
