@@ -1,6 +1,6 @@
 /** `bedrock-batch status`: the run's jobs from the ledger, with live record counts from the service. */
 import { Command } from 'commander';
-import { runStatus, type RunStatus } from '../jobs/status.js';
+import type { RunStatus } from '../jobs/status.js';
 import { jobsJson, serviceOptions } from './submit.js';
 
 export function statusCommand(): Command {
@@ -12,6 +12,7 @@ export function statusCommand(): Command {
     .option('--no-live', 'only what the ledger recorded: no calls to the service')
     .option('--json', 'print {"jobs": [...]} on stdout');
   return serviceOptions(cmd).action(async (run: string, opts: Record<string, any>) => {
+    const { runStatus } = await import('../jobs/status.js');
     const status = await runStatus({
       run,
       ...(opts.ledger ? { ledger: opts.ledger } : {}),

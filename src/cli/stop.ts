@@ -1,6 +1,5 @@
 /** `bedrock-batch stop`: StopModelInvocationJob for one job of a run, or all of them. */
 import { Command } from 'commander';
-import { stopJobs } from '../jobs/status.js';
 import { serviceOptions } from './submit.js';
 
 export function stopCommand(): Command {
@@ -16,6 +15,7 @@ export function stopCommand(): Command {
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
     .option('--json', 'print {"stopped": [{job, jobArn, outcome, status}]} on stdout');
   return serviceOptions(cmd).action(async (jobs: string[], opts: Record<string, any>) => {
+    const { stopJobs } = await import('../jobs/status.js');
     const out = await stopJobs({
       run: opts.run,
       ...(opts.ledger ? { ledger: opts.ledger } : {}),

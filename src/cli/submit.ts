@@ -4,7 +4,7 @@ import { BatchError } from '../errors.js';
 import { parseFaults } from '../local/faults.js';
 import { openAiChatModel } from '../local/models.js';
 import { reportSubmission } from '../jobs/progress.js';
-import { submitRun, type JobState, type SubmitResult, type SubmitRunOptions } from '../jobs/submit.js';
+import type { JobState, SubmitResult, SubmitRunOptions } from '../jobs/submit.js';
 import type { LocalRunOptions } from '../jobs/target.js';
 
 export const int = (name: string, min = 0) => (v: string) => {
@@ -142,6 +142,8 @@ async function runSubmit(run: string, opts: Record<string, any>): Promise<number
   const onSignal = () => controller.abort(new BatchError('E_BAD_OPTION', 'interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // The SDK loads only for the commands that need it (not for prepare or --help).
+  const { submitRun } = await import('../jobs/submit.js');
   const submission = submitRun(submitOptions(run, opts, controller.signal));
   const stopDisplay = reportSubmission(submission, { quiet: opts.quiet === true });
   let result: SubmitResult;

@@ -96,6 +96,7 @@ export function reportSubmission(sub: RunSubmission, options: ReporterOptions = 
     }
   });
   return () => {
+    bars?.update(); // flush lines logged since the last redraw
     bars?.stop();
     bars = undefined;
   };

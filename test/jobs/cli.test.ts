@@ -83,10 +83,31 @@ describe('serve', () => {
   });
 });
 
+/** The CLI in this process (same code as the bin, no process start): output captured, exit code returned. */
+async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'bedrock-batch', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.exitCode = undefined;
+  }
+}
+
 describe('submit, status, stop', () => {
   it('submit --json prints {"jobs": [...]} with the six keys; status --json agrees; failures exit 1', async () => {
-    await prepareCalls(join(dir, 'batch'), 9, 3);
-    const r = await cli(['submit', './batch', '--output', './out', '--json', '--local-delay', '1', '--poll', '0.01']);
+    const run = join(dir, 'batch');
+    const outDir = join(dir, 'out');
+    await prepareCalls(run, 9, 3);
+    const r = await inProcess(['submit', run, '--output', outDir, '--json', '--local-delay', '1', '--poll', '0.01']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('submit: using the local service (in this process, http://127.0.0.1:');
     const lines = r.stdout.trim().split('\n');
@@ -96,20 +117,23 @@ describe('submit, status, stop', () => {
     expect(out.jobs).toHaveLength(3);
     for (const j of out.jobs) {
       expect(Object.keys(j)).toEqual(['jobArn', 'jobName', 'status', 'input', 'output', 'records']);
-      expect(j).toMatchObject({ status: 'Completed', input: expect.stringMatching(/\/batch\/input\/job-000[123]\/$/), records: { total: 3, processed: 3, success: 3, error: 0 } });
-      expect(j.output).toBe(`${join(dir, 'out', j.jobArn.split('/')[1])}/`);
+      expect(j).toMatchObject({ status: 'Completed', input: `${run}/input/${j.jobName.slice(-8)}/`, records: { total: 3, processed: 3, success: 3, error: 0 } });
+      expect(j.output).toBe(`${join(outDir, j.jobArn.split('/')[1])}/`);
     }
-    const status = await cli(['status', './batch', '--json']);
+    const status = await inProcess(['status', run, '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual(out);
-    const table = await cli(['status']);
+    const table = await inProcess(['status', run]);
     expect(table.stdout).toMatch(/^JOB\s+STATUS\s+RECORDS\s+ERRORS\s+JOB ID\s+NAME\n/);
     expect(table.stdout).toContain('3 jobs: 3 Completed; 9/9 records processed, 0 errors');
 
     await prepareCalls(join(dir, 'failing'), 4, 2);
-    const bad = await cli(['submit', './failing', '--output', './out2', '--fault', 'fail=job-0002', '--local-delay', '1', '--poll', '0.01']);
+    const bad = await inProcess(['submit', join(dir, 'failing'), '--output', join(dir, 'out2'), '--fault', 'fail=job-0002', '--local-delay', '1', '--poll', '0.01']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/job-0002 Failed: The job failed while processing records/);
+    const usage = await inProcess(['submit', join(dir, 'nowhere'), '--output', outDir]);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/^bedrock-batch: error: E_NOT_PREPARED: .*prepared\.json cannot be read/);
   });
 
   it('status and stop --all from other processes reach the running submit, which ends with the jobs Stopped', async () => {
@@ -133,15 +157,16 @@ describe('submit, status, stop', () => {
   });
 
   it('SIGINT stops watching with exit 130 and a resume hint; the same command then finishes', async () => {
-    await prepareCalls(join(dir, 'batch'), 30, 15);
+    const run = join(dir, 'batch');
+    await prepareCalls(run, 30, 15);
     const submit = start(['submit', './batch', '--output', './out', '--local-delay', '1', '--local-record-delay', '20', '--poll', '0.02']);
     const done = finish(submit);
-    await until(submit, () => ledgerOf(join(dir, 'batch')).includes('"status":"InProgress"'), 'a job in progress');
+    await until(submit, () => ledgerOf(run).includes('"status":"InProgress"'), 'a job in progress');
     submit.kill('SIGINT');
     const r = await done;
     expect(r.code).toBe(130);
     expect(r.stderr).toContain('run the same command to resume');
-    const again = await cli(['submit', './batch', '--json', '--local-delay', '1', '--poll', '0.01']);
+    const again = await inProcess(['submit', run, '--json', '--local-delay', '1', '--poll', '0.01']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).jobs.map((j: { records: { processed: number } }) => j.records.processed)).toEqual([15, 15]);
   });
@@ -163,7 +188,7 @@ describe('a submit killed with SIGKILL, then run again', () => {
     const killed = await done;
     expect(killed.signal).toBe('SIGKILL');
 
-    const again = await cli(['submit', './batch', '--json', '--local-delay', '1', '--poll', '0.01']);
+    const again = await inProcess(['submit', run, '--json', '--local-delay', '1', '--poll', '0.01']);
     expect(again.stderr).not.toContain('error');
     expect(again.code).toBe(0);
     const jobs = JSON.parse(again.stdout).jobs;

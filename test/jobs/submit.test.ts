@@ -15,6 +15,7 @@ import { quotaProfile } from '../../src/shards/quotas.js';
 import { runStatus, stopJobs } from '../../src/jobs/status.js';
 import { submitRun, type JobState, type SubmitRunOptions, type SubmittedEvent } from '../../src/jobs/submit.js';
 import { watchJobs } from '../../src/jobs/watch.js';
+import { reportSubmission } from '../../src/jobs/progress.js';
 import { clientOf, startFast, tempDir, waitFor } from '../local/helpers.js';
 import { FAST_LOCAL, ledgerEvents, outputLines, prepareCalls, QUICK, ROLE, shardIds } from './helpers.js';
 
@@ -197,6 +198,26 @@ describe('submit on the local service (no AWS)', () => {
     expect(await stopJobs({ run, jobs: ['job-0001'] })).toEqual([{ job: 'job-0001', jobArn: result.jobs[0]!.jobArn, outcome: 'finished', status: 'Stopped' }]);
     await expect(stopJobs({ run, jobs: ['job-0009'] })).rejects.toMatchObject({ code: 'E_JOB_NOT_FOUND' });
     expect(ledgerEvents(join(run, 'ledger.jsonl')).filter((e) => e.event === 'stop-requested')).toHaveLength(2);
+  });
+
+  it('draws a progress bar on a TTY and plain lines otherwise', async () => {
+    const fake = (tty: boolean) => {
+      const w = { text: '', isTTY: tty, columns: 100, write: (c: string) => ((w.text += c), true), cursorTo: () => true, moveCursor: () => true, clearLine: () => true, clearScreenDown: () => true, on: () => w, removeListener: () => w };
+      return w;
+    };
+    for (const tty of [true, false]) {
+      const run = join(dir, tty ? 'tty' : 'plain');
+      await prepareCalls(run, 6, 3);
+      const stream = fake(tty);
+      const submission = submitRun(localRun(run, join(dir, `out-${tty}`)));
+      const stop = reportSubmission(submission, { stream: stream as unknown as NodeJS.WriteStream, tty });
+      await submission.done();
+      stop();
+      expect(stream.text).toContain('submit: using the local service');
+      expect(stream.text).toMatch(/job-0002 (tty|plain)-[0-9a-f]{8}-job-0002 Completed 3\/3 records/);
+      if (tty) expect(stream.text).toMatch(/100% \| 6\/6 records \| 2 Completed/);
+      else expect(stream.text).toContain('submit: 6/6 records processed; jobs: 2 Completed');
+    }
   });
 
   it('status without a ledger lists the folders as not submitted', async () => {

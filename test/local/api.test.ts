@@ -289,6 +289,32 @@ describe('ListModelInvocationJobs', () => {
     expect(all[0]).toMatchObject({ jobName: 'list-even-0', roleArn: ROLE, totalRecordCount: 0, processedRecordCount: 0 });
   });
 
+  it('takes submit times with or without milliseconds, and Bearer auth from the SDK', async () => {
+    const res = await fetch(`${local.endpoint}/model-invocation-jobs?submitTimeAfter=2024-01-01T00:00:00Z&submitTimeBefore=2999-12-31T00:00:00.500Z&maxResults=1000`, { headers: { authorization: 'Bearer t' } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { invocationJobSummaries: unknown[] }).invocationJobSummaries).toHaveLength(7);
+    const bad = await fetch(`${local.endpoint}/model-invocation-jobs?submitTimeAfter=2024-01-01T00:00:00`, { headers: { authorization: 'Bearer t' } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('x-amzn-errortype')).toBe('SerializationException');
+    process.env.AWS_BEARER_TOKEN_BEDROCK = 'local-bearer-token';
+    const seen: string[] = [];
+    const bearer = new BedrockClient({ endpoint: local.endpoint, region: 'us-east-1' });
+    bearer.middlewareStack.add((next) => async (args: any) => {
+      const r = await next(args);
+      const headers = args.request.headers as Record<string, string>;
+      seen.push(String(Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1]));
+      return r;
+    }, { step: 'deserialize' } as any);
+    try {
+      const page = await bearer.send(new ListModelInvocationJobsCommand({ maxResults: 1 }));
+      expect(page.invocationJobSummaries).toHaveLength(1);
+      expect(seen[0]).toBe('Bearer local-bearer-token');
+    } finally {
+      delete process.env.AWS_BEARER_TOKEN_BEDROCK;
+      bearer.destroy();
+    }
+  });
+
   it('validates its parameters', async () => {
     const zero = await failure(client.send(new ListModelInvocationJobsCommand({ maxResults: 0 })));
     expect(zero.message).toBe("1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1");
