@@ -8,11 +8,11 @@ export function serveCommand(): Command {
   return new Command('serve')
     .summary('run the local Bedrock batch service on 127.0.0.1')
     .description(
-      "Serve Bedrock's control-plane API for model invocation jobs (Create, Get, List, Stop) on 127.0.0.1, so\n" +
-        'the AWS SDKs and CLI talk to it unchanged (endpoint = the printed URL, any credentials). Prints its\n' +
+      "Serve Bedrock's control-plane API for model invocation jobs (Create, Get, List, Stop) on 127.0.0.1, so " +
+        'the AWS SDKs and CLI talk to it unchanged (endpoint = the printed URL, any credentials). Prints its ' +
         'base URL as the first line on stdout once it accepts connections.\n\n' +
-        'With --root DIR it is its own S3: s3://bucket/key is DIR/bucket/key (a bucket is a folder that exists),\n' +
-        'and nothing outside DIR is read or written. Without --root it reads and writes S3 through the SDK\'s\n' +
+        'With --root DIR it is its own S3: s3://bucket/key is DIR/bucket/key (a bucket is a folder that exists), ' +
+        'and nothing outside DIR is read or written. Without --root it reads and writes S3 through the SDK\'s ' +
         'usual settings (AWS_ENDPOINT_URL_S3 for a local S3 server). Jobs are kept in DIR/.local-service/jobs.json.',
     )
     .option('-p, --port <n>', 'TCP port (0: a free one)', int('--port'), 8089)

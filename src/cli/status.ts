@@ -6,7 +6,7 @@ import { jobsJson, serviceOptions } from './submit.js';
 export function statusCommand(): Command {
   const cmd = new Command('status')
     .summary("show a submitted run's jobs, with live record counts")
-    .description('Read the run\'s ledger and ask the service (AWS, or the local service) where each job is.\n`--json` prints {"jobs": [{jobArn, jobName, status, input, output, records}]} on stdout.')
+    .description('Read the run\'s ledger and ask the service (AWS, or the local service) where each job is. `--json` prints {"jobs": [{jobArn, jobName, status, input, output, records}]} on stdout.')
     .argument('[run]', 'the prepared run', './batch')
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
     .option('--no-live', 'only what the ledger recorded: no calls to the service')

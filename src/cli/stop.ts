@@ -6,7 +6,7 @@ export function stopCommand(): Command {
   const cmd = new Command('stop')
     .summary('stop jobs of a submitted run (one, several, or --all)')
     .description(
-      'Stop jobs: they go Stopping, then Stopped; records processed so far stay in the output (and are billed\n' +
+      'Stop jobs: they go Stopping, then Stopped; records processed so far stay in the output (and are billed ' +
         'on AWS). Name a job by its folder (job-0002), name, id or ARN.',
     )
     .argument('[jobs...]', 'jobs to stop')

@@ -65,11 +65,11 @@ export function submitCommand(): Command {
   const cmd = new Command('submit')
     .summary('submit a prepared run as Bedrock batch jobs, and watch them')
     .description(
-      'Create one Bedrock batch inference job per job folder of a prepared run, at most --max-in-flight\n' +
-        'of the model at once, and watch them to the end. Every step goes to <run>/ledger.jsonl: run the same\n' +
+      'Create one Bedrock batch inference job per job folder of a prepared run, at most --max-in-flight ' +
+        'of the model at once, and watch them to the end. Every step goes to <run>/ledger.jsonl: run the same ' +
         'command again after a crash or Ctrl-C and it resumes, never creating a second job for a folder.\n\n' +
-        'Local or AWS: local directories run on the local service, in this process, with no AWS account;\n' +
-        'an s3:// run or output (or --endpoint-url, or --aws) goes to Amazon Bedrock. --local / --aws force it.\n' +
+        'Local or AWS: local directories run on the local service, in this process, with no AWS account; ' +
+        'an s3:// run or output (or --endpoint-url, or --aws) goes to Amazon Bedrock. --local / --aws force it. ' +
         'Exit code 1 when any job Failed or Expired, 130 when interrupted.',
     )
     .argument('<run>', 'the prepared run (what `prepare --out` was given)')
