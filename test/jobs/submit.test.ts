@@ -13,8 +13,8 @@ import type { Transition } from '../../src/local/service.js';
 import { isTerminal } from '../../src/local/validation.js';
 import { quotaProfile } from '../../src/shards/quotas.js';
 import { runStatus, stopJobs } from '../../src/jobs/status.js';
-import { submitRun, type JobState, type SubmitRunOptions, type SubmittedEvent } from '../../src/jobs/submit.js';
-import { watchJobs } from '../../src/jobs/watch.js';
+import { submitRun, type JobState, type SubmitRunOptions, type SubmittedEvent, type WaitingEvent } from '../../src/jobs/submit.js';
+import { watchJobs, type RetryEvent } from '../../src/jobs/watch.js';
 import { reportSubmission } from '../../src/jobs/progress.js';
 import { clientOf, startFast, tempDir, waitFor } from '../local/helpers.js';
 import { FAST_LOCAL, ledgerEvents, outputLines, prepareCalls, QUICK, ROLE, shardIds } from './helpers.js';
@@ -238,42 +238,86 @@ describe('submit to a shared service endpoint', () => {
     await local?.close();
   });
 
-  it('keeps at most N jobs of the model in flight across two submitters, with throttling on top', async () => {
-    local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 2 }), concurrency: 4, delays: { record: 2 }, faults: { throttle: 0.25, seed: 11 } });
+  /** Jobs of the model not yet finished on the service, at most ever. */
+  function trackPeak(service: LocalService): () => number {
     let inFlight = 0;
     let peak = 0;
-    local.service.on('transition', (t: Transition) => {
+    service.service.on('transition', (t: Transition) => {
       if (t.from === undefined) inFlight++;
       else if (isTerminal(t.to) && !isTerminal(t.from)) inFlight--;
       peak = Math.max(peak, inFlight);
     });
+    return () => peak;
+  }
+
+  it('queues: never more than maxInFlight jobs of the model, though the service would take more', async () => {
+    local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 10 }), concurrency: 4, delays: { record: 2 } });
+    const peak = trackPeak(local);
     await mkdir(join(dir, 'out-bucket')); // a bucket: it must exist
+    const run = join(dir, 'in-bucket', 'run');
+    await prepareCalls(run, 15, 3);
+    const s = submitRun({ run, output: join(dir, 'out-bucket', 'q'), endpointUrl: local.endpoint, s3Root: dir, roleArn: ROLE, maxInFlight: 2, ...QUICK });
+    const waiting: number[] = [];
+    s.on('waiting', (w: WaitingEvent) => waiting.push(w.inFlight));
+    const r = await s.done();
+    expect(r).toMatchObject({ mode: 'aws', ok: true, created: 5 });
+    expect(peak()).toBe(2);
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(waiting.every((n) => n === 2)).toBe(true);
+    expect(r.jobs[0]!.inputUri).toBe('s3://in-bucket/run/input/job-0001/');
+    expect(r.jobs[0]!.outputUri).toBe('s3://out-bucket/q/');
+    for (const j of r.jobs) expect((await outputLines(j.output!)).map((l) => l.recordId).sort()).toEqual(shardIds(run, j.job).sort());
+  });
+
+  it('shares the quota with another process: jobs it did not create count, found with ListModelInvocationJobs', async () => {
+    // the service would take 10; only the clients' own counting keeps it at 2
+    local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 10 }), concurrency: 4, delays: { record: 10 } });
+    const peak = trackPeak(local);
+    await mkdir(join(dir, 'out-bucket'));
+    const runA = join(dir, 'in-bucket', 'run-a');
+    const runB = join(dir, 'in-bucket', 'run-b');
+    await prepareCalls(runA, 20, 10, { seed: 1 });
+    await prepareCalls(runB, 6, 3, { seed: 2 });
+    const common = { endpointUrl: local.endpoint, s3Root: dir, roleArn: ROLE, maxInFlight: 2, ...QUICK };
+    const a = submitRun({ run: runA, output: join(dir, 'out-bucket', 'a'), ...common });
+    const aSubmitted = new Promise<void>((resolve) => {
+      let n = 0;
+      a.on('submitted', () => ++n === 2 && resolve());
+    });
+    await aSubmitted; // A's two jobs hold both slots, and A creates no more
+    const b = submitRun({ run: runB, output: join(dir, 'out-bucket', 'b'), ...common });
+    const waiting: WaitingEvent[] = [];
+    b.on('waiting', (w: WaitingEvent) => waiting.push(w));
+    const [ra, rb] = await Promise.all([a.done(), b.done()]);
+    expect(ra).toMatchObject({ ok: true, created: 2 });
+    expect(rb).toMatchObject({ ok: true, created: 2 });
+    expect(waiting[0]).toEqual({ reason: 'quota', inFlight: 2, maxInFlight: 2, pending: 2 });
+    expect(peak()).toBe(2);
+  });
+
+  it('rides out throttling and quota refusals from a busy service, with jittered backoff', async () => {
+    local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 2 }), concurrency: 4, delays: { record: 2 }, faults: { throttle: 0.25, seed: 11 } });
+    const peak = trackPeak(local);
+    await mkdir(join(dir, 'out-bucket'));
     const runA = join(dir, 'in-bucket', 'run-a');
     const runB = join(dir, 'in-bucket', 'run-b');
     await prepareCalls(runA, 15, 3, { seed: 1 });
     await prepareCalls(runB, 9, 3, { seed: 2 });
-    const common = { endpointUrl: local.endpoint, s3Root: dir, roleArn: ROLE, maxInFlight: 2, ...QUICK, maxRetries: 50 };
+    // each client thinks it may have 3: the service's quota of 2 refuses the rest
+    const common = { endpointUrl: local.endpoint, s3Root: dir, roleArn: ROLE, maxInFlight: 3, ...QUICK, maxRetries: 50 };
     const a = submitRun({ run: runA, output: join(dir, 'out-bucket', 'a'), ...common });
     const b = submitRun({ run: runB, output: join(dir, 'out-bucket', 'b'), ...common });
-    let retries = 0;
-    let waits = 0;
-    for (const s of [a, b]) {
-      s.on('retry', () => retries++);
-      s.on('waiting', () => waits++);
-    }
+    const retried = new Set<string>();
+    for (const s of [a, b]) s.on('retry', (e: RetryEvent) => retried.add(e.error.split(' ')[0]!));
     const [ra, rb] = await Promise.all([a.done(), b.done()]);
-    expect(ra).toMatchObject({ mode: 'aws', ok: true, created: 5 });
-    expect(rb).toMatchObject({ mode: 'aws', ok: true, created: 3 });
-    expect(peak).toBe(2);
-    expect(retries).toBeGreaterThan(0);
-    expect(waits).toBeGreaterThan(0);
+    expect(ra).toMatchObject({ ok: true, created: 5 });
+    expect(rb).toMatchObject({ ok: true, created: 3 });
+    expect(peak()).toBe(2);
+    expect(retried.has('ThrottlingException')).toBe(true);
     const jobs = local.service.snapshot();
     expect(jobs).toHaveLength(8);
     expect(new Set(jobs.map((j) => j.jobName)).size).toBe(8);
     expect(jobs.every((j) => j.status === 'Completed')).toBe(true);
-    expect(ra.jobs[0]!.inputUri).toBe('s3://in-bucket/run-a/input/job-0001/');
-    expect(ra.jobs[0]!.outputUri).toBe('s3://out-bucket/a/');
-    for (const j of ra.jobs) expect((await outputLines(j.output!)).map((l) => l.recordId).sort()).toEqual(shardIds(runA, j.job).sort());
   });
 
   it('passes timeout, tags, KMS key and VPC config through to the job', async () => {
