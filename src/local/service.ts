@@ -41,7 +41,7 @@ import { LineTooLongError, readLines } from './lines.js';
 import { extractiveSummariser, ModelCallError, type LocalModel } from './models.js';
 import { familyOfShape, modelOutputFor, requestOf } from './responses.js';
 import { readJsonFile, writeFileAtomic } from './state.js';
-import { mountResolver, parseS3Uri, rootResolver, s3Resolver, type StoreResolver } from './stores.js';
+import { mountResolver, parseS3Uri, removeOrphanedPartials, rootResolver, s3Resolver, type StoreResolver } from './stores.js';
 import {
   accountOfRole,
   isTerminal,
@@ -697,6 +697,8 @@ export class LocalBatchService extends EventEmitter {
   }
 
   private async run(job: StoredJob, plan: Plan, signal: AbortSignal): Promise<void> {
+    // A run cut off by a killed process is run again from the start; clear what its writers left.
+    await removeOrphanedPartials(plan.outStore, `${plan.outPrefix}/`);
     job.processedRecordCount = job.successRecordCount = job.errorRecordCount = 0;
     job.inputTokenCount = job.outputTokenCount = 0;
     const half = Math.ceil(plan.records / 2);

@@ -16,7 +16,8 @@
  * the names back.
  */
 import { join } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { pidAlive } from './state.js';
 import type { Readable, Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { openStore } from '../stores/index.js';
@@ -80,6 +81,32 @@ export function s3Resolver(): StoreResolver {
       return openStore(`s3://${name}/`);
     },
   };
+}
+
+/**
+ * Remove what a killed process left under a local store's prefix: LocalStore writes go to
+ * `<file>.partial-<pid>-<n>` and are renamed on finish, so a writer killed with SIGKILL leaves its
+ * temporary file. Only files of processes that are gone are removed. Other stores: nothing to do.
+ */
+export async function removeOrphanedPartials(store: Store, prefix: string): Promise<number> {
+  const local = store instanceof DotSafeStore ? store.inner : store;
+  if (!(local instanceof LocalStore)) return 0;
+  const dir = local.path(encodeKey(prefix));
+  let removed = 0;
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      const m = /\.partial-(\d+)-\d+$/.exec(e.name);
+      if (e.isFile() && m && !pidAlive(Number(m[1]))) {
+        await rm(p, { force: true });
+        removed++;
+      }
+    }
+  };
+  await walk(dir);
+  return removed;
 }
 
 /** `.` and `..` segments stored as `%2E` / `%2E%2E`, so a key is never a path step out of the store. */

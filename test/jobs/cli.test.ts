@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -203,11 +203,12 @@ describe('a submit killed with SIGKILL, then run again', () => {
       const arns = new Set(events.filter((e) => e.job === folder && e.jobArn).map((e) => e.jobArn));
       expect(arns.size).toBe(1);
     }
-    // every record answered exactly once
+    // every record answered exactly once, and no temporary file of the killed writers is left
     for (const [i, j] of jobs.entries()) {
       const folder = `job-000${i + 1}`;
       const ids = (await outputLines(j.output)).map((l: { recordId: string }) => l.recordId);
       expect(ids.sort()).toEqual(shardIds(run, folder).sort());
+      expect((await readdir(j.output)).filter((n) => n.includes('.partial-'))).toEqual([]);
     }
   });
 });
