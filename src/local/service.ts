@@ -25,7 +25,7 @@
  * - ListModelInvocationJobs sorts by submit time, newest first, 100 per page by default;
  * - `nameContains` is case-sensitive.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
@@ -355,7 +355,7 @@ export class LocalBatchService extends EventEmitter {
   }
 
   get(identifier: string): Record<string, unknown> {
-    return this.describe(this.find(identifier), false);
+    return this.describe(this.find(identifier));
   }
 
   list(params: URLSearchParams): { invocationJobSummaries: Record<string, unknown>[]; nextToken?: string } {
@@ -382,7 +382,7 @@ export class LocalBatchService extends EventEmitter {
     const size = q.maxResults ?? DEFAULT_PAGE;
     const page = matching.slice(start, start + size);
     const out: { invocationJobSummaries: Record<string, unknown>[]; nextToken?: string } = {
-      invocationJobSummaries: page.map((j) => this.describe(j, true)),
+      invocationJobSummaries: page.map((j) => this.describe(j)),
     };
     if (start + size < matching.length) {
       const last = page[page.length - 1]!;
@@ -439,7 +439,8 @@ export class LocalBatchService extends EventEmitter {
     return modelId;
   }
 
-  private describe(j: StoredJob, summary: boolean): Record<string, unknown> {
+  /** The Get response; a List summary has the same members (bedrock-batch-facts.md §3.3). */
+  private describe(j: StoredJob): Record<string, unknown> {
     const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     const out: Record<string, unknown> = {
       jobArn: j.jobArn,
@@ -463,7 +464,6 @@ export class LocalBatchService extends EventEmitter {
       successRecordCount: j.successRecordCount,
       errorRecordCount: j.errorRecordCount,
     };
-    void summary; // the summary has the same members as Get (§3.3)
     for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
     return out;
   }

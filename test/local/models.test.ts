@@ -18,7 +18,7 @@ import { modelOutputFor, requestOf } from '../../src/local/responses.js';
 import { readLines, LineTooLongError } from '../../src/local/lines.js';
 import { decodeKey, DotSafeStore, encodeKey, mountResolver, rootResolver } from '../../src/local/stores.js';
 import { LocalStore } from '../../src/stores/local.js';
-import { anthropicInput, clientOf, createInput, jsonl, put, startFast, tempDir, TRANSCRIPT, waitFor } from './helpers.js';
+import { anthropicInput, clientOf, createInput, jsonl, put, startFast, tempDir, waitFor } from './helpers.js';
 
 const FIXTURE_CALLS = readFileSync(new URL('../../fixtures/calls.jsonl', import.meta.url), 'utf8')
   .trim()
