@@ -80,6 +80,7 @@ export function submitCommand(): Command {
     .option('--aws', 'run on Amazon Bedrock');
   serviceOptions(cmd)
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
+    .option('--wait', 'watch until every job has ended (the default)')
     .option('--no-wait', 'return once every folder has a job (AWS; the local service always waits)')
     .option('--max-in-flight <n>', "jobs of the model in flight at once (default: the run's quota profile)", int('--max-in-flight', 1))
     .option('--timeout-hours <n>', 'job timeout, 24 to 168 (Bedrock default 24)', int('--timeout-hours', 1))

@@ -107,7 +107,7 @@ describe('submit, status, stop', () => {
     const run = join(dir, 'batch');
     const outDir = join(dir, 'out');
     await prepareCalls(run, 9, 3);
-    const r = await inProcess(['submit', run, '--output', outDir, '--json', '--local-delay', '1', '--poll', '0.01']);
+    const r = await inProcess(['submit', run, '--output', outDir, '--wait', '--json', '--local-delay', '1', '--poll', '0.01']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('submit: using the local service (in this process, http://127.0.0.1:');
     const lines = r.stdout.trim().split('\n');
