@@ -40,7 +40,17 @@ export type ErrorCode =
   | 'E_CANNOT_REBALANCE'
   | 'E_STORE'
   | 'E_COUNTS'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  // jobs: submit, watch, ledger and the local service (issue 4)
+  | 'E_NOT_PREPARED'
+  | 'E_SHARDS_CHANGED'
+  | 'E_LEDGER'
+  | 'E_LEDGER_MISMATCH'
+  | 'E_JOB_CREATE'
+  | 'E_JOB_NOT_FOUND'
+  | 'E_SERVICE'
+  | 'E_LOCAL_STATE'
+  | 'E_LOCAL_LOCKED';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */

@@ -23,3 +23,6 @@ export { MANIFEST_KEY, prepareRun, type PrepareProgress, type PrepareRunOptions,
 export { prepareItems, type EngineItem, type EngineOptions, type EngineStats } from './parallel/engine.js';
 export { loadStages, runtimeUrl, type PinnedStages, type StagesModule, type StagesSpec } from './parallel/stages.js';
 export { type RecordBatch } from './shards/rollover.js';
+// jobs and the local service (issue 4): submit / watch / resume / status / stop, and the embedded Bedrock batch service
+export * from './jobs/index.js';
+export * from './local/index.js';

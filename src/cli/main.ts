@@ -1,6 +1,10 @@
 /** The `bedrock-batch` command: wires stages together; no logic of its own beyond that. */
 import { Command, CommanderError } from 'commander';
 import { prepareCommand } from './prepare.js';
+import { submitCommand } from './submit.js';
+import { statusCommand } from './status.js';
+import { stopCommand } from './stop.js';
+import { serveCommand } from './serve.js';
 import { reportError } from './output.js';
 
 export function program(): Command {
@@ -10,6 +14,10 @@ export function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   cli.addCommand(prepareCommand());
+  cli.addCommand(submitCommand());
+  cli.addCommand(statusCommand());
+  cli.addCommand(stopCommand());
+  cli.addCommand(serveCommand());
   return cli;
 }
 

@@ -1,0 +1,62 @@
+/** `bedrock-batch serve`: the local Bedrock batch service on 127.0.0.1, for any client. */
+import { Command, Option } from 'commander';
+import { QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
+import { startLocalService } from '../local/server.js';
+import { int, localServiceOptions } from './submit.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .summary('run the local Bedrock batch service on 127.0.0.1')
+    .description(
+      "Serve Bedrock's control-plane API for model invocation jobs (Create, Get, List, Stop) on 127.0.0.1, so " +
+        'the AWS SDKs and CLI talk to it unchanged (endpoint = the printed URL, any credentials). Prints its ' +
+        'base URL as the first line on stdout once it accepts connections.\n\n' +
+        'With --root DIR it is its own S3: s3://bucket/key is DIR/bucket/key (a bucket is a folder that exists), ' +
+        'and nothing outside DIR is read or written. Without --root it reads and writes S3 through the SDK\'s ' +
+        'usual settings (AWS_ENDPOINT_URL_S3 for a local S3 server). Jobs are kept in DIR/.local-service/jobs.json.',
+    )
+    .option('-p, --port <n>', 'TCP port (0: a free one)', int('--port'), 8089)
+    .option('--root <dir>', 'be its own S3 under this directory')
+    .option('--state <file>', 'keep jobs in this file (default DIR/.local-service/jobs.json with --root)')
+    .option('--no-state', 'keep jobs in memory only')
+    .option('--region <region>', 'region in ARNs', 'us-east-1')
+    .option('--account-id <id>', 'account in ARNs (a role of another account is refused)', '123456789012')
+    .addOption(new Option('--quotas <profile>', 'limits jobs are validated against').choices(Object.keys(QUOTA_PROFILES)).default('documented'))
+    .option('--min-records <n>', 'minimum records per job (overrides the profile)', int('--min-records', 1))
+    .option('--max-in-flight <n>', 'jobs per model submitted or in progress at once (overrides the profile)', int('--max-in-flight', 1))
+    .option('--concurrency <n>', 'jobs running at once; the others wait in Scheduled (default 2)', int('--concurrency', 1))
+    .option('--delay <ms>', 'milliseconds per lifecycle step (default 50)', int('--delay'))
+    .option('--record-delay <ms>', 'milliseconds per record (default 0)', int('--record-delay'))
+    .option('--hour <ms>', 'milliseconds in one hour of a job timeout (default 3600000): small values make jobs expire', int('--hour', 1))
+    .option('--model-endpoint <url>', 'answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
+    .option('--model-name <name>', 'the model name to ask that endpoint for')
+    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', (v: string, all: string[] = []) => [...all, v])
+    .option('-q, --quiet', 'no log of job transitions on stderr')
+    .action(async (opts: Record<string, any>) => {
+      const local = localServiceOptions(opts, '');
+      const quotas = quotaProfile(opts.quotas, { minRecordsPerJob: opts.minRecords, maxJobsInFlight: opts.maxInFlight });
+      const service = await startLocalService({
+        port: opts.port,
+        ...(opts.root ? { root: opts.root } : {}),
+        ...(opts.state === false ? { stateFile: false as const } : typeof opts.state === 'string' ? { stateFile: opts.state } : {}),
+        region: opts.region,
+        accountId: opts.accountId,
+        quotas,
+        ...local,
+        ...(opts.quiet ? {} : { log: (line: string) => process.stderr.write(`serve: ${line}\n`) }),
+      });
+      process.stdout.write(`${service.endpoint}\n`);
+      if (!opts.quiet) {
+        process.stderr.write(
+          `serve: the local Bedrock batch service listens on ${service.endpoint} (${opts.root ? `its own S3 under ${opts.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name})\n`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await service.close();
+      if (!opts.quiet) process.stderr.write('serve: stopped; unfinished jobs go on at the next start with the same state\n');
+    });
+}

@@ -1,0 +1,68 @@
+/**
+ * The Bedrock client: `@aws-sdk/client-bedrock` for everything, against AWS or, with an endpoint,
+ * any service that speaks Bedrock's API (the local service). One code path serves both.
+ */
+import { BedrockClient, type BedrockClientConfig } from '@aws-sdk/client-bedrock';
+import { localCredentials } from '../local/server.js';
+
+export interface BedrockClientOptions {
+  /** AWS region (default: the SDK's chain: AWS_REGION, the profile's region). */
+  region?: string;
+  /** A Bedrock-compatible endpoint instead of AWS's (`http://127.0.0.1:8089` for `serve`). */
+  endpoint?: string;
+  /** The endpoint is the local service: use its placeholder credentials, never the user's. */
+  local?: boolean;
+  /**
+   * SDK attempts per call (default 1: submit, watch, status and stop retry throttling, quota, 5xx
+   * and network errors themselves, with jittered backoff they report, so the SDK does not retry too).
+   */
+  maxAttempts?: number;
+}
+
+export function createBedrockClient(options: BedrockClientOptions = {}): BedrockClient {
+  if (options.local && process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+    // The SDK warns on Node 20 about its releases of 2027; for the local service it is noise.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  }
+  const config: BedrockClientConfig = {};
+  if (options.endpoint) config.endpoint = options.endpoint;
+  if (options.region) config.region = options.region;
+  else if (options.local) config.region = 'us-east-1';
+  if (options.local) config.credentials = localCredentials();
+  config.maxAttempts = options.maxAttempts ?? 1;
+  return new BedrockClient(config);
+}
+
+/** The fields of an SDK error we act on: its exception name and HTTP status. */
+export function serviceErrorOf(error: unknown): { name: string; status: number | undefined; message: string } {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  return { name: e?.name ?? 'Error', status: e?.$metadata?.httpStatusCode, message: e?.message ?? String(error) };
+}
+
+const RETRYABLE = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ServiceQuotaExceededException',
+  'InternalServerException',
+  'ServiceUnavailableException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+]);
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+
+/** Worth trying again after a wait: throttling, quota, 5xx and network errors. */
+export function isRetryable(error: unknown): boolean {
+  const { name, status } = serviceErrorOf(error);
+  if (RETRYABLE.has(name)) return true;
+  if (status !== undefined && status >= 500) return true;
+  const code = (error as { code?: string })?.code;
+  return code !== undefined && NETWORK.has(code);
+}
+
+/** One line for a log or a ledger: the exception name and message (never request data or credentials). */
+export function describeError(error: unknown): string {
+  const { name, status, message } = serviceErrorOf(error);
+  const flat = message.replace(/\s+/g, ' ').trim();
+  return `${name}${status ? ` (${status})` : ''}: ${flat.length > 500 ? `${flat.slice(0, 499)}…` : flat}`;
+}

@@ -1,0 +1,23 @@
+/**
+ * The embedded local Bedrock batch service: Bedrock's control-plane API for model invocation jobs
+ * on 127.0.0.1, a job runner that reads and writes through the store interface, a pluggable local
+ * model, and fault injection. See server.ts (HTTP), service.ts (jobs), models.ts (the model).
+ */
+export { startLocalService, localClientConfig, localCredentials, type LocalService, type StartLocalServiceOptions } from './server.js';
+export { LocalBatchService, type LocalDelays, type LocalServiceOptions, type Manifest as OutputManifest, type StoredJob, type Transition } from './service.js';
+export {
+  extractiveSummariser,
+  extractiveSummary,
+  openAiChatModel,
+  ModelCallError,
+  STAND_IN_LABEL,
+  type ExtractiveOptions,
+  type LocalModel,
+  type ModelContext,
+  type OpenAiChatOptions,
+} from './models.js';
+export { familyOfShape, modelOutputFor, requestOf, type ChatTurn, type ModelAnswer, type ModelRequest } from './responses.js';
+export { parseFaults, type JobSelector, type LocalFaults } from './faults.js';
+export { mountResolver, parseS3Uri, rootResolver, s3Resolver, DotSafeStore, type S3Location, type StoreResolver } from './stores.js';
+export { ServiceError, SERVICE_ERROR_STATUS, type ServiceErrorName } from './errors.js';
+export { JOB_STATUSES, PATTERNS as BEDROCK_PATTERNS, TERMINAL_STATUSES, isTerminal, type JobStatus } from './validation.js';

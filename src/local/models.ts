@@ -1,0 +1,262 @@
+/**
+ * The local service's pluggable model. A model answers one family-neutral request (see
+ * responses.ts); the service wraps the answer in the job's family shape.
+ *
+ * - `extractiveSummariser()` (the default): deterministic and instant. It picks, from the call
+ *   transcript in the prompt, the sentences that state the reason for the call, its resolution and
+ *   the next steps, and labels its answer as a local stand-in. Same input, same output, always.
+ * - `openAiChatModel({ url })`: any OpenAI-compatible chat-completions endpoint (a local llama.cpp,
+ *   vLLM or Ollama server, or a hosted one), for realistic text without Bedrock.
+ *
+ * A model signals a per-record failure by throwing `ModelCallError`: the record gets an error line
+ * `{errorCode, errorMessage}` instead of `modelOutput`, as Bedrock writes it.
+ */
+import { estimateTokens } from '../records/tokens.js';
+import { normalizeModelId } from '../models/ids.js';
+import { requestText, type ModelAnswer, type ModelRequest } from './responses.js';
+
+export interface ModelContext {
+  /** The job's model id as the job was created with it. */
+  modelId: string;
+  recordId: string;
+  signal: AbortSignal;
+}
+
+export interface LocalModel {
+  /** Shown in logs and in `serve`'s banner. */
+  readonly name: string;
+  /** Records one job may have in flight with this model at once (default 1). */
+  readonly concurrency?: number;
+  answer(request: ModelRequest, context: ModelContext): Promise<ModelAnswer> | ModelAnswer;
+}
+
+/** A per-record failure: the record's output line carries `error: {errorCode, errorMessage}`. */
+export class ModelCallError extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelCallError';
+  }
+}
+
+export const STAND_IN_LABEL = '[local stand-in]';
+
+export interface ExtractiveOptions {
+  /** Put `[local stand-in]` before the summary (default true): nobody mistakes it for a real model's text. */
+  label?: boolean;
+}
+
+interface Sentence {
+  text: string;
+  speaker: 'customer' | 'agent' | 'other';
+  /** Position in the transcript, 0..1. */
+  at: number;
+}
+
+const REASON =
+  /\b(?:calling (?:about|because|regarding|to)|the reason|issue|problem|trouble|complain\w*|(?:haven't|hasn't|didn't|never) (?:received|arrived|got|come|shown|worked|been)|wrong|broken|damaged|missing|overcharged|charged|charge|bill(?:ing|ed)?|refund|cancel\w*|i need|i want|i'd like|i would like|question about|not working|doesn't work|won't|can't|cannot|error|late|delay\w*|lost)\b/gi;
+/** What the agent did: counted twice. */
+const RESOLUTION_DONE =
+  /\b(?:i|we)(?:'ve| have| just| went ahead and| already)? (?:processed|issued|refunded|credited|applied|updated|reset|cancell?ed|arranged|scheduled|sent|fixed|resolved|reshipped|replaced|submitted|escalated|added|removed|changed|waived|corrected|initiated|generated|created|placed|expedited|upgraded|reversed)\b/gi;
+const RESOLUTION =
+  /\b(?:refund(?:ed)?|credit(?:ed)?|replacement|resolved|fixed|processed|issued|waiv\w+|re-?ship\w*|escalat\w+|taken care of|all set|sorted|return label|discount)\b/gi;
+/** Courtesy that states nothing: never a summary sentence if anything else will do. */
+const COURTESY =
+  /\b(?:don't hesitate|feel free|any other questions|anything else|thank you|thanks for|have a (?:great|good|nice|wonderful)|grateful|appreciate|loyalty|my pleasure|glad (?:i|to)|you're welcome|how can i (?:help|assist)|is there anything)\b/i;
+const NEXT =
+  /\b(?:will|you'll|we'll|i'll|within (?:\d+|a|an|one|two|three|five|seven|the next)|\d+(?:-\d+)? (?:business |working )?(?:days|hours|weeks)|follow(?:-| )?up|call (?:you )?back|email|expect|should (?:receive|arrive|see|get)|tracking|next step\w*|reach out|monitor|keep an eye|confirmation)\b/gi;
+
+function score(sentence: Sentence, pattern: RegExp): number {
+  let hits = sentence.text.match(pattern)?.length ?? 0;
+  if (pattern === RESOLUTION) hits += 2 * (sentence.text.match(RESOLUTION_DONE)?.length ?? 0);
+  return hits > 0 && COURTESY.test(sentence.text) ? hits - 2.5 : hits;
+}
+
+/** Split a transcript into sentences, with who says them and where. */
+export function sentencesOf(transcript: string): Sentence[] {
+  const out: { text: string; speaker: Sentence['speaker'] }[] = [];
+  let speaker: Sentence['speaker'] = 'other';
+  for (const raw of transcript.split('\n')) {
+    let line = raw.trim();
+    if (!line) continue;
+    const m = /^([A-Za-z][\w .'-]{0,30}?)\s*:\s+(.*)$/.exec(line);
+    if (m) {
+      const who = m[1]!.toLowerCase();
+      speaker = /customer|caller|client|user|spk_1|speaker 2/.test(who) ? 'customer' : /agent|rep|support|service|spk_0|speaker 1/.test(who) ? 'agent' : 'other';
+      line = m[2]!;
+    }
+    line = line.replace(/\*[^*\n]{1,60}\*/g, ' ').replace(/\s+/g, ' ').trim();
+    for (const s of line.match(/[^.!?]+[.!?]+["')\]]*|[^.!?]+$/g) ?? []) {
+      const text = s.trim();
+      if (text.split(' ').length >= 4) out.push({ text, speaker });
+    }
+  }
+  return out.map((s, i) => ({ ...s, at: out.length > 1 ? i / (out.length - 1) : 0 }));
+}
+
+/** The extractive summary of a transcript: reason, resolution, next steps (each one sentence). */
+export function extractiveSummary(transcript: string): string {
+  const sentences = sentencesOf(transcript);
+  if (sentences.length === 0) return transcript.trim().slice(0, 400);
+  const used = new Set<Sentence>();
+  const pick = (pattern: RegExp, bias: (s: Sentence) => number): Sentence | undefined => {
+    let best: Sentence | undefined;
+    let bestScore = 0;
+    for (const s of sentences) {
+      if (used.has(s)) continue;
+      const hits = score(s, pattern);
+      if (hits <= 0) continue;
+      const total = hits + bias(s);
+      if (total > bestScore) {
+        best = s;
+        bestScore = total;
+      }
+    }
+    if (best) used.add(best);
+    return best;
+  };
+  const reason =
+    pick(REASON, (s) => (s.speaker === 'customer' ? 1.5 : 0) + (1 - s.at) * 2) ?? sentences.find((s) => s.speaker === 'customer') ?? sentences[0]!;
+  used.add(reason);
+  const resolution = pick(RESOLUTION, (s) => (s.speaker === 'agent' ? 1.5 : 0) + s.at);
+  const next = pick(NEXT, (s) => (s.speaker === 'agent' ? 1 : 0) + s.at * 1.5 - (resolution && s.at < resolution.at ? 1 : 0));
+  return [
+    `Reason: ${reason.text}`,
+    `Resolution: ${resolution ? resolution.text : 'not stated in the call.'}`,
+    `Next steps: ${next ? next.text : 'none stated.'}`,
+  ].join('\n');
+}
+
+/** The transcript inside a prompt: between `<transcript>` tags when the prompt has them, else the whole text. */
+export function transcriptOf(prompt: string): string {
+  const m = /<transcript>([\s\S]*?)<\/transcript>/i.exec(prompt);
+  return m ? m[1]! : prompt;
+}
+
+/** Cut `text` to about `maxTokens` tokens (the 4-characters-a-token estimate), on a word boundary. */
+function truncateToTokens(text: string, maxTokens: number): string {
+  let cut = text.slice(0, Math.max(0, maxTokens * 4));
+  while (cut.length > 0 && estimateTokens(cut) > maxTokens) cut = cut.slice(0, -8);
+  const space = cut.lastIndexOf(' ');
+  return space > cut.length * 0.6 ? cut.slice(0, space) : cut;
+}
+
+/** Cap an answer's text at the request's output budget, as a model would stop at it. */
+export function withinBudget(text: string, request: ModelRequest): ModelAnswer {
+  const inputTokens = Math.max(1, estimateTokens(requestText(request)));
+  let outputTokens = Math.max(1, estimateTokens(text));
+  const max = request.maxTokens;
+  if (max !== undefined && max >= 0 && outputTokens > max) {
+    const cut = truncateToTokens(text, max);
+    return { text: cut, inputTokens, outputTokens: Math.min(max, Math.max(estimateTokens(cut), max === 0 ? 0 : 1)), stop: 'length' };
+  }
+  return { text, inputTokens, outputTokens, stop: 'end' };
+}
+
+/** The default local model (see the module comment). */
+export function extractiveSummariser(options: ExtractiveOptions = {}): LocalModel {
+  const label = options.label !== false;
+  return {
+    name: 'extractive summariser (deterministic local stand-in)',
+    answer(request) {
+      const user = [...request.turns].reverse().find((t) => t.role === 'user')?.text ?? '';
+      const summary = extractiveSummary(transcriptOf(user));
+      return withinBudget(label ? `${STAND_IN_LABEL} ${summary}` : summary, request);
+    },
+  };
+}
+
+export interface OpenAiChatOptions {
+  /** The endpoint's base URL (`http://127.0.0.1:8080/v1`) or its full chat-completions URL. */
+  url: string;
+  /** The `model` to ask for (default: the job's base model id). */
+  model?: string;
+  /** Sent as `Authorization: Bearer ...`; never logged. Default: `OPENAI_API_KEY` from the environment. */
+  apiKey?: string;
+  /** Records in flight per job (default 4). */
+  concurrency?: number;
+  /** Per request (default 120 s). */
+  timeoutMs?: number;
+  /** Retries on 429 and 5xx, with a short backoff (default 2). */
+  retries?: number;
+}
+
+/** A model that forwards each record to an OpenAI-compatible `/chat/completions` endpoint. */
+export function openAiChatModel(options: OpenAiChatOptions): LocalModel {
+  const base = options.url.replace(/\/+$/, '');
+  const url = /\/chat\/completions$/.test(base) ? base : `${base}/chat/completions`;
+  const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const retries = options.retries ?? 2;
+  const where = new URL(url).host;
+  return {
+    name: `OpenAI-compatible endpoint ${new URL(url).origin}`,
+    concurrency: options.concurrency ?? 4,
+    async answer(request, context) {
+      const messages: { role: string; content: string }[] = [];
+      if (request.system) messages.push({ role: 'system', content: request.system });
+      for (const t of request.turns) messages.push({ role: t.role, content: t.text });
+      const body: Record<string, unknown> = { model: options.model ?? normalizeModelId(context.modelId), messages };
+      if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+      if (request.temperature !== undefined) body.temperature = request.temperature;
+      if (request.topP !== undefined) body.top_p = request.topP;
+      for (let attempt = 0; ; attempt++) {
+        let res: Response;
+        try {
+          res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+            body: JSON.stringify(body),
+            signal: AbortSignal.any([context.signal, AbortSignal.timeout(timeoutMs)]),
+          });
+        } catch (err) {
+          if (context.signal.aborted) throw err;
+          if (attempt < retries) {
+            await sleep(200 * 2 ** attempt);
+            continue;
+          }
+          throw new ModelCallError(500, `the model endpoint ${where} could not be reached: ${(err as Error).message}`);
+        }
+        const text = await res.text();
+        if (!res.ok) {
+          if ((res.status === 429 || res.status >= 500) && attempt < retries) {
+            await sleep(200 * 2 ** attempt);
+            continue;
+          }
+          throw new ModelCallError(res.status, `the model endpoint ${where} answered ${res.status}: ${errorText(text)}`);
+        }
+        let data: any;
+        try {
+          data = JSON.parse(text);
+        } catch {
+          throw new ModelCallError(500, `the model endpoint ${where} answered with a body that is not JSON`);
+        }
+        const choice = data?.choices?.[0];
+        const content = choice?.message?.content;
+        if (typeof content !== 'string') throw new ModelCallError(500, `the model endpoint ${where} answered without choices[0].message.content`);
+        const answer = withinBudget(content, { ...request, maxTokens: undefined } as ModelRequest);
+        const usage = data?.usage ?? {};
+        if (typeof usage.prompt_tokens === 'number') answer.inputTokens = usage.prompt_tokens;
+        if (typeof usage.completion_tokens === 'number') answer.outputTokens = usage.completion_tokens;
+        if (choice.finish_reason === 'length') answer.stop = 'length';
+        return answer;
+      }
+    },
+  };
+}
+
+function errorText(body: string): string {
+  let message = body;
+  try {
+    const data = JSON.parse(body);
+    message = typeof data?.error?.message === 'string' ? data.error.message : typeof data?.error === 'string' ? data.error : body;
+  } catch {
+    // not JSON: the raw text, shortened
+  }
+  const flat = message.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat || '(empty body)';
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

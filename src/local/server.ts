@@ -1,0 +1,208 @@
+/**
+ * The local service on 127.0.0.1: Bedrock's control-plane HTTP API for model invocation jobs, as
+ * `@aws-sdk/client-bedrock` speaks it (restJson1; bedrock-batch-facts.md §4):
+ *
+ *   POST /model-invocation-job                       CreateModelInvocationJob
+ *   GET  /model-invocation-job/{jobIdentifier}       GetModelInvocationJob
+ *   POST /model-invocation-job/{jobIdentifier}/stop  StopModelInvocationJob
+ *   GET  /model-invocation-jobs                      ListModelInvocationJobs
+ *
+ * `{jobIdentifier}` is the job ARN, percent-encoded (`:` and `/` included), or the bare 12-character
+ * id. Responses are JSON with RFC 3339 timestamps and an `x-amzn-RequestId`; errors carry
+ * `x-amzn-ErrorType` and `{"message"}` with the modelled status. SigV4 and `Authorization: Bearer`
+ * are both accepted (signatures are not checked: this is a local double, not a security boundary).
+ *
+ *   const local = await startLocalService({ root: './local-aws' });
+ *   const client = new BedrockClient(localClientConfig(local.endpoint));
+ *   ...
+ *   await local.close();
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ServiceError } from './errors.js';
+import { acquireLock } from './state.js';
+import { LocalBatchService, type LocalServiceOptions } from './service.js';
+
+export interface StartLocalServiceOptions extends LocalServiceOptions {
+  /** TCP port on 127.0.0.1 (default 0: a free one). */
+  port?: number;
+}
+
+export interface LocalService {
+  /** `http://127.0.0.1:PORT`: give it to `BedrockClient({ endpoint })`. */
+  readonly endpoint: string;
+  readonly port: number;
+  /** The service itself: job snapshots and `transition` events. */
+  readonly service: LocalBatchService;
+  /** Stop listening, pause running jobs (the state file keeps them) and release the state lock. */
+  close(): Promise<void>;
+}
+
+/** Credentials for a client of the local service: it accepts any, and these are not secret. */
+export function localCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: 'LOCALSERVICE', secretAccessKey: 'local-service-not-a-secret' };
+}
+
+/** Options for `new BedrockClient(...)` that talk to a local service at `endpoint`. */
+export function localClientConfig(endpoint: string, region = 'us-east-1'): { endpoint: string; region: string; credentials: ReturnType<typeof localCredentials> } {
+  return { endpoint, region, credentials: localCredentials() };
+}
+
+const MAX_BODY = 1 << 20;
+
+/** Start the service and listen on 127.0.0.1. Resolves once it accepts connections. */
+export async function startLocalService(options: StartLocalServiceOptions = {}): Promise<LocalService> {
+  const service = new LocalBatchService(options);
+  const lock = service.stateFile ? acquireLock(service.stateFile) : undefined;
+  let server: Server;
+  try {
+    await service.init();
+    server = createServer((req, res) => {
+      handle(service, req, res).catch((err) => {
+        // a failure while answering: the socket is probably gone
+        if (!res.headersSent) sendError(res, randomUUID(), new ServiceError('InternalServerException', (err as Error).message));
+      });
+    });
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await service.close().catch(() => {});
+    lock?.release();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  lock?.setEndpoint(endpoint);
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint,
+    port,
+    service,
+    close() {
+      closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await service.close();
+        lock?.release();
+      })();
+      return closed;
+    },
+  };
+}
+
+async function handle(service: LocalBatchService, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const requestId = randomUUID();
+  try {
+    const body = await readBody(req);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const method = (req.method ?? 'GET').toUpperCase();
+    const route = routeOf(method, path);
+    if (!route) throw new ServiceError('UnknownOperationException', `No operation serves ${method} ${path}`);
+    service.injectRequestFaults();
+    if (service.requireAuth && !req.headers.authorization) {
+      throw new ServiceError('AccessDeniedException', 'Missing Authentication Token: sign the request (SigV4) or send Authorization: Bearer');
+    }
+    switch (route.op) {
+      case 'create': {
+        let parsed: unknown;
+        try {
+          parsed = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new ServiceError('SerializationException', 'The request body is not valid JSON');
+        }
+        return sendJson(res, requestId, service.create(parsed));
+      }
+      case 'get':
+        return sendJson(res, requestId, service.get(route.id));
+      case 'stop':
+        service.stop(route.id);
+        res.writeHead(200, { 'x-amzn-RequestId': requestId, 'content-length': '0' });
+        res.end();
+        return;
+      case 'list':
+        return sendJson(res, requestId, service.list(query));
+    }
+  } catch (err) {
+    if (err instanceof ServiceError) return sendError(res, requestId, err);
+    return sendError(res, requestId, new ServiceError('InternalServerException', `Internal error: ${(err as Error).message}`));
+  }
+}
+
+type Route = { op: 'create' } | { op: 'list' } | { op: 'get'; id: string } | { op: 'stop'; id: string };
+
+function routeOf(method: string, path: string): Route | undefined {
+  if (path === '/model-invocation-job' || path === '/model-invocation-job/') {
+    if (method === 'POST') return { op: 'create' };
+    if (method === 'GET') return { op: 'get', id: '' }; // an empty label: validation names it
+    return undefined;
+  }
+  if (path === '/model-invocation-jobs' || path === '/model-invocation-jobs/') return method === 'GET' ? { op: 'list' } : undefined;
+  const prefix = '/model-invocation-job/';
+  if (!path.startsWith(prefix)) return undefined;
+  let rest = path.slice(prefix.length);
+  let op: 'get' | 'stop' = 'get';
+  if (method === 'POST' && rest.endsWith('/stop')) {
+    op = 'stop';
+    rest = rest.slice(0, -'/stop'.length);
+  } else if (method !== 'GET') {
+    return undefined;
+  }
+  let id: string;
+  try {
+    id = decodeURIComponent(rest);
+  } catch {
+    throw new ServiceError('ValidationException', `1 validation error detected: Value '${rest}' at 'jobIdentifier' failed to satisfy constraint: Member must be percent-encoded correctly`);
+  }
+  return { op, id };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new ServiceError('ValidationException', `The request body is larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, requestId: string, data: unknown): void {
+  const text = JSON.stringify(data);
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, requestId: string, err: ServiceError): void {
+  const text = JSON.stringify({ message: err.message });
+  res.writeHead(err.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+    'x-amzn-ErrorType': err.errorType,
+  });
+  res.end(text);
+}

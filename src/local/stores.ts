@@ -1,0 +1,162 @@
+/**
+ * Where the local service's bytes live: a resolver turns a job's `s3://bucket/key` into a Store and
+ * a key in it. Three kinds (DESIGN.md, "The local service"):
+ *
+ * - `rootResolver(dir)`: the service is its own S3. `s3://bucket/key` is `DIR/bucket/key`; a bucket
+ *   exists when its folder does.
+ * - `mountResolver({ bucket: store })`: explicit buckets, each one a store (what the embedded
+ *   `submit` uses to map a local run and output directory to s3:// URIs); no other bucket exists.
+ * - `s3Resolver()`: real S3 (or `AWS_ENDPOINT_URL_S3`) through `openStore('s3://bucket/')`.
+ *
+ * Nothing outside a local root or mount is ever read or written, whatever the key's segments. In S3
+ * a key is a string, not a path: `a/../b` is its own object, distinct from `b`, and Bedrock's URI
+ * pattern lets `.` and `..` segments through. A local store would resolve them as path steps, so
+ * local resolvers store such segments under a name no valid key segment can take: each `.` becomes
+ * `%2E` (`%` is outside Bedrock's key alphabet), so `a/../b` lives at `a/%2E%2E/b`. Listing maps
+ * the names back.
+ */
+import { join } from 'node:path';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { pidAlive } from './state.js';
+import type { Readable, Writable } from 'node:stream';
+import { BatchError } from '../errors.js';
+import { openStore } from '../stores/index.js';
+import { LocalStore } from '../stores/local.js';
+import type { ObjectInfo, Store, WriteOptions } from '../stores/store.js';
+
+export interface S3Location {
+  bucket: string;
+  /** The key (or key prefix) after the bucket, without a leading `/`; `''` for the bucket root. */
+  key: string;
+}
+
+/** Split `s3://bucket/key`. The URI was validated against Bedrock's pattern by the caller. */
+export function parseS3Uri(uri: string): S3Location {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new BatchError('E_BAD_OPTION', `not an s3:// URI: ${uri}`);
+  return { bucket: m[1]!, key: m[2] ?? '' };
+}
+
+export interface StoreResolver {
+  /** A human description for logs: `root ./local-aws`, `mounts ...`, `S3`. */
+  readonly description: string;
+  /** The store holding a bucket's objects (keys are object keys), or undefined when the bucket does not exist. */
+  bucket(name: string): Promise<Store | undefined>;
+}
+
+/** The service as its own S3 under `dir`. */
+export function rootResolver(dir: string): StoreResolver {
+  return {
+    description: `root ${dir}`,
+    async bucket(name) {
+      // Bucket names match [a-z0-9][-.a-z0-9]{1,61}[a-z0-9]: never `.`, `..`, nor a path.
+      if (!/^[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]$/.test(name)) return undefined;
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => undefined);
+      return info?.isDirectory() ? new DotSafeStore(new LocalStore(path)) : undefined;
+    },
+  };
+}
+
+/** Explicit buckets: each name maps to a store (a local directory path or any Store). */
+export function mountResolver(mounts: Record<string, Store | string>): StoreResolver {
+  const stores = new Map<string, Store>();
+  for (const [bucket, target] of Object.entries(mounts)) {
+    const store = typeof target === 'string' ? openStore(target) : target;
+    stores.set(bucket, store instanceof LocalStore ? new DotSafeStore(store) : store);
+  }
+  return {
+    description: `mounts ${[...stores].map(([b, s]) => `s3://${b}/ -> ${s.uri}`).join(', ')}`,
+    async bucket(name) {
+      return stores.get(name);
+    },
+  };
+}
+
+/** Real S3 through the S3 store (credentials chain, region, `AWS_ENDPOINT_URL_S3`). */
+export function s3Resolver(): StoreResolver {
+  return {
+    description: 'S3 (the SDK default settings)',
+    async bucket(name) {
+      return openStore(`s3://${name}/`);
+    },
+  };
+}
+
+/**
+ * Remove what a killed process left under a local store's prefix: LocalStore writes go to
+ * `<file>.partial-<pid>-<n>` and are renamed on finish, so a writer killed with SIGKILL leaves its
+ * temporary file. Only files of processes that are gone are removed. Other stores: nothing to do.
+ */
+export async function removeOrphanedPartials(store: Store, prefix: string): Promise<number> {
+  const local = store instanceof DotSafeStore ? store.inner : store;
+  if (!(local instanceof LocalStore)) return 0;
+  const dir = local.path(encodeKey(prefix));
+  let removed = 0;
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      const m = /\.partial-(\d+)-\d+$/.exec(e.name);
+      if (e.isFile() && m && !pidAlive(Number(m[1]))) {
+        await rm(p, { force: true });
+        removed++;
+      }
+    }
+  };
+  await walk(dir);
+  return removed;
+}
+
+/** `.` and `..` segments stored as `%2E` / `%2E%2E`, so a key is never a path step out of the store. */
+export function encodeKey(key: string): string {
+  return key
+    .split('/')
+    .map((s) => (s === '.' || s === '..' ? s.replace(/\./g, '%2E') : s))
+    .join('/');
+}
+
+export function decodeKey(key: string): string {
+  return key
+    .split('/')
+    .map((s) => (s === '%2E' || s === '%2E%2E' ? s.replace(/%2E/g, '.') : s))
+    .join('/');
+}
+
+/** A local store whose keys are S3 keys (see the module comment). */
+export class DotSafeStore implements Store {
+  constructor(readonly inner: Store) {}
+  get uri(): string {
+    return this.inner.uri;
+  }
+  resolve(key: string): string {
+    return this.inner.resolve(encodeKey(key));
+  }
+  createWriteStream(key: string, options?: WriteOptions): Writable {
+    return this.inner.createWriteStream(encodeKey(key), options);
+  }
+  createReadStream(key: string): Readable {
+    return this.inner.createReadStream(encodeKey(key));
+  }
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    // A prefix ending in a partial segment (`a/.`) must still match `a/..x`: list by the encoded
+    // complete segments, then filter on the decoded keys.
+    const cut = prefix.lastIndexOf('/');
+    const folder = cut < 0 ? '' : encodeKey(prefix.slice(0, cut + 1));
+    // A local store walks its whole root; walk only the prefix's folder (a run directory also holds
+    // lineage, outputs and the service's state, which change while a job is listed).
+    const inner = this.inner instanceof LocalStore && folder !== '' ? new LocalStore(this.inner.path(folder)) : this.inner;
+    const base = inner === this.inner ? '' : folder;
+    for await (const o of inner.list(inner === this.inner ? folder : '')) {
+      const key = decodeKey(base + o.key);
+      if (key.startsWith(prefix)) yield { key, size: o.size };
+    }
+  }
+  exists(key: string): Promise<boolean> {
+    return this.inner.exists(encodeKey(key));
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(encodeKey(key));
+  }
+}
