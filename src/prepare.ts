@@ -211,7 +211,8 @@ async function writeManifest(store: Store, summary: PrepareSummary, jobs: JobInf
 async function checkOut(store: Store, overwrite: boolean): Promise<void> {
   const earlier: string[] = [];
   for await (const o of store.list('')) {
-    if (o.key === MANIFEST_KEY || o.key.startsWith('input/') || o.key.startsWith('lineage/') || o.key === 'rejects.jsonl') earlier.push(o.key);
+    // local-service/: the embedded service's jobs for these shards, stale once they are replaced
+    if (o.key === MANIFEST_KEY || o.key.startsWith('input/') || o.key.startsWith('lineage/') || o.key.startsWith('local-service/') || o.key === 'rejects.jsonl') earlier.push(o.key);
     else if (o.key === 'ledger.jsonl') {
       throw new BatchError('E_BAD_OPTION', `${store.uri} holds a run that was already submitted (ledger.jsonl)`, {
         hint: 'prepare into a new --out; replacing submitted shards would break resume and collect',

@@ -86,7 +86,9 @@ export class LocalStore implements Store {
 
   async *list(prefix = ''): AsyncIterable<ObjectInfo> {
     const entries: ObjectInfo[] = [];
-    await walk(this.root, this.root, entries);
+    // Walk only the folder the prefix points into (`input/job-0001/` → that folder).
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    await walk(this.root, folder ? this.path(folder) : this.root, entries);
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const e of entries) if (e.key.startsWith(prefix) && !e.key.includes('.partial-')) yield e;
   }
@@ -115,7 +117,11 @@ async function walk(root: string, dir: string, out: ObjectInfo[]): Promise<void>
   for (const d of names) {
     const full = join(dir, d.name);
     if (d.isDirectory()) await walk(root, full, out);
-    else if (d.isFile()) out.push({ key: relative(root, full).split(sep).join('/'), size: (await stat(full)).size });
+    else if (d.isFile()) {
+      // A file may go between readdir and stat (a writer's temporary file renamed into place).
+      const size = await stat(full).then((st) => st.size, (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? -1 : Promise.reject(err)));
+      if (size >= 0) out.push({ key: relative(root, full).split(sep).join('/'), size });
+    }
   }
 }
 
