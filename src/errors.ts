@@ -40,7 +40,14 @@ export type ErrorCode =
   | 'E_CANNOT_REBALANCE'
   | 'E_STORE'
   | 'E_COUNTS'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  // stores (S3)
+  | 'E_BAD_URI'
+  | 'E_NO_BUCKET'
+  | 'E_ACCESS_DENIED'
+  | 'E_CREDENTIALS'
+  | 'E_UPLOAD'
+  | 'E_INTERRUPTED';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */
