@@ -19,6 +19,7 @@ export {
   S3ObjectWriter,
   S3Store,
   UploadError,
+  uploadsSettled,
   type NormalizedS3Options,
   type ObjectStreamOptions,
   type S3StoreOptions,

@@ -201,6 +201,19 @@ const unquote = (etag: string | undefined) => etag?.replace(/"/g, '');
 /** Every writer not yet finished or cleaned up, so an interrupt can abort them all. */
 const live = new Set<S3ObjectWriter>();
 
+/**
+ * Waits until every S3 writer that was destroyed or failed has finished cleaning up (its multipart
+ * upload aborted). Needed because `stream/promises` `pipeline` rejects as soon as a stage fails,
+ * without waiting for the writers it destroyed: a caller about to exit should await this first.
+ */
+export async function uploadsSettled(): Promise<void> {
+  await Promise.all(
+    [...live]
+      .filter((w) => w.destroyed && !w.closed)
+      .map((w) => new Promise<void>((resolve) => w.once('close', () => resolve()))),
+  );
+}
+
 /** Destroys every unfinished S3 writer of this process and waits until each has aborted its upload. */
 export async function abortOpenUploads(reason: Error = new BatchError('E_INTERRUPTED', 'interrupted')): Promise<number> {
   const writers = [...live];
@@ -286,8 +299,8 @@ export class S3ObjectWriter extends Writable {
       ...(this.o.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.o.kmsKeyId } : {}),
       ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}),
     };
-    // Upload sees the client through this wrapper: it records what S3 answered, cancels in-flight
-    // requests on failure (never the abort itself), and notices a failed request at once.
+    // Upload sees the client through this wrapper: it records what S3 answered, cancels part
+    // transfers in flight on failure, and notices a failed request at once.
     const tracked = { config: this.o.client.config, send: (command: any, options?: any) => this.send(command, options) } as unknown as S3Client;
     this.upload = new Upload({ client: tracked, params, partSize: this.o.partSize, queueSize: this.o.queueSize, leavePartsOnError: false });
     this.settled = this.upload.done() as Promise<CompleteMultipartUploadCommandOutput | undefined>;
@@ -299,7 +312,10 @@ export class S3ObjectWriter extends Writable {
     const isAbort = op === 'AbortMultipartUpload';
     const part = op === 'UploadPart' ? (command.input.PartNumber as number) : undefined;
     try {
-      const out: any = await this.o.client.send(command as any, isAbort ? options : { ...options, abortSignal: this.requests.signal });
+      // Only data transfers are cancelled on failure: a create or complete cut off in flight could
+      // leave the server holding an upload (or an object) the client never heard of.
+      const cancellable = op === 'UploadPart' || op === 'PutObject';
+      const out: any = await this.o.client.send(command as any, cancellable ? { ...options, abortSignal: this.requests.signal } : options);
       switch (op) {
         case 'CreateMultipartUpload':
           this.uploadId = out.UploadId;

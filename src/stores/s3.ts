@@ -17,7 +17,7 @@ import { S3ObjectWriter, type UploadProgress, type VerifyMode } from './s3-write
 import type { ObjectInfo, Store, WriteOptions } from './store.js';
 import { bedrockS3UriProblem, checkAccountId, checkBedrockS3Uri, checkKmsKeyId, formatS3Uri, parseS3Uri } from './uri.js';
 
-export { abortOpenUploads, S3ObjectWriter, UploadError, type UploadProgress, type UploadResult, type VerifyMode } from './s3-writer.js';
+export { abortOpenUploads, S3ObjectWriter, uploadsSettled, UploadError, type UploadProgress, type UploadResult, type VerifyMode } from './s3-writer.js';
 
 /**
  * Part size: 8 MiB measured fastest against the local S3 server (bench/s3.ts), and keeps a shard's

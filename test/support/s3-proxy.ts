@@ -50,7 +50,9 @@ export type FaultAction =
   /** Forward the request, but cut the response body after this many bytes. */
   | { cutResponseAfterBytes: number }
   /** Forward the request with the body byte at this offset inverted (data corrupted on the way). */
-  | { flipRequestByteAt: number };
+  | { flipRequestByteAt: number }
+  /** Forward the request after this many milliseconds (a slow server). */
+  | { delayMs: number };
 
 export type Fault = (request: ProxyRequest) => FaultAction | undefined;
 
@@ -120,7 +122,12 @@ export async function startS3Proxy(server: S3Server, options: { fault?: Fault } 
       ...(url.searchParams.get('uploadId') ? { uploadId: url.searchParams.get('uploadId')! } : {}),
     };
     requests.push(r);
-    const action = proxy.fault?.(r);
+    let action = proxy.fault?.(r);
+    if (action && 'delayMs' in action) {
+      req.pause();
+      await new Promise((resolve) => setTimeout(resolve, action && 'delayMs' in action ? action.delayMs : 0));
+      action = undefined; // the body flows again once it is piped on
+    }
 
     if (action && 'error' in action) {
       req.resume();
