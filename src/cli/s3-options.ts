@@ -18,6 +18,7 @@ export function addS3Options(cmd: Command): Command {
     .addOption(new Option('--expected-bucket-owner <account>', 'refuse buckets not owned by this 12-digit account id'))
     .addOption(new Option('--part-size <size>', 'multipart upload part size, 5MiB to 5GiB (default 8MiB)'))
     .addOption(new Option('--upload-queue-size <n>', 'parts uploaded at once per object (default 4)'))
+    .addOption(new Option('--verify <mode>', 'checks after each upload: checksum (size + S3\'s CRC32s), md5 (+ MD5 vs ETag, for servers without checksums), size, none').choices(['checksum', 'md5', 'size', 'none']))
     .addOption(new Option('--max-attempts <n>', 'attempts per S3 request, retries included (default: AWS_MAX_ATTEMPTS, else 3)'));
 }
 
@@ -38,6 +39,7 @@ export function s3OptionsFrom(opts: Record<string, unknown>): S3StoreOptions {
   if (opts.partSize !== undefined) out.partSize = parseSize(String(opts.partSize), '--part-size');
   if (opts.uploadQueueSize !== undefined) out.queueSize = whole('--upload-queue-size', opts.uploadQueueSize);
   if (opts.maxAttempts !== undefined) out.maxAttempts = whole('--max-attempts', opts.maxAttempts);
+  if (opts.verify !== undefined) out.verify = opts.verify as NonNullable<S3StoreOptions['verify']>;
   return out;
 }
 

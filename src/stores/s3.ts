@@ -43,7 +43,7 @@ export interface S3StoreOptions extends S3ClientOptions {
   expectedBucketOwner?: string;
   /** Keep to Bedrock's S3 URI rule for the location and the keys written (default true). */
   bedrockUris?: boolean;
-  /** What is checked after each upload: size and checksum (default), size only, or nothing. */
+  /** What is checked after each upload (see VerifyMode): size and S3's CRC32s (default), plus MD5s vs ETags, size only, or nothing. */
   verify?: VerifyMode;
   /** Times a read resumes (a ranged GET from where it stopped) after its connection failed (default 5). */
   readResumes?: number;
@@ -87,7 +87,7 @@ export function normalizeS3Options(options: S3StoreOptions = {}): NormalizedS3Op
   if (options.kmsKeyId !== undefined) checkKmsKeyId(options.kmsKeyId);
   if (options.expectedBucketOwner !== undefined) checkAccountId(options.expectedBucketOwner);
   const verify = options.verify ?? 'checksum';
-  if (!['checksum', 'size', 'none'].includes(verify)) throw new BatchError('E_BAD_OPTION', `verify must be checksum, size or none, got "${verify}"`);
+  if (!['checksum', 'md5', 'size', 'none'].includes(verify)) throw new BatchError('E_BAD_OPTION', `verify must be checksum, md5, size or none, got "${verify}"`);
   const readResumes = options.readResumes ?? 5;
   return {
     partSize,

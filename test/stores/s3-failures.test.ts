@@ -55,7 +55,7 @@ describe('S3 uploads that fail', () => {
   it('retries a part whose connection died, and completes the object', async () => {
     let kills = 0;
     proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 2 && kills++ < 2 ? { resetAfterBytes: 1 * MiB } : undefined);
-    const s = store('retry');
+    const s = store('retry', { verify: 'md5' });
     const w = s.createWriteStream('input/job-0001/part-00001.jsonl') as S3ObjectWriter;
     await pipeline(Readable.from(data(12 * MiB)), w);
     expect(w.result).toMatchObject({ bytes: 12 * MiB, parts: 3, verified: 'checksum' });

@@ -8,13 +8,17 @@
  *   response body after N bytes (a download dropping mid-way);
  * - it implements AbortMultipartUpload, which s3rver 3.7.1 answers with 405: it records the abort
  *   and removes the upload's parts from s3rver's `._S3rver_uploads/<uploadId>/`, so "nothing is
- *   orphaned" can be checked on the server's own disk.
+ *   orphaned" can be checked on the server's own disk;
+ * - with `checksums: true` it answers as S3 does with flexible checksums (which s3rver lacks): the
+ *   CRC32 of the bytes the server received on UploadPart / PutObject (`x-amz-checksum-crc32`), and
+ *   the composite checksum of the parts in CompleteMultipartUpload's result.
  */
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { uploadsDir, type S3Server } from './s3-server.js';
 
 export type S3Operation =
@@ -64,6 +68,8 @@ export interface S3Proxy {
   /** AbortMultipartUpload requests that reached the proxy and succeeded. */
   aborts: { bucket: string; key: string; uploadId: string }[];
   fault: Fault | undefined;
+  /** Answer with CRC32 checksums as S3 does (see the module comment). */
+  checksums: boolean;
   ops(op: S3Operation): ProxyRequest[];
   stop(): Promise<void>;
 }
@@ -86,7 +92,14 @@ function s3ErrorXml(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
 }
 
-export async function startS3Proxy(server: S3Server, options: { fault?: Fault } = {}): Promise<S3Proxy> {
+const b64 = (crc: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc >>> 0);
+  return b.toString('base64');
+};
+
+export async function startS3Proxy(server: S3Server, options: { fault?: Fault; checksums?: boolean } = {}): Promise<S3Proxy> {
+  const partCrcs = new Map<string, Map<number, number>>();
   const target = new URL(server.endpoint);
   const requests: ProxyRequest[] = [];
   const aborts: S3Proxy['aborts'] = [];
@@ -98,6 +111,7 @@ export async function startS3Proxy(server: S3Server, options: { fault?: Fault } 
     requests,
     aborts,
     fault: options.fault,
+    checksums: options.checksums ?? false,
     ops: (op) => requests.filter((r) => r.op === op),
     async stop() {
       for (const s of sockets) s.destroy();
@@ -186,15 +200,19 @@ export async function startS3Proxy(server: S3Server, options: { fault?: Fault } 
       return;
     }
 
-    if (action && 'flipRequestByteAt' in action) {
+    const checksummed = proxy.checksums && (op === 'UploadPart' || op === 'PutObject');
+    let received = 0;
+    if ((action && 'flipRequestByteAt' in action) || checksummed) {
+      const flipAt = action && 'flipRequestByteAt' in action ? action.flipRequestByteAt : -1;
       let offset = 0;
       req.on('data', (chunk: Buffer) => {
-        const at = action.flipRequestByteAt - offset;
+        const at = flipAt - offset;
         if (at >= 0 && at < chunk.length) {
           chunk = Buffer.from(chunk);
           chunk[at] = chunk[at]! ^ 0xff;
         }
         offset += chunk.length;
+        received = crc32(chunk, received);
         upstream.write(chunk);
       });
       req.on('end', () => upstream.end());
@@ -202,6 +220,31 @@ export async function startS3Proxy(server: S3Server, options: { fault?: Fault } 
       req.pipe(upstream);
     }
     upstream.on('response', (up) => {
+      if (proxy.checksums && (up.statusCode ?? 500) < 300) {
+        if (checksummed) {
+          if (op === 'UploadPart') {
+            if (!partCrcs.has(r.uploadId!)) partCrcs.set(r.uploadId!, new Map());
+            partCrcs.get(r.uploadId!)!.set(r.partNumber!, received);
+          }
+          res.writeHead(up.statusCode!, { ...up.headers, 'x-amz-checksum-crc32': b64(received) });
+          up.pipe(res);
+          return;
+        }
+        if (op === 'CompleteMultipartUpload') {
+          const body: Buffer[] = [];
+          up.on('data', (c: Buffer) => body.push(c));
+          up.on('end', () => {
+            const parts = [...(partCrcs.get(r.uploadId!) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+            const all = Buffer.alloc(4 * parts.length);
+            parts.forEach((c, i) => all.writeUInt32BE(c >>> 0, 4 * i));
+            const composite = `${b64(crc32(all))}-${parts.length}`;
+            const xml = Buffer.concat(body).toString('utf8').replace('</CompleteMultipartUploadResult>', `<ChecksumCRC32>${composite}</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`);
+            res.writeHead(up.statusCode!, { ...up.headers, 'content-length': Buffer.byteLength(xml) });
+            res.end(xml);
+          });
+          return;
+        }
+      }
       res.writeHead(up.statusCode ?? 500, up.headers);
       if (action && 'cutResponseAfterBytes' in action) {
         let sent = 0;
