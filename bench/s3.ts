@@ -50,7 +50,12 @@ interface Row {
 }
 
 function child(args: string[]): Row {
-  const out = execFileSync(process.execPath, [join(here, 's3-tasks.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [join(here, 's3-tasks.js'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as Row;
 }
 
