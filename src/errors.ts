@@ -50,7 +50,14 @@ export type ErrorCode =
   | 'E_JOB_NOT_FOUND'
   | 'E_SERVICE'
   | 'E_LOCAL_STATE'
-  | 'E_LOCAL_LOCKED';
+  | 'E_LOCAL_LOCKED'
+  // stores (S3)
+  | 'E_BAD_URI'
+  | 'E_NO_BUCKET'
+  | 'E_ACCESS_DENIED'
+  | 'E_CREDENTIALS'
+  | 'E_UPLOAD'
+  | 'E_INTERRUPTED';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */

@@ -4,8 +4,10 @@ import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
 import { prepareRun, type PrepareSummary } from '../prepare.js';
 import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
+import { setStoreDefaults } from '../stores/index.js';
 import { ADAPTER_NAMES, callStages } from '../../transforms/index.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
+import { addS3Options, s3OptionsFrom, withInterrupts } from './s3-options.js';
 
 export const DEFAULT_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
@@ -21,7 +23,7 @@ const num = (name: string) => (v: string) => {
 };
 
 export function prepareCommand(): Command {
-  return new Command('prepare')
+  const cmd = new Command('prepare')
     .summary('turn raw call-center exports into Bedrock batch input shards')
     .description(
       'Read exports (CSV, TSV, JSONL, JSON, Amazon Transcribe / Contact Lens JSON, text; gzip or not; - for stdin),\n' +
@@ -29,8 +31,8 @@ export function prepareCommand(): Command {
         'Writes <out>/input/job-NNNN/part-NNNNN.jsonl (what jobs read), <out>/lineage/..., <out>/rejects.jsonl\n' +
         'and <out>/prepared.json. Exit code 1 when the run cannot be submitted (e.g. below the minimum records per job).',
     )
-    .argument('<inputs...>', 'files, directories, or - for stdin')
-    .requiredOption('-o, --out <dir>', 'where the prepared run goes')
+    .argument('<inputs...>', 'files, directories, s3:// objects or prefixes, or - for stdin')
+    .requiredOption('-o, --out <dir>', 'where the prepared run goes: a directory or an s3://bucket/prefix/')
     .option('-m, --model <id>', 'model id, inference profile id or ARN', DEFAULT_MODEL)
     .addOption(new Option('--family <name>', 'model family, when the model id does not tell (custom models)').choices(['anthropic', 'nova', 'titan-text', 'llama', 'mistral', 'converse']))
     .addOption(new Option('--invocation-type <type>', 'record shape: the model\'s own (InvokeModel) or Converse').choices(['InvokeModel', 'Converse']))
@@ -59,7 +61,8 @@ export function prepareCommand(): Command {
     .option('--rejects <file>', 'the rejects file (default <out>/rejects.jsonl)')
     .option('--overwrite', 'replace a prepared run already in --out')
     .option('--json', 'print the summary as one JSON object on stdout')
-    .option('-q, --quiet', 'no summary on stderr')
+    .option('-q, --quiet', 'no summary on stderr');
+  return addS3Options(cmd)
     .action(async (inputs: string[], opts: Record<string, any>, cmd: Command) => {
       const summary = await runPrepare(inputs, opts);
       if (opts.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
@@ -87,12 +90,14 @@ export async function runPrepare(inputs: string[], opts: Record<string, any>): P
   }
   const passthrough =
     opts.passthrough === undefined ? undefined : opts.passthrough === '*' || opts.passthrough === 'none' ? opts.passthrough : String(opts.passthrough).split(',').map((s: string) => s.trim()).filter(Boolean);
+  setStoreDefaults(s3OptionsFrom(opts));
   const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
   const template = opts.template ? await readFile(opts.template, 'utf8').catch((e: Error) => {
     throw new BatchError('E_TEMPLATE', `cannot read the template file ${opts.template}: ${e.message}`);
   }) : undefined;
   try {
-    return await prepareRun({
+    return await withInterrupts((signal) => prepareRun({
+      signal,
       inputs,
       out: opts.out,
       stages: callStages({
@@ -124,7 +129,7 @@ export async function runPrepare(inputs: string[], opts: Record<string, any>): P
       overwrite: opts.overwrite === true,
       ...(opts.rejects ? { rejects: opts.rejects } : {}),
       onProgress: (p) => status.update(`prepare: ${formatCount(p.read)} calls read, ${formatBytes(p.bytesRead)}`),
-    });
+    }));
   } finally {
     status.clear();
   }

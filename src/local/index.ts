@@ -18,6 +18,6 @@ export {
 } from './models.js';
 export { familyOfShape, modelOutputFor, requestOf, type ChatTurn, type ModelAnswer, type ModelRequest } from './responses.js';
 export { parseFaults, type JobSelector, type LocalFaults } from './faults.js';
-export { mountResolver, parseS3Uri, rootResolver, s3Resolver, DotSafeStore, type S3Location, type StoreResolver } from './stores.js';
+export { mountResolver, rootResolver, s3Resolver, DotSafeStore, type StoreResolver } from './stores.js';
 export { ServiceError, SERVICE_ERROR_STATUS, type ServiceErrorName } from './errors.js';
 export { JOB_STATUSES, PATTERNS as BEDROCK_PATTERNS, TERMINAL_STATUSES, isTerminal, type JobStatus } from './validation.js';

@@ -24,18 +24,7 @@ import { openStore } from '../stores/index.js';
 import { LocalStore } from '../stores/local.js';
 import type { ObjectInfo, Store, WriteOptions } from '../stores/store.js';
 
-export interface S3Location {
-  bucket: string;
-  /** The key (or key prefix) after the bucket, without a leading `/`; `''` for the bucket root. */
-  key: string;
-}
-
-/** Split `s3://bucket/key`. The URI was validated against Bedrock's pattern by the caller. */
-export function parseS3Uri(uri: string): S3Location {
-  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
-  if (!m) throw new BatchError('E_BAD_OPTION', `not an s3:// URI: ${uri}`);
-  return { bucket: m[1]!, key: m[2] ?? '' };
-}
+export { parseS3Uri, type S3Location } from '../stores/uri.js';
 
 export interface StoreResolver {
   /** A human description for logs: `root ./local-aws`, `mounts ...`, `S3`. */

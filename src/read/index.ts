@@ -1,6 +1,6 @@
 /**
- * Reading a run's inputs: expand them (a directory stands for the data files in it), open each one
- * (a path, `-` for stdin, later `s3://`; gzip by magic bytes), pick its decoder and stream its items,
+ * Reading a run's inputs: expand them (a directory or an `s3://` prefix stands for the data files in
+ * it), open each one (a path, `-` for stdin, an `s3://` object; gzip by magic bytes), pick its decoder and stream its items,
  * one input after the other, as one object-mode Readable of `SourceItem | Reject`.
  *
  * The decoder comes from `format` when given, else from the name (`.csv`, `.tsv`, `.jsonl`/`.ndjson`,
@@ -11,6 +11,9 @@ import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { BatchError } from '../errors.js';
+import { storeDefaults } from '../stores/index.js';
+import { listObjects, objectExists, s3ClientFor, type S3StoreOptions } from '../stores/s3.js';
+import { formatS3Uri, isS3Uri, parseS3Uri } from '../stores/uri.js';
 import type { Reject, SourceItem } from '../records/types.js';
 import { csvRows, type CsvEngine } from './csv.js';
 import { jsonItems } from './json.js';
@@ -130,10 +133,11 @@ export function decoderFor(format: InputFormat, file: string, options: ReadInput
 
 /**
  * The inputs as a list of files: a directory stands for the data files below it (by extension,
- * sorted, hidden files and unknown extensions left out); paths, `-` and URIs pass as given. A path
- * that does not exist is an error naming it, before anything is read.
+ * sorted, hidden files and unknown extensions left out), and so does an `s3://` prefix (a URI
+ * ending in `/`, or one that names no object but has objects below it); paths, objects and `-`
+ * pass as given. An input that does not exist is an error naming it, before anything is read.
  */
-export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
+export async function expandInputs(inputs: readonly string[], options: { s3?: S3StoreOptions } = {}): Promise<string[]> {
   if (inputs.length === 0) throw new BatchError('E_NO_INPUT', 'no input given', { hint: 'give one or more files, a directory, or - for stdin' });
   const out: string[] = [];
   let stdin = 0;
@@ -141,6 +145,10 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
     if (input === '-') {
       if (++stdin > 1) throw new BatchError('E_BAD_OPTION', '- (standard input) is given more than once');
       out.push(input);
+      continue;
+    }
+    if (isS3Uri(input)) {
+      out.push(...(await s3Inputs(input, options.s3 ?? storeDefaults())));
       continue;
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
@@ -166,6 +174,32 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
     out.push(...found);
   }
   return out;
+}
+
+/** An S3 input: the object itself, or the data files under the prefix (sorted, hidden and unknown names left out). */
+async function s3Inputs(input: string, s3: S3StoreOptions): Promise<string[]> {
+  const { bucket, key } = parseS3Uri(input);
+  const client = s3ClientFor(s3);
+  const owner = s3.expectedBucketOwner;
+  if (key !== '' && !key.endsWith('/') && (await objectExists(client, bucket, key, input, owner))) return [input];
+  const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+  const found: string[] = [];
+  let listed = 0;
+  for await (const o of listObjects(client, bucket, prefix, { uri: formatS3Uri(bucket, prefix), ...(owner ? { expectedBucketOwner: owner } : {}) })) {
+    listed++;
+    const rel = o.key.slice(prefix.length);
+    if (rel.split('/').some((seg) => seg.startsWith('.'))) continue;
+    if (formatFromName(rel)) found.push(formatS3Uri(bucket, o.key));
+  }
+  if (found.length === 0) {
+    if (listed === 0 && !key.endsWith('/') && key !== '') {
+      throw new BatchError('E_READ', `${input} does not exist`, { hint: 'check the bucket and key (S3 keys are case-sensitive); a prefix reads every data file under it' });
+    }
+    throw new BatchError('E_NO_INPUT', `${formatS3Uri(bucket, prefix)} holds no data files${listed ? ` (${listed} other objects)` : ''}`, {
+      hint: `prepare reads objects ending in ${Object.keys(EXTENSIONS).map((e) => `.${e}`).join(', ')} (optionally .gz)`,
+    });
+  }
+  return found.sort();
 }
 
 async function dataFiles(dir: string): Promise<string[]> {
@@ -328,7 +362,7 @@ async function* inputItems(input: string, options: ReadInputsOptions): AsyncGene
 export function readInputs(inputs: readonly string[], options: ReadInputsOptions = {}): Readable {
   return Readable.from(
     (async function* () {
-      for (const input of await expandInputs(inputs)) yield* inputItems(input, options);
+      for (const input of await expandInputs(inputs, options.s3 ? { s3: options.s3 } : {})) yield* inputItems(input, options);
     })(),
     { objectMode: true, highWaterMark: 64 },
   );

@@ -1,18 +1,24 @@
 /**
- * Opening an input: a byte stream for a path, `-` (stdin) or, later, an `s3://` URI. gzip is
+ * Opening an input: a byte stream for a path, `-` (stdin) or an `s3://` URI (streamed GetObject that
+ * resumes after a dropped connection, see stores/s3.ts). gzip is
  * recognised by its magic bytes (1f 8b), never by the name, and decompressed transparently (on stdin
  * too). Errors name the input and say what to do.
  */
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { BatchError, isBatchError } from '../errors.js';
+import { storeDefaults } from '../stores/index.js';
 import { readFileStream } from '../stores/local.js';
+import { s3ClientFor, s3ObjectStream, type S3StoreOptions } from '../stores/s3.js';
+import { isS3Uri, parseS3Uri } from '../stores/uri.js';
 
 export interface OpenOptions {
   /** The stream `-` reads (default `process.stdin`); injectable for tests. */
   stdin?: Readable;
   /** Read size for files (default 1 MiB). */
   chunkSize?: number;
+  /** Client settings for `s3://` inputs (default: the store defaults, see `setStoreDefaults`). */
+  s3?: S3StoreOptions;
 }
 
 /** A byte stream of the input, gunzipped when it starts with the gzip magic bytes. */
@@ -25,9 +31,18 @@ export function openSource(input: string, options: OpenOptions = {}): Readable {
 /** The undecoded bytes of an input. The one place a new kind of input (s3://) plugs in. */
 function rawSource(input: string, options: OpenOptions): Readable {
   if (input === '-') return options.stdin ?? process.stdin;
-  if (input.startsWith('s3://')) {
-    // S3 inputs come with the S3 store: return its object stream here.
-    throw new BatchError('E_BAD_OPTION', `${input}: s3:// inputs are not supported yet`, { hint: 'download the object and give its local path, or pipe it to - (stdin)' });
+  if (isS3Uri(input)) {
+    const { bucket, key } = parseS3Uri(input);
+    if (key === '' || key.endsWith('/')) {
+      throw new BatchError('E_READ', `${input} is a prefix, not an object`, { hint: 'give an object, or let prepare list the prefix (it reads every data file under it)' });
+    }
+    const s3 = options.s3 ?? storeDefaults();
+    return s3ObjectStream(s3ClientFor(s3), bucket, key, {
+      uri: input,
+      ...(s3.readResumes !== undefined ? { resumes: s3.readResumes } : {}),
+      ...(s3.expectedBucketOwner ? { expectedBucketOwner: s3.expectedBucketOwner } : {}),
+      highWaterMark: options.chunkSize ?? 1 << 20,
+    });
   }
   return readFileStream(input, input, options.chunkSize ?? 1 << 20);
 }
@@ -109,6 +124,8 @@ export function readError(input: string, error: unknown): BatchError {
       return new BatchError('E_READ', `permission denied reading ${where}`, { cause, hint: 'check the file\'s permissions, or run as a user who can read it' });
     default:
       if (isBatchError(error) && error.code !== 'E_STORE') return error;
+      // S3 errors already name the URI and say what to do.
+      if (isBatchError(error) && isS3Uri(input)) return new BatchError('E_READ', error.message, { cause, ...(error.hint ? { hint: error.hint } : {}) });
       return new BatchError('E_READ', `cannot read ${where}: ${e?.message ?? String(cause)}`, { cause });
   }
 }

@@ -1,18 +1,62 @@
 import { BatchError } from '../errors.js';
 import { LocalStore } from './local.js';
+import { S3Store, type S3StoreOptions } from './s3.js';
 import type { Store } from './store.js';
+import { isS3Uri } from './uri.js';
 
 export type { ObjectInfo, Store, WriteOptions } from './store.js';
 export { joinKey } from './store.js';
 export { LocalStore, readFileStream } from './local.js';
+export {
+  abortOpenUploads,
+  DEFAULT_PART_SIZE,
+  DEFAULT_QUEUE_SIZE,
+  listObjects,
+  normalizeS3Options,
+  objectExists,
+  s3ClientFor,
+  s3ObjectStream,
+  S3ObjectWriter,
+  S3Store,
+  UploadError,
+  uploadsSettled,
+  type NormalizedS3Options,
+  type ObjectStreamOptions,
+  type S3StoreOptions,
+  type UploadProgress,
+  type UploadResult,
+  type VerifyMode,
+} from './s3.js';
+export { awsClientConfig, configuredEndpoint, createS3Client, isCustomEndpoint, s3ClientOptions, type AwsClientOptions, type AwsCredentials, type ChecksumMode, type S3ClientOptions } from './s3-client.js';
+export { describeS3Error, s3Error, s3ErrorCode } from './s3-errors.js';
+export { bedrockS3UriProblem, checkAccountId, checkBedrockS3Uri, checkKmsKeyId, formatS3Uri, isS3Uri, parseS3Uri, type S3Location } from './uri.js';
+export { compositeCrc32, multipartEtag, PartDigests } from './s3-writer.js';
 
-/** Open the store for a location: a local directory path (or `file://` URI); `s3://` comes with the S3 store. */
-export function openStore(uri: string): Store {
-  if (/^s3:\/\//i.test(uri)) {
-    throw new BatchError('E_BAD_OPTION', `S3 locations are not supported yet: ${uri}`, {
-      hint: 'write to a local directory for now',
-    });
-  }
+/** Options for `openStore`: the S3 settings (a local directory needs none). */
+export type StoreOptions = S3StoreOptions;
+
+let defaults: StoreOptions = {};
+
+/**
+ * Sets the options `openStore` (and reading `s3://` inputs) uses when it is given none: how the CLI
+ * hands `--endpoint-url`, `--region`, `--kms-key-id`, ... to the stages it wires. Returns the
+ * options now in force. Library callers can pass options to `openStore` instead.
+ */
+export function setStoreDefaults(options: StoreOptions): StoreOptions {
+  defaults = options;
+  return defaults;
+}
+
+export function storeDefaults(): StoreOptions {
+  return defaults;
+}
+
+/**
+ * Open the store for a location: `s3://bucket/prefix/` is an S3 store (see S3StoreOptions), a
+ * local directory path or `file://` URI a local store. Other schemes are refused.
+ */
+export function openStore(uri: string, options?: StoreOptions): Store {
+  if (isS3Uri(uri)) return new S3Store(uri, options ?? defaults);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
     throw new BatchError('E_BAD_OPTION', `unsupported location ${uri}`, { hint: 'use a local path or s3://bucket/prefix' });
   }

@@ -61,7 +61,8 @@ describe('LocalStore', () => {
     expect(await text(store.createReadStream('a.jsonl'))).toBe('new\n');
   });
 
-  it('says S3 is not available yet rather than writing a local folder named s3:', () => {
-    expect(() => openStore('s3://bucket/prefix/')).toThrow(/S3/);
+  it('opens an S3 store for s3:// (never a local folder named s3:) and refuses other schemes', () => {
+    expect(openStore('s3://bucket/prefix/', { region: 'us-east-1' })).not.toBeInstanceOf(LocalStore);
+    expect(() => openStore('https://example.com/x/')).toThrow(/unsupported location/);
   });
 });

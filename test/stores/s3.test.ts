@@ -1,0 +1,224 @@
+/**
+ * The S3 store against a real S3-compatible server (s3rver on 127.0.0.1), through the real SDK,
+ * with a recording pass-through in front of it to see which requests were made.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { buffer, text } from 'node:stream/consumers';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/stores/index.js';
+import { S3Store, type UploadProgress } from '../../src/stores/s3.js';
+import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
+import { startS3Server, type S3Server } from '../support/s3-server.js';
+
+const MiB = 1 << 20;
+let s3: S3Server;
+let proxy: S3Proxy;
+
+beforeAll(async () => {
+  s3 = await startS3Server();
+  await s3.createBucket('batch-in');
+  proxy = await startS3Proxy(s3);
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+beforeEach(() => {
+  proxy.requests.length = 0;
+  proxy.fault = undefined;
+});
+
+/** Deterministic bytes, written in chunks of awkward sizes so part boundaries fall inside chunks. */
+function bytes(size: number, seed = 1): Buffer {
+  const b = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+function* chunks(data: Buffer, size = 300_001): Generator<Buffer> {
+  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
+}
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+describe('S3Store', () => {
+  it('writes, reads, lists, tells existence and deletes by key, like the local store', async () => {
+    const store = openStore('s3://batch-in/run-1/', proxy.clientOptions);
+    expect(store).toBeInstanceOf(S3Store);
+    await pipeline(Readable.from(['a\n', 'b\n']), store.createWriteStream('input/job-0001/part-00001.jsonl'));
+    await pipeline(Readable.from(['{}\n']), store.createWriteStream('prepared.json'));
+    expect(await text(store.createReadStream('input/job-0001/part-00001.jsonl'))).toBe('a\nb\n');
+    const listed = [];
+    for await (const o of store.list('input/')) listed.push(o);
+    expect(listed).toEqual([{ key: 'input/job-0001/part-00001.jsonl', size: 4 }]);
+    const all = [];
+    for await (const o of store.list()) all.push(o.key);
+    expect(all).toEqual(['input/job-0001/part-00001.jsonl', 'prepared.json']);
+    expect(await store.exists('prepared.json')).toBe(true);
+    await store.delete('prepared.json');
+    expect(await store.exists('prepared.json')).toBe(false);
+    expect(store.resolve('input/job-0001/')).toBe('s3://batch-in/run-1/input/job-0001/');
+    // a store on a prefix sees only its own keys
+    const other = openStore('s3://batch-in/run-10/', proxy.clientOptions);
+    await pipeline(Readable.from(['x']), other.createWriteStream('prepared.json'));
+    const mine = [];
+    for await (const o of store.list()) mine.push(o.key);
+    expect(mine).toEqual(['input/job-0001/part-00001.jsonl']);
+  });
+
+  it('streams a large object as a multipart upload while it is still being written, and verifies it', async () => {
+    const store = new S3Store('s3://batch-in/big/', { ...proxy.clientOptions, partSize: 5 * MiB, queueSize: 2, verify: 'md5' });
+    const data = bytes(12 * MiB + 12_345);
+    const w = store.createWriteStream('input/job-0001/part-00001.jsonl', { contentType: 'application/x-ndjson' });
+    const progress: UploadProgress[] = [];
+    w.on('progress', (p: UploadProgress) => progress.push(p));
+    const it = chunks(data);
+    // write 11 MiB and wait until S3 has acknowledged a part: the shard is not held until the end
+    let written = 0;
+    while (written < 11 * MiB) {
+      const c = it.next().value!;
+      written += c.length;
+      if (!w.write(c)) await new Promise((r) => w.once('drain', r));
+    }
+    await expect.poll(() => proxy.ops('UploadPart').length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(proxy.ops('CompleteMultipartUpload')).toHaveLength(0);
+    await pipeline(Readable.from(it), w);
+    expect(w.result).toMatchObject({ uri: 's3://batch-in/big/input/job-0001/part-00001.jsonl', bytes: data.length, parts: 3, verified: 'checksum' });
+    expect(proxy.ops('CreateMultipartUpload')).toHaveLength(1);
+    expect(proxy.ops('UploadPart').map((r) => r.partNumber).sort()).toEqual([1, 2, 3]);
+    expect(proxy.ops('CompleteMultipartUpload')).toHaveLength(1);
+    expect(proxy.ops('HeadObject')).toHaveLength(1);
+    expect(proxy.ops('CreateMultipartUpload')[0]!.headers['content-type']).toBe('application/x-ndjson');
+    // progress: per acknowledged part, then done
+    expect(progress.map((p) => p.uploaded)).toEqual([...progress.map((p) => p.uploaded)].sort((a, b) => a - b));
+    expect(progress.at(-1)).toMatchObject({ done: true, uploaded: data.length, written: data.length, parts: 3 });
+    const back = await buffer(store.createReadStream('input/job-0001/part-00001.jsonl'));
+    expect(back.length).toBe(data.length);
+    expect(md5(back)).toBe(md5(data));
+    expect(await s3.pendingUploads('batch-in')).toEqual([]);
+  });
+
+  it('sends a small object as one PutObject, and an empty one too', async () => {
+    const store = openStore('s3://batch-in/small/', proxy.clientOptions);
+    const w = store.createWriteStream('rejects.jsonl') as import('../../src/stores/s3.js').S3ObjectWriter;
+    await pipeline(Readable.from([Buffer.from('{"line":1}\n')]), w);
+    expect(w.result).toMatchObject({ bytes: 11, parts: 1, verified: 'size' }); // s3rver computes no checksums
+    expect(proxy.ops('PutObject')).toHaveLength(1);
+    expect(proxy.ops('CreateMultipartUpload')).toHaveLength(0);
+    const empty = store.createWriteStream('empty.jsonl');
+    await new Promise<void>((res, rej) => empty.on('error', rej).end(res));
+    expect(await text(store.createReadStream('empty.jsonl'))).toBe('');
+  });
+
+  it('replaces an object only once the new content is complete', async () => {
+    const store = openStore('s3://batch-in/replace/', proxy.clientOptions);
+    await pipeline(Readable.from(['old\n']), store.createWriteStream('a.jsonl'));
+    const w = store.createWriteStream('a.jsonl');
+    w.write('new\n');
+    expect(await text(store.createReadStream('a.jsonl'))).toBe('old\n');
+    await new Promise<void>((res) => w.end(res));
+    expect(await text(store.createReadStream('a.jsonl'))).toBe('new\n');
+  });
+
+  it('sends SSE-KMS and the expected bucket owner on every request that takes them', async () => {
+    const kmsKeyId = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const store = new S3Store('s3://batch-in/kms/', { ...proxy.clientOptions, partSize: 5 * MiB, kmsKeyId, expectedBucketOwner: '111122223333' });
+    await pipeline(Readable.from(chunks(bytes(6 * MiB))), store.createWriteStream('part.jsonl'));
+    const create = proxy.ops('CreateMultipartUpload')[0]!;
+    expect(create.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(create.headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe(kmsKeyId);
+    for (const r of proxy.requests) expect([r.op, r.headers['x-amz-expected-bucket-owner']]).toEqual([r.op, '111122223333']);
+    expect(proxy.requests.map((r) => r.op)).toEqual(expect.arrayContaining(['CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload', 'HeadObject']));
+    await store.exists('part.jsonl');
+    await text(store.createReadStream('part.jsonl'));
+    for await (const _ of store.list()) void _;
+    for (const r of proxy.requests) expect(r.headers['x-amz-expected-bucket-owner']).toBe('111122223333');
+  });
+
+  it('with verify md5, fails a write whose bytes arrive altered, and deletes the object', async () => {
+    const store = new S3Store('s3://batch-in/corrupt/', { ...proxy.clientOptions, partSize: 5 * MiB, verify: 'md5' });
+    proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 2 ? { flipRequestByteAt: 1000 } : undefined);
+    const error = await pipeline(Readable.from(chunks(bytes(11 * MiB))), store.createWriteStream('x.jsonl')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_UPLOAD', operation: 'verify', uri: 's3://batch-in/corrupt/x.jsonl' });
+    expect((error as Error).message).toMatch(/part 2 of s3:\/\/batch-in\/corrupt\/x\.jsonl: S3 has MD5 [0-9a-f]{32}, the bytes written have [0-9a-f]{32}; the object was deleted/);
+    expect(await store.exists('x.jsonl')).toBe(false);
+  });
+
+  it('checks a small object against its MD5 ETag too', async () => {
+    const store = openStore('s3://batch-in/corrupt/', { ...proxy.clientOptions, verify: 'md5' });
+    proxy.fault = (r) => (r.op === 'PutObject' ? { flipRequestByteAt: 3 } : undefined);
+    await expect(pipeline(Readable.from(['{"a":1}\n']), store.createWriteStream('small.jsonl'))).rejects.toMatchObject({
+      code: 'E_UPLOAD',
+      message: expect.stringContaining('the object of s3://batch-in/corrupt/small.jsonl: S3 has MD5'),
+    });
+  });
+
+  it("checks the CRC32s S3 computes (the SDK's default checksums), and catches bytes altered on the way", async () => {
+    proxy.checksums = true;
+    try {
+      const options = { ...proxy.clientOptions, requestChecksumCalculation: 'WHEN_SUPPORTED' as const, partSize: 5 * MiB };
+      const store = new S3Store('s3://batch-in/crc/', options);
+      const w = store.createWriteStream('a.jsonl') as import('../../src/stores/s3.js').S3ObjectWriter;
+      await pipeline(Readable.from(chunks(bytes(11 * MiB, 3))), w);
+      expect(w.result).toMatchObject({ parts: 3, verified: 'checksum' });
+      expect(proxy.ops('CreateMultipartUpload').at(-1)!.headers['x-amz-checksum-algorithm']).toBe('CRC32');
+      const small = store.createWriteStream('b.jsonl') as import('../../src/stores/s3.js').S3ObjectWriter;
+      await pipeline(Readable.from(['{"a":1}\n']), small);
+      expect(small.result).toMatchObject({ parts: 1, verified: 'checksum' });
+      // altered after the SDK computed its checksum: S3 would refuse it (BadDigest); here the
+      // server's CRC32 differs from ours and the writer says so
+      proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 3 ? { flipRequestByteAt: 10 } : undefined);
+      await expect(pipeline(Readable.from(chunks(bytes(11 * MiB, 3))), store.createWriteStream('c.jsonl'))).rejects.toMatchObject({
+        code: 'E_UPLOAD',
+        message: expect.stringMatching(/verification failed: part 3 of s3:\/\/batch-in\/crc\/c\.jsonl: S3 computed CRC32 \S+, the bytes written have \S+; the object was deleted/),
+      });
+    } finally {
+      proxy.checksums = false;
+    }
+  });
+
+  it('reads resume after a dropped connection, pinned to the same object version', async () => {
+    const store = openStore('s3://batch-in/resume/', proxy.clientOptions);
+    const data = bytes(3 * MiB, 7);
+    await pipeline(Readable.from(chunks(data)), store.createWriteStream('calls.csv'));
+    let cuts = 0;
+    proxy.fault = (r) => (r.op === 'GetObject' && cuts++ < 2 ? { cutResponseAfterBytes: 1_000_000 * cuts } : undefined);
+    const back = await buffer(store.createReadStream('calls.csv'));
+    expect(md5(back)).toBe(md5(data));
+    const gets = proxy.ops('GetObject');
+    expect(gets).toHaveLength(3);
+    expect(gets[0]!.headers.range).toBeUndefined();
+    // each resumed GET asks for the rest from the byte where the last one stopped (bytes in flight when the connection died are lost)
+    const from = gets.slice(1).map((g) => Number(/^bytes=(\d+)-$/.exec(String(g.headers.range))?.[1]));
+    expect(from[0]).toBeGreaterThan(0);
+    expect(from[0]).toBeLessThanOrEqual(1_000_000);
+    expect(from[1]).toBeGreaterThan(from[0]!);
+    expect(from[1]).toBeLessThanOrEqual(from[0]! + 2_000_000);
+    expect(gets[1]!.headers['if-match']).toBe(`"${md5(data)}"`);
+  });
+
+  it('gives up a read after the allowed resumes, naming the object and the offset', async () => {
+    const store = new S3Store('s3://batch-in/resume/', { ...proxy.clientOptions, readResumes: 1 });
+    proxy.fault = (r) => (r.op === 'GetObject' ? { cutResponseAfterBytes: 100_000 } : undefined);
+    await expect(buffer(store.createReadStream('calls.csv'))).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: expect.stringMatching(/^reading s3:\/\/batch-in\/resume\/calls\.csv failed at byte \d+ after 1 resumed reads: /),
+    });
+  });
+
+  it('names a missing object, and tells it from a missing bucket', async () => {
+    const store = openStore('s3://batch-in/none/', proxy.clientOptions);
+    await expect(text(store.createReadStream('nope.jsonl'))).rejects.toMatchObject({ code: 'E_STORE', message: 's3://batch-in/none/nope.jsonl does not exist' });
+    expect(await store.exists('nope.jsonl')).toBe(false);
+    const gone = openStore('s3://no-such-bucket/run/', proxy.clientOptions);
+    await expect(text(gone.createReadStream('a.jsonl'))).rejects.toMatchObject({ code: 'E_NO_BUCKET', hint: expect.stringContaining('create the bucket no-such-bucket') });
+    await expect((async () => { for await (const _ of gone.list()) void _; })()).rejects.toMatchObject({
+      code: 'E_NO_BUCKET',
+      message: 'cannot list s3://no-such-bucket/run/: the bucket no-such-bucket does not exist',
+    });
+  });
+});
