@@ -40,7 +40,13 @@ export type ErrorCode =
   | 'E_CANNOT_REBALANCE'
   | 'E_STORE'
   | 'E_COUNTS'
-  | 'E_INTERNAL';
+  | 'E_INTERNAL'
+  // results (collect): outputs, join, retries, cost report
+  | 'E_NOT_PREPARED'
+  | 'E_JOBS_RUNNING'
+  | 'E_BAD_OUTPUT_LINE'
+  | 'E_OUTPUT_LINE_TOO_LARGE'
+  | 'E_PRICES';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */

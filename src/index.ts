@@ -20,3 +20,6 @@ export { parseBytes, quotaProfile, QUOTA_PROFILES, type QuotaOverrides, type Quo
 export { lineageLine, rejectLine, rollover, Rollover, type JobInfo, type RolloverOptions, type RolloverProblem, type RolloverResult, type ShardInfo } from './shards/rollover.js';
 export * from './stores/index.js';
 export { MANIFEST_KEY, prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';
+// collect: output parsers, join, results writers, retry plans, token and cost report
+export * from './results/index.js';
+export { collectRun, type CollectRunOptions, type CollectRunSummary } from './results/run.js';

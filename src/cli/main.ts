@@ -1,6 +1,8 @@
 /** The `bedrock-batch` command: wires stages together; no logic of its own beyond that. */
 import { Command, CommanderError } from 'commander';
 import { prepareCommand } from './prepare.js';
+import { collectCommand } from './collect.js';
+import { estimateCommand } from './estimate.js';
 import { reportError } from './output.js';
 
 export function program(): Command {
@@ -10,6 +12,8 @@ export function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   cli.addCommand(prepareCommand());
+  cli.addCommand(collectCommand());
+  cli.addCommand(estimateCommand());
   return cli;
 }
 

@@ -1,0 +1,14 @@
+/** collect: output and manifest parsers, the join, results writers, retry plans, the token and cost report. */
+export type * from './types.js';
+export { Collector, collectResults, lineageColumns, parseLineageLine, recordErrorOf, LINEAGE_RESERVED, type CollectOptions, type CollectProgress } from './collect.js';
+export { parseOutputLine, parseOutputLineFull, scanOutputLine, scanRanges, sniffRecordId, type OutputLine, type ParseOutcome, type ScannedRanges } from './output-line.js';
+export { LineSplitter, type LineHandler, type LineSplitterOptions } from './lines.js';
+export { familyOfOutput, readModelOutput } from './model-output.js';
+export { addManifest, parseManifest, reconcileManifest, type ParsedCounts } from './manifest.js';
+export { LEDGER_KEY, readLedger, TERMINAL_STATUSES, type Ledger, type LedgerJob } from './ledger.js';
+export { fileTarget, findOutputFolders, OUTPUT_MANIFEST, PREPARED_KEY, readPrepared, type OutputFolder, type PreparedJob, type PreparedRun, type PreparedShard } from './layout.js';
+export { formatOf, passthroughColumn, RESULT_COLUMNS, resultRow, resultsWriter, ResultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './writers.js';
+export { DEFAULT_MAX_ATTEMPTS, isRetryable, planRetries, RetryPlanner, type Decision, type Disposition, type RetryPlanOptions, type RetryPlanSummary } from './retry.js';
+export { costOf, defaultPrices, loadPrices, priceFor, priceLabel, type ModelPrice, type PriceRow, type PriceTable } from './prices.js';
+export { costReport, formatMoney, type CostLine, type CostReport, type TokenSource } from './report.js';
+export { estimateFromTotals, estimateRun, recordTokens, type EstimateOptions, type EstimateReport } from './estimate.js';
