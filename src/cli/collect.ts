@@ -23,11 +23,11 @@ export function collectCommand(): Command {
   return new Command('collect')
     .summary('stream job outputs back, join them to the source, and plan retries')
     .description(
-      'Read every <jobId>/*.jsonl.out under <outputs> (local or s3://; manifest.json.out excluded), join each line to\n' +
-        'its source call through the prepared run\'s lineage, and write one result per record (success, error or\n' +
-        'missing). Records that failed with a retryable error or never came back become a retry run (ready for\n' +
-        '`submit`); non-retryable errors and records out of attempts go to a dead-letter file. Ends with counts\n' +
-        'that reconcile (submitted = succeeded + failed + missing) and a token and cost ESTIMATE.',
+      'Read every <jobId>/*.jsonl.out under <outputs> (local or s3://; manifest.json.out excluded), join each line to its ' +
+        "source call through the prepared run's lineage, and write one result per record (success, error or missing). " +
+        'Records that failed with a retryable error or never came back become a retry run, ready for `submit`; ' +
+        'non-retryable errors and records out of attempts go to a dead-letter file. Ends with counts that reconcile ' +
+        '(submitted = succeeded + failed + missing) and a token and cost ESTIMATE.',
     )
     .argument('<outputs>', 'the jobs\' output location (the outputDataConfig s3Uri, or a local directory)')
     .requiredOption('-p, --prepared <run>', 'the prepared run (what prepare --out was given)')

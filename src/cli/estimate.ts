@@ -9,8 +9,8 @@ export function estimateCommand(): Command {
   return new Command('estimate')
     .summary('estimate the tokens and cost of a prepared run, before submitting it')
     .description(
-      'Price a prepared run with the same table as collect\'s report. Input tokens are prepare\'s rough estimate;\n' +
-        'output tokens are each record\'s budget (max_tokens), so the cost is a range: input alone up to the whole\n' +
+      "Price a prepared run with the same table as collect's report. Input tokens are prepare's rough estimate; " +
+        "output tokens are each record's budget (max_tokens), so the cost is a range: input alone up to the whole " +
         'budget. An ESTIMATE from a table of list prices, not a bill.',
     )
     .argument('<run>', 'the prepared run (what prepare --out was given)')

@@ -27,3 +27,64 @@ export async function jsonLines(path: string): Promise<Record<string, unknown>[]
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+export type Answer = (recordId: string, modelInput: unknown, index: number) => { modelOutput: unknown } | { error: { errorCode: number | string; errorMessage: string } } | null;
+
+/**
+ * Writes what Bedrock would for a prepared run (a test double of the service's output side only):
+ * one `<jobId>/<shard>.out` per shard, lines in reverse input order, plus `manifest.json.out`.
+ * `answer` returns a line's modelOutput or error, or null to leave the record out.
+ */
+export async function writeOutputs(run: string, out: string, answer: Answer, idPrefix = 'job'): Promise<string[]> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const prepared = JSON.parse(await readFile(join(run, 'prepared.json'), 'utf8')) as {
+    jobs: { name: string; shards: { key: string }[] }[];
+  };
+  const ids: string[] = [];
+  let index = 0;
+  for (const job of prepared.jobs) {
+    const jobId = `${idPrefix}${job.name.replace(/\D/g, '')}`.padEnd(12, 'x').slice(0, 12).toLowerCase();
+    ids.push(jobId);
+    await mkdir(join(out, jobId), { recursive: true });
+    const m = { totalRecordCount: 0, processedRecordCount: 0, successRecordCount: 0, errorRecordCount: 0, inputTokenCount: 0, outputTokenCount: 0 };
+    for (const shard of job.shards) {
+      const lines: string[] = [];
+      for (const l of (await readFile(join(run, shard.key), 'utf8')).split('\n')) {
+        if (!l) continue;
+        m.totalRecordCount++;
+        const rec = JSON.parse(l) as { recordId: string; modelInput: unknown };
+        const a = answer(rec.recordId, rec.modelInput, index++);
+        if (a === null) continue;
+        m.processedRecordCount++;
+        if ('error' in a) m.errorRecordCount++;
+        else {
+          m.successRecordCount++;
+          const u = (a.modelOutput as { usage?: { input_tokens?: number; output_tokens?: number } }).usage;
+          m.inputTokenCount += u?.input_tokens ?? 0;
+          m.outputTokenCount += u?.output_tokens ?? 0;
+        }
+        lines.push(JSON.stringify({ recordId: rec.recordId, modelInput: rec.modelInput, ...a }));
+      }
+      const name = shard.key.slice(shard.key.lastIndexOf('/') + 1);
+      await writeFile(join(out, jobId, `${name}.out`), lines.reverse().map((x) => x + '\n').join(''));
+    }
+    await writeFile(join(out, jobId, 'manifest.json.out'), JSON.stringify(m));
+  }
+  return ids;
+}
+
+/** An Anthropic Messages response. */
+export function claude(text: string, inputTokens = 100, outputTokens = 20): { modelOutput: unknown } {
+  return {
+    modelOutput: {
+      id: 'msg_bdrk_test',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-3-haiku-20240307',
+      content: [{ type: 'text', text }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: outputTokens },
+    },
+  };
+}
