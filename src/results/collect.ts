@@ -25,12 +25,14 @@ import type { FamilyName, ModelFamily } from '../models/family.js';
 import type { Store } from '../stores/store.js';
 import { LEDGER_KEY, readLedger, TERMINAL_STATUSES, type Ledger, type LedgerJob } from './ledger.js';
 import { LineSplitter } from './lines.js';
+import { ShardLineage } from './lineage.js';
 import { addManifest, parseManifest, reconcileManifest } from './manifest.js';
 import { readModelOutput } from './model-output.js';
 import { parseOutputLine, sniffRecordId, type OutputLine } from './output-line.js';
 import {
   baseName,
   findOutputFolders,
+  readObject,
   readPrepared,
   readSmall,
   storeOf,
@@ -90,33 +92,15 @@ interface LineageFields {
 
 /** The fields of one lineage line (`{recordId, key, file, line, attempt?, origin?, ...passthrough}`). */
 export function parseLineageLine(text: string): LineageFields {
-  const o = JSON.parse(text) as Record<string, unknown>;
-  const passthrough: Record<string, unknown> = {};
-  for (const k in o) if (!LINEAGE_RESERVED.has(k)) passthrough[k] = o[k];
+  // (the names destructured are LINEAGE_RESERVED; the rest are passthrough columns)
+  const { recordId: _id, key, file, line, attempt, origin: _origin, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
   return {
-    key: typeof o.key === 'string' ? o.key : String(o.key ?? ''),
-    file: typeof o.file === 'string' ? o.file : String(o.file ?? ''),
-    line: typeof o.line === 'number' ? o.line : Number(o.line ?? 0),
-    attempt: typeof o.attempt === 'number' ? o.attempt : undefined,
+    key: typeof key === 'string' ? key : String(key ?? ''),
+    file: typeof file === 'string' ? file : String(file ?? ''),
+    line: typeof line === 'number' ? line : Number(line ?? 0),
+    attempt: typeof attempt === 'number' ? attempt : undefined,
     passthrough,
   };
-}
-
-const LINEAGE_HEAD = '{"recordId":"';
-
-/** The recordId of a lineage line, cheaply for the lines rollover writes. */
-function lineageRecordId(text: string): string | undefined {
-  if (text.startsWith(LINEAGE_HEAD)) {
-    const end = text.indexOf('"', LINEAGE_HEAD.length);
-    const id = end > 0 ? text.slice(LINEAGE_HEAD.length, end) : '';
-    if (id && !id.includes('\\')) return id;
-  }
-  try {
-    const o = JSON.parse(text) as { recordId?: unknown };
-    return typeof o.recordId === 'string' ? o.recordId : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function asBuffer(chunk: unknown): Buffer {
@@ -399,7 +383,7 @@ export class Collector implements AsyncIterable<CollectResult> {
         hint: 'collect joins results to the source through lineage/; prepare the run again with lineage on',
       });
     }
-    const lineage = await this.loadLineage(shard.lineage);
+    const lineage = await ShardLineage.load(this.prepared, shard.lineage);
     tally.submitted += lineage.size;
     s.submitted += lineage.size;
     if (lineage.size !== shard.records) {
@@ -408,24 +392,9 @@ export class Collector implements AsyncIterable<CollectResult> {
     const runAttempt = run.retry?.attempt ?? 1;
     const model = run.model.modelId;
     const retryInputs = this.options.retryInputs !== false;
+    const inputs = retryInputs ? 'errors' : 'never';
     /** Why a record has no result, for records whose line was there but unreadable. */
     const unreadable = new Map<string, string>();
-
-    const base = (recordId: string, text: string, jobId: string | undefined) => {
-      const l = parseLineageLine(text);
-      return {
-        recordId,
-        key: l.key,
-        file: l.file,
-        line: l.line,
-        passthrough: l.passthrough,
-        job: job.name,
-        shard: name,
-        ...(jobId !== undefined ? { jobId } : {}),
-        attempt: l.attempt ?? runAttempt,
-        model,
-      };
-    };
 
     for (const out of plan.outputs) {
       const fc = perFolder.get(out.jobId)!;
@@ -437,20 +406,20 @@ export class Collector implements AsyncIterable<CollectResult> {
           const id = sniffRecordId(head, 0, head.length);
           if (id !== undefined) {
             bad.recordId = id;
-            if (lineage.get(id)) unreadable.set(id, 'output line too large');
+            if (lineage.isOpen(id)) unreadable.set(id, 'output line too large');
           }
           this.badLine(bad);
         },
       });
       const onLine = (buf: Buffer, start: number, end: number, lineNo: number, complete: boolean) => {
-        const parsed = parseOutputLine(buf, start, end);
+        const parsed = parseOutputLine(buf, start, end, inputs);
         if (!parsed.ok) {
           const id = sniffRecordId(buf, start, end);
           const truncated = !complete;
           const bad: BadLine = { file: out.key, line: lineNo, code: 'E_BAD_OUTPUT_LINE', reason: truncated ? `the file ends inside this line (truncated): ${parsed.reason}` : parsed.reason, truncated };
           if (id !== undefined) bad.recordId = id;
           this.badLine(bad);
-          if (id !== undefined && lineage.get(id)) unreadable.set(id, truncated ? 'output line truncated' : 'output line unreadable');
+          if (id !== undefined && lineage.isOpen(id)) unreadable.set(id, truncated ? 'output line truncated' : 'output line unreadable');
           return;
         }
         if (parsed.fast) s.fastLines++;
@@ -471,12 +440,16 @@ export class Collector implements AsyncIterable<CollectResult> {
           s.duplicates++;
           return;
         }
-        lineage.set(id, null);
-        unreadable.delete(id);
+        lineage.close(id);
+        if (unreadable.size > 0) unreadable.delete(id);
         const where = { file: out.key, line: lineNo };
         if (v.hasError || !v.hasModelOutput) {
           const error = v.hasError ? recordErrorOf(v.error) : { code: undefined, message: 'the output line has neither modelOutput nor error' };
-          const r: ErrorResult = { kind: 'error', ...base(id, text, out.jobId), error, raw: v.hasError ? v.error : null, output: where };
+          const l = parseLineageLine(text);
+          const r: ErrorResult = {
+            kind: 'error', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
+            jobId: out.jobId, attempt: l.attempt ?? runAttempt, model, error, raw: v.hasError ? v.error : null, output: where,
+          };
           if (retryInputs && v.modelInputJson !== undefined) r.modelInputJson = v.modelInputJson;
           tally.failed++;
           s.failed++;
@@ -487,7 +460,11 @@ export class Collector implements AsyncIterable<CollectResult> {
           return;
         }
         const o = readModelOutput(v.modelOutput, family);
-        const r: SuccessResult = { kind: 'success', ...base(id, text, out.jobId), raw: v.modelOutput, output: where };
+        const l = parseLineageLine(text);
+        const r: SuccessResult = {
+          kind: 'success', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
+          jobId: out.jobId, attempt: l.attempt ?? runAttempt, model, raw: v.modelOutput, output: where,
+        };
         if (o.text !== undefined) r.text = o.text;
         if (o.stopReason !== undefined) r.stopReason = o.stopReason;
         if (o.inputTokens !== undefined) {
@@ -513,7 +490,7 @@ export class Collector implements AsyncIterable<CollectResult> {
         fc.succeeded++;
         batch.push(r);
       };
-      for await (const chunk of this.outputs.createReadStream(out.key)) {
+      for await (const chunk of readObject(this.outputs, out.key)) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         const b = asBuffer(chunk);
         splitter.push(b, onLine);
@@ -528,8 +505,7 @@ export class Collector implements AsyncIterable<CollectResult> {
     }
 
     // What no line answered.
-    let left = 0;
-    for (const v of lineage.values()) if (v !== null) left++;
+    const left = lineage.left;
     if (left === 0) return;
     const latest = latestJob(ledger, job.name);
     const status = latest?.status;
@@ -542,7 +518,12 @@ export class Collector implements AsyncIterable<CollectResult> {
       return status ? `${what} (job ${status})` : what;
     };
     const missing = (id: string, text: string, modelInputJson?: string): MissingResult => {
-      const r: MissingResult = { kind: 'missing', ...base(id, text, lastJobId), reason: why(id) };
+      const l = parseLineageLine(text);
+      const r: MissingResult = {
+        kind: 'missing', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
+        attempt: l.attempt ?? runAttempt, model, reason: why(id),
+      };
+      if (lastJobId !== undefined) r.jobId = lastJobId;
       if (status !== undefined) r.jobStatus = status;
       if (pending) r.pending = true;
       if (modelInputJson !== undefined) r.modelInputJson = modelInputJson;
@@ -553,7 +534,7 @@ export class Collector implements AsyncIterable<CollectResult> {
         s.pending++;
       }
       s.missingByReason[r.reason] = (s.missingByReason[r.reason] ?? 0) + 1;
-      lineage.set(id, null);
+      lineage.close(id);
       return r;
     };
     if (retryInputs && !pending) {
@@ -568,7 +549,7 @@ export class Collector implements AsyncIterable<CollectResult> {
         if (text) batch.push(missing(id, text, parsed.value.modelInputJson));
       };
       if (await this.prepared.exists(shard.key)) {
-        for await (const chunk of this.prepared.createReadStream(shard.key)) {
+        for await (const chunk of readObject(this.prepared, shard.key)) {
           if (signal?.aborted) throw signal.reason ?? new Error('aborted');
           splitter.push(asBuffer(chunk), onLine);
           if (batch.length > 0) {
@@ -583,28 +564,8 @@ export class Collector implements AsyncIterable<CollectResult> {
       if (batch.length > 0) yield batch;
     }
     const rest: CollectResult[] = [];
-    for (const [id, text] of lineage) if (text !== null) rest.push(missing(id, text));
+    for (const [id, text] of [...lineage.openRecords()]) rest.push(missing(id, text));
     if (rest.length > 0) yield rest;
-  }
-
-  /** A shard's lineage: recordId -> its lineage line (parsed only when the record is met). */
-  private async loadLineage(key: string): Promise<Map<string, string | null>> {
-    const map = new Map<string, string | null>();
-    const uri = this.prepared.resolve(key);
-    if (!(await this.prepared.exists(key))) {
-      throw new BatchError('E_NOT_PREPARED', `the lineage sidecar ${uri} does not exist`, { hint: 'point --prepared at the run that produced these outputs' });
-    }
-    const splitter = new LineSplitter({ maxLineBytes: 16 * 1024 * 1024 });
-    const onLine = (buf: Buffer, start: number, end: number, line: number) => {
-      const text = buf.toString('utf8', start, end);
-      const id = lineageRecordId(text);
-      if (id === undefined) throw new BatchError('E_NOT_PREPARED', 'a lineage line without a recordId', { file: uri, line });
-      if (map.has(id)) throw new BatchError('E_DUPLICATE_ID', `recordId ${id} appears twice in the lineage`, { file: uri, line, hint: 'the run is damaged: prepare it again' });
-      map.set(id, text);
-    };
-    for await (const chunk of this.prepared.createReadStream(key)) splitter.push(asBuffer(chunk), onLine);
-    splitter.end(onLine);
-    return map;
   }
 
   private badLine(bad: BadLine): void {

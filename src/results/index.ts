@@ -7,7 +7,7 @@ export { familyOfOutput, readModelOutput } from './model-output.js';
 export { addManifest, parseManifest, reconcileManifest, type ParsedCounts } from './manifest.js';
 export { LEDGER_KEY, readLedger, TERMINAL_STATUSES, type Ledger, type LedgerJob } from './ledger.js';
 export { fileTarget, findOutputFolders, OUTPUT_MANIFEST, PREPARED_KEY, readPrepared, type OutputFolder, type PreparedJob, type PreparedRun, type PreparedShard } from './layout.js';
-export { formatOf, passthroughColumn, RESULT_COLUMNS, resultRow, resultsWriter, ResultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './writers.js';
+export { formatOf, passthroughColumn, RESULT_COLUMNS, resultJsonLine, resultRow, resultsWriter, ResultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './writers.js';
 export { DEFAULT_MAX_ATTEMPTS, isRetryable, planRetries, RetryPlanner, type Decision, type Disposition, type RetryPlanOptions, type RetryPlanSummary } from './retry.js';
 export { costOf, defaultPrices, loadPrices, priceFor, priceLabel, type ModelPrice, type PriceRow, type PriceTable } from './prices.js';
 export { costReport, formatMoney, type CostLine, type CostReport, type TokenSource } from './report.js';

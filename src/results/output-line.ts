@@ -6,19 +6,20 @@
  *
  * The echoed modelInput is usually most of the line's bytes, and nothing here needs it decoded
  * (retries need its JSON text, not its value). So the fast path never builds it: `scanOutputLine`
- * walks the line's JSON grammar without building values, skipping string bodies with a native
- * `indexOf('"')`, notes where the top-level `recordId`, `modelInput`, `modelOutput` and `error`
- * values sit, and JSON.parses only those it returns (the small ones). Key order does not matter,
+ * walks the line's JSON grammar without building values, notes where the top-level `recordId`,
+ * `modelInput`, `modelOutput` and `error` values sit, and JSON.parses only those it returns (the
+ * small ones). Key order does not matter,
  * and a `"modelOutput":` nested anywhere (in the model's own JSON, in the echoed input) is never
  * taken for the top-level key, because only keys at depth 1 count.
  *
  * It accepts exactly what JSON.parse accepts, or it gives up and says so (`undefined`): the grammar
- * outside strings is checked byte by byte; inside strings one regex over the line checks for raw
- * control characters and bad escapes (and gives up on any doubtful backslash); an escaped key
- * (`"model\u004futput"`), a repeated top-level key, nesting deeper than 512, or anything
- * unexpected also makes it give up. `parseOutputLine` then falls back to JSON.parse of the whole
- * line (`parseOutputLineFull`), so the result is always what a full parse gives. The differential
- * test (test/results/output-line.test.ts) holds the two to that on nasty and fuzzed lines.
+ * outside strings is checked byte by byte, and string bodies are checked as they are skipped (raw
+ * control characters, escapes), four bytes at a time on clean runs of text (a SWAR test on a
+ * Uint32Array view). An escaped top-level key (`"model\u004futput"`), a repeated top-level key,
+ * nesting deeper than 512, or anything unexpected also makes it give up. `parseOutputLine` then
+ * falls back to JSON.parse of the whole line (`parseOutputLineFull`), so the result is always what
+ * a full parse gives. The differential test (test/results/output-line.test.ts) holds the two to
+ * that on nasty and fuzzed lines.
  *
  * Neither path checks UTF-8: both decode with `toString('utf8')` (bad bytes become U+FFFD).
  */
@@ -27,7 +28,7 @@
 export interface OutputLine {
   /** The line's recordId, when it is a string. */
   recordId: string | undefined;
-  /** The echoed modelInput as JSON text (for retries), when present. */
+  /** The echoed modelInput as JSON text (for retries), when present and asked for. */
   modelInputJson: string | undefined;
   /** The parsed `modelOutput`, when the key is present (success line). */
   modelOutput: unknown;
@@ -42,9 +43,6 @@ export type ParseOutcome = { ok: true; value: OutputLine; fast: boolean } | { ok
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_DEPTH = 512;
-
-/** Raw control characters, and backslashes not followed by a valid escape. */
-const DOUBTFUL = /[\x00-\x1f]|\\(?:[^"\\/bfnrtu]|u(?![0-9a-fA-F]{4}))/;
 
 const KEY_RECORD_ID = 1;
 const KEY_MODEL_INPUT = 2;
@@ -76,21 +74,66 @@ function keyId(b: Uint8Array, s: number, e: number): number {
   return KEY_OTHER;
 }
 
-/** Index just past the closing quote of the string opening at `i`, or -1 when it does not close before `end`. */
-function skipString(b: Buffer, i: number, end: number): number {
-  let j = i + 1;
-  for (;;) {
-    const q = b.indexOf(QUOTE, j);
-    if (q < 0 || q >= end) return -1;
-    let k = q - 1;
-    let slashes = 0;
-    while (k > i && b[k] === BACKSLASH) {
-      slashes++;
-      k--;
-    }
-    if ((slashes & 1) === 0) return q + 1;
-    j = q + 1;
+/** Bytes that may follow a backslash in a JSON string, and hex digits. */
+const ESCAPE = new Uint8Array(256);
+for (const c of '"\\/bfnrtu') ESCAPE[c.charCodeAt(0)] = 1;
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+
+/** A Uint32Array over the whole of the last ArrayBuffer seen (offset 0, so word i is bytes 4i..4i+3). */
+let viewOf: ArrayBufferLike | undefined;
+let view: Uint32Array = new Uint32Array(0);
+function wordsOf(b: Buffer): Uint32Array {
+  if (b.buffer !== viewOf) {
+    viewOf = b.buffer;
+    view = new Uint32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
   }
+  return view;
+}
+
+/** String skipped: index past its closing quote; or one of these. */
+const UNTERMINATED = -1;
+const BAD_CONTENT = -2;
+
+/**
+ * Index just past the closing quote of the string opening at `i`, checking its body as JSON.parse
+ * would (no raw control character, only valid escapes); UNTERMINATED or BAD_CONTENT otherwise.
+ * Clean runs of text go four bytes at a time: a word with no `"`, no `\` and no byte below 0x20.
+ */
+function skipString(b: Buffer, words: Uint32Array, i: number, end: number): number {
+  const off = b.byteOffset;
+  const wordsEnd = (off + end) >>> 2; // words entirely before `end`
+  let j = i + 1;
+  while (j < end) {
+    const abs = off + j;
+    if ((abs & 3) === 0) {
+      let w = abs >>> 2;
+      for (; w < wordsEnd; w++) {
+        const x = words[w]!;
+        const q = x ^ 0x22222222;
+        const s = x ^ 0x5c5c5c5c;
+        if (((((x - 0x20202020) & ~x) | ((q - 0x01010101) & ~q) | ((s - 0x01010101) & ~s)) & 0x80808080) !== 0) break;
+      }
+      j = (w << 2) - off;
+      if (j >= end) break;
+    }
+    const c = b[j]!;
+    if (c === QUOTE) return j + 1;
+    if (c === BACKSLASH) {
+      const d = b[j + 1]!;
+      if (j + 1 >= end || ESCAPE[d] === 0) return BAD_CONTENT;
+      if (d === 0x75) {
+        if (j + 5 >= end || !HEX[b[j + 2]!] || !HEX[b[j + 3]!] || !HEX[b[j + 4]!] || !HEX[b[j + 5]!]) return BAD_CONTENT;
+        j += 6;
+      } else {
+        j += 2;
+      }
+      continue;
+    }
+    if (c < 0x20) return BAD_CONTENT;
+    j++;
+  }
+  return UNTERMINATED;
 }
 
 /** Index just past the JSON number starting at `i`, or -1 when it is not one. */
@@ -140,189 +183,185 @@ export interface ScannedRanges {
   error: [number, number] | undefined;
 }
 
+/** Scratch state of the scanner (it is synchronous, so one set serves every call). */
+const STACK = new Uint8Array(MAX_DEPTH + 1);
+/** [start, end) of the recordId, modelInput, modelOutput and error values; -1 when absent. */
+const SPANS = new Int32Array(10);
+
+const VALUE = 0;
+const KEY_OR_CLOSE = 1;
+const KEY = 2;
+const COLON = 3;
+const COMMA_OR_CLOSE = 4;
+const VALUE_OR_CLOSE = 5;
+
+/**
+ * Walk the JSON of `line[start, end)` without building it, noting in SPANS where the four
+ * top-level values are. False when the line is not a JSON object or anything about it is in doubt.
+ */
+function scan(b: Buffer, start: number, end: number): boolean {
+  SPANS.fill(-1);
+  const words = wordsOf(b);
+  let i = start;
+  while (i < end && isWs(b[i])) i++;
+  if (b[i] !== 0x7b) return false;
+  let depth = 0;
+  let state = VALUE;
+  let topKey = KEY_OTHER;
+  let valueStart = -1;
+  while (i < end) {
+    const c = b[i]!;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      i++;
+      continue;
+    }
+    let closed = -1; // set to the end of a value that ends at depth 1
+    if (state === VALUE || state === VALUE_OR_CLOSE) {
+      if (state === VALUE_OR_CLOSE && c === 0x5d) {
+        depth--;
+        i++;
+        if (depth === 1) closed = i;
+        state = COMMA_OR_CLOSE;
+      } else {
+        if (depth === 1) valueStart = i;
+        if (c === 0x7b || c === 0x5b) {
+          if (depth === MAX_DEPTH) return false;
+          STACK[++depth] = c === 0x7b ? 1 : 2;
+          i++;
+          state = c === 0x7b ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+          continue;
+        }
+        if (depth === 0) return false; // a top-level value that is not an object
+        let next: number;
+        if (c === QUOTE) next = skipString(b, words, i, end);
+        else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) next = skipNumber(b, i, end);
+        else if (c === 0x74) next = literal(b, i, end, TRUE);
+        else if (c === 0x66) next = literal(b, i, end, FALSE);
+        else if (c === 0x6e) next = literal(b, i, end, NULL);
+        else return false;
+        if (next < 0) return false;
+        i = next;
+        if (depth === 1) closed = i;
+        state = COMMA_OR_CLOSE;
+      }
+    } else if (state === KEY_OR_CLOSE || state === KEY) {
+      if (state === KEY_OR_CLOSE && c === 0x7d) {
+        depth--;
+        i++;
+        if (depth === 0) {
+          while (i < end && isWs(b[i])) i++;
+          return i === end;
+        }
+        if (depth === 1) closed = i;
+        state = COMMA_OR_CLOSE;
+      } else {
+        if (c !== QUOTE) return false;
+        const next = skipString(b, words, i, end);
+        if (next < 0) return false;
+        if (depth === 1) {
+          // An escaped top-level key ("model\u004futput") could be any of ours: let JSON.parse read it.
+          for (let k = i + 1; k < next - 1; k++) if (b[k] === BACKSLASH) return false;
+          topKey = keyId(b, i + 1, next - 1);
+        }
+        i = next;
+        state = COLON;
+        continue;
+      }
+    } else if (state === COLON) {
+      if (c !== 0x3a) return false;
+      i++;
+      state = VALUE;
+      continue;
+    } else {
+      // COMMA_OR_CLOSE
+      const open = STACK[depth];
+      if (c === 0x2c) {
+        i++;
+        state = open === 1 ? KEY : VALUE;
+        continue;
+      }
+      if (!((open === 1 && c === 0x7d) || (open === 2 && c === 0x5d))) return false;
+      depth--;
+      i++;
+      if (depth === 0) {
+        // the line's object is complete: only whitespace may follow
+        while (i < end && isWs(b[i])) i++;
+        return i === end;
+      }
+      if (depth === 1) closed = i;
+    }
+    if (closed >= 0 && topKey !== KEY_OTHER) {
+      const at = (topKey - 1) << 1;
+      if (SPANS[at] !== -1) return false; // a repeated key: JSON.parse keeps the last; let it decide
+      SPANS[at] = valueStart;
+      SPANS[at + 1] = closed;
+    }
+  }
+  return false; // the line ended inside the object: truncated or broken
+}
+
+const span = (k: number): [number, number] | undefined => (SPANS[k << 1]! >= 0 ? [SPANS[k << 1]!, SPANS[(k << 1) + 1]!] : undefined);
+
 /**
  * Walk the JSON of `line[start, end)` without building it. Returns where the four top-level
  * values are, or undefined when the line is not a JSON object or anything about it is in doubt.
  */
 export function scanRanges(b: Buffer, start: number, end: number): ScannedRanges | undefined {
-  // Raw control characters, bad escapes and doubtful backslashes: leave them to JSON.parse.
-  if (DOUBTFUL.test(b.toString('latin1', start, end))) return undefined;
-  const ranges: ScannedRanges = { recordId: undefined, modelInput: undefined, modelOutput: undefined, error: undefined };
-  let i = start;
-  while (i < end && isWs(b[i])) i++;
-  if (b[i] !== 0x7b) return undefined;
-  // A stack of open containers: 1 = object, 2 = array.
-  const stack = new Uint8Array(MAX_DEPTH + 1);
-  let depth = 0;
-  /** What the next token must be. */
-  const VALUE = 0;
-  const KEY_OR_CLOSE = 1;
-  const KEY = 2;
-  const COLON = 3;
-  const COMMA_OR_CLOSE = 4;
-  const VALUE_OR_CLOSE = 5;
-  let state = VALUE;
-  let topKey = KEY_OTHER;
-  let valueStart = -1;
-  const found = [false, false, false, false, false];
-
-  const closeTopValue = (valueEnd: number): boolean => {
-    if (topKey !== KEY_OTHER) {
-      if (found[topKey]) return false; // a repeated key: JSON.parse keeps the last; let it decide
-      found[topKey] = true;
-      const r: [number, number] = [valueStart, valueEnd];
-      if (topKey === KEY_RECORD_ID) ranges.recordId = r;
-      else if (topKey === KEY_MODEL_INPUT) ranges.modelInput = r;
-      else if (topKey === KEY_MODEL_OUTPUT) ranges.modelOutput = r;
-      else ranges.error = r;
-    }
-    return true;
-  };
-
-  while (i < end) {
-    const c = b[i]!;
-    if (isWs(c)) {
-      i++;
-      continue;
-    }
-    switch (state) {
-      case VALUE:
-      case VALUE_OR_CLOSE: {
-        if (state === VALUE_OR_CLOSE && c === 0x5d) {
-          // empty array
-          depth--;
-          i++;
-          if (depth === 1 && !closeTopValue(i)) return undefined;
-          state = COMMA_OR_CLOSE;
-          if (depth === 0) return undefined; // the top level is an object, never an array
-          break;
-        }
-        if (depth === 1) valueStart = i;
-        if (c === 0x7b || c === 0x5b) {
-          if (depth === MAX_DEPTH) return undefined;
-          stack[++depth] = c === 0x7b ? 1 : 2;
-          i++;
-          state = c === 0x7b ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
-          break;
-        }
-        if (depth === 0) return undefined; // a top-level value that is not an object
-        let next: number;
-        if (c === QUOTE) next = skipString(b, i, end);
-        else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) next = skipNumber(b, i, end);
-        else if (c === 0x74) next = literal(b, i, end, TRUE);
-        else if (c === 0x66) next = literal(b, i, end, FALSE);
-        else if (c === 0x6e) next = literal(b, i, end, NULL);
-        else return undefined;
-        if (next < 0) return undefined;
-        i = next;
-        if (depth === 1 && !closeTopValue(i)) return undefined;
-        state = COMMA_OR_CLOSE;
-        break;
-      }
-      case KEY_OR_CLOSE:
-      case KEY: {
-        if (state === KEY_OR_CLOSE && c === 0x7d) {
-          depth--;
-          i++;
-          if (depth === 0) {
-            // the line's object is complete: only whitespace may follow
-            while (i < end && isWs(b[i])) i++;
-            return i === end ? ranges : undefined;
-          }
-          if (depth === 1 && !closeTopValue(i)) return undefined;
-          state = COMMA_OR_CLOSE;
-          break;
-        }
-        if (c !== QUOTE) return undefined;
-        const next = skipString(b, i, end);
-        if (next < 0) return undefined;
-        if (depth === 1) {
-          // An escaped top-level key ("model\u004futput") could be any of ours: let JSON.parse read it.
-          const ks = i + 1;
-          const ke = next - 1;
-          const slash = b.indexOf(BACKSLASH, ks);
-          if (slash >= 0 && slash < ke) return undefined;
-          topKey = keyId(b, ks, ke);
-        }
-        i = next;
-        state = COLON;
-        break;
-      }
-      case COLON:
-        if (c !== 0x3a) return undefined;
-        i++;
-        state = VALUE;
-        break;
-      case COMMA_OR_CLOSE: {
-        const open = stack[depth];
-        if (c === 0x2c) {
-          i++;
-          state = open === 1 ? KEY : VALUE;
-          break;
-        }
-        if ((open === 1 && c === 0x7d) || (open === 2 && c === 0x5d)) {
-          depth--;
-          i++;
-          if (depth === 0) {
-            while (i < end && isWs(b[i])) i++;
-            return i === end ? ranges : undefined;
-          }
-          if (depth === 1 && !closeTopValue(i)) return undefined;
-          state = COMMA_OR_CLOSE;
-          break;
-        }
-        return undefined;
-      }
-    }
-  }
-  return undefined; // the line ended inside the object: truncated or broken
+  if (!scan(b, start, end)) return undefined;
+  return { recordId: span(0), modelInput: span(1), modelOutput: span(2), error: span(3) };
 }
 
-function parseRange(b: Buffer, r: [number, number]): unknown {
-  return JSON.parse(b.toString('utf8', r[0], r[1]));
-}
+/** Which lines' echoed modelInput to decode into `modelInputJson`: most of a line's bytes, needed only for retries. */
+export type ModelInputWanted = 'always' | 'errors' | 'never';
 
 /** The fast path: the line decoded from its top-level ranges, or undefined when in doubt. */
-export function scanOutputLine(b: Buffer, start = 0, end = b.length): OutputLine | undefined {
-  const r = scanRanges(b, start, end);
-  if (!r) return undefined;
+export function scanOutputLine(b: Buffer, start = 0, end = b.length, modelInput: ModelInputWanted = 'always'): OutputLine | undefined {
+  if (!scan(b, start, end)) return undefined;
+  const rs = SPANS[0]!;
+  const is = SPANS[2]!;
+  const os = SPANS[4]!;
+  const es = SPANS[6]!;
   let recordId: string | undefined;
-  if (r.recordId) {
-    const v = parseRange(b, r.recordId);
+  if (rs >= 0) {
+    const v: unknown = JSON.parse(b.toString('utf8', rs, SPANS[1]));
     recordId = typeof v === 'string' ? v : undefined;
   }
+  const want = is >= 0 && (modelInput === 'always' || (modelInput === 'errors' && (es >= 0 || os < 0)));
   return {
     recordId,
-    modelInputJson: r.modelInput ? b.toString('utf8', r.modelInput[0], r.modelInput[1]) : undefined,
-    modelOutput: r.modelOutput ? parseRange(b, r.modelOutput) : undefined,
-    hasModelOutput: r.modelOutput !== undefined,
-    error: r.error ? parseRange(b, r.error) : undefined,
-    hasError: r.error !== undefined,
+    modelInputJson: want ? b.toString('utf8', is, SPANS[3]) : undefined,
+    modelOutput: os >= 0 ? JSON.parse(b.toString('utf8', os, SPANS[5])) : undefined,
+    hasModelOutput: os >= 0,
+    error: es >= 0 ? JSON.parse(b.toString('utf8', es, SPANS[7])) : undefined,
+    hasError: es >= 0,
   };
 }
 
 /** The reference: JSON.parse of the whole line. Throws a SyntaxError when the line is not JSON. */
-export function parseOutputLineFull(b: Buffer, start = 0, end = b.length): OutputLine | { notAnObject: true } {
+export function parseOutputLineFull(b: Buffer, start = 0, end = b.length, modelInput: ModelInputWanted = 'always'): OutputLine | { notAnObject: true } {
   const v: unknown = JSON.parse(b.toString('utf8', start, end));
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { notAnObject: true };
   const o = v as Record<string, unknown>;
+  const hasModelOutput = Object.hasOwn(o, 'modelOutput');
+  const hasError = Object.hasOwn(o, 'error');
+  const want = Object.hasOwn(o, 'modelInput') && (modelInput === 'always' || (modelInput === 'errors' && (hasError || !hasModelOutput)));
   return {
     recordId: typeof o.recordId === 'string' ? o.recordId : undefined,
-    modelInputJson: Object.hasOwn(o, 'modelInput') ? JSON.stringify(o.modelInput) : undefined,
+    modelInputJson: want ? JSON.stringify(o.modelInput) : undefined,
     modelOutput: o.modelOutput,
-    hasModelOutput: Object.hasOwn(o, 'modelOutput'),
+    hasModelOutput,
     error: o.error,
-    hasError: Object.hasOwn(o, 'error'),
+    hasError,
   };
 }
 
 /** Parse one output line: the fast path, falling back to a full parse whenever it is in doubt. */
-export function parseOutputLine(b: Buffer, start = 0, end = b.length): ParseOutcome {
-  const fast = scanOutputLine(b, start, end);
+export function parseOutputLine(b: Buffer, start = 0, end = b.length, modelInput: ModelInputWanted = 'always'): ParseOutcome {
+  const fast = scanOutputLine(b, start, end, modelInput);
   if (fast) return { ok: true, value: fast, fast: true };
   let full: OutputLine | { notAnObject: true };
   try {
-    full = parseOutputLineFull(b, start, end);
+    full = parseOutputLineFull(b, start, end, modelInput);
   } catch (error) {
     return { ok: false, reason: `not valid JSON (${(error as Error).message.replace(/\s+/g, ' ').slice(0, 120)})` };
   }

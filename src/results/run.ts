@@ -106,10 +106,12 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     for await (const batch of collector.batches()) {
       for (const r of batch) {
         if (r.kind === 'success' || !planner) {
-          await writer.write(r);
+          const wait = writer.write(r);
+          if (wait) await wait;
         } else {
           const d = await planner.add(r);
-          await writer.write(r, { next: d.disposition });
+          const wait = writer.write(r, { next: d.disposition });
+          if (wait) await wait;
         }
       }
     }

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lineageColumns } from '../../src/results/collect.js';
 import { collectRun } from '../../src/results/run.js';
 import type { CollectResult, SuccessResult } from '../../src/results/types.js';
-import { formatOf, resultRow, resultsWriter, RESULT_COLUMNS } from '../../src/results/writers.js';
+import { formatOf, resultJsonLine, resultRow, resultsWriter, RESULT_COLUMNS } from '../../src/results/writers.js';
 import { LocalStore } from '../../src/stores/local.js';
 import { scenario } from './helpers.js';
 
@@ -45,6 +45,20 @@ describe('results rows', () => {
     const row = resultRow(success, { raw: true });
     expect(Object.keys(row)).toEqual(['recordId', 'key', 'status', 'text', 'stopReason', 'inputTokens', 'outputTokens', 'model', 'attempt', 'job', 'jobId', 'file', 'line', 'modelOutput', 'agent', '_text', '_status']);
     expect(row).toMatchObject({ status: 'success', text: success.text, _text: 'a source column named text', modelOutput: success.raw });
+  });
+
+  it('as JSONL lines are exactly JSON.stringify of the row, for every kind of result', () => {
+    const error: CollectResult = { ...success, kind: 'error', error: { code: '429', message: 'slow \u2028 down' }, raw: { errorCode: '429' }, output: success.output } as CollectResult;
+    const missing: CollectResult = { ...success, kind: 'missing', reason: 'no output line (job Expired)', jobStatus: 'Expired' } as CollectResult;
+    const bare: CollectResult = { ...success, passthrough: { agent: 'Ana', nested: { a: [1, 'é'] }, gone: undefined, n: null }, text: undefined, inputTokens: undefined, jobId: undefined } as CollectResult;
+    const clash: CollectResult = { ...success, passthrough: { text: 'x', _text: 'y' } };
+    for (const r of [success, error, missing, bare, clash]) {
+      for (const options of [{}, { raw: true }, { next: 'retry' as const }, { next: 'done' as const, raw: true }]) {
+        const line = resultJsonLine(r, options);
+        expect(line).toBe(JSON.stringify(resultRow(r, options)) + '\n');
+        JSON.parse(line);
+      }
+    }
   });
 
   it('tell the format by extension', () => {
@@ -100,7 +114,7 @@ describe('results writers', () => {
 
   it('leave nothing behind when aborted', async () => {
     const w = resultsWriter({ target: { store: new LocalStore(s.dir), key: 'gone.jsonl' } });
-    for (let i = 0; i < 200; i++) await w.write({ ...success, text: 'x'.repeat(2000) }); // past the 256 KiB buffer: bytes reached the store
+    for (let i = 0; i < 700; i++) await w.write({ ...success, text: 'x'.repeat(2000) }); // past the 1 MiB chunk: bytes reached the store
     for (let i = 0; i < 100 && !(await readdir(s.dir)).some((n) => n.startsWith('gone.jsonl.partial')); i++) await new Promise((r) => setTimeout(r, 10));
     expect((await readdir(s.dir)).some((n) => n.startsWith('gone.jsonl.partial'))).toBe(true);
     w.abort(new Error('stop'));
