@@ -6,7 +6,7 @@
  *    "models":[{"match":"anthropic.claude-3-haiku","input":0.00025,"output":0.00125}, ...]}
  *
  * `match` is a prefix of the base model id (ARNs and `us.`/`eu.` profile prefixes are stripped
- * first); the longest match wins, and a user's rows win over the defaults. `input`/`output` are
+ * first); the longest match wins, and on a tie a user's row wins over the default. `input`/`output` are
  * on-demand prices per `per` tokens; the batch price is that less `batchDiscount` (a row may
  * give its own `batchDiscount`, or `batchInput`/`batchOutput` outright). A user's table replaces
  * the defaults entirely with `"extends": false`.

@@ -238,6 +238,22 @@ export class RetryPlanner {
     this.dead?.destroy(error);
   }
 
+  /**
+   * Fail early, before any result is read, when the target holds a submitted retry run; nothing
+   * is changed (an unsubmitted one is replaced only once a record needs the target).
+   */
+  async check(): Promise<void> {
+    await this.refuseSubmitted();
+  }
+
+  private async refuseSubmitted(): Promise<void> {
+    if (await this.store.exists(LEDGER_KEY)) {
+      throw new BatchError('E_BAD_OPTION', `${this.store.uri} holds a retry run that was already submitted (${LEDGER_KEY})`, {
+        hint: `collect its outputs with --prepared ${this.store.uri}; or write this retry plan elsewhere with --retry <location>, or skip it with --no-retry`,
+      });
+    }
+  }
+
   private ready(): Promise<void> {
     this.checked ??= this.prepareTarget();
     return this.checked;
@@ -246,11 +262,7 @@ export class RetryPlanner {
   /** Refuse a submitted retry run at the target, remove an unsubmitted one, open the dead-letter file. */
   private async prepareTarget(): Promise<void> {
     const store = this.store;
-    if (await store.exists(LEDGER_KEY)) {
-      throw new BatchError('E_BAD_OPTION', `${store.uri} holds a retry run that was already submitted (${LEDGER_KEY})`, {
-        hint: `collect its outputs with --prepared ${store.uri}; or write this retry plan elsewhere with --retry <location>, or skip it with --no-retry`,
-      });
-    }
+    await this.refuseSubmitted();
     const earlier: string[] = [];
     for await (const o of store.list('')) {
       if (o.key === PREPARED_KEY || o.key === 'rejects.jsonl' || o.key.startsWith('input/') || o.key.startsWith('lineage/')) earlier.push(o.key);

@@ -72,13 +72,6 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const writer = resultsWriter({
-    target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: `-.${format}` } : fileTarget(resultsUri),
-    format,
-    ...(passthroughColumns ? { passthroughColumns } : {}),
-    raw: options.raw === true,
-    escapeFormulas: options.escapeFormulas === true,
-  });
   let quotas: QuotaProfile = options.quotas ?? run.quotas ?? quotaProfile('default');
   if (options.minRecords !== undefined) {
     if (!Number.isSafeInteger(options.minRecords) || options.minRecords < 1 || options.minRecords > quotas.maxRecordsPerJob) {
@@ -102,6 +95,14 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   if (planner && sameLocation(planner.uri, prepared.uri)) {
     throw new BatchError('E_BAD_OPTION', `the retry run cannot go to the prepared run itself (${prepared.uri})`, { hint: 'give --retry another location' });
   }
+  await planner?.check();
+  const writer = resultsWriter({
+    target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: `-.${format}` } : fileTarget(resultsUri),
+    format,
+    ...(passthroughColumns ? { passthroughColumns } : {}),
+    raw: options.raw === true,
+    escapeFormulas: options.escapeFormulas === true,
+  });
   try {
     for await (const batch of collector.batches()) {
       for (const r of batch) {

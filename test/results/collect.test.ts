@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collectResults } from '../../src/results/collect.js';
 import type { CollectResult, ErrorResult, MissingResult, SuccessResult } from '../../src/results/types.js';
 import { LocalStore } from '../../src/stores/local.js';
-import { collectAll, OUTPUT_FIXTURES, scenario } from './helpers.js';
+import { chunkyStore, collectAll, OUTPUT_FIXTURES, scenario } from './helpers.js';
 
 let s: Awaited<ReturnType<typeof scenario>>;
 beforeEach(async () => {
@@ -194,6 +194,13 @@ describe('collect: the join', () => {
     await expect(async () => {
       for await (const _ of c) void _;
     }).rejects.toThrow(/iterated once/);
+  });
+
+  it('gives the same results through a generic Store that streams in tiny chunks (as S3 will)', async () => {
+    const viaChunks = await collectAll({ outputs: await chunkyStore(s.out), prepared: await chunkyStore(s.run, 5) });
+    const direct = await collectAll({ outputs: s.out, prepared: s.run });
+    expect(viaChunks.results).toEqual(direct.results);
+    expect({ ...viaChunks.summary, seconds: 0, outputs: '', prepared: '' }).toEqual({ ...direct.summary, seconds: 0, outputs: '', prepared: '' });
   });
 
   it('says clearly when the prepared run or its lineage is not there', async () => {

@@ -88,3 +88,31 @@ export function claude(text: string, inputTokens = 100, outputTokens = 20): { mo
     },
   };
 }
+
+/**
+ * A Store over a local directory that is not a LocalStore (so collect takes the generic path, as
+ * it will for S3) and streams objects in tiny chunks, so lines and UTF-8 characters are cut
+ * across chunk boundaries everywhere.
+ */
+export async function chunkyStore(root: string, chunk = 37): Promise<import('../../src/stores/store.js').Store> {
+  const { LocalStore } = await import('../../src/stores/local.js');
+  const { Readable } = await import('node:stream');
+  const inner = new LocalStore(root);
+  return {
+    uri: inner.uri,
+    resolve: (key) => inner.resolve(key),
+    createWriteStream: (key) => inner.createWriteStream(key),
+    createReadStream: (key) =>
+      Readable.from(
+        (async function* () {
+          for await (const c of inner.createReadStream(key) as AsyncIterable<Buffer>) {
+            for (let i = 0; i < c.length; i += chunk) yield new Uint8Array(c.subarray(i, i + chunk));
+          }
+        })(),
+        { objectMode: false },
+      ),
+    list: (prefix) => inner.list(prefix),
+    exists: (key) => inner.exists(key),
+    delete: (key) => inner.delete(key),
+  };
+}
