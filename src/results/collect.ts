@@ -19,6 +19,7 @@
  * lines), complete once the iteration ends. Nothing is held beyond one shard's lineage and one
  * chunk's results.
  */
+import { Readable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { FAMILIES } from '../models/index.js';
 import type { FamilyName, ModelFamily } from '../models/family.js';
@@ -188,6 +189,11 @@ export class Collector implements AsyncIterable<CollectResult> {
       fullLines: 0,
       seconds: 0,
     };
+  }
+
+  /** The results as an object-mode Readable, for `stream/promises` `pipeline`. */
+  stream(): Readable {
+    return Readable.from(this, { objectMode: true, highWaterMark: 256 });
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<CollectResult> {
@@ -395,6 +401,8 @@ export class Collector implements AsyncIterable<CollectResult> {
     const inputs = retryInputs ? 'errors' : 'never';
     /** Why a record has no result, for records whose line was there but unreadable. */
     const unreadable = new Map<string, string>();
+    /** Error results whose line did not echo the modelInput: emitted after the shard is read for it. */
+    const deferred = new Map<string, ErrorResult>();
 
     for (const out of plan.outputs) {
       const fc = perFolder.get(out.jobId)!;
@@ -450,13 +458,15 @@ export class Collector implements AsyncIterable<CollectResult> {
             kind: 'error', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
             jobId: out.jobId, attempt: l.attempt ?? runAttempt, model, error, raw: v.hasError ? v.error : null, output: where,
           };
-          if (retryInputs && v.modelInputJson !== undefined) r.modelInputJson = v.modelInputJson;
           tally.failed++;
           s.failed++;
           fc.failed++;
           const code = String(error.code ?? 'none');
           s.errorsByCode[code] = (s.errorsByCode[code] ?? 0) + 1;
-          batch.push(r);
+          if (retryInputs && v.modelInputJson !== undefined) r.modelInputJson = v.modelInputJson;
+          // no echo of the modelInput: the result waits for it from the original shard
+          else if (retryInputs) deferred.set(id, r);
+          if (!deferred.has(id)) batch.push(r);
           return;
         }
         const o = readModelOutput(v.modelOutput, family);
@@ -506,7 +516,7 @@ export class Collector implements AsyncIterable<CollectResult> {
 
     // What no line answered.
     const left = lineage.left;
-    if (left === 0) return;
+    if (left === 0 && deferred.size === 0) return;
     const latest = latestJob(ledger, job.name);
     const status = latest?.status;
     const pending = status !== undefined && !TERMINAL_STATUSES.has(status);
@@ -537,7 +547,7 @@ export class Collector implements AsyncIterable<CollectResult> {
       lineage.close(id);
       return r;
     };
-    if (retryInputs && !pending) {
+    if (retryInputs && (!pending || deferred.size > 0)) {
       // Their modelInput, from the original shard (the same line for line as the lineage).
       let batch: CollectResult[] = [];
       const splitter = new LineSplitter({ maxLineBytes: this.options.maxLineBytes ?? 64 * 1024 * 1024 });
@@ -545,6 +555,14 @@ export class Collector implements AsyncIterable<CollectResult> {
         const parsed = parseOutputLine(buf, start, end);
         if (!parsed.ok || parsed.value.recordId === undefined) return;
         const id = parsed.value.recordId;
+        const waiting = deferred.get(id);
+        if (waiting) {
+          if (parsed.value.modelInputJson !== undefined) waiting.modelInputJson = parsed.value.modelInputJson;
+          deferred.delete(id);
+          batch.push(waiting);
+          return;
+        }
+        if (pending) return;
         const text = lineage.get(id);
         if (text) batch.push(missing(id, text, parsed.value.modelInputJson));
       };
@@ -559,11 +577,11 @@ export class Collector implements AsyncIterable<CollectResult> {
         }
         splitter.end(onLine);
       } else {
-        s.warnings.push(`${this.prepared.resolve(shard.key)} is gone: its ${left} missing record(s) cannot be retried without their modelInput`);
+        s.warnings.push(`${this.prepared.resolve(shard.key)} is gone: its ${left + deferred.size} unanswered record(s) cannot be retried without their modelInput`);
       }
       if (batch.length > 0) yield batch;
     }
-    const rest: CollectResult[] = [];
+    const rest: CollectResult[] = [...deferred.values()];
     for (const [id, text] of [...lineage.openRecords()]) rest.push(missing(id, text));
     if (rest.length > 0) yield rest;
   }

@@ -12,3 +12,4 @@ export { DEFAULT_MAX_ATTEMPTS, isRetryable, planRetries, RetryPlanner, type Deci
 export { costOf, defaultPrices, loadPrices, priceFor, priceLabel, type ModelPrice, type PriceRow, type PriceTable } from './prices.js';
 export { costReport, formatMoney, type CostLine, type CostReport, type TokenSource } from './report.js';
 export { estimateFromTotals, estimateRun, recordTokens, type EstimateOptions, type EstimateReport } from './estimate.js';
+export type { RetryLineage } from '../shards/rollover.js';

@@ -14,7 +14,7 @@
  * carries the line's raw `modelOutput` (or `error`) JSON.
  */
 import { once } from 'node:events';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { stringify, type Stringifier } from 'csv-stringify';
 import { BatchError } from '../errors.js';
@@ -286,6 +286,30 @@ export class ResultsWriter {
     }
     if (this.failure) throw this.wrap(this.failure);
     return { uri: this.uri, records: this.records, format: this.format };
+  }
+
+  /** An object-mode Writable of results over this writer (its end closes the file), for `pipeline`. */
+  asWritable(options: RowOptions = {}): Writable {
+    return new Writable({
+      objectMode: true,
+      highWaterMark: 256,
+      write: (r: CollectResult, _enc, callback) => {
+        try {
+          const wait = this.write(r, options);
+          if (wait) wait.then(() => callback(), callback);
+          else callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+      },
+      final: (callback) => {
+        this.close().then(() => callback(), callback);
+      },
+      destroy: (error, callback) => {
+        if (error) this.abort(error);
+        callback(error);
+      },
+    });
   }
 
   /** Abandon the file: nothing partial is left under the key. */

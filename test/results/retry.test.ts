@@ -131,6 +131,19 @@ describe('retry plan', () => {
     ]);
   });
 
+  it('takes the modelInput of a failed record from the original shard when its line does not echo it', async () => {
+    const file = join(s.out, 'q1w2e3r4t5y6/part-00002.jsonl.out');
+    const text = await readFile(file, 'utf8');
+    const lines = text.split('\n');
+    lines[0] = JSON.stringify({ recordId: 'CALL0000006', error: { errorCode: 429, errorMessage: 'ThrottlingException' } });
+    await writeFile(file, lines.join('\n'));
+    const r = await collectRun({ outputs: s.out, prepared: s.run, results: join(s.dir, 'r.jsonl') });
+    expect(r.collect).toMatchObject({ submitted: 10, failed: 2, missing: 2 });
+    const shard = await jsonLines(join(s.run, 'retry-2/input/job-0001/part-00001.jsonl'));
+    const original = (await jsonLines(join(s.run, 'input/job-0001/part-00002.jsonl'))).find((l) => l.recordId === 'CALL0000006')!;
+    expect(shard.find((l) => l.recordId === 'CALL0000006')!.modelInput).toEqual(original.modelInput);
+  });
+
   it('with maxAttempts 1, nothing is retried', async () => {
     const r = await collectRun({ outputs: s.out, prepared: s.run, results: join(s.dir, 'r.jsonl'), maxAttempts: 1 });
     expect(r.plan!.retry.records).toBe(0);

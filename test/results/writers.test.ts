@@ -89,6 +89,15 @@ describe('results writers', () => {
     expect(first).toMatchObject({ recordId: 'CALL0000003', status: 'success', agent: 'Chen Wei' });
   });
 
+  it('compose with stream/promises pipeline: collector.stream() into writer.asWritable()', async () => {
+    const { pipeline } = await import('node:stream/promises');
+    const { collectResults } = await import('../../src/results/collect.js');
+    const w = resultsWriter({ target: { store: new LocalStore(s.dir), key: 'piped.jsonl' } });
+    await pipeline(collectResults({ outputs: s.out, prepared: s.run }).stream(), w.asWritable());
+    const rows = (await readFile(join(s.dir, 'piped.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.status).sort()).toEqual(['error', 'error', 'missing', 'missing', 'success', 'success', 'success', 'success', 'success', 'success']);
+  });
+
   it('escape spreadsheet formulas only when asked', async () => {
     const formula: CollectResult = { ...success, text: '=HYPERLINK("x")', passthrough: {} };
     for (const escapeFormulas of [false, true]) {
