@@ -22,4 +22,3 @@ export * from './stores/index.js';
 export { MANIFEST_KEY, prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';
 // collect: output parsers, join, results writers, retry plans, token and cost report
 export * from './results/index.js';
-export { collectRun, type CollectRunOptions, type CollectRunSummary } from './results/run.js';

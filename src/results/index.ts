@@ -13,3 +13,4 @@ export { costOf, defaultPrices, loadPrices, priceFor, priceLabel, type ModelPric
 export { costReport, formatMoney, type CostLine, type CostReport, type TokenSource } from './report.js';
 export { estimateFromTotals, estimateRun, recordTokens, type EstimateOptions, type EstimateReport } from './estimate.js';
 export type { RetryLineage } from '../shards/rollover.js';
+export { collectRun, type CollectRunOptions, type CollectRunSummary } from './run.js';
