@@ -97,7 +97,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   }
   await planner?.check();
   const writer = resultsWriter({
-    target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: `-.${format}` } : fileTarget(resultsUri),
+    target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: '-' } : fileTarget(resultsUri),
     format,
     ...(passthroughColumns ? { passthroughColumns } : {}),
     raw: options.raw === true,
