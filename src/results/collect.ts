@@ -26,7 +26,7 @@ import type { FamilyName, ModelFamily } from '../models/family.js';
 import type { Store } from '../stores/store.js';
 import { LEDGER_KEY, readLedger, TERMINAL_STATUSES, type Ledger, type LedgerJob } from './ledger.js';
 import { LineSplitter } from './lines.js';
-import { ShardLineage } from './lineage.js';
+import { Arena, ShardLineage } from './lineage.js';
 import { addManifest, parseManifest, reconcileManifest } from './manifest.js';
 import { readModelOutput } from './model-output.js';
 import { parseOutputLine, sniffRecordId, type OutputLine } from './output-line.js';
@@ -35,6 +35,7 @@ import {
   findOutputFolders,
   readObject,
   readPrepared,
+  scanObject,
   readSmall,
   storeOf,
   type OutputFolder,
@@ -79,6 +80,9 @@ export interface CollectProgress {
   totalBytes: number;
   records: number;
 }
+
+/** Output bytes parsed between two yields of results. */
+const BATCH_BYTES = 32 * 1024;
 
 /** Lineage keys that are not passthrough columns (rollover renames clashing columns to `_name`). */
 export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin']);
@@ -144,6 +148,8 @@ export class Collector implements AsyncIterable<CollectResult> {
   /** Counts so far; complete once iteration has ended. */
   readonly summary: CollectSummary;
   private started = false;
+  /** Where each shard's lineage is read, one shard after another. */
+  private readonly arena = new Arena();
   private readonly outputs: Store;
   private readonly prepared: Store;
 
@@ -389,7 +395,7 @@ export class Collector implements AsyncIterable<CollectResult> {
         hint: 'collect joins results to the source through lineage/; prepare the run again with lineage on',
       });
     }
-    const lineage = await ShardLineage.load(this.prepared, shard.lineage);
+    const lineage = await ShardLineage.load(this.prepared, shard.lineage, this.arena);
     tally.submitted += lineage.size;
     s.submitted += lineage.size;
     if (lineage.size !== shard.records) {
@@ -500,14 +506,19 @@ export class Collector implements AsyncIterable<CollectResult> {
         fc.succeeded++;
         batch.push(r);
       };
-      for await (const chunk of readObject(this.outputs, out.key)) {
+      // the reader reuses its buffers: the splitter copies what it keeps, results hold strings
+      for await (const b of scanObject(this.outputs, out.key)) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-        const b = asBuffer(chunk);
-        splitter.push(b, onLine);
-        addBytes(b.length);
-        if (batch.length > 0) {
-          yield batch;
-          batch = [];
+        // Small batches, handed on as soon as they are made: results die young (a scavenge frees
+        // them) instead of living through two and being promoted to the old generation.
+        for (let at = 0; at < b.length; at += BATCH_BYTES) {
+          const piece = at === 0 && b.length <= BATCH_BYTES ? b : b.subarray(at, Math.min(b.length, at + BATCH_BYTES));
+          splitter.push(piece, onLine);
+          addBytes(piece.length);
+          if (batch.length > 0) {
+            yield batch;
+            batch = [];
+          }
         }
       }
       splitter.end(onLine);

@@ -1,64 +1,86 @@
 /**
- * One shard's lineage sidecar, held for the join: the file's bytes as read and a Map from
- * recordId to the line's place in them. A line is decoded and parsed only when its record is met, and
- * memory is about the file's size plus ~80 bytes a record (not a string and an object per record),
- * so collect's footprint is bounded by the largest shard, never the run.
+ * One shard's lineage sidecar, held for the join: the file's bytes, copied into a buffer that is
+ * reused from shard to shard (an arena: it grows to the largest lineage file and stays), and a Map
+ * from recordId to each line's place in it. A line is decoded and parsed only when its record is
+ * met, and memory is about the file's size plus ~80 bytes a record (not a string and an object per
+ * record), so collect's footprint is bounded by the largest shard, never the run.
  */
 import { BatchError } from '../errors.js';
 import type { Store } from '../stores/store.js';
-import { readObject } from './layout.js';
-import { LineSplitter } from './lines.js';
+import { scanObject } from './layout.js';
 
 const HEAD = Buffer.from('{"recordId":"');
+/** A lineage file is a shard's: 50,000 lines of a few hundred bytes. Far past that, something is wrong. */
+const MAX_BYTES = 1 << 30;
+
+/** The buffer lineage files are read into, shared by the shards of one collection (one at a time). */
+export class Arena {
+  buf: Buffer = Buffer.alloc(0);
+
+  /** Room for `size` bytes, keeping the first `keep`. */
+  reserve(size: number, keep: number): Buffer {
+    if (size > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(size, Math.min(MAX_BYTES, this.buf.length * 2), 1 << 20));
+      this.buf.copy(bigger, 0, 0, keep);
+      this.buf = bigger;
+    }
+    return this.buf;
+  }
+}
 
 export class ShardLineage {
   private readonly index = new Map<string, number>();
   private readonly ids: string[] = [];
-  /** The file's bytes as read (no joined copy), plus lines that spanned two chunks, joined. */
-  private readonly pieces: Buffer[] = [];
-  private readonly piece: number[] = [];
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
   private answered!: Uint8Array;
   private open = 0;
 
-  private constructor() {}
+  /** `bytes` is the arena: valid until the next shard is loaded into it. */
+  private constructor(private readonly bytes: Buffer) {}
 
   /** Read a lineage file; a line without a recordId, or a recordId twice, is an error naming the line. */
-  static async load(store: Store, key: string): Promise<ShardLineage> {
+  static async load(store: Store, key: string, arena: Arena = new Arena()): Promise<ShardLineage> {
     const uri = store.resolve(key);
     if (!(await store.exists(key))) {
       throw new BatchError('E_NOT_PREPARED', `the lineage sidecar ${uri} does not exist`, { hint: 'point --prepared at the run that produced these outputs' });
     }
-    const l = new ShardLineage();
-    const splitter = new LineSplitter({ maxLineBytes: 16 * 1024 * 1024, onTooLong: (line) => {
-      throw new BatchError('E_NOT_PREPARED', 'a lineage line over 16 MiB', { file: uri, line });
-    } });
-    const onLine = (buf: Buffer, start: number, end: number, line: number) => {
-      const id = recordIdAt(buf, start, end);
-      if (id === undefined) throw new BatchError('E_NOT_PREPARED', 'a lineage line without a recordId', { file: uri, line, hint: 'the run is damaged: prepare it again' });
-      if (l.index.has(id)) throw new BatchError('E_DUPLICATE_ID', `recordId ${id} appears twice in the lineage`, { file: uri, line, hint: 'the run is damaged: prepare it again' });
-      // a line inside the chunk points into it; a line joined across chunks keeps its own buffer
-      if (l.pieces[l.pieces.length - 1] !== buf) l.pieces.push(buf);
-      l.index.set(id, l.ids.length);
-      l.ids.push(id);
-      l.piece.push(l.pieces.length - 1);
-      l.starts.push(start);
-      l.ends.push(end);
-    };
-    for await (const chunk of readObject(store, key) as AsyncIterable<Uint8Array>) {
-      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      l.pieces.push(b);
-      splitter.push(b, onLine);
+    let size = 0;
+    for await (const chunk of scanObject(store, key)) {
+      if (size + chunk.length > MAX_BYTES) throw new BatchError('E_NOT_PREPARED', `the lineage sidecar is over ${MAX_BYTES} bytes, far more than a shard's`, { file: uri });
+      chunk.copy(arena.reserve(size + chunk.length, size), size);
+      size += chunk.length;
     }
-    splitter.end(onLine);
+    const b = arena.buf;
+    const l = new ShardLineage(b);
+    let pos = size >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+    let lineNo = 0;
+    while (pos < size) {
+      let nl = b.indexOf(10, pos);
+      if (nl < 0 || nl > size) nl = size;
+      lineNo++;
+      let end = nl;
+      if (end > pos && b[end - 1] === 13) end--;
+      let s = pos;
+      while (s < end && (b[s] === 32 || b[s] === 9)) s++;
+      if (s < end) {
+        const id = recordIdAt(b, pos, end);
+        if (id === undefined) throw new BatchError('E_NOT_PREPARED', 'a lineage line without a recordId', { file: uri, line: lineNo, hint: 'the run is damaged: prepare it again' });
+        if (l.index.has(id)) throw new BatchError('E_DUPLICATE_ID', `recordId ${id} appears twice in the lineage`, { file: uri, line: lineNo, hint: 'the run is damaged: prepare it again' });
+        l.index.set(id, l.ids.length);
+        l.ids.push(id);
+        l.starts.push(pos);
+        l.ends.push(end);
+      }
+      pos = nl + 1;
+    }
     l.answered = new Uint8Array(l.ids.length);
     l.open = l.ids.length;
     return l;
   }
 
   private text(i: number): string {
-    return this.pieces[this.piece[i]!]!.toString('utf8', this.starts[i], this.ends[i]);
+    return this.bytes.toString('utf8', this.starts[i], this.ends[i]);
   }
 
   /** Records in the shard. */

@@ -4,7 +4,8 @@
  * trailing `\r` is stripped, a UTF-8 BOM at the very start is skipped, blank lines are skipped.
  *
  * Lines are handed to a callback as (buffer, start, end) without copying, except a line that spans
- * chunks, which is joined once. A line over `maxLineBytes` is not held: its bytes are dropped up to
+ * chunks, which is joined once. Nothing of a chunk is kept past `push` but copies, so a caller may
+ * reuse its buffers. A line over `maxLineBytes` is not held: its bytes are dropped up to
  * the next `\n` and it is reported through `onTooLong`. The last line of a stream may lack its
  * `\n`; it is handed over with `complete: false`, so a caller can tell a truncated file.
  */
@@ -71,7 +72,7 @@ export class LineSplitter {
       if (this.head) chunk = Buffer.concat([this.head, chunk]);
       this.head = undefined;
       if (chunk.length < 3 && BOM.subarray(0, chunk.length).equals(chunk)) {
-        if (chunk.length > 0) this.head = chunk;
+        if (chunk.length > 0) this.head = Buffer.from(chunk);
         return;
       }
       this.first = false;
@@ -101,7 +102,8 @@ export class LineSplitter {
           this.pending = [];
           this.pendingBytes = 0;
         } else {
-          this.pending.push(chunk.subarray(start));
+          // a copy: the caller may reuse the chunk's memory once push returns
+          this.pending.push(Buffer.from(chunk.subarray(start)));
           this.pendingBytes += len - start;
         }
         return;
