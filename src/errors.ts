@@ -57,7 +57,12 @@ export type ErrorCode =
   | 'E_ACCESS_DENIED'
   | 'E_CREDENTIALS'
   | 'E_UPLOAD'
-  | 'E_INTERRUPTED';
+  | 'E_INTERRUPTED'
+  // results (collect): outputs, join, retries, cost report
+  | 'E_JOBS_RUNNING'
+  | 'E_BAD_OUTPUT_LINE'
+  | 'E_OUTPUT_LINE_TOO_LARGE'
+  | 'E_PRICES';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */

@@ -26,3 +26,5 @@ export { type RecordBatch } from './shards/rollover.js';
 // jobs and the local service (issue 4): submit / watch / resume / status / stop, and the embedded Bedrock batch service
 export * from './jobs/index.js';
 export * from './local/index.js';
+// collect: output parsers, join, results writers, retry plans, token and cost report
+export * from './results/index.js';

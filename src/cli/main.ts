@@ -5,6 +5,8 @@ import { submitCommand } from './submit.js';
 import { statusCommand } from './status.js';
 import { stopCommand } from './stop.js';
 import { serveCommand } from './serve.js';
+import { collectCommand } from './collect.js';
+import { estimateCommand } from './estimate.js';
 import { reportError } from './output.js';
 
 export function program(): Command {
@@ -18,6 +20,8 @@ export function program(): Command {
   cli.addCommand(statusCommand());
   cli.addCommand(stopCommand());
   cli.addCommand(serveCommand());
+  cli.addCommand(collectCommand());
+  cli.addCommand(estimateCommand());
   return cli;
 }
 

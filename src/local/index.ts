@@ -4,7 +4,7 @@
  * model, and fault injection. See server.ts (HTTP), service.ts (jobs), models.ts (the model).
  */
 export { startLocalService, localClientConfig, localCredentials, type LocalService, type StartLocalServiceOptions } from './server.js';
-export { LocalBatchService, type LocalDelays, type LocalServiceOptions, type Manifest as OutputManifest, type StoredJob, type Transition } from './service.js';
+export { LocalBatchService, type LocalDelays, type LocalServiceOptions, type StoredJob, type Transition } from './service.js';
 export {
   extractiveSummariser,
   extractiveSummary,

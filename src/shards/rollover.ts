@@ -115,11 +115,19 @@ interface OpenShard {
   lineageBuffer: string[];
 }
 
-const RESERVED = new Set(['recordId', 'key', 'file', 'line', 'attempt']);
+const RESERVED = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin']);
 
-/** One lineage line for a record: `{recordId, key, file, line, ...passthrough}`. */
-export function lineageLine(recordId: string, l: Lineage): string {
+/** What a retry run's lineage adds (src/results/retry.ts): the try number and where the record was before. */
+export interface RetryLineage {
+  attempt?: number;
+  origin?: Record<string, unknown>;
+}
+
+/** One lineage line for a record: `{recordId, key, file, line, [attempt, origin,] ...passthrough}`. */
+export function lineageLine(recordId: string, l: Lineage & RetryLineage): string {
   const out: Record<string, unknown> = { recordId, key: l.key, file: l.file, line: l.line };
+  if (l.attempt !== undefined) out.attempt = l.attempt;
+  if (l.origin !== undefined) out.origin = l.origin;
   if (l.passthrough) for (const [k, v] of Object.entries(l.passthrough)) out[RESERVED.has(k) ? `_${k}` : k] = v;
   return JSON.stringify(out) + '\n';
 }

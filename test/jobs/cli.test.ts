@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 /**
  * The commands as a user runs them, in real child processes: serve prints its URL first; submit
  * --json and status --json print the documented shape; exit codes; and the crash test: a submit
@@ -9,15 +10,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clientOf, createInput, jsonl, put, tempDir, waitFor } from '../local/helpers.js';
-import { buildCli } from './cli-build.js';
 import { ledgerEvents, outputLines, prepareCalls, shardIds } from './helpers.js';
 
-let bin: string;
-beforeAll(() => {
-  bin = buildCli();
-});
+// The built CLI (`npm test` builds dist/ first), what `npx bedrock-batch` runs.
+const bin = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
 
 let dir: string;
 let cleanup: () => Promise<void>;

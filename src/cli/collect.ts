@@ -1,0 +1,233 @@
+/** `bedrock-batch collect`: job outputs back, joined to the source; a retry batch for what failed. */
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { BatchError } from '../errors.js';
+import { FAMILIES } from '../models/index.js';
+import { collectRun, type CollectRunSummary } from '../results/run.js';
+import { fileTarget } from '../results/layout.js';
+import { defaultPrices, loadPrices, type PriceTable } from '../results/prices.js';
+import { formatMoney } from '../results/report.js';
+import { isRetryable } from '../results/retry.js';
+import type { RecordError } from '../results/types.js';
+import { QUOTA_PROFILES, quotaProfile, type QuotaProfile } from '../shards/quotas.js';
+import { readSmall } from '../results/layout.js';
+import { formatBytes, formatCount, StatusLine } from './output.js';
+
+const int = (name: string, min = 0) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new BatchError('E_BAD_OPTION', `${name} must be a whole number of at least ${min}, got "${v}"`);
+  return n;
+};
+
+export function collectCommand(): Command {
+  return new Command('collect')
+    .summary('stream job outputs back, join them to the source, and plan retries')
+    .description(
+      'Read every <jobId>/*.jsonl.out under <outputs> (local or s3://; manifest.json.out excluded), join each line to its ' +
+        "source call through the prepared run's lineage, and write one result per record (success, error or missing). " +
+        'Records that failed with a retryable error or never came back become a retry run, ready for `submit`; ' +
+        'non-retryable errors and records out of attempts go to a dead-letter file. Ends with counts that reconcile ' +
+        '(submitted = succeeded + failed + missing) and a token and cost ESTIMATE.',
+    )
+    .argument('<outputs>', 'the jobs\' output location (the outputDataConfig s3Uri, or a local directory)')
+    .requiredOption('-p, --prepared <run>', 'the prepared run (what prepare --out was given)')
+    .option('-r, --results <file>', 'results file: .jsonl, .csv or .tsv (optionally .gz), s3:// or - for stdout (default <run>/results.jsonl)')
+    .addOption(new Option('--format <format>', 'results format (default: from the extension)').choices(['jsonl', 'csv', 'tsv']))
+    .option('--raw', 'add the raw modelOutput (or error) JSON to every row')
+    .option('--csv-escape-formulas', 'CSV: prefix cells starting with = + - @ with \' (safe for spreadsheets; changes the text)')
+    .option('--retry <run>', 'where the retry run goes (default <run>/retry-<next attempt>)')
+    .option('--no-retry', 'plan no retries and write no dead letters')
+    .option('--dead-letter <file>', 'dead-letter JSONL file (default <run>/dead-letter.jsonl)')
+    .option('--max-attempts <n>', 'tries per record before it goes to the dead letters', int('--max-attempts', 1), 3)
+    .option('--retryable-codes <codes>', 'error codes to retry although they are 4xx (comma-separated, e.g. 403)')
+    .addOption(new Option('--quotas <profile>', 'quota profile for the retry run (default: the prepared run\'s)').choices(Object.keys(QUOTA_PROFILES)))
+    .option('--min-records <n>', 'minimum records per job for the retry run', int('--min-records', 1))
+    .option('--prices <file>', 'price table JSON (per 1,000 tokens), over the built-in illustrative one')
+    .addOption(new Option('--family <name>', 'read outputs as this model family (default: the prepared run\'s)').choices(Object.keys(FAMILIES)))
+    .option('--ledger <file>', 'submit\'s ledger (default <run>/ledger.jsonl, when present)')
+    .option('--no-ledger', 'ignore the ledger')
+    .option('--partial', 'collect while jobs are still running (their unanswered records are pending, not retried)')
+    .option('--json', 'print the summary as one JSON object on stdout')
+    .option('-q, --quiet', 'no summary on stderr')
+    .action(async (outputs: string, opts: Record<string, any>) => {
+      if (opts.json && opts.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
+      const summary = await runCollect(outputs, opts);
+      if (opts.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
+      if (!opts.quiet) process.stderr.write(humanSummary(summary));
+    });
+}
+
+export async function runCollect(outputs: string, opts: Record<string, any>): Promise<CollectRunSummary> {
+  const prices = await readPrices(opts.prices);
+  const quotas = retryQuotas(opts);
+  const extra = opts.retryableCodes ? new Set(String(opts.retryableCodes).split(',').map((s: string) => s.trim()).filter(Boolean)) : undefined;
+  const retryable = extra ? (e: RecordError) => (e.code !== undefined && extra.has(String(e.code))) || isRetryable(e) : undefined;
+  const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
+  try {
+    return await collectRun({
+      outputs,
+      prepared: opts.prepared,
+      ...(opts.results !== undefined ? { results: opts.results } : {}),
+      ...(opts.format ? { format: opts.format } : {}),
+      raw: opts.raw === true,
+      escapeFormulas: opts.csvEscapeFormulas === true,
+      retry: opts.retry === false ? false : typeof opts.retry === 'string' ? opts.retry : undefined,
+      ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
+      maxAttempts: opts.maxAttempts,
+      ...(quotas ? { quotas } : {}),
+      ...(opts.minRecords !== undefined ? { minRecords: opts.minRecords } : {}),
+      prices,
+      ...(retryable ? { retryable } : {}),
+      ...(opts.family ? { family: opts.family } : {}),
+      ...(opts.ledger === false ? { ledger: false as const } : typeof opts.ledger === 'string' ? { ledger: fileTarget(opts.ledger) } : {}),
+      partial: opts.partial === true,
+      onProgress: (p) =>
+        status.update(`collect: ${formatCount(p.records)} records, ${formatBytes(p.bytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}`),
+    });
+  } finally {
+    status.clear();
+  }
+}
+
+/** The price table: the built-in one, or a user's file over it. */
+export async function readPrices(file: string | undefined): Promise<PriceTable> {
+  if (!file) return defaultPrices();
+  let text: string;
+  try {
+    if (/^s3:\/\//i.test(file)) {
+      const t = fileTarget(file);
+      text = await readSmall(t.store, t.key, 8 << 20);
+    } else {
+      text = await readFile(file, 'utf8');
+    }
+  } catch (error) {
+    if (error instanceof BatchError) throw error;
+    throw new BatchError('E_PRICES', `cannot read the price table ${file}: ${(error as Error).message}`, { hint: 'check the --prices path' });
+  }
+  return loadPrices(text, file);
+}
+
+function retryQuotas(opts: Record<string, any>): QuotaProfile | undefined {
+  return opts.quotas ? quotaProfile(opts.quotas) : undefined;
+}
+
+/** The --json shape: {"succeeded","failed","missing","inputTokens","outputTokens","results","retry","deadLetter", ...}. */
+export function jsonSummary(s: CollectRunSummary): Record<string, unknown> {
+  const c = s.collect;
+  return {
+    submitted: c.submitted,
+    succeeded: c.succeeded,
+    failed: c.failed,
+    missing: c.missing,
+    pending: c.pending,
+    inputTokens: c.inputTokens,
+    outputTokens: c.outputTokens,
+    results: { uri: s.results.uri, records: s.results.records, format: s.results.format },
+    retry: s.plan
+      ? {
+          uri: s.plan.retry.uri,
+          records: s.plan.retry.records,
+          attempt: s.plan.retry.attempt,
+          submittable: s.plan.retry.submittable,
+          ...(s.plan.retry.problem ? { problem: s.plan.retry.problem } : {}),
+          jobs: s.plan.retry.jobs,
+        }
+      : { uri: null, records: 0 },
+    deadLetter: s.plan ? { uri: s.plan.deadLetter.uri, records: s.plan.deadLetter.records, byReason: s.plan.deadLetter.byReason } : { uri: null, records: 0 },
+    jobs: c.jobs.map((j) => ({
+      job: j.job,
+      jobIds: j.jobIds,
+      ...(j.status ? { status: j.status } : {}),
+      submitted: j.submitted,
+      succeeded: j.succeeded,
+      failed: j.failed,
+      missing: j.missing,
+      inputTokens: j.inputTokens,
+      outputTokens: j.outputTokens,
+    })),
+    cost: {
+      currency: s.cost.currency,
+      ...(s.cost.total.cost ? { total: round(s.cost.total.cost.total), input: round(s.cost.total.cost.input), output: round(s.cost.total.cost.output) } : { total: null }),
+      tokens: s.cost.total.tokens,
+      estimate: true,
+      label: s.cost.label,
+    },
+    model: c.model,
+    attempt: c.attempt,
+    errorsByCode: c.errorsByCode,
+    missingByReason: c.missingByReason,
+    badLines: c.badLineCount,
+    truncatedFiles: c.badLines.filter((b) => b.truncated).map((b) => b.file),
+    manifestIssues: c.manifestIssues,
+    unknownRecords: c.unknownRecords,
+    duplicates: c.duplicates,
+    unmatchedFiles: c.unmatchedFiles,
+    ignoredFolders: c.ignoredFolders,
+    warnings: c.warnings,
+    outputFiles: c.outputFiles,
+    outputBytes: c.outputBytes,
+    seconds: Number(c.seconds.toFixed(3)),
+  };
+}
+
+const round = (n: number) => Math.round(n * 1e6) / 1e6;
+const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
+
+function reconcile(t: { submitted: number; succeeded: number; failed: number; missing: number; pending?: number }): string {
+  return `${formatCount(t.submitted)} submitted = ${formatCount(t.succeeded)} succeeded + ${formatCount(t.failed)} failed + ${formatCount(t.missing)} missing${t.pending ? ` (${formatCount(t.pending)} pending)` : ''}`;
+}
+
+export function humanSummary(s: CollectRunSummary): string {
+  const c = s.collect;
+  const lines = [
+    `collected ${plural(c.submitted, 'record')} of ${plural(c.jobs.length, 'job')} from ${plural(c.outputFiles, 'output file')} (${formatBytes(c.outputBytes)}) in ${c.seconds.toFixed(1)} s`,
+  ];
+  const shown = c.jobs.slice(0, 20);
+  for (const j of shown) {
+    const ids = j.jobIds.length ? ` ${j.jobIds.join(',')}` : ' (no output)';
+    lines.push(`  ${j.job}${ids}${j.status ? ` ${j.status}` : ''}: ${reconcile(j)}`);
+  }
+  if (c.jobs.length > shown.length) lines.push(`  ... ${c.jobs.length - shown.length} more jobs (see --json)`);
+  lines.push(`  total: ${reconcile(c)}`);
+  const cost = s.cost.total.cost ? `, cost ~ ${formatMoney(s.cost.total.cost.total, s.cost.currency)}` : '';
+  lines.push(`  tokens: ${formatCount(c.inputTokens)} in, ${formatCount(c.outputTokens)} out (from ${s.cost.total.tokens})${cost}`);
+  lines.push(`    ${s.cost.label}`);
+  const codes = Object.entries(c.errorsByCode);
+  if (codes.length) lines.push(`  errors: ${codes.map(([k, n]) => `${k} x${formatCount(n)}`).join(', ')}`);
+  const reasons = Object.entries(c.missingByReason);
+  if (reasons.length) lines.push(`  missing: ${reasons.map(([k, n]) => `${k} x${formatCount(n)}`).join(', ')}`);
+  lines.push(`  results: ${s.results.uri} (${plural(s.results.records, 'row')}, ${s.results.format})`);
+  if (s.plan) {
+    const r = s.plan.retry;
+    if (r.uri) {
+      lines.push(`  retry:   ${r.uri} (${plural(r.records, 'record')}, attempt ${r.attempt}, ${plural(r.jobs.length, 'job')})`);
+      if (r.submittable) lines.push(`           submit it with: bedrock-batch submit ${r.uri}`);
+      else if (r.problem) lines.push(`           NOT submittable as it is: ${r.problem.code}: ${r.problem.message}\n           hint: ${r.problem.hint}`);
+      if (r.rejected) lines.push(`           ${plural(r.rejected, 'record')} refused by the retry run's quotas: see its rejects.jsonl`);
+    } else {
+      lines.push('  retry:   nothing to retry');
+    }
+    const d = s.plan.deadLetter;
+    const why = Object.entries(d.byReason).map(([k, n]) => `${k} ${formatCount(n)}`).join(', ');
+    lines.push(`  dead letters: ${d.uri} (${plural(d.records, 'record')}${why ? `: ${why}` : ''})`);
+    if (s.plan.pending) lines.push(`  pending: ${plural(s.plan.pending, 'record')} of running jobs: collect again when they end`);
+  }
+  if (c.badLineCount) {
+    const truncated = c.badLines.filter((b) => b.truncated);
+    lines.push(`  unreadable output lines: ${formatCount(c.badLineCount)}${truncated.length ? ` (truncated: ${truncated.map((b) => `${b.file} line ${b.line}`).join(', ')})` : ''}; their records count as missing`);
+    for (const b of c.badLines.filter((x) => !x.truncated).slice(0, 3)) lines.push(`    ${b.file}, line ${b.line}: ${b.code}: ${b.reason}`);
+  }
+  for (const m of c.manifestIssues.slice(0, 10)) {
+    lines.push(
+      m.field === 'manifest'
+        ? `  manifest of ${m.jobId}: ${m.manifest}${m.note ? ` (${m.note})` : ''}`
+        : `  manifest of ${m.jobId}${m.job ? ` (${m.job})` : ''} disagrees: ${m.field} ${m.manifest} in the manifest, ${m.parsed} parsed${m.note ? ` (${m.note})` : ''}`,
+    );
+  }
+  if (c.unknownRecords) lines.push(`  ${plural(c.unknownRecords, 'output line')} for records not in the run (e.g. ${c.unknownSample.slice(0, 2).join(', ')}): left out`);
+  if (c.duplicates) lines.push(`  ${plural(c.duplicates, 'output line')} repeated a record already answered: the first answer was kept`);
+  if (c.unmatchedFiles.length) lines.push(`  ${plural(c.unmatchedFiles.length, 'output file')} match no shard of the run, left out: ${c.unmatchedFiles.slice(0, 3).join(', ')}`);
+  if (c.ignoredFolders.length) lines.push(`  ${plural(c.ignoredFolders.length, 'job folder')} not in the ledger, left out: ${c.ignoredFolders.slice(0, 5).join(', ')}`);
+  for (const w of c.warnings.slice(0, 10)) lines.push(`  warning: ${w}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,219 @@
+/**
+ * Where collect finds things: the prepared run (`prepared.json`, lineage sidecars, shards), the
+ * job output folders under the output location (`<output>/<jobId>/<shard file>.out` and
+ * `manifest.json.out`, bedrock-batch-facts.md §2.1), and small whole-file reads through a Store.
+ */
+import { BatchError } from '../errors.js';
+import type { FamilyName, InvocationType } from '../models/family.js';
+import type { QuotaProfile } from '../shards/quotas.js';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { openStore } from '../stores/index.js';
+import { LocalStore, readFileStream } from '../stores/local.js';
+import type { Store } from '../stores/store.js';
+
+/**
+ * Read size for local files read with fresh chunks. Measured on 3 GB of outputs (bench/collect.ts):
+ * 1 MiB chunks (the LocalStore default) peak at ~150-160 MiB RSS, 128 KiB ones at ~130-142 MiB.
+ */
+const LOCAL_CHUNK = 128 * 1024;
+
+/**
+ * A byte stream of an object, in chunks the caller may keep. Local files are read in 128 KiB chunks
+ * (the Store interface has no chunk-size option yet: see the merge notes); other stores as they stream.
+ */
+export function readObject(store: Store, key: string): Readable {
+  return store instanceof LocalStore ? readFileStream(store.path(key), store.resolve(key), LOCAL_CHUNK) : store.createReadStream(key);
+}
+
+/** Read size and depth of the reused-buffer reader for local files. */
+const SCAN_CHUNK = 1 << 20;
+
+/**
+ * The chunks of an object for a caller that is done with each chunk before it asks for the next
+ * (it copies what it keeps): a local file is read 1 MiB at a time into two buffers used in turn,
+ * the next read in flight while the caller works on the current chunk. No allocation per chunk,
+ * no wait between chunks. Other stores: their own stream, as it comes.
+ */
+export async function* scanObject(store: Store, key: string): AsyncGenerator<Buffer, void, undefined> {
+  if (!(store instanceof LocalStore)) {
+    for await (const chunk of store.createReadStream(key) as AsyncIterable<Uint8Array>) {
+      yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
+    return;
+  }
+  const uri = store.resolve(key);
+  let handle: FileHandle;
+  try {
+    handle = await open(store.path(key), 'r');
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw new BatchError('E_STORE', e.code === 'ENOENT' ? `${uri} does not exist` : `cannot read ${uri}: ${e.message}`, { cause: e });
+  }
+  const buffers = [Buffer.allocUnsafe(SCAN_CHUNK), Buffer.allocUnsafe(SCAN_CHUNK)];
+  let position = 0;
+  const readInto = (b: Buffer) => {
+    const at = position;
+    position += b.length;
+    return handle.read(b, 0, b.length, at).then((r) => r.bytesRead);
+  };
+  try {
+    let turn = 0;
+    let pending = readInto(buffers[0]!);
+    for (;;) {
+      const n = await pending.catch((error: NodeJS.ErrnoException) => {
+        throw new BatchError('E_STORE', `cannot read ${uri}: ${error.message}`, { cause: error });
+      });
+      if (n === 0) break;
+      const current = buffers[turn]!;
+      turn ^= 1;
+      pending = n < current.length ? Promise.resolve(0) : readInto(buffers[turn]!);
+      yield current.subarray(0, n);
+    }
+    await pending.catch(() => 0);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The key of a prepared run's manifest (the same as prepare's MANIFEST_KEY). */
+export const PREPARED_KEY = 'prepared.json';
+/** The manifest Bedrock writes in each job's output folder. */
+export const OUTPUT_MANIFEST = 'manifest.json.out';
+
+import type { PreparedJob } from '../jobs/run.js';
+export type { PreparedJob, PreparedShard } from '../jobs/run.js';
+
+/** The parts of `prepared.json` that collect reads (written by prepare, or by a retry plan). */
+export interface PreparedRunFile {
+  version?: number;
+  jobs: PreparedJob[];
+  model: { modelId: string; family: FamilyName; invocationType: InvocationType };
+  quotas?: QuotaProfile;
+  written?: number;
+  /** Token totals, when the writer of the run counted them (see estimate.ts). */
+  tokens?: { input?: number; maxOutput?: number };
+  /** Set on a retry run: which attempt its records are on, and what it retries. */
+  retry?: { attempt: number; of: string; outputs?: string };
+}
+
+/** A store for a location given as a URI or a Store. */
+export function storeOf(location: string | Store): Store {
+  return typeof location === 'string' ? openStore(location) : location;
+}
+
+/** Read a small object whole, as text, refusing one over `maxBytes`. */
+export async function readSmall(store: Store, key: string, maxBytes = 64 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of store.createReadStream(key) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new BatchError('E_STORE', `${store.resolve(key)} is over ${maxBytes} bytes, too big for what it should be`, {
+        hint: 'check that the location points at the right run',
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** Read and check `<run>/prepared.json`. */
+export async function readPrepared(store: Store): Promise<PreparedRunFile> {
+  const uri = store.resolve(PREPARED_KEY);
+  if (!(await store.exists(PREPARED_KEY))) {
+    throw new BatchError('E_NOT_PREPARED', `${uri} does not exist`, {
+      hint: 'pass --prepared the location that `prepare --out` was given (it holds prepared.json, input/ and lineage/)',
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(await readSmall(store, PREPARED_KEY));
+  } catch (error) {
+    if (error instanceof BatchError) throw error;
+    throw new BatchError('E_NOT_PREPARED', `${uri} is not valid JSON: ${(error as Error).message}`, { file: uri });
+  }
+  const run = value as PreparedRunFile;
+  const bad = (what: string) =>
+    new BatchError('E_NOT_PREPARED', `${uri} is not a prepared run: ${what}`, { file: uri, hint: 'run prepare again, or point --prepared at its --out' });
+  if (typeof run !== 'object' || run === null) throw bad('not an object');
+  if (!Array.isArray(run.jobs)) throw bad('no jobs list');
+  if (!run.model || typeof run.model.modelId !== 'string') throw bad('no model');
+  const names = new Set<string>();
+  for (const job of run.jobs) {
+    if (!job || typeof job.name !== 'string' || !Array.isArray(job.shards)) throw bad('a job without name or shards');
+    for (const s of job.shards) {
+      if (!s || typeof s.key !== 'string') throw bad(`a shard of ${job.name} without a key`);
+      const name = baseName(s.key);
+      if (names.has(name)) throw bad(`two shards are named ${name}; collect maps outputs to shards by file name`);
+      names.add(name);
+    }
+  }
+  return run;
+}
+
+export function baseName(key: string): string {
+  const i = key.lastIndexOf('/');
+  return i < 0 ? key : key.slice(i + 1);
+}
+
+/** One job's output folder: its data files and its manifest, if it has one. */
+export interface OutputFolder {
+  /** The folder's name: the job id (last segment of the job ARN). */
+  jobId: string;
+  /** Keys (in the output store) of its `.jsonl.out` files, in key order. */
+  files: { key: string; size: number }[];
+  /** Key of `manifest.json.out`, when present. */
+  manifest?: string;
+}
+
+/**
+ * The job folders under an output location: every `<jobId>/` that holds `.jsonl.out` files or a
+ * manifest. `manifest.json.out` is never a data file. Data files directly at the location (it was
+ * a job folder itself) form one folder named after the location's last segment.
+ */
+export async function findOutputFolders(store: Store): Promise<OutputFolder[]> {
+  const folders = new Map<string, OutputFolder>();
+  const root = rootName(store.uri);
+  for await (const o of store.list('')) {
+    const slash = o.key.indexOf('/');
+    const jobId = slash < 0 ? root : o.key.slice(0, slash);
+    const name = baseName(o.key);
+    const isManifest = name === OUTPUT_MANIFEST;
+    if (!isManifest && !name.endsWith('.jsonl.out')) continue;
+    let f = folders.get(jobId);
+    if (!f) folders.set(jobId, (f = { jobId, files: [] }));
+    if (isManifest) {
+      // only the folder's own manifest (not one nested deeper)
+      if (o.key === (slash < 0 ? OUTPUT_MANIFEST : `${jobId}/${OUTPUT_MANIFEST}`)) f.manifest = o.key;
+    } else {
+      f.files.push({ key: o.key, size: o.size });
+    }
+  }
+  return [...folders.values()].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));
+}
+
+function rootName(uri: string): string {
+  const trimmed = uri.replace(/\/+$/, '');
+  const i = trimmed.lastIndexOf('/');
+  return i < 0 ? trimmed : trimmed.slice(i + 1);
+}
+
+/** A location for one file (`results.csv`, `s3://bucket/run/results.jsonl`): the store of its folder and its key. */
+export function fileTarget(uri: string): { store: Store; key: string; uri: string } {
+  const m = /^(s3:\/\/[^/]+\/?)(.*)$/i.exec(uri);
+  let base: string;
+  let key: string;
+  if (m) {
+    const rest = m[2]!;
+    const i = rest.lastIndexOf('/');
+    base = i < 0 ? m[1]! : `${m[1]!.replace(/\/?$/, '/')}${rest.slice(0, i + 1)}`;
+    key = i < 0 ? rest : rest.slice(i + 1);
+  } else {
+    const i = uri.lastIndexOf('/');
+    base = i < 0 ? '.' : uri.slice(0, i) || '/';
+    key = i < 0 ? uri : uri.slice(i + 1);
+  }
+  if (!key) throw new BatchError('E_BAD_OPTION', `${uri} names a folder, not a file`, { hint: 'give a file name such as results.jsonl' });
+  return { store: openStore(base), key, uri };
+}

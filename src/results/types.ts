@@ -1,0 +1,169 @@
+/**
+ * What collect yields: one typed result per record that was submitted, joined back to its source
+ * through the lineage sidecar. Every submitted record ends as exactly one of
+ *
+ *   success   an output line with `modelOutput` (text, stop reason and tokens read per model family)
+ *   error     an output line with `error` ({errorCode, errorMessage}; errorCode a number or a string)
+ *   missing   no (readable) output line: the job was Stopped, Expired, PartiallyCompleted, Failed,
+ *             never ran, or the line was truncated
+ *
+ * so that submitted = succeeded + failed + missing, per job and in total.
+ */
+
+export type ResultKind = 'success' | 'error' | 'missing';
+
+interface ResultBase {
+  kind: ResultKind;
+  recordId: string;
+  /** The source's call id, from lineage. */
+  key: string;
+  /** The source file and 1-based line the call started on, from lineage. */
+  file: string;
+  line: number;
+  /** Source columns carried through prepare (lineage keys beyond recordId/key/file/line/attempt/origin). */
+  passthrough: Record<string, unknown>;
+  /** The prepared job (`job-0001`) and the shard file (`part-00001.jsonl`) the record was in. */
+  job: string;
+  shard: string;
+  /** The Bedrock job id (its output folder) that answered, or that last ran the shard. */
+  jobId?: string;
+  /** 1 for a first run, n for the n-th try (from a retry run's lineage). */
+  attempt: number;
+  /** The job's model id. */
+  model: string;
+}
+
+export interface SuccessResult extends ResultBase {
+  kind: 'success';
+  text?: string;
+  stopReason?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** The line's `modelOutput`, as parsed. */
+  raw: unknown;
+  /** The output file (key under the output location) and its 1-based line. */
+  output: { file: string; line: number };
+}
+
+export interface RecordError {
+  /** `errorCode` as Bedrock wrote it: a number (400) or a string ("400", "ThrottlingException"). */
+  code: number | string | undefined;
+  message: string | undefined;
+}
+
+export interface ErrorResult extends ResultBase {
+  kind: 'error';
+  error: RecordError;
+  /** The line's `error` object, as parsed. */
+  raw: unknown;
+  output: { file: string; line: number };
+  /** The echoed modelInput as JSON text (for a retry), when `retryInputs` is on. */
+  modelInputJson?: string;
+}
+
+export interface MissingResult extends ResultBase {
+  kind: 'missing';
+  /** Why there is no result, in words: `no output line (job Expired)`, `output line truncated`, ... */
+  reason: string;
+  /** The Bedrock status of the job that ran the shard, when the ledger says. */
+  jobStatus?: string;
+  /** True when that job is still running (collect --partial): not missing yet, so never retried. */
+  pending?: boolean;
+  /** The modelInput from the original shard as JSON text (for a retry), when `retryInputs` is on. */
+  modelInputJson?: string;
+}
+
+export type CollectResult = SuccessResult | ErrorResult | MissingResult;
+
+/** An output line that could not be read; the record it was for (if any) ends as `missing`. */
+export interface BadLine {
+  /** Output file key and 1-based line. */
+  file: string;
+  line: number;
+  code: 'E_BAD_OUTPUT_LINE' | 'E_OUTPUT_LINE_TOO_LARGE';
+  reason: string;
+  /** The last line of a file, without its newline: the file was cut short. */
+  truncated: boolean;
+  recordId?: string;
+}
+
+/** `manifest.json.out` (bedrock-batch-facts.md §2.3). */
+export interface OutputManifest {
+  totalRecordCount?: number;
+  processedRecordCount?: number;
+  successRecordCount?: number;
+  errorRecordCount?: number;
+  inputTokenCount?: number;
+  outputTokenCount?: number;
+}
+
+/** A field where a job's manifest and what collect parsed disagree. */
+export interface ManifestIssue {
+  jobId: string;
+  job?: string;
+  field: keyof OutputManifest | 'manifest';
+  manifest: number | string | undefined;
+  parsed: number | string | undefined;
+  note?: string;
+}
+
+export interface JobTally {
+  /** The prepared job (`job-0001`). */
+  job: string;
+  /** The Bedrock jobs (output folders) seen for it. */
+  jobIds: string[];
+  /** The latest Bedrock status in the ledger, when there is one. */
+  status?: string;
+  submitted: number;
+  succeeded: number;
+  failed: number;
+  missing: number;
+  /** Of `missing`: records of a job still running (collect --partial). */
+  pending: number;
+  /** Tokens read from the output lines. */
+  inputTokens: number;
+  outputTokens: number;
+  /** False when some success lines carried no token counts (Mistral's text completions carry none). */
+  tokensComplete: boolean;
+  /** The sum of this job's manifests, when it has any. */
+  manifest?: OutputManifest;
+}
+
+export interface CollectSummary {
+  prepared: string;
+  outputs: string;
+  ledger?: string;
+  model: { modelId: string; family: string };
+  /** The attempt the run's records were on (1 unless it is a retry run). */
+  attempt: number;
+  submitted: number;
+  succeeded: number;
+  failed: number;
+  missing: number;
+  pending: number;
+  inputTokens: number;
+  outputTokens: number;
+  jobs: JobTally[];
+  errorsByCode: Record<string, number>;
+  missingByReason: Record<string, number>;
+  /** The first 100 unreadable lines; `badLineCount` counts them all. */
+  badLines: BadLine[];
+  badLineCount: number;
+  /** Output lines whose recordId is in no lineage of the shard they map to. */
+  unknownRecords: number;
+  unknownSample: string[];
+  /** Output lines for a record already answered by an earlier line (the first one is kept). */
+  duplicates: number;
+  /** Output files whose name matches no shard of the run. */
+  unmatchedFiles: string[];
+  /** Output folders left out because the ledger names other jobs. */
+  ignoredFolders: string[];
+  manifestIssues: ManifestIssue[];
+  warnings: string[];
+  outputFiles: number;
+  outputBytes: number;
+  /** Lines parsed by the fast path, and by the full-parse fallback. */
+  fastLines: number;
+  fullLines: number;
+  seconds: number;
+}

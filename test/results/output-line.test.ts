@@ -1,0 +1,250 @@
+/**
+ * The fast path of the output-line reader against JSON.parse of the whole line (the reference):
+ * on every line, when the fast path answers, the full parse must succeed and say the same; when the
+ * full parse fails, the fast path must give up. Nasty hand-made lines first, then a seeded fuzz of
+ * valid lines and of their mutations.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseOutputLine, parseOutputLineFull, scanOutputLine, sniffRecordId, type OutputLine } from '../../src/results/output-line.js';
+
+const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'outputs', 'families');
+
+function reference(b: Buffer): OutputLine | 'invalid' | 'not-object' {
+  try {
+    const v = parseOutputLineFull(b);
+    return 'notAnObject' in v ? 'not-object' : v;
+  } catch {
+    return 'invalid';
+  }
+}
+
+function same(fast: OutputLine, full: OutputLine): void {
+  expect(fast.recordId).toBe(full.recordId);
+  expect(fast.hasModelOutput).toBe(full.hasModelOutput);
+  expect(fast.modelOutput).toEqual(full.modelOutput);
+  expect(fast.hasError).toBe(full.hasError);
+  expect(fast.error).toEqual(full.error);
+  expect(fast.modelInputJson === undefined).toBe(full.modelInputJson === undefined);
+  // the full parse re-serialises modelInput (1e400 -> null, -0 -> 0); the fast path keeps its text
+  if (fast.modelInputJson !== undefined) expect(JSON.stringify(JSON.parse(fast.modelInputJson))).toBe(full.modelInputJson);
+}
+
+/** Checks one line both ways; returns whether the fast path answered. */
+function check(text: string | Buffer): boolean {
+  const b = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const ref = reference(b);
+  const fast = scanOutputLine(b);
+  if (ref === 'invalid' || ref === 'not-object') {
+    expect(fast, `the fast path accepted a line JSON.parse refuses: ${b.toString('utf8').slice(0, 200)}`).toBeUndefined();
+    expect(parseOutputLine(b).ok).toBe(false);
+    return false;
+  }
+  const outcome = parseOutputLine(b);
+  expect(outcome.ok).toBe(true);
+  if (outcome.ok) same(outcome.value, ref);
+  if (fast) same(fast, ref);
+  return fast !== undefined;
+}
+
+describe('output line: nasty cases', () => {
+  const mi = '{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}';
+  const mo = '{"content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":2}}';
+  const cases: [string, string, boolean][] = [
+    ['plain success', `{"recordId":"R1","modelInput":${mi},"modelOutput":${mo}}`, true],
+    ['modelOutput first', `{"modelOutput":${mo},"recordId":"R1","modelInput":${mi}}`, true],
+    ['spaces as in the AWS docs', `{ "recordId" : "R1", "modelInput" : ${mi}, "modelOutput" : ${mo} }`, true],
+    ['error with a number code', `{"recordId":"R1","modelInput":${mi},"error":{"errorCode":400,"errorMessage":"bad"}}`, true],
+    ['error with a string code', `{"recordId":"R1","modelInput":${mi},"error":{"errorCode":"429","errorMessage":"slow down"}}`, true],
+    ['nested modelOutput key inside modelInput', `{"recordId":"R1","modelInput":{"x":{"modelOutput":{"fake":1},"recordId":"FAKE"}},"modelOutput":${mo}}`, true],
+    ['nested modelOutput key inside modelOutput', `{"recordId":"R1","modelInput":${mi},"modelOutput":{"content":[{"type":"tool_use","input":{"modelOutput":1,"error":2}}]}}`, true],
+    ['modelOutput key text inside a string', `{"recordId":"R1","modelInput":{"t":"\\"modelOutput\\": {\\"a\\":1}, \\"error\\":"},"modelOutput":${mo}}`, true],
+    ['raw U+2028 and U+2029 in text', `{"recordId":"R1","modelInput":${mi},"modelOutput":{"content":[{"type":"text","text":"a\u2028b\u2029c"}]}}`, true],
+    ['escapes of every kind', `{"recordId":"R1","modelInput":{"t":"\\" \\/ \\b \\f \\n \\r \\t \\u00e9 \\ud83d\\ude00"},"modelOutput":${mo}}`, true],
+    ['backslash pairs before a quote', `{"recordId":"R1","modelInput":{"t":"ends with a backslash \\\\"},"modelOutput":${mo}}`, true],
+    ['non-ASCII and emoji', `{"recordId":"R1","modelInput":{"t":"¿Puede? — 你好 😀"},"modelOutput":{"content":[{"type":"text","text":"é😀"}]}}`, true],
+    ['numbers of every form', `{"recordId":"R1","modelInput":{"a":-0,"b":1.5e-3,"c":2E+10,"d":0.25,"e":[1,-2,3.0]},"modelOutput":${mo}}`, true],
+    ['empty containers', `{"recordId":"R1","modelInput":{"a":[],"b":{},"c":[[],[{}]]},"modelOutput":{}}`, true],
+    ['literals', `{"recordId":"R1","modelInput":{"a":true,"b":false,"c":null},"modelOutput":null}`, true],
+    ['extra top-level keys', `{"recordId":"R1","jobArn":"arn","modelInput":${mi},"modelOutput":${mo},"extra":[1,{"modelOutput":2}]}`, true],
+    ['no modelInput echo', `{"recordId":"R1","modelOutput":${mo}}`, true],
+    ['recordId not a string', `{"recordId":12345678901,"modelInput":${mi},"modelOutput":${mo}}`, true],
+    ['empty object', `{}`, true],
+    // the fast path must give up (the full parse decides)
+    ['escaped top-level key', `{"recordId":"R1","modelInput":${mi},"model\\u004futput":${mo}}`, false],
+    ['escaped recordId key', `{"record\\u0049d":"R1","modelInput":${mi},"modelOutput":${mo}}`, false],
+    ['repeated modelOutput key (last wins)', `{"recordId":"R1","modelInput":${mi},"modelOutput":{"a":1},"modelOutput":${mo}}`, false],
+    ['repeated recordId', `{"recordId":"R1","recordId":"R2","modelInput":${mi},"modelOutput":${mo}}`, false],
+    ['whitespace of every kind between tokens', `{"recordId":"R1",\t"modelInput" :\r${mi} , "modelOutput":${mo}}`, true],
+    ['backslash pair then a space', `{"recordId":"R1","modelInput":{"t":"a\\\\ b"},"modelOutput":${mo}}`, true],
+    ['backslash pair then x', `{"recordId":"R1","modelInput":{"t":"a\\\\x"},"modelOutput":${mo}}`, true],
+    // invalid: both must refuse
+    ['truncated in modelInput', `{"recordId":"R1","modelInput":{"anthropic_version":"bedrock-2023-05-31","max_tok`, false],
+    ['truncated after modelOutput', `{"recordId":"R1","modelInput":${mi},"modelOutput":${mo}`, false],
+    ['raw control character in a string', `{"recordId":"R1","modelInput":{"t":"a\u0001b"},"modelOutput":${mo}}`, false],
+    ['bad escape', `{"recordId":"R1","modelInput":{"t":"a\\xb"},"modelOutput":${mo}}`, false],
+    ['short unicode escape', `{"recordId":"R1","modelInput":{"t":"a\\u12"},"modelOutput":${mo}}`, false],
+    ['trailing comma', `{"recordId":"R1","modelInput":{"a":1,},"modelOutput":${mo}}`, false],
+    ['missing comma', `{"recordId":"R1" "modelInput":${mi},"modelOutput":${mo}}`, false],
+    ['bad literal', `{"recordId":"R1","modelInput":{"a":tru},"modelOutput":${mo}}`, false],
+    ['leading zero', `{"recordId":"R1","modelInput":{"a":01},"modelOutput":${mo}}`, false],
+    ['bare dot number', `{"recordId":"R1","modelInput":{"a":1.},"modelOutput":${mo}}`, false],
+    ['single quotes (old docs)', `{'recordId': 'R1', 'modelOutput': {}}`, false],
+    ['two objects on a line', `{"recordId":"R1","modelOutput":{}}{"recordId":"R2"}`, false],
+    ['garbage after the object', `{"recordId":"R1","modelOutput":{}} x`, false],
+    ['mismatched brackets', `{"recordId":"R1","modelInput":{"a":[1,2}},"modelOutput":${mo}}`, false],
+    ['an array, not an object', `[{"recordId":"R1"}]`, false],
+    ['a string, not an object', `"R1"`, false],
+  ];
+  for (const [name, line, fastExpected] of cases) {
+    it(name, () => {
+      const fast = check(line);
+      expect(fast).toBe(fastExpected);
+    });
+  }
+
+  it('takes only the top-level values, whatever the nesting', () => {
+    const v = scanOutputLine(Buffer.from(cases[5]![1]))!;
+    expect(v.recordId).toBe('R1');
+    expect(v.modelOutput).toEqual(JSON.parse(mo));
+    expect(JSON.parse(v.modelInputJson!)).toEqual({ x: { modelOutput: { fake: 1 }, recordId: 'FAKE' } });
+  });
+
+  it('reads a line inside a larger buffer by offsets', () => {
+    const line = cases[0]![1];
+    const b = Buffer.from(`garbage\n${line}\nmore`);
+    const v = scanOutputLine(b, 8, 8 + Buffer.byteLength(line))!;
+    expect(v.recordId).toBe('R1');
+  });
+
+  it('checks string bodies four bytes at a time rightly at every alignment', () => {
+    const bodies = ['plain text long enough to span words', 'ends with an escape \\n', 'a\\\\\\"b', '\\u00e9\\u00E9x', 'bad \\q escape', 'short \\u12 escape', 'raw \u0001 control', 'raw \u001f', 'raw \t tab', 'edge \\', '¿é😀\u2028'];
+    for (const body of bodies) {
+      const line = `{"recordId":"R1","modelInput":{"t":"${body}"},"modelOutput":{"t":"${body}"}}`;
+      for (let pad = 0; pad < 8; pad++) {
+        const b = Buffer.concat([Buffer.alloc(pad, 0x20), Buffer.from(line), Buffer.from('\n')]);
+        const ref = reference(b.subarray(pad, b.length - 1));
+        const fast = scanOutputLine(b, pad, b.length - 1);
+        expect(fast === undefined, `${JSON.stringify(body)} at offset ${pad}`).toBe(ref === 'invalid');
+      }
+    }
+  });
+
+  it('finds the recordId at the start of a broken line', () => {
+    const b = Buffer.from('{"recordId":"CALL0000007","modelInput":{"anthropic_version":"bed');
+    expect(sniffRecordId(b, 0, b.length)).toBe('CALL0000007');
+    expect(sniffRecordId(Buffer.from('{"modelInput":{}'), 0, 15)).toBeUndefined();
+  });
+
+  it('agrees with the full parse on every fixture line of every family', () => {
+    let lines = 0;
+    let fast = 0;
+    for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.jsonl.out'))) {
+      for (const line of readFileSync(join(FIXTURES, f), 'utf8').split('\n')) {
+        if (!line) continue;
+        lines++;
+        if (check(line)) fast++;
+      }
+    }
+    expect(lines).toBe(18);
+    expect(fast).toBe(18);
+  });
+});
+
+/** mulberry32 */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NASTY_STRINGS = [
+  'plain text',
+  '"modelOutput": {',
+  '\\',
+  '\\"',
+  'line\nbreak',
+  'tab\there',
+  'a\u2028b\u2029c\u0085d',
+  '¿Puede enviarme la factura? — é 你好 😀',
+  '\ud83d',
+  '}]},{"x":',
+  '',
+  '\u0000\u001f',
+];
+const KEYS = ['recordId', 'modelInput', 'modelOutput', 'error', 'text', 'content', 'usage', 'x'];
+
+function randomValue(rand: () => number, depth: number): unknown {
+  const r = rand();
+  if (depth > 4 || r < 0.3) {
+    const k = Math.floor(rand() * 6);
+    if (k === 0) return NASTY_STRINGS[Math.floor(rand() * NASTY_STRINGS.length)];
+    if (k === 1) return Math.floor(rand() * 1e6) - 5e5;
+    if (k === 2) return rand() * 1e-3;
+    if (k === 3) return rand() < 0.5;
+    if (k === 4) return null;
+    return 'x'.repeat(Math.floor(rand() * 50));
+  }
+  if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
+  const o: Record<string, unknown> = {};
+  for (let i = Math.floor(rand() * 4); i > 0; i--) o[KEYS[Math.floor(rand() * KEYS.length)]!] = randomValue(rand, depth + 1);
+  return o;
+}
+
+/** A valid output line with random key order, spacing and nasty content. */
+function randomLine(rand: () => number, i: number): string {
+  const parts: [string, unknown][] = [
+    ['recordId', `R${String(i).padStart(10, '0')}`],
+    ['modelInput', { messages: [{ role: 'user', content: [{ text: NASTY_STRINGS[i % NASTY_STRINGS.length] }] }], extra: randomValue(rand, 1) }],
+  ];
+  if (rand() < 0.8) parts.push(['modelOutput', randomValue(rand, 1)]);
+  else parts.push(['error', { errorCode: rand() < 0.5 ? 400 : '429', errorMessage: NASTY_STRINGS[i % NASTY_STRINGS.length] }]);
+  if (rand() < 0.2) parts.push(['x', randomValue(rand, 1)]);
+  for (let j = parts.length - 1; j > 0; j--) {
+    const k = Math.floor(rand() * (j + 1));
+    [parts[j], parts[k]] = [parts[k]!, parts[j]!];
+  }
+  const sp = rand() < 0.2 ? ' ' : '';
+  let json = `{${sp}${parts.map(([k, v]) => `"${k}"${sp}:${sp}${JSON.stringify(v)}`).join(`,${sp}`)}${sp}}`;
+  // JSON.stringify escapes U+2028/U+2029; Bedrock may write them raw
+  if (rand() < 0.5) json = json.replace(/\\u2028/g, '\u2028').replace(/\\u2029/g, '\u2029');
+  return json;
+}
+
+const MUTATION_BYTES = [0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x20, 0x09, 0x30, 0x2d, 0x65, 0x01, 0x75];
+
+describe('output line: seeded fuzz against the full parse', () => {
+  it('agrees on 3,000 valid lines, most of them on the fast path', () => {
+    const rand = prng(7);
+    let fast = 0;
+    for (let i = 0; i < 3000; i++) if (check(randomLine(rand, i))) fast++;
+    // only lines with a repeated top-level key go to the full parse
+    expect(fast).toBeGreaterThan(2900);
+  });
+
+  it('never accepts what JSON.parse refuses, on 20,000 mutated lines', () => {
+    const rand = prng(11);
+    let refused = 0;
+    for (let i = 0; i < 20000; i++) {
+      const b = Buffer.from(randomLine(rand, i), 'utf8');
+      const kind = Math.floor(rand() * 4);
+      const at = Math.floor(rand() * b.length);
+      let m: Buffer;
+      if (kind === 0) m = Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
+      else if (kind === 1) m = Buffer.concat([b.subarray(0, at), Buffer.from([MUTATION_BYTES[Math.floor(rand() * MUTATION_BYTES.length)]!]), b.subarray(at)]);
+      else if (kind === 2) {
+        m = Buffer.from(b);
+        m[at] = MUTATION_BYTES[Math.floor(rand() * MUTATION_BYTES.length)]!;
+      } else m = b.subarray(0, at);
+      if (reference(m) === 'invalid') refused++;
+      check(m);
+    }
+    expect(refused).toBeGreaterThan(10000);
+  });
+});
