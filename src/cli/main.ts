@@ -36,6 +36,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return error.exitCode;
     }
     reportError(error, argv.includes('--debug'));
-    return 1;
+    // a command may have set its own code first (130 for an interrupt)
+    return process.exitCode !== undefined && Number(process.exitCode) !== 0 ? Number(process.exitCode) : 1;
   }
 }

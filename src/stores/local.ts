@@ -37,14 +37,15 @@ export class LocalStore implements Store {
     const target = this.path(key);
     const tmp = `${target}.partial-${process.pid}-${++tmpCounter}`;
     let file: WriteStream | undefined;
-    const open = async () => {
-      if (!file) {
-        await mkdir(dirname(target), { recursive: true });
+    let opening: Promise<WriteStream> | undefined;
+    // One open, remembered: a destroy that comes while it is under way waits for it (else the
+    // temporary file would appear after the cleanup and stay behind).
+    const open = () =>
+      (opening ??= mkdir(dirname(target), { recursive: true }).then(() => {
         file = createWriteStream(tmp, { flags: 'w' });
         file.on('error', () => {}); // surfaced through the write callbacks
-      }
-      return file;
-    };
+        return file;
+      }));
     const uri = this.resolve(key);
     const wrap = (error: unknown) =>
       new BatchError('E_STORE', `cannot write ${uri}: ${(error as Error).message}`, { cause: error });
@@ -69,8 +70,9 @@ export class LocalStore implements Store {
           .then(() => callback(), (err) => callback(wrap(err)));
       },
       destroy(error, callback) {
-        const f = file;
         const cleanup = async () => {
+          await opening?.catch(() => undefined);
+          const f = file;
           if (f && !f.closed) await new Promise<void>((res) => f.destroy() && f.once('close', () => res()));
           await unlink(tmp).catch(() => {});
         };
