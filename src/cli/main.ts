@@ -7,6 +7,7 @@ import { stopCommand } from './stop.js';
 import { serveCommand } from './serve.js';
 import { collectCommand } from './collect.js';
 import { estimateCommand } from './estimate.js';
+import { runCommand } from './run.js';
 import { reportError } from './output.js';
 
 export function program(): Command {
@@ -22,6 +23,7 @@ export function program(): Command {
   cli.addCommand(serveCommand());
   cli.addCommand(collectCommand());
   cli.addCommand(estimateCommand());
+  cli.addCommand(runCommand());
   return cli;
 }
 

@@ -139,6 +139,18 @@ export function submitOptions(run: string, opts: Record<string, any>, signal?: A
 }
 
 async function runSubmit(run: string, opts: Record<string, any>): Promise<number> {
+  const { code, result } = await executeSubmit(run, opts);
+  if (!result) return code;
+  if (opts.json) process.stdout.write(JSON.stringify(jobsJson(result.jobs)) + '\n');
+  if (!opts.quiet) process.stderr.write(summaryText(result));
+  return code;
+}
+
+/**
+ * Submit and watch with the progress display and Ctrl-C handling of the command, without printing
+ * the summary: `run` uses it too. `result` is absent when interrupted (code 130).
+ */
+export async function executeSubmit(run: string, opts: Record<string, any>): Promise<{ code: number; result?: SubmitResult }> {
   const controller = new AbortController();
   const onSignal = () => controller.abort(new BatchError('E_BAD_OPTION', 'interrupted'));
   process.once('SIGINT', onSignal);
@@ -154,7 +166,7 @@ async function runSubmit(run: string, opts: Record<string, any>): Promise<number
     stopDisplay();
     if (controller.signal.aborted) {
       process.stderr.write('bedrock-batch: interrupted. The ledger is up to date: run the same command to resume (AWS jobs keep running; local jobs wait for it).\n');
-      return 130;
+      return { code: 130 };
     }
     throw err;
   } finally {
@@ -162,12 +174,10 @@ async function runSubmit(run: string, opts: Record<string, any>): Promise<number
     process.off('SIGTERM', onSignal);
   }
   stopDisplay();
-  if (opts.json) process.stdout.write(JSON.stringify(jobsJson(result.jobs)) + '\n');
-  if (!opts.quiet) process.stderr.write(summaryText(result));
-  return result.ok ? 0 : 1;
+  return { code: result.ok ? 0 : 1, result };
 }
 
-function summaryText(r: SubmitResult): string {
+export function summaryText(r: SubmitResult): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const words = Object.entries(r.byStatus)
     .map(([s, c]) => `${c} ${s}`)

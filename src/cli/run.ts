@@ -1,0 +1,192 @@
+/**
+ * `bedrock-batch run`: raw export in, summaries out, in one command. It wires the stages the other
+ * commands run, with no logic of its own beyond the order and the report:
+ *
+ *   prepare <inputs> --out <work>/batch   (skipped when <work>/batch already holds this run)
+ *   submit <work>/batch --output <work>/out --wait   (resumes from the ledger)
+ *   collect <work>/out --prepared <work>/batch --results <work>/results.jsonl
+ *
+ * Run the same command again after an interruption and it goes on where it stopped: the prepared
+ * run is kept, submit never creates a second job for a folder, and collect is read-only on the
+ * outputs.
+ */
+import { rm } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { BatchError } from '../errors.js';
+import { decideMode } from '../jobs/target.js';
+import { MANIFEST_KEY } from '../prepare.js';
+import { QUOTA_PROFILES } from '../shards/quotas.js';
+import { openStore, setStoreDefaults } from '../stores/index.js';
+import { ADAPTER_NAMES } from '../../transforms/index.js';
+import { runCollect } from './collect.js';
+import { formatCount } from './output.js';
+import { DEFAULT_MODEL, humanSummary as prepareText, runPrepare } from './prepare.js';
+import { addS3Options, s3OptionsFrom } from './s3-options.js';
+import { executeSubmit, int } from './submit.js';
+import { formatMoney } from '../results/report.js';
+
+const collect = (v: string, all: string[] = []) => [...all, v];
+
+export function runCommand(): Command {
+  const cmd = new Command('run')
+    .summary('prepare, submit, watch and collect in one go (resumable)')
+    .description(
+      'Prepare the exports into <work>/batch, submit them (the embedded local service, or Amazon Bedrock with an ' +
+        's3:// --work and --role-arn), watch the jobs, collect the results into <work>/results.jsonl, and print a ' +
+        'short report. Run the same command again after an interruption: it continues where it stopped.\n\n' +
+        'On the local service the quota profile is "local" unless --quotas says otherwise (a sample of a few hundred ' +
+        'calls is below Bedrock\'s minimum records per job); on AWS it is "default".',
+    )
+    .argument('<inputs...>', 'files, directories, s3:// objects or prefixes, or - for stdin')
+    .option('-w, --work <location>', 'where the run lives: a directory, or s3://bucket/prefix/ for AWS', './bedrock-batch-run')
+    .option('-o, --output <location>', 'where jobs write (default <work>/out)')
+    .option('-r, --results <file>', 'results file: .jsonl, .csv or .tsv (default <work>/results.jsonl)')
+    .option('--role-arn <arn>', 'AWS: the IAM role Bedrock assumes to read the input and write the output')
+    .option('-m, --model <id>', 'model id, inference profile id or ARN', DEFAULT_MODEL)
+    .option('--max-tokens <n>', 'output tokens per record', int('--max-tokens', 1))
+    .option('--system <text>', 'system prompt for every record')
+    .option('--template <file>', 'prompt template file ({{transcript}}, {{key}}, {{<column>}})')
+    .addOption(new Option('--format <adapter>', 'source format (default: detected per file)').choices([...ADAPTER_NAMES]))
+    .option('--key <column>', 'call id column')
+    .option('--text <column>', 'transcript / utterance text column')
+    .option('--speaker <column>', 'speaker column (one utterance per row)')
+    .option('--passthrough <columns>', 'columns carried into the results: a,b,c | * | none')
+    .addOption(new Option('--quotas <profile>', 'quota profile (default: local on the local service, default on AWS)').choices(Object.keys(QUOTA_PROFILES)))
+    .option('--max-records <n>', 'records per shard file', int('--max-records', 1))
+    .option('--min-records <n>', 'minimum records per job', int('--min-records', 1))
+    .option('--max-in-flight <n>', "jobs of the model in flight at once (default: the quota profile's)", int('--max-in-flight', 1))
+    .option('--timeout-hours <n>', 'AWS: job timeout, 24 to 168', int('--timeout-hours', 1))
+    .option('--local', 'run on the local service in this process')
+    .option('--aws', 'run on Amazon Bedrock')
+    .option('--bedrock-endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
+    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', collect)
+    .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
+    .option('--fresh', 'start over: delete a local <work> first')
+    .option('--json', 'print the report as one JSON object on stdout')
+    .option('-q, --quiet', 'only the report');
+  return addS3Options(cmd).action(async (inputs: string[], opts: Record<string, any>) => {
+    process.exitCode = await runAll(inputs, opts);
+  });
+}
+
+const join = (base: string, name: string) => `${base.replace(/\/+$/, '')}/${name}`;
+
+async function runAll(inputs: string[], opts: Record<string, any>): Promise<number> {
+  const work: string = opts.work;
+  const s3Work = /^s3:\/\//i.test(work);
+  const batch = join(work, 'batch');
+  const output: string = opts.output ?? join(work, 'out');
+  const results: string = opts.results ?? join(work, 'results.jsonl');
+  if (!s3Work && /^s3:\/\//i.test(output)) {
+    throw new BatchError('E_BAD_OPTION', `--output ${output} is in S3 but --work ${work} is local: Bedrock reads a job's input from S3`, {
+      hint: 'give --work s3://bucket/prefix/ (the shards go there), or leave --output out to run locally',
+    });
+  }
+  setStoreDefaults(s3OptionsFrom(opts));
+  if (opts.fresh) {
+    if (s3Work) throw new BatchError('E_BAD_OPTION', '--fresh deletes only a local --work', { hint: `delete ${work} yourself, or use another --work` });
+    await rm(work, { recursive: true, force: true });
+  }
+  const say = (text: string) => {
+    if (!opts.quiet && !opts.json) process.stderr.write(text);
+  };
+  const mode = decideMode({ run: batch, output, local: opts.local === true, aws: opts.aws === true, endpointUrl: opts.bedrockEndpointUrl });
+  const quotas: string = opts.quotas ?? (mode.mode === 'local' ? 'local' : 'default');
+
+  // 1. prepare, unless this work location already holds the run
+  const prepared = await existingRun(batch);
+  let rejected: number;
+  let read: number;
+  if (prepared) {
+    const same = JSON.stringify(prepared.inputs) === JSON.stringify(inputs) && prepared.model?.modelId === opts.model;
+    if (!same) {
+      throw new BatchError('E_BAD_OPTION', `${batch} holds a run of other inputs or another model (${(prepared.inputs ?? []).join(' ')}; ${prepared.model?.modelId})`, {
+        hint: 'use another --work, or --fresh to start over',
+      });
+    }
+    read = prepared.read ?? 0;
+    rejected = prepared.rejected ?? 0;
+    say(`run: ${batch} is already prepared (${formatCount(prepared.written ?? 0)} records, quotas ${prepared.quotas?.name ?? '?'}): going on from there\n`);
+  } else {
+    const summary = await runPrepare(inputs, {
+      ...opts,
+      out: batch,
+      quotas,
+      ids: 'deterministic',
+      quiet: true,
+      json: false,
+    });
+    say(prepareText(summary));
+    if (summary.problem) {
+      throw new BatchError(summary.problem.code, summary.problem.message, { hint: summary.problem.hint });
+    }
+    read = summary.read;
+    rejected = summary.rejected;
+  }
+
+  // 2. submit and watch (resumes from the ledger)
+  const { code, result } = await executeSubmit(batch, {
+    ...opts,
+    output,
+    wait: true,
+    json: false,
+    quiet: opts.quiet === true || opts.json === true,
+    ...(opts.roleArn ? { roleArn: opts.roleArn } : {}),
+    ...(opts.bedrockEndpointUrl ? { endpointUrl: opts.bedrockEndpointUrl } : { endpointUrl: undefined }),
+    model: undefined, // the prepared run's model
+  });
+  if (!result) return code;
+
+  // 3. collect
+  const c = await runCollect(output, { prepared: batch, results, quiet: true, maxAttempts: 3 });
+  const s = c.collect;
+  const cost = c.cost.total.cost;
+  const report = {
+    read,
+    written: result.records.total,
+    rejected,
+    succeeded: s.succeeded,
+    failed: s.failed,
+    missing: s.missing,
+    inputTokens: s.inputTokens,
+    outputTokens: s.outputTokens,
+    cost: cost ? { total: Math.round(cost.total * 1e6) / 1e6, currency: c.cost.currency, estimate: true, label: c.cost.label } : null,
+    results: { uri: c.results.uri, records: c.results.records },
+    retry: c.plan?.retry.uri ? { uri: c.plan.retry.uri, records: c.plan.retry.records } : null,
+    deadLetter: c.plan ? { uri: c.plan.deadLetter.uri, records: c.plan.deadLetter.records } : null,
+    quotas,
+    service: result.target,
+    jobs: result.jobs.map((j) => ({ job: j.job, status: j.status, jobArn: j.jobArn ?? null })),
+  };
+  if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
+  if (!opts.json) {
+    const lines = [
+      `run: ${formatCount(read)} calls read, ${formatCount(s.succeeded)} summaries written, ${formatCount(rejected)} rejected, ${formatCount(s.failed)} failed, ${formatCount(s.missing)} missing`,
+      `  tokens:  ${formatCount(s.inputTokens)} in, ${formatCount(s.outputTokens)} out; estimated cost at Bedrock batch prices ${cost ? formatMoney(cost.total, c.cost.currency) : 'unknown (no price for this model)'}`,
+      `           ${c.cost.label}`,
+      `  service: ${result.target}; quota profile ${quotas}`,
+      `  results: ${c.results.uri}`,
+    ];
+    if (report.retry) lines.push(`  retry:   ${report.retry.records} records in ${report.retry.uri} (bedrock-batch submit ${report.retry.uri} --output ${join(work, 'out-retry')})`);
+    if (rejected) lines.push(`  rejects: ${join(batch, 'rejects.jsonl')}`);
+    process.stderr.write(lines.join('\n') + '\n');
+  }
+  return code;
+}
+
+interface PreparedSummaryFile {
+  inputs?: string[];
+  model?: { modelId?: string };
+  read?: number;
+  written?: number;
+  rejected?: number;
+  quotas?: { name?: string };
+}
+
+async function existingRun(batch: string): Promise<PreparedSummaryFile | undefined> {
+  const store = openStore(batch);
+  if (!(await store.exists(MANIFEST_KEY))) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of store.createReadStream(MANIFEST_KEY) as AsyncIterable<Buffer>) chunks.push(c);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as PreparedSummaryFile;
+}
