@@ -113,6 +113,8 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
       out: batch,
       quotas,
       ids: 'deterministic',
+      // no prepared.json yet: whatever is in <work>/batch is a prepare that was interrupted
+      overwrite: true,
       quiet: true,
       json: false,
     });

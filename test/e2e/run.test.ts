@@ -127,3 +127,26 @@ describe('run over the local S3 server, killed mid-way and resumed', () => {
     expect(new Set(rows.map((r) => r.recordId)).size).toBe(283);
   });
 });
+
+describe('run after a prepare that was interrupted', () => {
+  it('replaces the partial prepared run and goes on; a finished run is not prepared again', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'run-partial-'));
+    try {
+      // what a prepare killed mid-way leaves: shard files, no prepared.json
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      await mkdir(join(dir, 'demo/batch/input/job-0001'), { recursive: true });
+      await writeFile(join(dir, 'demo/batch/input/job-0001/part-00001.jsonl'), '{"recordId":"trunc');
+      const args = [BIN, 'run', join(ROOT, 'fixtures/calls.csv'), '--work', './demo', '--json'];
+      const command = (argv: string[]) => [process.execPath, ...argv].map((a) => JSON.stringify(a)).join(' ');
+      const first = await sh(command(args), dir);
+      expect(first.code, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout)).toMatchObject({ read: 283, written: 283, succeeded: 283, missing: 0 });
+      const second = await sh(command(args.slice(0, -1)), dir);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toContain('is already prepared (283 records');
+      expect(second.stderr).toContain('283 summaries written');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
