@@ -25,7 +25,6 @@ export type ErrorCode =
   // calls
   | 'E_MISSING_KEY'
   | 'E_MISSING_TEXT'
-  | 'E_KEY_NOT_ADJACENT'
   | 'E_CALL_TOO_LARGE'
   | 'E_DUPLICATE_KEY'
   | 'E_DUPLICATE_ID'
