@@ -11,8 +11,10 @@
  * outputs.
  */
 import { rm } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
+import { isS3 } from '../jobs/run.js';
 import { decideMode } from '../jobs/target.js';
 import { MANIFEST_KEY } from '../prepare.js';
 import { QUOTA_PROFILES } from '../shards/quotas.js';
@@ -22,10 +24,8 @@ import { runCollect } from './collect.js';
 import { formatCount } from './output.js';
 import { DEFAULT_MODEL, humanSummary as prepareText, runPrepare } from './prepare.js';
 import { addS3Options, s3OptionsFrom } from './s3-options.js';
-import { executeSubmit, int } from './submit.js';
+import { collect, executeSubmit, int } from './submit.js';
 import { formatMoney } from '../results/report.js';
-
-const collect = (v: string, all: string[] = []) => [...all, v];
 
 export function runCommand(): Command {
   const cmd = new Command('run')
@@ -73,11 +73,11 @@ const join = (base: string, name: string) => `${base.replace(/\/+$/, '')}/${name
 
 async function runAll(inputs: string[], opts: Record<string, any>): Promise<number> {
   const work: string = opts.work;
-  const s3Work = /^s3:\/\//i.test(work);
+  const s3Work = isS3(work);
   const batch = join(work, 'batch');
   const output: string = opts.output ?? join(work, 'out');
   const results: string = opts.results ?? join(work, 'results.jsonl');
-  if (!s3Work && /^s3:\/\//i.test(output)) {
+  if (!s3Work && isS3(output)) {
     throw new BatchError('E_BAD_OPTION', `--output ${output} is in S3 but --work ${work} is local: Bedrock reads a job's input from S3`, {
       hint: 'give --work s3://bucket/prefix/ (the shards go there), or leave --output out to run locally',
     });
@@ -133,8 +133,7 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
     wait: true,
     json: false,
     quiet: opts.quiet === true || opts.json === true,
-    ...(opts.roleArn ? { roleArn: opts.roleArn } : {}),
-    ...(opts.bedrockEndpointUrl ? { endpointUrl: opts.bedrockEndpointUrl } : { endpointUrl: undefined }),
+    endpointUrl: opts.bedrockEndpointUrl, // submit's --endpoint-url is Bedrock's; run's is S3's
     model: undefined, // the prepared run's model
   });
   if (!result) return code;
@@ -188,7 +187,5 @@ interface PreparedSummaryFile {
 async function existingRun(batch: string): Promise<PreparedSummaryFile | undefined> {
   const store = openStore(batch);
   if (!(await store.exists(MANIFEST_KEY))) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const c of store.createReadStream(MANIFEST_KEY) as AsyncIterable<Buffer>) chunks.push(c);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as PreparedSummaryFile;
+  return JSON.parse((await buffer(store.createReadStream(MANIFEST_KEY))).toString('utf8')) as PreparedSummaryFile;
 }

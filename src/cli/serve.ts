@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
 import { startLocalService } from '../local/server.js';
-import { int, localServiceOptions } from './submit.js';
+import { collect, int, localServiceOptions } from './submit.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -30,7 +30,7 @@ export function serveCommand(): Command {
     .option('--hour <ms>', 'milliseconds in one hour of a job timeout (default 3600000): small values make jobs expire', int('--hour', 1))
     .option('--model-endpoint <url>', 'answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'the model name to ask that endpoint for')
-    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', (v: string, all: string[] = []) => [...all, v])
+    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', collect)
     .option('-q, --quiet', 'no log of job transitions on stderr')
     .action(async (opts: Record<string, any>) => {
       const local = localServiceOptions(opts, '');

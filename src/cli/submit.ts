@@ -17,7 +17,8 @@ const seconds = (name: string) => (v: string) => {
   if (!Number.isFinite(n) || n <= 0) throw new BatchError('E_BAD_OPTION', `${name} must be a number of seconds, got "${v}"`);
   return n;
 };
-const collect = (v: string, all: string[] = []) => [...all, v];
+/** Commander's argParser for a repeatable option. */
+export const collect = (v: string, all: string[] = []) => [...all, v];
 
 /** The `--json` shape of submit and status: `{"jobs": [{jobArn, jobName, status, input, output, records}]}`. */
 export function jobsJson(jobs: readonly JobState[]): { jobs: Record<string, unknown>[] } {
@@ -177,7 +178,7 @@ export async function executeSubmit(run: string, opts: Record<string, any>): Pro
   return { code: result.ok ? 0 : 1, result };
 }
 
-export function summaryText(r: SubmitResult): string {
+function summaryText(r: SubmitResult): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const words = Object.entries(r.byStatus)
     .map(([s, c]) => `${c} ${s}`)

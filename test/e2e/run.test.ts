@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
-import { startS3Server, TEST_CREDENTIALS, type S3Server } from '../support/s3-server.js';
+import { s3CliEnv, startS3Server, type S3Server } from '../support/s3-server.js';
 import { BIN, ROOT } from '../prepare/helpers.js';
 
 const sh = (command: string, cwd: string, env: NodeJS.ProcessEnv = process.env) =>
@@ -69,14 +69,7 @@ describe('run over the local S3 server, killed mid-way and resumed', () => {
     s3 = await startS3Server();
     await s3.createBucket('work');
     dir = await mkdtemp(join(tmpdir(), 'run-s3-'));
-    env = {
-      ...process.env,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
+    env = s3CliEnv(s3);
   });
   afterAll(async () => {
     await s3?.stop();

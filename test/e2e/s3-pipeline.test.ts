@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
-import { startS3Server, TEST_CREDENTIALS, type S3Server } from '../support/s3-server.js';
+import { s3CliEnv, startS3Server, type S3Server } from '../support/s3-server.js';
 import { BIN, ROOT } from '../prepare/helpers.js';
 
 let s3: S3Server;
@@ -26,14 +26,7 @@ beforeAll(async () => {
   const csv = await readFile(join(ROOT, 'fixtures/calls.csv'));
   await pipeline(Readable.from([gzipSync(csv)]), openStore('s3://exports/2026-11/', s3.clientOptions).createWriteStream('calls.csv.gz'));
   dir = await mkdtemp(join(tmpdir(), 's3-e2e-'));
-  env = {
-    ...process.env,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  env = s3CliEnv(s3);
 });
 afterAll(async () => {
   await s3?.stop();
