@@ -46,7 +46,8 @@ export function collectCommand(): Command {
     .addOption(new Option('--family <name>', 'read outputs as this model family (default: the prepared run\'s)').choices(Object.keys(FAMILIES)))
     .option('--ledger <file>', 'submit\'s ledger (default <run>/ledger.jsonl, when present)')
     .option('--no-ledger', 'ignore the ledger')
-    .option('--partial', 'collect while jobs are still running (their unanswered records are pending, not retried)')
+    .option('--partial', 'collect while jobs may still answer (their unanswered records are pending, not retried)')
+    .option('--assume-ended', 'take jobs whose end is not recorded (no ledger status; without a ledger, no manifest.json.out) as ended: their unanswered records are retried')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (outputs: string, opts: Record<string, any>) => {
@@ -81,6 +82,7 @@ export async function runCollect(outputs: string, opts: Record<string, any>): Pr
       ...(opts.family ? { family: opts.family } : {}),
       ...(opts.ledger === false ? { ledger: false as const } : typeof opts.ledger === 'string' ? { ledger: fileTarget(opts.ledger) } : {}),
       partial: opts.partial === true,
+      assumeEnded: opts.assumeEnded === true,
       onProgress: (p) =>
         status.update(`collect: ${formatCount(p.records)} records, ${formatBytes(p.bytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}`),
     });

@@ -11,19 +11,27 @@
  *   {"v":1,"at":"...","event":"create-failed","job","jobName","error"}
  *   {"v":1,"at":"...","event":"stop-requested","job","jobArn"}
  *
- * A crash at any byte leaves a readable ledger: every event is one `write` of one line ending in
- * `\n`, flushed to disk before the step it records goes on; a last line without its newline is
- * the torn end of an interrupted write, ignored with a note (and cut off before the next append,
- * so it never glues onto a new line). On a local disk the file is appended to; in S3, which cannot
- * append, the whole object is rewritten per event (each PUT is atomic, and a ledger is small).
+ * A crash at any byte leaves a readable ledger: every event is one write of one line ending in
+ * `\n`, fsynced before the step it records goes on. A line cut short by an interrupted write is
+ * left out with a note, wherever it is: the next event never glues onto it, because an append that
+ * finds the file not ending in `\n` writes one first. Nothing is ever cut off or rewritten, so
+ * another process appending at the same time (a `stop` or `status` beside a running `submit`)
+ * never loses a line: on a local disk every event is one `O_APPEND` write.
+ *
+ * In S3, which cannot append, the object is rewritten per event with a conditional PUT (`If-Match`
+ * the ETag read, or `If-None-Match: *` for a new ledger): a writer that lost a race (412
+ * PreconditionFailed, 409 ConditionalRequestConflict) reads the ledger again and appends its event
+ * to what is there now, so two writers never lose each other's updates.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { text as streamText } from 'node:stream/consumers';
+import { fsyncDirSync, writeAllSync } from '../core/durable.js';
 import { BatchError } from '../errors.js';
 import { openStore } from '../stores/index.js';
+import { S3Store } from '../stores/s3.js';
 import type { Store } from '../stores/store.js';
+import { sleep } from './backoff.js';
 import { isS3 } from './run.js';
 
 export const LEDGER_KEY = 'ledger.jsonl';
@@ -160,7 +168,12 @@ export function applyEvent(state: Omit<LedgerState, 'notes'>, e: LedgerEvent): v
   }
 }
 
-/** Parse ledger text: every complete line must be an event; a torn last line is left out with a note. */
+/**
+ * Parse ledger text. Every line must be an event, except lines cut short by an interrupted write:
+ * a last line without its newline, or a line that starts as an event does but is not whole JSON.
+ * Those are left out with a note. Anything else is an error (something other than bedrock-batch
+ * wrote the file).
+ */
 export function parseLedger(text: string, where: string): { events: LedgerEvent[]; notes: string[]; tornBytes: number } {
   const events: LedgerEvent[] = [];
   const notes: string[] = [];
@@ -168,13 +181,10 @@ export function parseLedger(text: string, where: string): { events: LedgerEvent[
   let start = 0;
   let line = 0;
   while (start < text.length) {
-    const nl = text.indexOf('\n', start);
+    let nl = text.indexOf('\n', start);
+    const last = nl < 0;
+    if (last) nl = text.length;
     line++;
-    if (nl < 0) {
-      tornBytes = Buffer.byteLength(text.slice(start));
-      notes.push(`${where}: ignored a torn last line (${tornBytes} bytes, line ${line}) left by an interrupted run`);
-      break;
-    }
     const raw = text.slice(start, nl);
     start = nl + 1;
     if (raw.trim() === '') continue;
@@ -182,6 +192,12 @@ export function parseLedger(text: string, where: string): { events: LedgerEvent[
     try {
       e = JSON.parse(raw) as LedgerEvent;
     } catch {
+      if (last || raw.startsWith('{"v":1,')) {
+        const bytes = Buffer.byteLength(raw);
+        if (last) tornBytes = bytes;
+        notes.push(`${where}: ignored line ${line} (${bytes} bytes), an event cut short by an interrupted write`);
+        continue;
+      }
       throw new BatchError('E_LEDGER', 'is not a ledger line (not JSON)', {
         file: where,
         line,
@@ -254,7 +270,6 @@ class FileBackend {
   private constructor(
     readonly path: string,
     readonly text: string,
-    private tornBytes: number,
   ) {}
 
   static open(path: string): FileBackend {
@@ -264,23 +279,26 @@ class FileBackend {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    const nl = text.lastIndexOf('\n');
-    const torn = Buffer.byteLength(text.slice(nl + 1));
-    return new FileBackend(path, text, torn);
+    return new FileBackend(path, text);
   }
 
   async append(line: string): Promise<void> {
     if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true });
+      const created = !existsSync(this.path);
       this.fd = openSync(this.path, 'a+');
-      if (this.tornBytes > 0) {
-        // Cut the torn tail so the next event starts on a line of its own.
-        const size = Buffer.byteLength(this.text);
-        ftruncateSync(this.fd, size - this.tornBytes);
-        this.tornBytes = 0;
-      }
+      if (created) fsyncDirSync(dirname(this.path));
     }
-    writeSync(this.fd, line);
+    // A file that does not end in a newline ends in an event cut short (by this process or
+    // another): close that line first, so this event is a line of its own. Never cut anything off.
+    const size = fstatSync(this.fd).size;
+    let data = line;
+    if (size > 0) {
+      const lastByte = Buffer.alloc(1);
+      readSync(this.fd, lastByte, 0, 1, size - 1);
+      if (lastByte[0] !== 0x0a) data = '\n' + line;
+    }
+    writeAllSync(this.fd, data, this.path);
     fsyncSync(this.fd);
   }
 
@@ -290,26 +308,45 @@ class FileBackend {
   }
 }
 
+/** Tries of a conditional S3 append before giving up (each lost race reads the ledger again). */
+const S3_APPEND_TRIES = 25;
+
 class StoreBackend {
   private constructor(
-    private readonly store: Store,
+    private readonly store: S3Store,
     private readonly key: string,
     public text: string,
+    private etag: string | undefined,
   ) {}
 
   static async open(uri: string): Promise<StoreBackend> {
     const { store, key } = splitUri(uri);
-    const text = (await store.exists(key)) ? await streamText(store.createReadStream(key)) : '';
-    const nl = text.lastIndexOf('\n');
-    return new StoreBackend(store, key, text.slice(0, nl + 1));
+    if (!(store instanceof S3Store)) throw new BatchError('E_INTERNAL', `${uri} is not an S3 location`);
+    const current = await store.readWithEtag(key, 256 << 20);
+    return new StoreBackend(store, key, current?.body.toString('utf8') ?? '', current?.etag);
   }
 
   async append(line: string): Promise<void> {
-    const next = this.text + line;
-    await pipeline(async function* () {
-      yield next;
-    }, this.store.createWriteStream(this.key, { contentType: 'application/jsonl' }));
-    this.text = next;
+    for (let attempt = 1; ; attempt++) {
+      const base = this.text === '' || this.text.endsWith('\n') ? this.text : `${this.text}\n`;
+      const next = base + line;
+      const etag = await this.store.putConditional(this.key, next, this.etag !== undefined ? { ifMatch: this.etag } : { ifNoneMatch: '*' }, { contentType: 'application/jsonl' });
+      if (etag !== 'conflict') {
+        this.text = next;
+        this.etag = etag;
+        return;
+      }
+      if (attempt >= S3_APPEND_TRIES) {
+        throw new BatchError('E_LEDGER', `${this.store.resolve(this.key)} kept changing under ${attempt} conditional writes`, {
+          hint: 'another process writes this ledger without pause: stop it, then run the same command again',
+        });
+      }
+      // Another writer got there first: take what it wrote, and append to that.
+      await sleep(Math.round(Math.random() * Math.min(1000, 20 * 2 ** attempt)));
+      const current = await this.store.readWithEtag(this.key, 256 << 20);
+      this.text = current?.body.toString('utf8') ?? '';
+      this.etag = current?.etag;
+    }
   }
 
   close(): void {}

@@ -96,6 +96,7 @@ export async function runStatus(o: RunStatusOptions): Promise<RunStatus> {
   let target: Target | undefined;
   if (o.live !== false && state.run && jobs.some((j) => j.jobArn)) {
     target = await targetFor(opened, o, 'status');
+    const before = new Map(jobs.map((j) => [j.job, state.jobs.get(j.job)?.status]));
     try {
       await eachLimit(
         jobs.filter((j) => j.jobArn),
@@ -116,6 +117,18 @@ export async function runStatus(o: RunStatusOptions): Promise<RunStatus> {
       );
     } finally {
       await target.close();
+    }
+    // What was learnt goes to the ledger, as submit records it: collect reads job ends there.
+    const changed = jobs.filter((j) => j.jobArn && j.status !== 'Unknown' && j.status !== before.get(j.job));
+    if (changed.length > 0) {
+      const ledger = await Ledger.open(opened.ledgerPath);
+      try {
+        for (const j of changed) {
+          await ledger.append({ event: isTerminal(j.status) ? 'done' : 'status', job: j.job, jobArn: j.jobArn!, status: j.status, records: j.records, ...(j.message ? { message: j.message } : {}) });
+        }
+      } finally {
+        await ledger.close();
+      }
     }
   }
   const p = summarize(jobs);

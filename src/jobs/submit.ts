@@ -500,7 +500,10 @@ export class RunSubmission extends EventEmitter {
     }
     this.setArn(state, jobArn, target);
     await ledger.append({ event: 'submitted', job: job.name, jobName: state.jobName, token: state.clientRequestToken, input: settings.inputUri, jobArn, output: state.output! });
+    // Every status submit knows goes to the ledger: collect counts a job as running until it reads
+    // a terminal one there.
     state.status = 'Submitted';
+    await ledger.append({ event: 'status', job: job.name, jobArn, status: state.status, records: state.records });
     this.emit('submitted', { job: { ...state }, how: 'created' } satisfies SubmittedEvent);
     this.emit('status', { ...state }, undefined);
     return 'created';

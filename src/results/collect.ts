@@ -9,9 +9,15 @@
  *     streamed once more to pick up their modelInput for the retry batch
  *
  * Outputs are found by listing the output location, never through the ledger; a ledger beside the
- * prepared run (`<run>/ledger.jsonl`), when present, adds each job's status (so that records of a
- * Stopped, Expired or Failed job are missing, and those of a job still running are not yet) and
- * leaves out job folders of other runs that share the output location.
+ * prepared run (`<run>/ledger.jsonl`), when present, adds each job's status and leaves out job
+ * folders of other runs that share the output location.
+ *
+ * A record is only ever planned for a retry once its job has ended: otherwise the job may still
+ * answer it and the record would be paid twice. A job has ended when the ledger records a terminal
+ * status for it; without a ledger, when its output folder holds Bedrock's `manifest.json.out`
+ * (written last). A job with no known end (still running, never submitted, a Create in doubt)
+ * stops the collection with E_JOBS_RUNNING, or with `partial` its unanswered records are `pending`;
+ * `assumeEnded` is the caller saying every such job has ended.
  *
  * `collectResults(options)` returns a Collector: an async iterable of typed results
  * (`for await (const r of collectResults(...))`), with `batches()` for arrays of them (cheaper
@@ -24,7 +30,7 @@ import { BatchError } from '../errors.js';
 import { FAMILIES } from '../models/index.js';
 import type { FamilyName, ModelFamily } from '../models/family.js';
 import type { Store } from '../stores/store.js';
-import { LEDGER_KEY, readLedger, TERMINAL_STATUSES, type OutputLedger as Ledger, type OutputLedgerJob as LedgerJob } from './ledger.js';
+import { jobEndFromLedger, LEDGER_KEY, readLedger, type JobEnd, type OutputLedger as Ledger, type OutputLedgerJob as LedgerJob } from './ledger.js';
 import { LineSplitter } from './lines.js';
 import { Arena, ShardLineage } from './lineage.js';
 import { addManifest, parseManifest, reconcileManifest } from './manifest.js';
@@ -66,8 +72,14 @@ export interface CollectOptions {
   family?: FamilyName;
   /** Attach `modelInputJson` to error and missing results, for retries (default true). */
   retryInputs?: boolean;
-  /** Collect while jobs are still running (their unanswered records are `pending`, not retried). */
+  /** Collect while jobs may still run (their unanswered records are `pending`, not retried). */
   partial?: boolean;
+  /**
+   * Take every job whose end is not known (no terminal status in the ledger; without a ledger, no
+   * `manifest.json.out`) as ended: its unanswered records are missing and retried. Only for jobs
+   * you know have ended (e.g. run outside this tool and Failed before writing anything).
+   */
+  assumeEnded?: boolean;
   /** Longest output line held (default 64 MiB); longer ones are reported and their record is missing. */
   maxLineBytes?: number;
   signal?: AbortSignal;
@@ -223,6 +235,7 @@ export class Collector implements AsyncIterable<CollectResult> {
     const folders = await this.usableFolders(await findOutputFolders(this.outputs), ledger);
     const plans = this.planShards(run, folders, ledger);
     const tallies = new Map<string, JobTally>();
+    const ends = this.jobEnds(run, folders, ledger);
     for (const job of run.jobs) {
       const latest = latestJob(ledger, job.name);
       const t: JobTally = {
@@ -237,12 +250,14 @@ export class Collector implements AsyncIterable<CollectResult> {
         outputTokens: 0,
         tokensComplete: true,
       };
-      if (latest?.status) t.status = latest.status;
+      const end = ends.get(job.name);
+      if (end?.status) t.status = end.status;
+      else if (latest?.status) t.status = latest.status;
       for (const lj of ledger?.byJob.get(job.name) ?? []) if (!t.jobIds.includes(lj.jobId)) t.jobIds.push(lj.jobId);
       tallies.set(job.name, t);
       s.jobs.push(t);
     }
-    this.checkRunning(run, ledger);
+    this.checkRunning(ends, ledger);
 
     // Manifests: small, read up front; compared with the counts once every shard is done.
     const perFolder = new Map<string, FolderCounts>();
@@ -277,7 +292,7 @@ export class Collector implements AsyncIterable<CollectResult> {
           fc.job = '';
         }
       }
-      for await (const batch of this.collectShard(run, plan, family, ledger, tally, perFolder, (n) => {
+      for await (const batch of this.collectShard(run, plan, family, ledger, ends.get(plan.job.name)!, tally, perFolder, (n) => {
         bytesDone += n;
       })) {
         records += batch.length;
@@ -363,19 +378,49 @@ export class Collector implements AsyncIterable<CollectResult> {
     return plans;
   }
 
-  private checkRunning(run: PreparedRunFile, ledger: Ledger | undefined): void {
-    if (!ledger) return;
-    const running = run.jobs
-      .map((j) => ({ name: j.name, latest: latestJob(ledger, j.name) }))
-      .filter((j) => j.latest?.status !== undefined && !TERMINAL_STATUSES.has(j.latest.status));
+  /**
+   * Whether each prepared job has ended (see the module comment): from the ledger's statuses, or
+   * without a ledger from the manifests Bedrock writes last.
+   */
+  private jobEnds(run: PreparedRunFile, folders: OutputFolder[], ledger: Ledger | undefined): Map<string, JobEnd> {
+    const ends = new Map<string, JobEnd>();
+    let withManifest: Set<string> | undefined;
+    if (!ledger) {
+      // The job folders that hold a manifest, by the shard files they answer.
+      withManifest = new Set<string>();
+      for (const f of folders) {
+        if (!f.manifest) continue;
+        for (const file of f.files) withManifest.add(baseName(file.key).replace(/\.out$/, ''));
+      }
+    }
+    for (const job of run.jobs) {
+      let end: JobEnd;
+      if (ledger) end = jobEndFromLedger(ledger, job.name);
+      else if (job.shards.some((sh) => withManifest!.has(baseName(sh.key)))) end = { ended: true };
+      else end = { ended: false, why: 'no ledger, and no manifest.json.out from its job' };
+      if (!end.ended && this.options.assumeEnded) end = { ended: true, ...(end.status ? { status: end.status } : {}) };
+      ends.set(job.name, end);
+    }
+    return ends;
+  }
+
+  private checkRunning(ends: Map<string, JobEnd>, ledger: Ledger | undefined): void {
+    const hasLedger = ledger !== undefined;
+    const running = [...ends].filter(([, e]) => !e.ended);
     if (running.length === 0) return;
-    const list = running.slice(0, 5).map((j) => `${j.name} (${j.latest!.jobId}: ${j.latest!.status})`).join(', ');
+    const label = (name: string, e: JobEnd) => {
+      const jobId = latestJob(ledger, name)?.jobId;
+      return `${name} (${jobId && e.status ? `${jobId}: ` : ''}${e.why})`;
+    };
+    const list = running.slice(0, 5).map(([name, e]) => label(name, e)).join(', ');
     if (!this.options.partial) {
-      throw new BatchError('E_JOBS_RUNNING', `${running.length} job(s) have not finished: ${list}${running.length > 5 ? ', ...' : ''}`, {
-        hint: 'wait for them (bedrock-batch watch), or pass --partial to collect what exists without retrying their unanswered records',
+      throw new BatchError('E_JOBS_RUNNING', `${running.length} job(s) may still answer: ${list}${running.length > 5 ? ', ...' : ''}; their records are neither missing nor retried yet`, {
+        hint: hasLedger
+          ? 'run the same submit again (it resumes and waits), or `bedrock-batch status` to record their latest status; --partial collects what exists and leaves their unanswered records pending'
+          : 'collect once the jobs have ended; --partial collects what exists and leaves their unanswered records pending; --assume-ended if you know those jobs ended (their unanswered records are then retried)',
       });
     }
-    this.summary.warnings.push(`${running.length} job(s) still running: ${list}; their unanswered records are pending, not retried`);
+    this.summary.warnings.push(`${running.length} job(s) may still answer: ${list}; their unanswered records are pending, not retried`);
   }
 
   private async *collectShard(
@@ -383,6 +428,7 @@ export class Collector implements AsyncIterable<CollectResult> {
     plan: ShardPlan,
     family: ModelFamily | undefined,
     ledger: Ledger | undefined,
+    end: JobEnd,
     tally: JobTally,
     perFolder: Map<string, FolderCounts>,
     addBytes: (n: number) => void,
@@ -529,12 +575,12 @@ export class Collector implements AsyncIterable<CollectResult> {
     const left = lineage.left;
     if (left === 0 && deferred.size === 0) return;
     const latest = latestJob(ledger, job.name);
-    const status = latest?.status;
-    const pending = status !== undefined && !TERMINAL_STATUSES.has(status);
+    const status = end.status ?? latest?.status;
+    const pending = !end.ended;
     const lastJobId = plan.outputs.length ? plan.outputs[0]!.jobId : latest?.jobId;
     const why = (id: string) => {
       const u = unreadable.get(id);
-      if (pending) return `job ${status}: not finished`;
+      if (pending) return `job ${end.why}: not finished`;
       const what = u ?? (plan.outputs.length ? 'no output line' : 'no output file');
       return status ? `${what} (job ${status})` : what;
     };

@@ -41,6 +41,8 @@ export interface CollectRunOptions {
   family?: CollectOptions['family'];
   ledger?: CollectOptions['ledger'];
   partial?: boolean;
+  /** See CollectOptions.assumeEnded. */
+  assumeEnded?: boolean;
   stdout?: Writable;
   signal?: AbortSignal;
   onProgress?: (p: CollectProgress) => void;
@@ -68,6 +70,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     ...(options.family !== undefined ? { family: options.family } : {}),
     ...(options.ledger !== undefined ? { ledger: options.ledger } : {}),
     ...(options.partial ? { partial: true } : {}),
+    ...(options.assumeEnded ? { assumeEnded: true } : {}),
     retryInputs: options.retry !== false,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),

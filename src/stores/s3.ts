@@ -9,7 +9,7 @@
  * written. Stores that only read sources (`bedrockUris: false`) take any key.
  */
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BatchError } from '../errors.js';
 import { createS3Client, type S3ClientOptions } from './s3-client.js';
 import { httpStatus, isTransient, s3Error } from './s3-errors.js';
@@ -182,6 +182,56 @@ export class S3Store implements Store {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...this.owner() }));
     } catch (error) {
       throw s3Error(error, 'delete', this.resolve(key));
+    }
+  }
+
+  /**
+   * A small object whole, with its ETag (for a conditional write after it), or undefined when it
+   * does not exist. Objects over `maxBytes` are refused.
+   */
+  async readWithEtag(key: string, maxBytes = 64 << 20): Promise<{ body: Buffer; etag: string } | undefined> {
+    const uri = this.resolve(key);
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...this.owner() }));
+      if ((res.ContentLength ?? 0) > maxBytes) {
+        (res.Body as Readable | undefined)?.destroy();
+        throw new BatchError('E_STORE', `${uri} is over ${maxBytes} bytes, too big for what it should be`);
+      }
+      const body = Buffer.from(await res.Body!.transformToByteArray());
+      return { body, etag: res.ETag ?? '' };
+    } catch (error) {
+      if (error instanceof BatchError) throw error;
+      if (httpStatus(error) === 404) return undefined;
+      throw s3Error(error, 'read', uri);
+    }
+  }
+
+  /**
+   * PutObject only if the object is still what was read: `ifMatch` its ETag, or `ifNoneMatch: '*'`
+   * when it did not exist. Resolves to the new ETag, or `'conflict'` when S3 refused the condition
+   * (412 PreconditionFailed: someone wrote in between; 409 ConditionalRequestConflict: a write
+   * racing this one; 404 with If-Match: the object was deleted): read again and retry.
+   */
+  async putConditional(key: string, body: Buffer | string, condition: { ifMatch: string } | { ifNoneMatch: '*' }, options: WriteOptions = {}): Promise<string | 'conflict'> {
+    const uri = this.resolve(key);
+    const s = this.settings;
+    try {
+      const res = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Body: body,
+          ...('ifMatch' in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: condition.ifNoneMatch }),
+          ...(options.contentType ? { ContentType: options.contentType } : {}),
+          ...(s.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: s.kmsKeyId } : {}),
+          ...this.owner(),
+        }),
+      );
+      return res.ETag ?? '';
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 412 || status === 409 || (status === 404 && 'ifMatch' in condition)) return 'conflict';
+      throw s3Error(error, 'write', uri);
     }
   }
 

@@ -1,4 +1,4 @@
-/** The ledger: readable after a crash at any byte; torn tails cut before the next append; names and tokens. */
+/** The ledger: readable after a crash at any byte; an event cut short never glues onto the next, nothing is cut off; names and tokens. */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,32 +52,64 @@ describe('the ledger', () => {
     for (let cut = 0; cut <= bytes.length; cut++) {
       const text = bytes.subarray(0, cut).toString('utf8');
       const { events, notes } = parseLedger(text, 'ledger.jsonl');
-      const complete = ends.filter((e) => e <= cut).length;
+      // a line whose JSON is whole counts, with or without its newline
+      const complete = ends.filter((e) => e - 1 <= cut).length;
       expect(events).toHaveLength(complete);
-      expect(notes).toHaveLength(ends.includes(cut) || cut === 0 ? 0 : 1);
+      expect(notes).toHaveLength(ends.includes(cut) || ends.includes(cut + 1) || cut === 0 ? 0 : 1);
       // and folding never throws
       reduceLedger(events);
     }
   });
 
-  it('cuts a torn tail before appending, so no event glues onto it', async () => {
+  it('closes a torn line before appending: nothing is cut off, and no event glues onto it', async () => {
     const path = join(dir, 'ledger.jsonl');
     const full = await writeLedger(path);
     const torn = full + '{"v":1,"at":"2026-01-01T00:00:00Z","event":"sta';
     await writeFile(path, torn);
     const ledger = await Ledger.open(path);
-    expect(ledger.state.notes[0]).toMatch(/ignored a torn last line \(\d+ bytes, line 7\)/);
+    expect(ledger.state.notes[0]).toMatch(/ignored line 7 \(\d+ bytes\), an event cut short by an interrupted write/);
     await ledger.append({ event: 'stop-requested', job: 'job-0001', jobArn: 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/aaaaaaaaaaaa' });
     await ledger.close();
     const after = readFileSync(path, 'utf8');
-    expect(after.startsWith(full)).toBe(true);
-    expect(after.split('\n').filter(Boolean).map((l) => JSON.parse(l).event).at(-1)).toBe('stop-requested');
+    expect(after.startsWith(torn + '\n')).toBe(true);
+    const state = await Ledger.read(path);
+    expect(state.events).toBe(EVENTS.length + 1);
+    expect(state.notes).toHaveLength(1);
+    expect(after.split('\n').filter(Boolean).at(-1)).toContain('"stop-requested"');
   });
 
-  it('refuses a broken line that is not the last, naming the line', async () => {
+  it("never cuts another process's lines: a stop appending beside a submit, after a torn tail, loses nothing", async () => {
+    const path = join(dir, 'ledger.jsonl');
+    const full = await writeLedger(path);
+    await writeFile(path, full + '{"v":1,"at":"2026-01-01T00:00:00Z","event":"sta');
+    // both open the ledger while its tail is torn; the submit appends first, then the stop
+    const submit = await Ledger.open(path);
+    const stop = await Ledger.open(path);
+    const arn = 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/bbbbbbbbbbbb';
+    await submit.append({ event: 'submitted', job: 'job-0002', jobName: 'batch-ffffffff-job-0002', token: 'b'.repeat(64), input: 's3://bedrock-batch-input/input/job-0002/', jobArn: arn, output: '/tmp/out/bbbbbbbbbbbb/' });
+    await submit.append({ event: 'status', job: 'job-0002', jobArn: arn, status: 'Submitted', records });
+    await stop.append({ event: 'stop-requested', job: 'job-0002', jobArn: arn });
+    await submit.append({ event: 'done', job: 'job-0002', jobArn: arn, status: 'Stopped', records });
+    await Promise.all([submit.close(), stop.close()]);
+    const state = await Ledger.read(path);
+    expect(state.events).toBe(EVENTS.length + 4);
+    expect(state.jobs.get('job-0002')).toMatchObject({ jobArn: arn, status: 'Stopped', done: true });
+  });
+
+  it('leaves out an event cut short in the middle of the ledger (a crash, then a resumed run), with a note', async () => {
     const path = join(dir, 'ledger.jsonl');
     const lines = (await writeLedger(path)).split('\n');
-    lines[2] = '{"v":1, broken';
+    lines[2] = lines[2]!.slice(0, 40);
+    await writeFile(path, lines.join('\n'));
+    const state = await Ledger.read(path);
+    expect(state.events).toBe(EVENTS.length - 1);
+    expect(state.notes).toEqual([expect.stringContaining('ignored line 3')]);
+  });
+
+  it('refuses a broken line that is not an event, naming the line', async () => {
+    const path = join(dir, 'ledger.jsonl');
+    const lines = (await writeLedger(path)).split('\n');
+    lines[2] = 'job-0001 done, I think';
     await writeFile(path, lines.join('\n'));
     await expect(Ledger.open(path)).rejects.toMatchObject({ code: 'E_LEDGER', line: 3, message: expect.stringContaining('line 3') });
   });

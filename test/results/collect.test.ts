@@ -105,7 +105,9 @@ describe('collect: the join', () => {
   it('reports a job folder without a manifest, and an unreadable one', async () => {
     await rm(join(s.out, 'z9x8c7v6b5n4/manifest.json.out'));
     await writeFile(join(s.out, 'q1w2e3r4t5y6/manifest.json.out'), '{"totalRecordCount": 7,');
-    const { summary } = await collectAll({ outputs: s.out, prepared: s.run });
+    // with no ledger, a job folder without its manifest may belong to a job still running
+    await expect(collectAll({ outputs: s.out, prepared: s.run })).rejects.toMatchObject({ code: 'E_JOBS_RUNNING', message: expect.stringContaining('job-0002 (no ledger, and no manifest.json.out from its job)') });
+    const { summary } = await collectAll({ outputs: s.out, prepared: s.run, assumeEnded: true });
     expect(summary.manifestIssues.map((m) => [m.jobId, m.field, m.manifest])).toEqual([
       ['q1w2e3r4t5y6', 'manifest', 'unreadable'],
       ['z9x8c7v6b5n4', 'manifest', 'absent'],
@@ -126,7 +128,8 @@ describe('collect: the join', () => {
 
   it('marks every record of a shard with no output at all as missing (a Failed job, or one that never ran)', async () => {
     await rm(join(s.out, 'z9x8c7v6b5n4'), { recursive: true });
-    let { results, summary } = await collectAll({ outputs: s.out, prepared: s.run });
+    await expect(collectAll({ outputs: s.out, prepared: s.run })).rejects.toMatchObject({ code: 'E_JOBS_RUNNING' });
+    let { results, summary } = await collectAll({ outputs: s.out, prepared: s.run, assumeEnded: true });
     expect(summary.jobs[1]).toMatchObject({ job: 'job-0002', submitted: 3, missing: 3, jobIds: [] });
     expect(results.filter((r) => r.job === 'job-0002').map((r) => (r as MissingResult).reason)).toEqual(['no output file', 'no output file', 'no output file']);
     await useLedger(
@@ -136,6 +139,34 @@ describe('collect: the join', () => {
     const c8 = byId(results).get('CALL0000008') as MissingResult;
     expect(c8).toMatchObject({ reason: 'no output file (job Failed)', jobId: 'z9x8c7v6b5n4', jobStatus: 'Failed' });
     expect(c8.modelInputJson).toContain('My address changed');
+  });
+
+  it('a job whose end the ledger does not record may still answer: never retried, whatever the ledger lacks', async () => {
+    const fixture = await readFile(join(OUTPUT_FIXTURES, 'ledger.jsonl'), 'utf8');
+    const lines = fixture.split('\n').filter(Boolean);
+    const withoutDone2 = lines.filter((l) => !(l.includes('"done"') && l.includes('job-0002'))).join('\n') + '\n';
+    const cases: [string, string, string][] = [
+      // submit --no-wait, or Ctrl-C, before the job's first status change: only its creation is recorded
+      ['created, no status since', withoutDone2, 'job-0002 (z9x8c7v6b5n4: Submitted)'],
+      // a Create sent whose answer was never recorded (the process died in between)
+      ['a Create in doubt', lines.slice(0, 2).join('\n') + '\n' + lines[3] + '\n' + '{"v":1,"at":"2026-11-30T09:01:01.000Z","event":"submitting","job":"job-0002","jobName":"run-3f1c-job-0002","token":"t2","input":"s3://in/run/input/job-0002/"}\n', 'job-0002 (created, or being created'],
+      // never submitted (quota wait, then Ctrl-C): a resumed submit would still create it
+      ['never submitted', [lines[0], lines[1], lines[3]].join('\n') + '\n', 'job-0002 (never submitted)'],
+    ];
+    for (const [, ledger, named] of cases) {
+      await useLedger(ledger);
+      await expect(collectAll({ outputs: s.out, prepared: s.run })).rejects.toMatchObject({ code: 'E_JOBS_RUNNING', message: expect.stringContaining(named) });
+      const { results, summary } = await collectAll({ outputs: s.out, prepared: s.run, partial: true });
+      expect(summary.submitted).toBe(10);
+      // job-0002's unanswered records are all pending, none missing for a retry
+      const missing2 = results.filter((r) => r.job === 'job-0002' && r.kind === 'missing') as MissingResult[];
+      expect(missing2.length).toBeGreaterThan(0);
+      expect(missing2.every((r) => r.pending)).toBe(true);
+      expect(summary.pending).toBe(missing2.length);
+      const c9 = byId(results).get('CALL0000009') as MissingResult;
+      expect(c9).toMatchObject({ kind: 'missing', pending: true });
+      expect(c9.modelInputJson).toBeUndefined();
+    }
   });
 
   it('refuses to collect while a job is still running, and with partial marks its records pending', async () => {
@@ -172,7 +203,7 @@ describe('collect: the join', () => {
   });
 
   it('accepts the job folder itself as the output location', async () => {
-    const { summary } = await collectAll({ outputs: join(s.out, 'q1w2e3r4t5y6'), prepared: s.run });
+    const { summary } = await collectAll({ outputs: join(s.out, 'q1w2e3r4t5y6'), prepared: s.run, assumeEnded: true });
     expect(summary.jobs.map((j) => [j.job, j.jobIds, j.succeeded, j.missing])).toEqual([
       ['job-0001', ['q1w2e3r4t5y6'], 4, 1],
       ['job-0002', [], 0, 3],

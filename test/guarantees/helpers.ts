@@ -1,0 +1,41 @@
+/** Helpers for the guarantee tests: the built CLI in child processes, as a user runs it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** The built CLI (`npm test` builds dist/ first): what `npx bedrock-batch` runs. */
+export const BIN = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
+export const ENV: NodeJS.ProcessEnv = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+
+export interface Finished {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function start(args: string[], cwd: string, env: NodeJS.ProcessEnv = ENV): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function finish(child: ChildProcess): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** Run the CLI to its end. */
+export const cli = (args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Finished> => finish(start(args, cwd, env));
+
+/** Wait until `test` holds while `child` runs (the guard only stops a hung test). */
+export async function until(child: ChildProcess, test: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
+  const end = Date.now() + guardMs;
+  while (!(await test())) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the process ended (${child.exitCode ?? child.signalCode}) before ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
