@@ -13,9 +13,11 @@ export function serveCommand(): Command {
         'base URL as the first line on stdout once it accepts connections.\n\n' +
         'With --root DIR it is its own S3: s3://bucket/key is DIR/bucket/key (a bucket is a folder that exists), ' +
         'and nothing outside DIR is read or written. Without --root it reads and writes S3 through the SDK\'s ' +
-        'usual settings (AWS_ENDPOINT_URL_S3 for a local S3 server). Jobs are kept in DIR/.local-service/jobs.json.',
+        'usual settings (AWS_ENDPOINT_URL_S3 for a local S3 server), with the AWS credentials of its environment. ' +
+        'Jobs are kept in DIR/.local-service/jobs.json.\n\n' +
+        'It answers only requests addressed to 127.0.0.1:PORT or localhost:PORT, and no web page of another origin.',
     )
-    .option('-p, --port <n>', 'TCP port (0: a free one)', int('--port'), 8089)
+    .option('-p, --port <n>', 'TCP port (default: a free one)', int('--port'))
     .option('--root <dir>', 'be its own S3 under this directory')
     .option('--state <file>', 'keep jobs in this file (default DIR/.local-service/jobs.json with --root)')
     .option('--no-state', 'keep jobs in memory only')
@@ -30,13 +32,14 @@ export function serveCommand(): Command {
     .option('--hour <ms>', 'milliseconds in one hour of a job timeout (default 3600000): small values make jobs expire', int('--hour', 1))
     .option('--model-endpoint <url>', 'answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'the model name to ask that endpoint for')
+    .option('--allow-insecure-model-endpoint', 'allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
     .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', collect)
     .option('-q, --quiet', 'no log of job transitions on stderr')
     .action(async (opts: Record<string, any>) => {
       const local = localServiceOptions(opts, '');
       const quotas = quotaProfile(opts.quotas, { minRecordsPerJob: opts.minRecords, maxJobsInFlight: opts.maxInFlight });
       const service = await startLocalService({
-        port: opts.port,
+        port: opts.port ?? 0,
         ...(opts.root ? { root: opts.root } : {}),
         ...(opts.state === false ? { stateFile: false as const } : typeof opts.state === 'string' ? { stateFile: opts.state } : {}),
         region: opts.region,
@@ -46,6 +49,13 @@ export function serveCommand(): Command {
         ...(opts.quiet ? {} : { log: (line: string) => process.stderr.write(`serve: ${line}\n`) }),
       });
       process.stdout.write(`${service.endpoint}\n`);
+      if (!opts.root) {
+        // Said even with --quiet: whoever reaches the endpoint acts with these credentials.
+        process.stderr.write(
+          `serve: without --root, jobs read and write S3 with the AWS credentials of this environment (${credentialSource(process.env)}): ` +
+            `any process of this machine that reaches ${service.endpoint} can have it read and write what they allow; --root DIR keeps everything in DIR\n`,
+        );
+      }
       if (!opts.quiet) {
         process.stderr.write(
           `serve: the local Bedrock batch service listens on ${service.endpoint} (${opts.root ? `its own S3 under ${opts.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name})\n`,
@@ -59,4 +69,26 @@ export function serveCommand(): Command {
       await service.close();
       if (!opts.quiet) process.stderr.write('serve: stopped; unfinished jobs go on at the next start with the same state\n');
     });
+}
+
+/**
+ * Where the SDK's default chain takes credentials from, as far as the environment tells, without
+ * any secret (and without the key id): a profile set by name wins over the key variables.
+ */
+export function credentialSource(env: NodeJS.ProcessEnv): string {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  const at = endpoint ? `; S3 at ${safeOrigin(endpoint)}` : '';
+  if (env.AWS_PROFILE) return `profile "${env.AWS_PROFILE}"${at}`;
+  if (env.AWS_ACCESS_KEY_ID) return `the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY${env.AWS_SESSION_TOKEN ? ' (with a session token)' : ''}${at}`;
+  if (env.AWS_WEB_IDENTITY_TOKEN_FILE) return `web identity${env.AWS_ROLE_ARN ? ` for the role ${env.AWS_ROLE_ARN}` : ''} (AWS_WEB_IDENTITY_TOKEN_FILE)${at}`;
+  if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) return `the container's credentials endpoint${at}`;
+  return `the SDK's default chain: profile "default", SSO, or the instance's role${at}`;
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'a configured endpoint';
+  }
 }

@@ -6,6 +6,7 @@ import { openAiChatModel } from '../local/models.js';
 import { reportSubmission } from '../jobs/progress.js';
 import type { JobState, SubmitResult, SubmitRunOptions } from '../jobs/submit.js';
 import type { LocalRunOptions } from '../jobs/target.js';
+import { exitCodeFor } from './s3-options.js';
 
 export const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -46,7 +47,13 @@ export function serviceOptions(cmd: Command): Command {
 export function localServiceOptions(opts: Record<string, any>, prefix: 'local' | ''): LocalRunOptions {
   const key = (name: string) => (prefix ? `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` : name);
   const local: LocalRunOptions = {};
-  if (opts.modelEndpoint) local.model = openAiChatModel({ url: opts.modelEndpoint, ...(opts.modelName ? { model: opts.modelName } : {}) });
+  if (opts.modelEndpoint) {
+    local.model = openAiChatModel({
+      url: opts.modelEndpoint,
+      ...(opts.modelName ? { model: opts.modelName } : {}),
+      ...(opts.allowInsecureModelEndpoint ? { allowInsecureHttp: true } : {}),
+    });
+  }
   if (opts.fault?.length) local.faults = parseFaults(opts.fault);
   const delay = opts[key('delay')];
   const record = opts[key('recordDelay')];
@@ -71,7 +78,7 @@ export function submitCommand(): Command {
         'command again after a crash or Ctrl-C and it resumes, never creating a second job for a folder.\n\n' +
         'Local or AWS: local directories run on the local service, in this process, with no AWS account; ' +
         'an s3:// run or output (or --endpoint-url, or --aws) goes to Amazon Bedrock. --local / --aws force it. ' +
-        'Exit code 1 when any job Failed or Expired, 130 when interrupted.',
+        'Exit code 1 when any job Failed or Expired, 130 when interrupted (143 on SIGTERM).',
     )
     .argument('<run>', 'the prepared run (what `prepare --out` was given)')
     .option('-o, --output <location>', 'where jobs write: a directory (local) or s3://bucket/prefix/ (default: the ledger\'s)')
@@ -94,6 +101,7 @@ export function submitCommand(): Command {
     .option('-q, --quiet', 'only warnings on stderr')
     .option('--model-endpoint <url>', 'local service: answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'local service: the model name to ask that endpoint for')
+    .option('--allow-insecure-model-endpoint', 'local service: allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
     .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, throttle=0.2, fail=job-0002, partial=..., expire=..., slow-validation=MS, seed=N)', collect)
     .option('--local-delay <ms>', 'local service: milliseconds per lifecycle step', int('--local-delay'))
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
@@ -149,11 +157,15 @@ async function runSubmit(run: string, opts: Record<string, any>): Promise<number
 
 /**
  * Submit and watch with the progress display and Ctrl-C handling of the command, without printing
- * the summary: `run` uses it too. `result` is absent when interrupted (code 130).
+ * the summary: `run` uses it too. `result` is absent when interrupted (code 130, 143 for SIGTERM).
  */
 export async function executeSubmit(run: string, opts: Record<string, any>): Promise<{ code: number; result?: SubmitResult }> {
   const controller = new AbortController();
-  const onSignal = () => controller.abort(new BatchError('E_BAD_OPTION', 'interrupted'));
+  let signalCode = 130;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signalCode = exitCodeFor(signal);
+    controller.abort(new BatchError('E_INTERRUPTED', `interrupted by ${signal}`));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   // The SDK loads only for the commands that need it (not for prepare or --help).
@@ -167,7 +179,7 @@ export async function executeSubmit(run: string, opts: Record<string, any>): Pro
     stopDisplay();
     if (controller.signal.aborted) {
       process.stderr.write('bedrock-batch: interrupted. The ledger is up to date: run the same command to resume (AWS jobs keep running; local jobs wait for it).\n');
-      return { code: 130 };
+      return { code: signalCode };
     }
     throw err;
   } finally {

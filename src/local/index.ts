@@ -3,6 +3,7 @@
  * on 127.0.0.1, a job runner that reads and writes through the store interface, a pluggable local
  * model, and fault injection. See server.ts (HTTP), service.ts (jobs), models.ts (the model).
  */
+export { acquireLock, readLock, LocalLockedError, type LockInfo, type LockOptions, type StateLock } from './state.js';
 export { startLocalService, localClientConfig, localCredentials, type LocalService, type StartLocalServiceOptions } from './server.js';
 export { LocalBatchService, type LocalDelays, type LocalServiceOptions, type StoredJob, type Transition } from './service.js';
 export {
@@ -19,5 +20,6 @@ export {
 export { familyOfShape, modelOutputFor, requestOf, type ChatTurn, type ModelAnswer, type ModelRequest } from './responses.js';
 export { parseFaults, type JobSelector, type LocalFaults } from './faults.js';
 export { mountResolver, rootResolver, s3Resolver, DotSafeStore, type StoreResolver } from './stores.js';
+export { ConfinedStore, type ConfinedStoreOptions } from './confined.js';
 export { ServiceError, SERVICE_ERROR_STATUS, type ServiceErrorName } from './errors.js';
 export { JOB_STATUSES, PATTERNS as BEDROCK_PATTERNS, TERMINAL_STATUSES, isTerminal, type JobStatus } from './validation.js';

@@ -6,11 +6,14 @@
  *   transcript in the prompt, the sentences that state the reason for the call, its resolution and
  *   the next steps, and labels its answer as a local stand-in. Same input, same output, always.
  * - `openAiChatModel({ url })`: any OpenAI-compatible chat-completions endpoint (a local llama.cpp,
- *   vLLM or Ollama server, or a hosted one), for realistic text without Bedrock.
+ *   vLLM or Ollama server, or a hosted one), for realistic text without Bedrock. Its API key goes
+ *   to that endpoint only: redirects to another origin are not followed, plain http to a host that
+ *   is not this machine needs `allowInsecureHttp`, and the key is cut out of every error message.
  *
  * A model signals a per-record failure by throwing `ModelCallError`: the record gets an error line
  * `{errorCode, errorMessage}` instead of `modelOutput`, as Bedrock writes it.
  */
+import { BatchError } from '../errors.js';
 import { estimateTokens } from '../records/tokens.js';
 import { normalizeModelId } from '../models/ids.js';
 import { requestText, type ModelAnswer, type ModelRequest } from './responses.js';
@@ -181,18 +184,58 @@ export interface OpenAiChatOptions {
   timeoutMs?: number;
   /** Retries on 429 and 5xx, with a short backoff (default 2). */
   retries?: number;
+  /**
+   * Allow plain `http://` to a host that is not this machine (default false: refused, because the
+   * API key and every transcript would cross the network unencrypted). `--allow-insecure-model-endpoint`.
+   */
+  allowInsecureHttp?: boolean;
+}
+
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** The endpoint's URL, checked: http(s) only, no credentials in it, plain http only to this machine unless allowed. */
+function endpointUrl(options: OpenAiChatOptions): URL {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new BatchError('E_BAD_OPTION', `the model endpoint "${options.url}" is not a URL`, { hint: 'e.g. http://127.0.0.1:8080/v1 or https://api.example.com/v1' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new BatchError('E_BAD_OPTION', `the model endpoint ${url.origin === 'null' ? `"${url.protocol}"` : url.origin} is not http:// or https://`);
+  }
+  if (url.username || url.password) {
+    throw new BatchError('E_BAD_OPTION', `the model endpoint ${url.origin} has credentials in its URL`, { hint: 'give the API key in OPENAI_API_KEY instead' });
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOST.test(url.hostname) && options.allowInsecureHttp !== true) {
+    throw new BatchError(
+      'E_BAD_OPTION',
+      `the model endpoint ${options.url} is plain http to another host: the API key and every transcript would cross the network unencrypted; use https://, or pass --allow-insecure-model-endpoint if that network is yours`,
+      { hint: 'https:// for a remote endpoint; --allow-insecure-model-endpoint (allowInsecureHttp) accepts plain http knowingly' },
+    );
+  }
+  return url;
+}
+
+/** Cut a secret (and any run of 8 or more of its characters) out of a text. */
+export function redactSecret(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  return text.split(secret).join('[redacted]').replace(/[A-Za-z0-9_.+/=-]{8,}/g, (m) => (secret.includes(m) ? '[redacted]' : m));
 }
 
 /** A model that forwards each record to an OpenAI-compatible `/chat/completions` endpoint. */
 export function openAiChatModel(options: OpenAiChatOptions): LocalModel {
+  const checked = endpointUrl(options);
   const base = options.url.replace(/\/+$/, '');
   const url = /\/chat\/completions$/.test(base) ? base : `${base}/chat/completions`;
   const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const retries = options.retries ?? 2;
-  const where = new URL(url).host;
+  const where = checked.host;
+  const origin = checked.origin;
+  const clean = (text: string) => redactSecret(text, apiKey);
   return {
-    name: `OpenAI-compatible endpoint ${new URL(url).origin}`,
+    name: `OpenAI-compatible endpoint ${origin}`,
     concurrency: options.concurrency ?? 4,
     async answer(request, context) {
       const messages: { role: string; content: string }[] = [];
@@ -205,19 +248,46 @@ export function openAiChatModel(options: OpenAiChatOptions): LocalModel {
       for (let attempt = 0; ; attempt++) {
         let res: Response;
         try {
-          res = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-            body: JSON.stringify(body),
-            signal: AbortSignal.any([context.signal, AbortSignal.timeout(timeoutMs)]),
-          });
+          // Redirects are followed by hand, and only on the same origin: the key and the records go
+          // to the configured endpoint and nowhere else.
+          let target = url;
+          for (let hop = 0; ; hop++) {
+            res = await fetch(target, {
+              method: 'POST',
+              redirect: 'manual',
+              headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+              body: JSON.stringify(body),
+              signal: AbortSignal.any([context.signal, AbortSignal.timeout(timeoutMs)]),
+            });
+            if (res.status < 300 || res.status > 399) break;
+            await res.body?.cancel().catch(() => {});
+            const location = res.headers.get('location');
+            let next: URL | undefined;
+            try {
+              next = location ? new URL(location, target) : undefined;
+            } catch {
+              next = undefined;
+            }
+            if (next && next.origin === origin && (res.status === 307 || res.status === 308) && hop < 3) {
+              target = next.href;
+              continue;
+            }
+            throw new ModelCallError(
+              502,
+              clean(
+                `the model endpoint ${where} answered with a redirect (${res.status}) to ${next ? (next.origin === origin ? next.pathname : next.origin) : 'nowhere'}: not followed (the API key and the records go to the configured endpoint only; give its final URL)`,
+              ),
+            );
+          }
         } catch (err) {
+          if (err instanceof ModelCallError) throw err;
           if (context.signal.aborted) throw err;
           if (attempt < retries) {
             await sleep(200 * 2 ** attempt);
             continue;
           }
-          throw new ModelCallError(500, `the model endpoint ${where} could not be reached: ${(err as Error).message}`);
+          const cause = (err as Error & { cause?: Error }).cause;
+          throw new ModelCallError(500, clean(`the model endpoint ${where} could not be reached: ${(err as Error).message}${cause?.message ? ` (${cause.message})` : ''}`));
         }
         const text = await res.text();
         if (!res.ok) {
@@ -225,7 +295,7 @@ export function openAiChatModel(options: OpenAiChatOptions): LocalModel {
             await sleep(200 * 2 ** attempt);
             continue;
           }
-          throw new ModelCallError(res.status, `the model endpoint ${where} answered ${res.status}: ${errorText(text)}`);
+          throw new ModelCallError(res.status, clean(`the model endpoint ${where} answered ${res.status}: ${errorText(text)}`));
         }
         let data: any;
         try {

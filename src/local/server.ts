@@ -12,6 +12,12 @@
  * `x-amzn-ErrorType` and `{"message"}` with the modelled status. SigV4 and `Authorization: Bearer`
  * are both accepted (signatures are not checked: this is a local double, not a security boundary).
  *
+ * It answers only requests addressed to itself: the Host header must be `127.0.0.1:PORT` or
+ * `localhost:PORT` (its own address and port), and a browser's request must come from its own
+ * origin (an `Origin` of another site, or `Sec-Fetch-Site: cross-site` / `same-site`, is refused).
+ * Anything else gets AccessDeniedException 403 before any operation runs, so a web page can neither
+ * reach it through DNS rebinding (`Host: evil.example:PORT`) nor by a cross-origin request.
+ *
  *   const local = await startLocalService({ root: './local-aws' });
  *   const client = new BedrockClient(localClientConfig(local.endpoint));
  *   ...
@@ -21,12 +27,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceError } from './errors.js';
-import { acquireLock } from './state.js';
+import { acquireLock, type LockOptions } from './state.js';
 import { LocalBatchService, type LocalServiceOptions } from './service.js';
 
 export interface StartLocalServiceOptions extends LocalServiceOptions {
   /** TCP port on 127.0.0.1 (default 0: a free one). */
   port?: number;
+  /** Bounds of the state file's lock (tests make them small; see state.ts). */
+  lock?: LockOptions;
 }
 
 export interface LocalService {
@@ -54,12 +62,22 @@ const MAX_BODY = 1 << 20;
 /** Start the service and listen on 127.0.0.1. Resolves once it accepts connections. */
 export async function startLocalService(options: StartLocalServiceOptions = {}): Promise<LocalService> {
   const service = new LocalBatchService(options);
-  const lock = service.stateFile ? acquireLock(service.stateFile) : undefined;
+  const log = options.log;
+  const lock = service.stateFile
+    ? await acquireLock(service.stateFile, {
+        ...options.lock,
+        onLost: (now) => {
+          log?.(`another process (${now ? `pid ${now.pid}` : 'unknown'}) took over the lock of ${service.stateFile}: this one was judged stale`);
+          options.lock?.onLost?.(now);
+        },
+      })
+    : undefined;
   let server: Server;
+  const own = { hosts: new Set<string>(), origins: new Set<string>() };
   try {
     await service.init();
     server = createServer((req, res) => {
-      handle(service, req, res).catch((err) => {
+      handle(service, own, req, res).catch((err) => {
         // a failure while answering: the socket is probably gone
         if (!res.headersSent) sendError(res, randomUUID(), new ServiceError('InternalServerException', (err as Error).message));
       });
@@ -79,6 +97,12 @@ export async function startLocalService(options: StartLocalServiceOptions = {}):
   }
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://127.0.0.1:${port}`;
+  for (const name of ['127.0.0.1', 'localhost']) {
+    own.hosts.add(`${name}:${port}`);
+    if (port === 80) own.hosts.add(name);
+    own.origins.add(`http://${name}:${port}`);
+    if (port === 80) own.origins.add(`http://${name}`);
+  }
   lock?.setEndpoint(endpoint);
   let closed: Promise<void> | undefined;
   return {
@@ -99,8 +123,34 @@ export async function startLocalService(options: StartLocalServiceOptions = {}):
   };
 }
 
-async function handle(service: LocalBatchService, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Why a request is not for this service (undefined when it is): a Host that is not its own address
+ * and port (DNS rebinding), or a browser request from another origin.
+ */
+function foreignRequest(own: { hosts: Set<string>; origins: Set<string> }, req: IncomingMessage): string | undefined {
+  const host = req.headers.host?.toLowerCase();
+  if (!host || !own.hosts.has(host)) {
+    return `The Host header ${host ? `"${host.slice(0, 100)}"` : '(none)'} does not name this local service: only ${[...own.hosts].join(' or ')} is answered`;
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !own.origins.has(origin.toLowerCase())) {
+    return `Requests from the Origin "${origin.slice(0, 100)}" are refused: this local service answers no web page but its own`;
+  }
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return `Cross-site requests are refused (Sec-Fetch-Site: ${String(site).slice(0, 20)}): this local service answers no web page but its own`;
+  }
+  return undefined;
+}
+
+async function handle(service: LocalBatchService, own: { hosts: Set<string>; origins: Set<string> }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = randomUUID();
+  const foreign = foreignRequest(own, req);
+  if (foreign) {
+    // answer at once; the body is not read (the connection closes after the answer)
+    res.shouldKeepAlive = false;
+    return sendError(res, requestId, new ServiceError('AccessDeniedException', foreign));
+  }
   try {
     const body = await readBody(req);
     const url = req.url ?? '/';

@@ -565,8 +565,13 @@ export class LocalBatchService extends EventEmitter {
       } else if (why === 'close') {
         // leave the job as it is: the next start with this state picks it up
       } else {
-        this.log(`job ${job.jobId} failed: ${(err as Error).stack ?? String(err)}`);
-        this.setStatus(job, 'Failed', `Internal error while running the job: ${(err as Error).message}`);
+        if (err instanceof BatchError && err.code === 'E_STORE') {
+          // a location the job cannot use (refused, missing, unwritable): the message names it
+          this.setStatus(job, 'Failed', `The job could not read or write its data: ${err.message}`);
+        } else {
+          this.log(`job ${job.jobId} failed: ${(err as Error).stack ?? String(err)}`);
+          this.setStatus(job, 'Failed', `Internal error while running the job: ${(err as Error).message}`);
+        }
       }
     } finally {
       if (holdsSlot) this.releaseSlot();
@@ -625,9 +630,19 @@ export class LocalBatchService extends EventEmitter {
     const outputUri = job.outputDataConfig.s3OutputDataConfig.s3Uri;
     const input = parseS3Uri(inputUri);
     const output = parseS3Uri(outputUri);
-    const inStore = await this.stores.bucket(input.bucket);
+    let inStore: Store | undefined;
+    let outStore: Store | undefined;
+    try {
+      inStore = await this.stores.bucket(input.bucket);
+    } catch (err) {
+      return `The input S3 bucket ${input.bucket} cannot be used: ${(err as Error).message}`;
+    }
     if (!inStore) return `The input S3 bucket ${input.bucket} does not exist, or the role ${job.roleArn} cannot read it.`;
-    const outStore = await this.stores.bucket(output.bucket);
+    try {
+      outStore = await this.stores.bucket(output.bucket);
+    } catch (err) {
+      return `The output S3 bucket ${output.bucket} cannot be used: ${(err as Error).message}`;
+    }
     if (!outStore) return `The output S3 bucket ${output.bucket} does not exist, or the role ${job.roleArn} cannot write to it.`;
 
     const files: InputFile[] = [];

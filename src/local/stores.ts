@@ -8,7 +8,9 @@
  *   `submit` uses to map a local run and output directory to s3:// URIs); no other bucket exists.
  * - `s3Resolver()`: real S3 (or `AWS_ENDPOINT_URL_S3`) through `openStore('s3://bucket/')`.
  *
- * Nothing outside a local root or mount is ever read or written, whatever the key's segments. In S3
+ * Nothing outside a local root or mount is ever read or written, whatever the key's segments or the
+ * symbolic links in it: local buckets are `ConfinedStore`s (confined.ts), which resolve every path
+ * with its links followed and refuse, naming the key, what lands outside. In S3
  * a key is a string, not a path: `a/../b` is its own object, distinct from `b`, and Bedrock's URI
  * pattern lets `.` and `..` segments through. A local store would resolve them as path steps, so
  * local resolvers store such segments under a name no valid key segment can take: each `.` becomes
@@ -16,8 +18,9 @@
  * the names back.
  */
 import { join } from 'node:path';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { pidAlive } from './state.js';
+import { ConfinedStore, decodeKey, encodeKey, isInside } from './confined.js';
 import type { Readable, Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { openStore } from '../stores/index.js';
@@ -25,6 +28,7 @@ import { LocalStore } from '../stores/local.js';
 import type { ObjectInfo, Store, WriteOptions } from '../stores/store.js';
 
 export { parseS3Uri, type S3Location } from '../stores/uri.js';
+export { ConfinedStore, decodeKey, encodeKey } from './confined.js';
 
 export interface StoreResolver {
   /** A human description for logs: `root ./local-aws`, `mounts ...`, `S3`. */
@@ -33,26 +37,40 @@ export interface StoreResolver {
   bucket(name: string): Promise<Store | undefined>;
 }
 
-/** The service as its own S3 under `dir`. */
+/**
+ * The service as its own S3 under `dir`. A bucket folder that is a link is followed when it stays
+ * inside `dir`; one that leads outside is refused with an E_STORE error naming the bucket.
+ */
 export function rootResolver(dir: string): StoreResolver {
   return {
     description: `root ${dir}`,
     async bucket(name) {
       // Bucket names match [a-z0-9][-.a-z0-9]{1,61}[a-z0-9]: never `.`, `..`, nor a path.
       if (!/^[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]$/.test(name)) return undefined;
-      const path = join(dir, name);
-      const info = await stat(path).catch(() => undefined);
-      return info?.isDirectory() ? new DotSafeStore(new LocalStore(path)) : undefined;
+      const root = await realpath(dir).catch(() => undefined);
+      if (root === undefined) return undefined;
+      const real = await realpath(join(dir, name)).catch(() => undefined);
+      if (real === undefined) return undefined;
+      if (!isInside(root, real)) {
+        throw new BatchError('E_STORE', `the bucket ${name} is a symbolic link that leads outside the root ${dir}: refused`, {
+          hint: 'the local service reads and writes only inside its root; make the bucket a folder there',
+        });
+      }
+      const info = await stat(real).catch(() => undefined);
+      return info?.isDirectory() ? new ConfinedStore(real, { label: `s3://${name}` }) : undefined;
     },
   };
 }
 
-/** Explicit buckets: each name maps to a store (a local directory path or any Store). */
+/**
+ * Explicit buckets: each name maps to a store (a local directory path or any Store). A local
+ * directory (a path, `file://` URI or LocalStore) is confined like a bucket of a root.
+ */
 export function mountResolver(mounts: Record<string, Store | string>): StoreResolver {
   const stores = new Map<string, Store>();
   for (const [bucket, target] of Object.entries(mounts)) {
     const store = typeof target === 'string' ? openStore(target) : target;
-    stores.set(bucket, store instanceof LocalStore ? new DotSafeStore(store) : store);
+    stores.set(bucket, store instanceof LocalStore ? new ConfinedStore(store.root, { label: `s3://${bucket}` }) : store);
   }
   return {
     description: `mounts ${[...stores].map(([b, s]) => `s3://${b}/ -> ${s.uri}`).join(', ')}`,
@@ -78,6 +96,7 @@ export function s3Resolver(): StoreResolver {
  * temporary file. Only files of processes that are gone are removed. Other stores: nothing to do.
  */
 export async function removeOrphanedPartials(store: Store, prefix: string): Promise<number> {
+  if (store instanceof ConfinedStore) return store.removeOrphanedPartials(prefix, pidAlive);
   const local = store instanceof DotSafeStore ? store.inner : store;
   if (!(local instanceof LocalStore)) return 0;
   const dir = local.path(encodeKey(prefix));
@@ -96,21 +115,6 @@ export async function removeOrphanedPartials(store: Store, prefix: string): Prom
   };
   await walk(dir);
   return removed;
-}
-
-/** `.` and `..` segments stored as `%2E` / `%2E%2E`, so a key is never a path step out of the store. */
-export function encodeKey(key: string): string {
-  return key
-    .split('/')
-    .map((s) => (s === '.' || s === '..' ? s.replace(/\./g, '%2E') : s))
-    .join('/');
-}
-
-export function decodeKey(key: string): string {
-  return key
-    .split('/')
-    .map((s) => (s === '%2E' || s === '%2E%2E' ? s.replace(/%2E/g, '.') : s))
-    .join('/');
 }
 
 /** A local store whose keys are S3 keys (see the module comment). */

@@ -1,0 +1,130 @@
+/**
+ * `bedrock-batch serve` as a user runs it (the built CLI, real child processes): a free port unless
+ * `--port` says otherwise, the URL first on stdout, a plain word about whose AWS credentials it
+ * uses without `--root`, and a model endpoint that would send the API key in clear refused at start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from './helpers.js';
+
+const bin = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
+
+let dir: string;
+let cleanup: () => Promise<void>;
+const running: ChildProcess[] = [];
+beforeEach(async () => {
+  ({ dir, cleanup } = await tempDir('serve-'));
+});
+afterEach(async () => {
+  for (const c of running.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('close', r));
+    }
+  }
+  await cleanup();
+});
+
+/** A clean environment: no AWS settings but what a test gives, HOME in the temporary directory. */
+const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' });
+
+interface Serve {
+  child: ChildProcess;
+  url: Promise<string>;
+  stderr: () => string;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+function serve(args: string[], env: NodeJS.ProcessEnv = {}): Serve {
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { cwd: dir, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('\n')) resolve(stdout.split('\n')[0]!);
+    });
+    child.on('close', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  url.catch(() => {});
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, url, stderr: () => stderr, done };
+}
+
+/** Wait until the child's stderr holds `text` (the guard only stops a hung test). */
+async function stderrHas(s: Serve, text: string): Promise<void> {
+  const until = Date.now() + 20_000;
+  while (!s.stderr().includes(text)) {
+    if (Date.now() > until) throw new Error(`stderr never said "${text}": ${s.stderr()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('serve', () => {
+  it('picks a free port by default: two services start side by side, each printing its own URL first', async () => {
+    await mkdir(join(dir, 'a'));
+    await mkdir(join(dir, 'b'));
+    const one = serve(['--root', 'a', '--quiet']);
+    const two = serve(['--root', 'b', '--quiet']);
+    const [u1, u2] = await Promise.all([one.url, two.url]);
+    expect(u1).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(u2).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(u1).not.toBe(u2);
+    expect(u1).not.toBe('http://127.0.0.1:8089');
+  });
+
+  it('says plainly, even with --quiet, that without --root it acts with the AWS credentials of its environment, never printing them', async () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const cases: [NodeJS.ProcessEnv, string][] = [
+      [{ AWS_PROFILE: 'team-dev' }, 'profile "team-dev"'],
+      [{ AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: 'token-secret-value' }, 'AWS_ACCESS_KEY_ID'],
+    ];
+    for (const [env, source] of cases) {
+      for (const quiet of [[], ['--quiet']]) {
+        const s = serve(['--no-state', ...quiet], env);
+        await s.url;
+        await stderrHas(s, 'AWS credentials');
+        const text = s.stderr();
+        expect(text).toContain(source);
+        expect(text).not.toContain(secret);
+        expect(text).not.toContain('AKIAIOSFODNN7EXAMPLE');
+        expect(text).not.toContain('token-secret-value');
+        s.child.kill('SIGTERM');
+        await s.done;
+      }
+    }
+    // with --root it touches no AWS account, and says nothing of credentials
+    await mkdir(join(dir, 'root'));
+    const rooted = serve(['--root', 'root'], { AWS_PROFILE: 'team-dev' });
+    await rooted.url;
+    await stderrHas(rooted, 'listens on');
+    expect(rooted.stderr()).not.toContain('AWS credentials');
+  });
+
+  it('refuses at start a plain-http model endpoint on another host, naming it and the flag that allows it', async () => {
+    const refused = serve(['--no-state', '--model-endpoint', 'http://models.example.com:8080/v1']);
+    const r = await refused.done;
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/E_BAD_OPTION: .*http:\/\/models\.example\.com:8080\/v1/);
+    expect(r.stderr).toContain('--allow-insecure-model-endpoint');
+    const allowed = serve(['--no-state', '--quiet', '--model-endpoint', 'http://models.example.com:8080/v1', '--allow-insecure-model-endpoint']);
+    expect(await allowed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('submit refuses such an endpoint too, before anything else', async () => {
+    const child = spawn(process.execPath, [bin, 'submit', './nowhere', '--output', './out', '--model-endpoint', 'http://10.1.2.3/v1'], { cwd: dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/E_BAD_OPTION: .*http:\/\/10\.1\.2\.3\/v1/);
+    expect(stderr).toContain('--allow-insecure-model-endpoint');
+  });
+});
