@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'E_INTERNAL'
   // jobs: submit, watch, ledger and the local service (issue 4)
   | 'E_NOT_PREPARED'
+  | 'E_IN_THE_WAY'
+  | 'E_RUN_CHANGED'
   | 'E_SHARDS_CHANGED'
   | 'E_LEDGER'
   | 'E_LEDGER_MISMATCH'
@@ -119,7 +121,8 @@ export function isBatchError(error: unknown): error is BatchError {
   return error instanceof BatchError;
 }
 
-/** A short, single-line preview of a value for error messages and rejects: never the whole text. */
+/** A short, single-line preview of an option's value or a column name for error messages. Never for a
+ * row's content: rejects and errors about rows carry no text of the row at all (DESIGN.md, "Rejects"). */
 export function preview(value: unknown, max = 40): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   const flat = text.replace(/\s+/g, ' ').trim();

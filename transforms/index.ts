@@ -26,7 +26,9 @@ export {
   normaliseColumn,
   rowCalls,
   rowCallsStream,
+  utteranceRows,
   type RowColumns,
+  type RowKind,
   type RowOptions,
 } from './adapters/rows.js';
 export { transcribeAdapter, transcribeCalls, transcribeCallsStream } from './adapters/transcribe.js';

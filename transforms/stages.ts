@@ -9,7 +9,7 @@ import type { PrepareItem, SourceItem } from '../src/records/types.js';
 import type { PinnedStages, StagesModule } from '../src/parallel/stages.js';
 import { adaptCalls, detectFormat, type AdaptOptions } from './adapters/detect.js';
 import { keyString, isRecord } from './adapters/common.js';
-import { detectRowColumns } from './adapters/rows.js';
+import { detectRowColumns, utteranceRows } from './adapters/rows.js';
 import { promptCalls, type PromptOptions } from './prompts/call-summary.js';
 
 export interface CallStageOptions {
@@ -34,7 +34,8 @@ export function pinStages(first: SourceItem, options: CallStageOptions = {}): Pi
   if (format !== 'rows') return { options: { ...options, adapt: { ...adapt, format } }, groupKey: undefined };
   if (adapt.columns === undefined && !isRecord(first.value)) return undefined;
   const columns = adapt.columns ?? detectRowColumns(first.value as Record<string, unknown>, first.file, adapt);
-  return { options: { ...options, adapt: { ...adapt, format, columns } }, groupKey: columns.key };
+  // Only an utterance export groups adjacent rows: a one-call-per-row file is cut anywhere between rows.
+  return { options: { ...options, adapt: { ...adapt, format, columns } }, groupKey: utteranceRows(columns, adapt.rows) ? columns.key : undefined };
 }
 
 /** The key adjacent rows are grouped by, as the row adapter reads it (undefined: no key). */

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
-import { prepareRun, type PrepareSummary } from '../prepare.js';
+import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../prepare.js';
 import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
 import { setStoreDefaults } from '../stores/index.js';
 import { ADAPTER_NAMES, callStages } from '../../transforms/index.js';
@@ -47,6 +47,7 @@ export function prepareCommand(): Command {
     .option('--key <column>', 'call id column')
     .option('--text <column>', 'transcript / utterance text column')
     .option('--speaker <column>', 'speaker column (one utterance per row)')
+    .addOption(new Option('--rows <kind>', 'what a row is: a whole call, or one utterance (adjacent rows with the same id are one call); default: utterances when there is a speaker or role column').choices(['calls', 'utterances']))
     .option('--passthrough <columns>', 'columns carried into lineage and results: a,b,c | * | none')
     .addOption(new Option('--quotas <profile>', 'quota profile').choices(Object.keys(QUOTA_PROFILES)).default('default'))
     .option('--max-records <n>', 'records per shard file', int('--max-records'))
@@ -57,6 +58,7 @@ export function prepareCommand(): Command {
     .option('--max-record-bytes <size>', 'bytes per record (and per input row)')
     .addOption(new Option('--ids <mode>', 'recordId mode').choices(['deterministic', 'random']).default('deterministic'))
     .option('--id-namespace <text>', 'hash call ids with this instead of the file name')
+    .addOption(new Option('--duplicates <scope>', 'where a call id must be unique: in the whole run (the same id in two files is a duplicate) or per file').choices(['run', 'per-file']).default('run'))
     .option('--workers <n>', 'worker threads for CSV and JSONL inputs (default: one per core; 0: this thread only)', int('--workers'))
     .option('--rejects <file>', 'the rejects file (default <out>/rejects.jsonl)')
     .option('--overwrite', 'replace a prepared run already in --out')
@@ -75,7 +77,8 @@ export function prepareCommand(): Command {
     });
 }
 
-export async function runPrepare(inputs: string[], opts: Record<string, any>): Promise<PrepareSummary> {
+/** prepareRun's options from the command line's (everything but the signal and progress). */
+export async function prepareOptionsFrom(inputs: string[], opts: Record<string, any>): Promise<PrepareRunOptions> {
   const quotas = quotaProfile(opts.quotas ?? 'default', {
     maxRecordsPerFile: opts.maxRecords,
     maxBytesPerFile: opts.maxBytes !== undefined ? parseBytes(opts.maxBytes, '--max-bytes') : undefined,
@@ -90,46 +93,56 @@ export async function runPrepare(inputs: string[], opts: Record<string, any>): P
   }
   const passthrough =
     opts.passthrough === undefined ? undefined : opts.passthrough === '*' || opts.passthrough === 'none' ? opts.passthrough : String(opts.passthrough).split(',').map((s: string) => s.trim()).filter(Boolean);
-  setStoreDefaults(s3OptionsFrom(opts));
-  const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
   const template = opts.template ? await readFile(opts.template, 'utf8').catch((e: Error) => {
     throw new BatchError('E_TEMPLATE', `cannot read the template file ${opts.template}: ${e.message}`);
   }) : undefined;
+  return {
+    inputs,
+    out: opts.out,
+    stages: callStages({
+      adapt: {
+        ...(opts.format ? { format: opts.format } : {}),
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.text ? { text: opts.text } : {}),
+        ...(opts.speaker ? { speaker: opts.speaker } : {}),
+        ...(opts.rows ? { rows: opts.rows } : {}),
+        ...(passthrough !== undefined ? { passthrough } : {}),
+        maxCallBytes: quotas.maxRecordBytes,
+      },
+      prompt: { ...(template !== undefined ? { template } : {}), ...(opts.system ? { system: opts.system } : {}) },
+    }),
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    model: {
+      modelId: opts.model,
+      ...(opts.family ? { family: opts.family } : {}),
+      ...(opts.invocationType ? { invocationType: opts.invocationType } : {}),
+      ...(opts.maxTokens !== undefined ? { maxTokens: opts.maxTokens } : {}),
+      ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+      ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
+    },
+    quotas,
+    ids: { mode: opts.ids ?? 'deterministic', ...(opts.idNamespace ? { namespace: opts.idNamespace } : {}), ...(opts.duplicates ? { duplicates: opts.duplicates } : {}) },
+    read: {
+      ...(opts.inputFormat ? { format: opts.inputFormat } : {}),
+      ...(opts.delimiter ? { delimiter: opts.delimiter === '\\t' ? '\t' : opts.delimiter } : {}),
+    },
+    overwrite: opts.overwrite === true,
+    ...(opts.rejects ? { rejects: opts.rejects } : {}),
+  };
+}
+
+export async function runPrepare(inputs: string[], opts: Record<string, any>): Promise<PrepareSummary> {
+  setStoreDefaults(s3OptionsFrom(opts));
+  const options = await prepareOptionsFrom(inputs, opts);
+  const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
   try {
-    return await withInterrupts((signal) => prepareRun({
-      signal,
-      inputs,
-      out: opts.out,
-      stages: callStages({
-        adapt: {
-          ...(opts.format ? { format: opts.format } : {}),
-          ...(opts.key ? { key: opts.key } : {}),
-          ...(opts.text ? { text: opts.text } : {}),
-          ...(opts.speaker ? { speaker: opts.speaker } : {}),
-          ...(passthrough !== undefined ? { passthrough } : {}),
-          maxCallBytes: quotas.maxRecordBytes,
-        },
-        prompt: { ...(template !== undefined ? { template } : {}), ...(opts.system ? { system: opts.system } : {}) },
+    return await withInterrupts((signal) =>
+      prepareRun({
+        ...options,
+        signal,
+        onProgress: (p) => status.update(`prepare: ${formatCount(p.read)} calls read, ${formatBytes(p.bytesRead)}`),
       }),
-      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
-      model: {
-        modelId: opts.model,
-        ...(opts.family ? { family: opts.family } : {}),
-        ...(opts.invocationType ? { invocationType: opts.invocationType } : {}),
-        ...(opts.maxTokens !== undefined ? { maxTokens: opts.maxTokens } : {}),
-        ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
-        ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
-      },
-      quotas,
-      ids: { mode: opts.ids, ...(opts.idNamespace ? { namespace: opts.idNamespace } : {}) },
-      read: {
-        ...(opts.inputFormat ? { format: opts.inputFormat } : {}),
-        ...(opts.delimiter ? { delimiter: opts.delimiter === '\\t' ? '\t' : opts.delimiter } : {}),
-      },
-      overwrite: opts.overwrite === true,
-      ...(opts.rejects ? { rejects: opts.rejects } : {}),
-      onProgress: (p) => status.update(`prepare: ${formatCount(p.read)} calls read, ${formatBytes(p.bytesRead)}`),
-    }));
+    );
   } finally {
     status.clear();
   }

@@ -22,7 +22,7 @@ import type { FamilyName } from '../models/family.js';
 import { CsvDecoder, normalizeCsvOptions } from '../read/csv.js';
 import { decodeInput, expandInputs, openInput, type OpenedInput, type ReadInputsOptions } from '../read/index.js';
 import { JsonlDecoder } from '../read/jsonl.js';
-import { assignIds, checkIdMode, duplicateKeyReject, IdRegistry, type AssignIdsOptions } from '../records/ids.js';
+import { assignIds, checkIdOptions, duplicateKeyReject, IdRegistry, type AssignIdsOptions } from '../records/ids.js';
 import { toRecords, type ToRecordsOptions } from '../records/to-records.js';
 import { reject, type PrepareItem, type Reject, type SourceItem } from '../records/types.js';
 import { validateRecords } from '../records/validate.js';
@@ -65,7 +65,7 @@ type Pipeline = Step<PrepareItem, PrepareItem>;
 
 export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem> {
   const registry = new IdRegistry();
-  const idMode = checkIdMode(o.ids.mode);
+  const { mode: idMode, duplicates } = checkIdOptions(o.ids);
   const workers = o.workers ?? Math.min(8, availableParallelism());
   if (!Number.isInteger(workers) || workers < 0) throw new BatchError('E_BAD_OPTION', `workers must be a whole number, got ${String(workers)}`);
   const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => {
@@ -113,7 +113,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
       stages: { module: runtimeUrl(spec.module), options: spec.options }, // workers load built JavaScript
       model: o.model,
       maxRecordBytes: o.maxRecordBytes,
-      ids: { mode: idMode, ...(o.ids.namespace !== undefined ? { namespace: o.ids.namespace } : {}) },
+      ids: { mode: idMode, duplicates, ...(o.ids.namespace !== undefined ? { namespace: o.ids.namespace } : {}) },
       lineage: o.lineage,
     }));
   let seq = 0;

@@ -5,7 +5,7 @@
  * items of the groups that may continue into the neighbouring pieces (see engine.ts).
  */
 import type { ToRecordsOptions } from '../records/to-records.js';
-import type { IdMode } from '../records/ids.js';
+import type { DuplicateScope, IdMode } from '../records/ids.js';
 import type { PrepareItem, Reject, SourceItem } from '../records/types.js';
 import type { StagesSpec } from './stages.js';
 
@@ -16,7 +16,7 @@ export interface WorkerSetup {
   stages: { module: string; options: unknown };
   model: ToRecordsOptions;
   maxRecordBytes: number;
-  ids: { mode: IdMode; namespace?: string };
+  ids: { mode: IdMode; namespace?: string; duplicates: DuplicateScope };
   lineage: boolean;
 }
 

@@ -2,15 +2,16 @@
  * A parallel prepare worker: decodes row-aligned pieces of a file and runs the middle of each (see
  * groups.ts) through the same stages a single thread runs (adapter, prompt, model family, ids,
  * validation), then sends back the records serialised as one batch. Duplicate keys are not judged
- * here: each record's key fingerprint goes back as an event and the main thread, which sees the
- * whole run in order, decides.
+ * here: each record's key fingerprint (the same `CallHasher` as the id stage's: the key alone by
+ * default, so a key seen in another file of the run is caught) goes back as an event and the main
+ * thread, which sees the whole run in order, decides.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { fuse, type Emit, type Step } from '../core/step.js';
 import { isBatchError } from '../errors.js';
 import { CsvDecoder } from '../read/csv.js';
 import { JsonlDecoder } from '../read/jsonl.js';
-import { base62of64, checkIdMode, digest64, idSource, RandomPool } from '../records/ids.js';
+import { base62of64, CallHasher, checkIdOptions, RandomPool } from '../records/ids.js';
 import { toRecords } from '../records/to-records.js';
 import type { PrepareItem, PreparedRecord, Reject, SourceItem } from '../records/types.js';
 import { validateRecords } from '../records/validate.js';
@@ -21,7 +22,7 @@ import { loadStages, type StagesModule } from './stages.js';
 
 const setup = workerData as WorkerSetup;
 const stages: StagesModule = await loadStages({ module: setup.stages.module, options: setup.stages.options }, { built: true });
-const idMode = checkIdMode(setup.ids.mode);
+const idMode = checkIdOptions(setup.ids).mode;
 const pool = idMode === 'random' ? new RandomPool() : undefined;
 
 /** Where encoded lines go: the shared slab the main thread gave, or (when they do not fit) a buffer
@@ -87,18 +88,13 @@ function stepsFor(msg: PieceMessage): { steps: Step<PrepareItem, PrepareItem>; s
       emit(item);
     },
   };
-  let lastFile = '';
-  let source = '';
+  const hasher = new CallHasher(setup.ids);
   const ids: Step<PrepareItem, PrepareItem> = {
     write(item, emit) {
       if (item.kind !== 'record') return emit(item);
-      if (item.file !== lastFile) {
-        lastFile = item.file;
-        source = setup.ids.namespace ?? idSource(item.file);
-      }
-      const [hi, lo] = digest64(source, item.key);
+      hasher.hash(item.file, item.key);
       const c = state.c;
-      c.fps.push(hi, lo);
+      c.fps.push(hasher.keyHi, hasher.keyLo);
       c.lines.push(item.line);
       if (!setup.lineage) c.keys.push(item.key);
       if (pool) {
@@ -106,7 +102,7 @@ function stepsFor(msg: PieceMessage): { steps: Step<PrepareItem, PrepareItem>; s
         c.ids.push(a, b);
         item.recordId = base62of64(a, b);
       } else {
-        item.recordId = base62of64(hi, lo);
+        item.recordId = base62of64(hasher.idHi, hasher.idLo);
       }
       emit(item);
     },

@@ -219,7 +219,7 @@ class RowMapper {
       this.emit(
         reject({ file: this.o.file, line }, 'decode', 'E_COLUMN_COUNT',
           `the row has ${fields.length} columns, the header has ${cols.length} (check the delimiter and the quoting of this row)`,
-          { preview: preview(fields[0] ?? ''), bytes }),
+          { bytes }),
       );
       return;
     }
@@ -304,6 +304,7 @@ interface InfoRecord {
 const CSV_PARSE_CODES: Record<string, ErrorCode> = {
   CSV_INVALID_CLOSING_QUOTE: 'E_BAD_QUOTE',
   INVALID_OPENING_QUOTE: 'E_BAD_QUOTE',
+  CSV_INVALID_OPENING_QUOTE: 'E_BAD_QUOTE',
   CSV_QUOTE_NOT_CLOSED: 'E_UNTERMINATED_QUOTE',
   CSV_MAX_RECORD_SIZE: 'E_ROW_TOO_LARGE',
 };
@@ -420,8 +421,9 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
   });
 }
 
-/** csv-parse's messages quote field values; keep only what is safe to show. */
-function csvParseDetail(code: ErrorCode, e: Error & { lines?: number }, maxRowBytes: number): string {
+/** csv-parse's messages quote field values (`value is "..."`, `got "x"`): never shown. A reason is
+ * made of the code and the line only. */
+function csvParseDetail(code: ErrorCode, e: Error & { code?: string; lines?: number }, maxRowBytes: number): string {
   switch (code) {
     case 'E_BAD_QUOTE':
       return 'a malformed quote (a quote inside an unquoted field, or a closing quote not followed by the delimiter or a line end)';
@@ -430,6 +432,6 @@ function csvParseDetail(code: ErrorCode, e: Error & { lines?: number }, maxRowBy
     case 'E_ROW_TOO_LARGE':
       return `the row is over the limit of ${maxRowBytes} bytes; the csv-parse engine cannot go on after such a row, so the rest of the input was skipped`;
     default:
-      return `csv-parse: ${preview(e.message, 80)}`;
+      return `csv-parse cannot read the input (${/^[A-Z_]+$/.test(e.code ?? '') ? e.code : 'an unknown error'} at line ${e.lines ?? '?'})`;
   }
 }

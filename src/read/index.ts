@@ -7,7 +7,8 @@
  * `.json`, `.txt`, each optionally `.gz`), else from the first bytes (`sniffFormat`): stdin and
  * unknown extensions are sniffed.
  */
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { BatchError } from '../errors.js';
@@ -136,6 +137,14 @@ export function decoderFor(format: InputFormat, file: string, options: ReadInput
  * sorted, hidden files and unknown extensions left out), and so does an `s3://` prefix (a URI
  * ending in `/`, or one that names no object but has objects below it); paths, objects and `-`
  * pass as given. An input that does not exist is an error naming it, before anything is read.
+ *
+ * In a directory, symbolic links are followed, to files and to directories alike (a link to a
+ * directory the walk is already inside, a loop, is not walked again: its files are listed once). A
+ * file reached by two names (`latest.csv -> 2026-01-05.csv`) is listed under both and read twice;
+ * its calls are then duplicates (E_DUPLICATE_KEY naming both places), never sent twice. Nothing in
+ * a directory is skipped silently: a broken link, a FIFO, a socket or a device (what `find -type
+ * p,s,b,c` shows) is an error naming its path, before anything is read. (Hidden names and names
+ * without a data extension are left out, as documented.)
  */
 export async function expandInputs(inputs: readonly string[], options: { s3?: S3StoreOptions } = {}): Promise<string[]> {
   if (inputs.length === 0) throw new BatchError('E_NO_INPUT', 'no input given', { hint: 'give one or more files, a directory, or - for stdin' });
@@ -159,13 +168,13 @@ export async function expandInputs(inputs: readonly string[], options: { s3?: S3
     try {
       s = await stat(input);
     } catch (error) {
-      throw readError(input, error);
+      throw await brokenLink(input, error);
     }
     if (!s.isDirectory()) {
       out.push(input);
       continue;
     }
-    const found = await dataFiles(input);
+    const found = await dataFiles(input, [await realpath(input).catch(() => input)]);
     if (found.length === 0) {
       throw new BatchError('E_NO_INPUT', `the directory ${input} holds no data files`, {
         hint: `prepare reads files ending in ${Object.keys(EXTENSIONS).map((e) => `.${e}`).join(', ')} (optionally .gz)`,
@@ -202,17 +211,58 @@ async function s3Inputs(input: string, s3: S3StoreOptions): Promise<string[]> {
   return found.sort();
 }
 
-async function dataFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
+/** The data files below a directory (see `expandInputs`); `within`: the real paths of the
+ * directories being walked, from the input down (a link to one of them is a loop). */
+async function dataFiles(dir: string, within: string[]): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw readError(dir, error);
+  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const out: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await dataFiles(full)));
-    else if (e.isFile() && formatFromName(e.name)) out.push(full);
+    let s: Pick<Stats, 'isDirectory' | 'isFile' | 'isFIFO' | 'isSocket' | 'isBlockDevice' | 'isCharacterDevice'> = e;
+    if (e.isSymbolicLink()) {
+      try {
+        s = await stat(full);
+      } catch (error) {
+        throw await brokenLink(full, error);
+      }
+    }
+    if (s.isDirectory()) {
+      const real = await realpath(full).catch(() => full);
+      if (within.includes(real)) continue; // a loop: this directory is being walked already
+      out.push(...(await dataFiles(full, [...within, real])));
+    } else if (s.isFile()) {
+      if (formatFromName(e.name)) out.push(full);
+    } else {
+      const what = s.isFIFO() ? 'a FIFO (named pipe)' : s.isSocket() ? 'a socket' : s.isBlockDevice() || s.isCharacterDevice() ? 'a device' : 'not a file or a directory';
+      throw new BatchError('E_READ', `${full} is ${what}, not a regular file`, {
+        hint: 'prepare reads only regular files found in a directory: remove it from there, or give it as an input of its own (a pipe can be read that way)',
+      });
+    }
   }
   return out;
+}
+
+/** The error for a path that cannot be stat'ed: a broken link says where it points. */
+async function brokenLink(path: string, error: unknown): Promise<BatchError> {
+  if ((error as NodeJS.ErrnoException)?.code === 'ENOENT' || (error as NodeJS.ErrnoException)?.code === 'ELOOP') {
+    const link = await lstat(path).catch(() => undefined);
+    if (link?.isSymbolicLink()) {
+      const target = await readlink(path).catch(() => '?');
+      const why = (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'which is a loop of links' : 'which does not exist';
+      return new BatchError('E_READ', `${path} is a symbolic link to ${target}, ${why}`, {
+        cause: error,
+        hint: 'remove the link or fix its target (prepare follows links, and skips nothing in a directory silently)',
+      });
+    }
+  }
+  return readError(path, error);
 }
 
 /** Reads bytes into a caller's buffer: fills `into[offset, offset + length)` and says how many

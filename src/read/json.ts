@@ -9,7 +9,9 @@
  * oversized element without holding it (`maxElementBytes`, E_ROW_TOO_LARGE), and native parsing
  * speed. A broken array structure (a missing comma, text after the closing `]`, an array that never
  * closes) ends the file with one E_BAD_JSON reject naming the line; the elements before it stay.
- * Elements that are not objects are E_NOT_AN_OBJECT. `bytes` is the element's own bytes.
+ * Elements that are not objects are E_NOT_AN_OBJECT. `bytes` is the element's own bytes. In an
+ * element or a document, a top-level number a double would change (a 20-digit call id, `1.0`) is
+ * read as its text (json-numbers.ts).
  *
  * Documents: buffered up to `maxDocumentBytes` (past it, only counted: one E_ROW_TOO_LARGE for the
  * file), then parsed; invalid JSON is one E_BAD_JSON for the file with the line and column; `line`
@@ -20,6 +22,7 @@ import { Transform } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { reject, type Reject, type SourceItem } from '../records/types.js';
 import { isJsonObject, jsonParseReason, jsonTypeName } from './json-error.js';
+import { parseJsonKeepingNumbers } from './json-numbers.js';
 import { DocumentBuffer, documentProblem } from './text.js';
 import { countLf } from './fast-csv.js';
 
@@ -292,7 +295,7 @@ export class JsonDecoder {
     const text = body.toString('utf8');
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJsonKeepingNumbers(text);
     } catch (error) {
       const r = jsonParseReason(error, text, textLine);
       this.emit(reject({ file, line: r.line }, 'decode', 'E_BAD_JSON', `${what} is not valid JSON: ${r.reason}`, { bytes }));

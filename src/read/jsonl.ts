@@ -3,7 +3,8 @@
  * U+2028/U+2029 are never line breaks), with a Buffer-level `indexOf(10)`. Blank lines are skipped.
  * A line over `maxLineBytes` is skipped without being held (E_ROW_TOO_LARGE); a line that is not
  * JSON is E_BAD_JSON (line, column and a short reason, never the line itself); a JSON value that
- * is not an object is E_NOT_AN_OBJECT; bytes that are not UTF-8 are E_INVALID_UTF8.
+ * is not an object is E_NOT_AN_OBJECT; bytes that are not UTF-8 are E_INVALID_UTF8. A top-level
+ * number a double would change (a 20-digit call id, `1.0`) is read as its text (json-numbers.ts).
  *
  * `bytes` counts the input bytes since the previous item's end, so blank lines before a line count
  * toward it and the bytes of all items add up to the input's size (less a BOM).
@@ -13,6 +14,7 @@ import { Transform } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { reject, type Reject, type SourceItem } from '../records/types.js';
 import { isJsonObject, jsonParseReason, jsonTypeName } from './json-error.js';
+import { parseJsonKeepingNumbers } from './json-numbers.js';
 
 export interface JsonlOptions {
   /** The input's name as the user gave it, put in every item's `file` (default `-`). */
@@ -170,7 +172,7 @@ export class JsonlDecoder {
     this.carry = 0;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJsonKeepingNumbers(text);
     } catch (error) {
       const { reason } = jsonParseReason(error, text, line);
       this.emit(reject({ file: this.file, line }, 'decode', 'E_BAD_JSON', `the line is not valid JSON: ${reason.replace(/ at line \d+, column/, ' at column')}`, { bytes: total }));

@@ -77,15 +77,15 @@ export interface PreparedRecord extends Lineage {
 
 export type RejectStage = 'read' | 'decode' | 'adapt' | 'prompt' | 'model' | 'ids' | 'validate' | 'rollover';
 
-/** A row or record that will not be sent, and why. Never holds the whole record text. */
+/** A row or record that will not be sent, and why. Never holds any of its text (DESIGN.md, "Rejects"):
+ * the file, line, key, code and reason locate the row; a reason names positions, counts and column
+ * names, never values other than the key. */
 export interface Reject extends Origin {
   kind: 'reject';
   key?: string;
   stage: RejectStage;
   code: ErrorCode;
   reason: string;
-  /** A few dozen characters at most, to help find the row. */
-  preview?: string;
   /** Bytes of input the reject stands for, when known (for reconciliation of bytes). */
   bytes?: number;
 }
@@ -97,11 +97,10 @@ export function reject(
   stage: RejectStage,
   code: ErrorCode,
   reason: string,
-  extra: { preview?: string; bytes?: number } = {},
+  extra: { bytes?: number } = {},
 ): Reject {
   const r: Reject = { kind: 'reject', file: origin.file, line: origin.line, stage, code, reason };
   if (origin.key !== undefined) r.key = origin.key;
-  if (extra.preview !== undefined) r.preview = extra.preview;
   if (extra.bytes !== undefined) r.bytes = extra.bytes;
   return r;
 }

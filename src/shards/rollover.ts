@@ -8,7 +8,7 @@
  *
  *   input/job-0001/part-00001.jsonl     what a job reads: one folder per job, nothing else in it
  *   lineage/job-0001/part-00001.jsonl   {recordId, key, file, line, ...passthrough}, line for line
- *   rejects.jsonl                       {file, line, key, stage, code, reason, preview?}
+ *   rejects.jsonl                       {file, line, key, stage, code, reason}
  *
  * Rejects arriving in the stream are written to the rejects file, so the sink is the one place where
  * every item ends: `written + rejected` is what it was given.
@@ -139,7 +139,6 @@ export function rejectLine(r: Reject): string {
   out.stage = r.stage;
   out.code = r.code;
   out.reason = r.reason;
-  if (r.preview !== undefined) out.preview = r.preview;
   return JSON.stringify(out) + '\n';
 }
 

@@ -61,15 +61,24 @@ describe('prepare CLI', () => {
     expect((await readRun(zipped)).shards).toEqual((await readRun(plain)).shards);
   });
 
-  it('several inputs and a directory in one run; ids stay unique across them', async () => {
+  it('several inputs and a directory in one run; ids stay unique across them, and a call seen in two files is sent once', async () => {
     const out = join(tmp.dir, 'batch');
     const r = await cli(['prepare', fixture('transcribe'), fixture('contact-lens'), fixture('calls.jsonl'), '--out', out, '--quotas', 'local', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.read).toBe(s.written + s.rejected);
-    expect(s.written).toBeGreaterThanOrEqual(12 + 3 + 3);
+    expect(s.written).toBeGreaterThanOrEqual(12 + 3 + 2);
     const ids = [...(await readRun(out)).shards.values()].join('').split('\n').filter(Boolean).map((l) => JSON.parse(l).recordId);
     expect(new Set(ids).size).toBe(ids.length);
+    // The samples hold the same calls twice: AWS's Transcribe examples share one job name, and the
+    // Contact Lens chat comes original and redacted (one contact id): each is sent once.
+    const rejects = (await readRun(out)).rejects.map((l) => JSON.parse(l));
+    const dups = rejects.filter((x) => x.code === 'E_DUPLICATE_KEY');
+    expect(dups.map((x) => x.key)).toEqual(expect.arrayContaining(['my-first-transcription-job', 'b49644f6-672f-445c-b209-f76b36482830']));
+    expect(dups.find((x) => x.key === 'b49644f6-672f-445c-b209-f76b36482830')).toMatchObject({ file: fixture('contact-lens/chat-analyzed-redacted.json'), line: 1 });
+    // ids unique only per file: --duplicates per-file sends them all
+    const perFile = await cli(['prepare', fixture('transcribe'), fixture('contact-lens'), fixture('calls.jsonl'), '--out', join(tmp.dir, 'per-file'), '--quotas', 'local', '--json', '--duplicates', 'per-file']);
+    expect(JSON.parse(perFile.stdout)).toMatchObject({ read: s.read, written: s.written + dups.length });
   });
 
   it('below the minimum records per job: exit 1 with a clear error and a hint, shards still written', async () => {

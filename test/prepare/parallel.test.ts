@@ -86,6 +86,31 @@ describe('parallel prepare = one thread', () => {
     expect(dup.reason).toMatch(/was already seen at line \d+; the first is kept/);
   });
 
+  it('one call per row: adjacent rows with the same id at every piece edge are never merged; the same ids in a second file are duplicates', async () => {
+    const file = join(tmp.dir, 'adjacent.csv');
+    const copy = join(tmp.dir, 'adjacent-copy.csv');
+    // every row's id twice in a row: 300 pairs, so piece edges fall between and inside pairs
+    const text = callsCsv(600, 13).replace(/^C(\d+),/gm, (_m, n: string) => `C${Math.floor(Number(n) / 2)},`);
+    await writeFile(file, text);
+    await writeFile(copy, text);
+    const r = await both(file, { inputs: [file, copy] });
+    expectSame(r);
+    expect(r.one).toMatchObject({ read: 1200, written: 300, rejected: 900, rejectsByCode: { E_DUPLICATE_KEY: 900 } });
+    const lineage = [...r.manyFiles.lineage.values()].join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(lineage.every((l) => l.file === file)).toBe(true);
+  });
+
+  it('JSONL: numeric call ids above 2^53 in every piece stay distinct calls', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) lines.push(`{"contact_id": ${12345678901234567000n + BigInt(i)}, "transcript": "Agent: ${sentence(prng(i), 12)}"}`);
+    const file = join(tmp.dir, 'big-ids.jsonl');
+    await writeFile(file, lines.join('\n') + '\n');
+    const r = await both(file);
+    expectSame(r);
+    expect(r.one).toMatchObject({ read: 400, written: 400, rejected: 0 });
+    expect(r.many.parallel.pieces).toBeGreaterThan(5);
+  });
+
   it('JSONL: identical results, line numbers kept across pieces, bad lines rejected', async () => {
     const rand = prng(11);
     const lines: string[] = [];

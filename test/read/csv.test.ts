@@ -56,13 +56,13 @@ describe.each(ENGINES)('csvRows, engine %s', (engine) => {
   });
 
   it('rejects a row with the wrong number of columns, naming the counts, never the row\'s text', async () => {
-    const out = await rows('id,text\n1,a,SECRET-SSN-123\n2\n3,c\n');
+    const out = await rows('id,text\nSECRET-NAME,a,SECRET-SSN-123\n2\n3,c\n');
     expect(brief(out)).toEqual(['reject@2:E_COLUMN_COUNT', 'reject@3:E_COLUMN_COUNT', 'item@4:{"id":"3","text":"c"}']);
     const [r3, r1] = rejects(out);
     expect(r3!.reason).toMatch(/3 columns, the header has 2/);
     expect(r1!.reason).toMatch(/1 columns, the header has 2/);
-    expect(JSON.stringify(out)).not.toContain('SECRET');
-    expect(r3!.preview).toBe('1');
+    expect(JSON.stringify(out)).not.toContain('SECRET'); // not even a preview of the first field
+    expect(r3).not.toHaveProperty('preview');
   });
 
   it('rejects an unterminated quote at the end, keeping the rows before it', async () => {

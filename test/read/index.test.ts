@@ -1,5 +1,7 @@
 /** The readers' entry point (src/read/index.ts): formats by name or first bytes, inputs expanded, read in order. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +84,52 @@ describe('expandInputs', () => {
     await mkdir(empty, { recursive: true });
     await writeFile(join(empty, 'readme.md'), 'x');
     await expect(expandInputs([empty])).rejects.toMatchObject({ code: 'E_NO_INPUT', message: expect.stringContaining(empty), hint: expect.stringMatching(/\.csv/) });
+  });
+});
+
+describe('expandInputs: links and special files in a folder', () => {
+  it('follows a link to a file or a folder; a link back to a folder being read is not walked again; the same file by two names is listed twice', async () => {
+    const real = join(dir, 'elsewhere');
+    const d = join(dir, 'linked');
+    await mkdir(join(real, 'sub'), { recursive: true });
+    await mkdir(d, { recursive: true });
+    await writeFile(join(real, 'x.csv'), 'x');
+    await writeFile(join(real, 'sub', 'y.jsonl'), 'y');
+    await writeFile(join(d, 'a.csv'), 'a');
+    await symlink(join(real, 'x.csv'), join(d, 'b.csv'));
+    await symlink(real, join(d, 'more'));
+    await symlink(d, join(d, 'loop'));
+    await symlink(join(d, 'a.csv'), join(d, 'latest.csv'));
+    await symlink(join(real, 'x.csv'), join(d, 'notes.md')); // a link with no data-file name is left out, like a file
+    expect(await expandInputs([d])).toEqual([join(d, 'a.csv'), join(d, 'b.csv'), join(d, 'latest.csv'), join(d, 'more', 'sub', 'y.jsonl'), join(d, 'more', 'x.csv')]);
+  });
+
+  it('a broken link, a FIFO or a socket in a folder is an error naming it, never skipped silently', async () => {
+    const broken = join(dir, 'broken');
+    await mkdir(broken, { recursive: true });
+    await writeFile(join(broken, 'a.csv'), 'a');
+    await symlink(join(dir, 'nowhere'), join(broken, 'more'));
+    await expect(expandInputs([broken])).rejects.toMatchObject({
+      code: 'E_READ',
+      message: `${join(broken, 'more')} is a symbolic link to ${join(dir, 'nowhere')}, which does not exist`,
+      hint: expect.stringMatching(/remove the link or fix its target/),
+    });
+    await expect(expandInputs([join(broken, 'more')])).rejects.toMatchObject({ code: 'E_READ', message: expect.stringMatching(/is a symbolic link to .*nowhere, which does not exist$/) });
+
+    const fifo = join(dir, 'fifo');
+    await mkdir(fifo, { recursive: true });
+    execFileSync('mkfifo', [join(fifo, 'calls.csv')]);
+    await expect(expandInputs([fifo])).rejects.toMatchObject({ code: 'E_READ', message: `${join(fifo, 'calls.csv')} is a FIFO (named pipe), not a regular file`, hint: expect.stringMatching(/give it as an input of its own/) });
+
+    const sock = join(dir, 'sock');
+    await mkdir(sock, { recursive: true });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(sock, 'live'), resolve));
+    try {
+      await expect(expandInputs([sock])).rejects.toMatchObject({ code: 'E_READ', message: `${join(sock, 'live')} is a socket, not a regular file` });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

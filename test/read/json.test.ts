@@ -148,3 +148,21 @@ describe('JSON documents: one item for the whole file', () => {
     expect(() => normalizeJsonOptions({ maxElementBytes: -5 })).toThrow(/maxElementBytes/);
   });
 });
+
+describe('JSON: numbers kept as written, errors without the text', () => {
+  it('array elements and single documents: a call id a double cannot hold is read as its text', () => {
+    const arr = run('[{"call_id": 12345678901234567891, "t": "a"}, {"call_id": 12345678901234567892, "t": "b"},\n {"call_id": 1.0}, {"call_id": 1}, {"call_id": 1e3, "n": {"x": 1.0}}]');
+    expect(arr.map((x) => ((x as SourceItem).value as { call_id: unknown }).call_id)).toEqual(['12345678901234567891', '12345678901234567892', '1.0', 1, '1e3']);
+    expect((arr[4] as SourceItem).value).toEqual({ call_id: '1e3', n: { x: 1 } });
+    const doc = run('{\n  "ContactId": 98765432109876543210,\n  "Transcript": [{"BeginOffsetMillis": 1.50}]\n}\n');
+    expect((doc[0] as SourceItem).value).toEqual({ ContactId: '98765432109876543210', Transcript: [{ BeginOffsetMillis: 1.5 }] });
+  });
+
+  it('a bad element or document is named by line and column in fixed words, never a character of it', () => {
+    const out = run('[\n{"call_id": "c1", "t": Zebediah},\n{"call_id": "c2"}]');
+    expect(brief(out)).toEqual(['reject@2:E_BAD_JSON', 'item@3:{"call_id":"c2"}']);
+    expect((out[0] as Reject).reason).toBe('the array element is not valid JSON: an unexpected character where a value should be at line 2, column 24');
+    const doc = run('{\n  "call_id": "c1",\n  Zebediah\n}');
+    expect((doc[0] as Reject).reason).toBe('the document is not valid JSON: a property name in double quotes should be here at line 3, column 3');
+  });
+});

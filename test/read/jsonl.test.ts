@@ -1,7 +1,7 @@
 /** JSON Lines (src/read/jsonl.ts): lines split on LF only, rejects that name the line, bounded lines, exact byte counts. */
 import { describe, expect, it } from 'vitest';
 import { JsonlDecoder, jsonlRows, normalizeJsonlOptions } from '../../src/read/jsonl.js';
-import type { Reject } from '../../src/records/types.js';
+import type { Reject, SourceItem } from '../../src/records/types.js';
 import { brief, bytes, decode, splitAt, splitEvery, sumBytes, type Out } from './helpers.js';
 
 function run(input: Buffer | string | Buffer[], options: ConstructorParameters<typeof JsonlDecoder>[0] = {}) {
@@ -80,6 +80,19 @@ describe('JSONL: rejects', () => {
     expect(r.line).toBe(1);
     expect(r.reason).not.toContain(secret);
     expect(r.reason.length).toBeLessThanOrEqual(160);
+  });
+
+  it.each([
+    ['{"a": Zebediah Q}', 7],
+    ['Zebediah', 1],
+    ['{"call_id":"c1","text":"ok" Zebediah}', 29],
+    ['{"a": "Zebediah\tQ"}', 16],
+    ['{"a": [1, 2 Zebediah]}', 13],
+  ])('E_BAD_JSON for %j names the spot in fixed words, never a character of the line', (line, column) => {
+    const r = rejects(run(line + '\n').out)[0]!;
+    expect(r.code).toBe('E_BAD_JSON');
+    expect(r.reason).toMatch(new RegExp(`^the line is not valid JSON: [a-z][^"']*\\S at column ${column}$`));
+    expect(r.reason).not.toMatch(/Zebediah|'Z'|"Z|Unexpected token/);
   });
 
   it.each([
@@ -180,5 +193,30 @@ describe('a line far over the limit is rejected without being held', () => {
     expect(out[1]!.bytes).toBe('{"call_id":"2","text":"'.length + 64 * MiB + 3);
     expect(most).toBeLessThanOrEqual(MiB);
     expect(grown).toBeLessThan(24 * MiB);
+  });
+});
+
+describe('JSONL: numbers kept as written', () => {
+  it('a call id a double cannot hold as written is read as its text: two ids never become one key', () => {
+    const { out } = run(
+      [
+        '{"call_id":12345678901234567891,"text":"a"}',
+        '{"call_id":12345678901234567892,"text":"b"}',
+        '{"call_id":1.0,"text":"c"}',
+        '{"call_id":1,"text":"d"}',
+        '{"call_id":1e3,"text":"e"}',
+        '{"call_id":-0,"text":"f"}',
+        '{"call_id":9007199254740993,"duration":12.50,"ok":3.25,"n":-42,"text":"g \\" 1.0 \\\\","deep":{"x":1.0},"list":[1.0]}',
+      ].join('\n') + '\n',
+    );
+    const values = out.map((x) => (x as SourceItem).value as Record<string, unknown>);
+    expect(values.map((v) => v.call_id)).toEqual(['12345678901234567891', '12345678901234567892', '1.0', 1, '1e3', '-0', '9007199254740993']);
+    expect(values[6]).toEqual({ call_id: '9007199254740993', duration: '12.50', ok: 3.25, n: -42, text: 'g " 1.0 \\', deep: { x: 1 }, list: [1] });
+  });
+
+  it('invalid numbers stay invalid (quoting them would make the line valid), and the error is where it was', () => {
+    const { out } = run('{"a": 01, "b": 12345678901234567891}\n{"b": 12345678901234567891, "a": 1.}\n{"b": 12345678901234567891 "c": 2}\n');
+    expect(brief(out)).toEqual(['reject@1:E_BAD_JSON', 'reject@2:E_BAD_JSON', 'reject@3:E_BAD_JSON']);
+    expect((out[2] as Reject).reason).toMatch(/at column 28$/);
   });
 });

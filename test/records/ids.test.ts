@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assignIds, base62of64, idSource, recordIdFor, RECORD_ID_PATTERN } from '../../src/records/ids.js';
 import { FingerprintSet } from '../../src/records/fingerprints.js';
@@ -52,10 +55,37 @@ describe('assignIds', () => {
     expect(a[0]!.recordId).toBe(recordIdFor('calls.csv', 'c1'));
   });
 
-  it('keeps ids unique across inputs: the same call id in two files gives two ids', () => {
-    const out = run(assignIds(), [rec('c1', 'a/calls.csv'), rec('c1', 'b/calls.csv')]) as PreparedRecord[];
-    expect(out.every((r) => r.kind === 'record')).toBe(true);
-    expect(out[0]!.recordId).not.toBe(out[1]!.recordId);
+  it('the same call id in two files of one run is a duplicate: the first is kept, the second names both places', () => {
+    const out = run(assignIds(), [rec('c1', 'a/calls.csv', 2), rec('c2', 'a/calls.csv', 3), rec('c1', 'b/calls-copy.csv', 7)]);
+    expect(out.map((x) => (x as { kind: string }).kind)).toEqual(['record', 'record', 'reject']);
+    expect(out[2]).toMatchObject({ code: 'E_DUPLICATE_KEY', file: 'b/calls-copy.csv', line: 7, key: 'c1', stage: 'ids' });
+    expect((out[2] as Reject).reason).toMatch(/"c1" was already seen at a\/calls\.csv line 2; the first is kept.*--duplicates per-file/);
+    // the ids are still a hash of the file and the key
+    expect((out[0] as PreparedRecord).recordId).toBe(recordIdFor('a/calls.csv', 'c1'));
+  });
+
+  it('duplicates: per-file, for ids unique only within a file: the same call id in two files is two calls with two ids', () => {
+    const out = run(assignIds({ duplicates: 'per-file' }), [rec('c1', 'a/calls.csv'), rec('c1', 'b/calls.csv'), rec('c1', 'b/calls.csv', 9)]);
+    expect(out.map((x) => (x as { kind: string }).kind)).toEqual(['record', 'record', 'reject']);
+    expect((out[0] as PreparedRecord).recordId).toBe(recordIdFor('a/calls.csv', 'c1'));
+    expect((out[1] as PreparedRecord).recordId).toBe(recordIdFor('b/calls.csv', 'c1'));
+    expect((out[2] as Reject).reason).toMatch(/already seen at line 2/);
+    // one real file reached by two paths is one file: its calls are duplicates, whichever path is its real one
+    const dir = mkdtempSync(join(tmpdir(), 'ids-'));
+    try {
+      writeFileSync(join(dir, 'a.csv'), 'x');
+      symlinkSync(join(dir, 'a.csv'), join(dir, 'latest.csv'));
+      for (const options of [{ duplicates: 'per-file' as const }, { duplicates: 'per-file' as const, mode: 'random' as const }, {}]) {
+        const same = run(assignIds(options), [rec('c1', join(dir, 'a.csv')), rec('c1', join(dir, 'latest.csv'), 2)]);
+        expect(same[1], JSON.stringify(options)).toMatchObject({ kind: 'reject', code: 'E_DUPLICATE_KEY' });
+        expect((same[1] as Reject).reason).toMatch(/a\.csv line 2 \(the same file, reached by another path\)/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // with a namespace every file would give the same ids: refused, naming both options
+    expect(() => assignIds({ duplicates: 'per-file', namespace: 'n' })).toThrow(expect.objectContaining({ code: 'E_BAD_OPTION', message: expect.stringMatching(/per-file.*namespace/) }));
+    expect(() => assignIds({ duplicates: 'file' as never })).toThrow(expect.objectContaining({ code: 'E_BAD_OPTION', message: expect.stringMatching(/"run" or "per-file"/) }));
   });
 
   it('normalises the source: ./calls.csv and calls.csv give the same ids', () => {

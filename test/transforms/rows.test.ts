@@ -61,6 +61,33 @@ describe('rows: one call per row', () => {
   });
 });
 
+describe('rows: adjacent rows with the same key are one call only in an utterance export', () => {
+  it('one call per row: two adjacent rows with the same id are two calls (the second is rejected by the id stage, naming both lines), never one merged prompt', () => {
+    const src = rows('c.csv', ['call_id', 'transcript', 'agent'], ['A', 'first call', 'Sam'], ['A', 'second call', 'Kim'], ['B', 'b', 'Sam']);
+    const adapted = run(rowCalls(), src);
+    expect(adapted.map((x) => (x.kind === 'call' ? `${x.key}@${x.line}:${x.turns.map((t) => t.text).join('|')}:${x.passthrough?.agent}` : x.kind))).toEqual([
+      'A@2:first call:Sam',
+      'A@3:second call:Kim',
+      'B@4:b:Sam',
+    ]);
+    const ids = assignIds();
+    const out: unknown[] = [];
+    for (const c of calls(adapted)) ids.write({ kind: 'record', recordId: '', modelInput: {}, file: c.file, line: c.line, key: c.key }, (x) => out.push(x));
+    expect(out[1]).toMatchObject({ kind: 'reject', code: 'E_DUPLICATE_KEY', key: 'A', line: 3, file: 'c.csv' });
+    expect((out[1] as Reject).reason).toMatch(/"A" was already seen at line 2/);
+  });
+
+  it('a speaker or role column, or rows: "utterances", makes the export one utterance per row; rows: "calls" says it is not', () => {
+    const keys = (items: PrepareItem[]) => calls(items).map((c) => `${c.key}@${c.line}x${c.turns.length}`);
+    expect(keys(run(rowCalls(), rows('s.csv', ['call_id', 'speaker', 'text'], ['A', 'Agent', 'x'], ['A', 'Customer', 'y'])))).toEqual(['A@2x2']);
+    expect(keys(run(rowCalls(), rows('r.csv', ['call_id', 'role', 'text'], ['A', 'agent', 'x'], ['A', 'customer', 'y'])))).toEqual(['A@2x2']);
+    expect(keys(run(rowCalls(), rows('n.csv', ['call_id', 'text'], ['A', 'x'], ['A', 'y'])))).toEqual(['A@2x1', 'A@3x1']);
+    expect(keys(run(rowCalls({ rows: 'utterances' }), rows('n.csv', ['call_id', 'text'], ['A', 'x'], ['A', 'y'])))).toEqual(['A@2x2']);
+    expect(keys(run(rowCalls({ rows: 'calls' }), rows('s.csv', ['call_id', 'speaker', 'text'], ['A', 'Agent', 'x'], ['A', 'Customer', 'y'])))).toEqual(['A@2x1', 'A@3x1']);
+    expect(thrown(() => rowCalls({ rows: 'lines' as never }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/rows must be "calls" or "utterances"/) });
+  });
+});
+
 describe('rows: one utterance per row, grouped', () => {
   it('the real export (fixtures/utterances.csv): 12 calls, speakers and roles, times in ms, varying columns not passed through', () => {
     const src = csvItems('utterances.csv');
@@ -114,7 +141,7 @@ describe('rows: one utterance per row, grouped', () => {
 
   it('counts calls, not rows: empty-text rows inside a call vanish into it; a call with no text is one reject naming its rows', () => {
     const src = rows('e.csv', ['call_id', 'text'], ['A', 'hi'], ['A', '  '], ['A', ''], ['B', ''], ['B', '\n'], ['C', 'ok']);
-    const out = run(rowCalls(), src);
+    const out = run(rowCalls({ rows: 'utterances' }), src);
     expect(out.map((x) => x.kind)).toEqual(['call', 'reject', 'call']);
     expect((out[0] as Call).turns).toHaveLength(1);
     expect(out[1]).toMatchObject({ code: 'E_MISSING_TEXT', key: 'B', line: 5, stage: 'adapt', bytes: 20 });
@@ -122,7 +149,7 @@ describe('rows: one utterance per row, grouped', () => {
   });
 
   it('a row without a key or not an object is a reject of its own, and does not end the call around it', () => {
-    const out = run(rowCalls(), [
+    const out = run(rowCalls({ rows: 'utterances' }), [
       ...rows('k.csv', ['call_id', 'text'], ['A', 'one'], ['', 'SECRET orphan text that is long enough to be cut off in a preview']),
       item('k.csv', 4, ['not', 'an', 'object'], 5),
       ...rows('k.csv', ['call_id', 'text'], ['A', 'two']).map((x) => ({ ...x, line: 5 })),
@@ -131,7 +158,8 @@ describe('rows: one utterance per row, grouped', () => {
     expect((out[2] as Call).turns.map((t) => t.text)).toEqual(['one', 'two']);
     const missing = out[0] as Reject;
     expect(missing.reason).toMatch(/no call id in column "call_id".*--key/);
-    expect(missing.preview!.length).toBeLessThanOrEqual(40);
+    expect(JSON.stringify(missing)).not.toContain('SECRET'); // not even a preview
+    expect(JSON.stringify(out[1])).not.toContain('"not"');
     expect(missing.bytes).toBe(10);
   });
 
@@ -249,7 +277,7 @@ describe('adaptCalls: format detection per file', () => {
     expect(detectFormat(jsonItem('contact-lens/chat-analyzed-original.json'))).toBe('contact-lens');
     expect(detectFormat(textItem('text/1034.txt'))).toBe('text');
     const out = run(adaptCalls(), [
-      ...rows('a.csv', ['call_id', 'text'], ['A', 'x'], ['A', 'y']),
+      ...rows('a.csv', ['call_id', 'speaker', 'text'], ['A', 'Agent', 'x'], ['A', 'Customer', 'y']),
       jsonItem('transcribe/diarization-output-batch.json'),
       textItem('text/1034.txt'),
     ]);

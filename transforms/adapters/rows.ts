@@ -1,8 +1,12 @@
 /**
  * Row formats: CSV/TSV rows or JSONL objects, either one call per row (`call_id, transcript`) or
- * one utterance per row (`call_id, speaker, text[, start, end, role]`). Both are the same rule
- * (DESIGN.md): rows that share a key on ADJACENT lines of one file are one call's utterances, in
- * order; a one-call-per-row export is simply groups of one.
+ * one utterance per row (`call_id, speaker, text[, start, end, role]`). An export is one utterance
+ * per row when it has a speaker or role column (detected, or named with `speaker`) or when the user
+ * says so (`rows: 'utterances'`); then rows that share a key on ADJACENT lines of one file are one
+ * call's utterances, in order (DESIGN.md, "Inputs"). In a one-call-per-row export (`rows: 'calls'`,
+ * or no speaker or role column) every row is a call of its own: two rows with the same key, adjacent
+ * or not, are two calls, and the id stage rejects the second (E_DUPLICATE_KEY naming both lines),
+ * never one call with two transcripts.
  *
  * Columns are found on the first row of each file (names compared case- and separator-insensitively:
  * `call_id`, `CallId`, `call-id` are one name) unless `key` / `text` / `speaker` name them; an
@@ -46,9 +50,19 @@ export interface RowOptions extends AdapterOptions {
   text?: string;
   /** The speaker column (`--speaker`); detected when absent, optional. */
   speaker?: string;
+  /** What a row is (`--rows`): `calls` (one call per row) or `utterances` (adjacent rows with the
+   * same key are one call). Default: utterances when the file has a speaker or role column. */
+  rows?: RowKind;
   /** Every column role, already decided (say, on the file's first row by another thread): no
    * detection is done, so each piece of a file read in parallel maps its rows the same way. */
   columns?: RowColumns;
+}
+
+export type RowKind = 'calls' | 'utterances';
+
+/** Whether a file with these columns is one utterance per row (its adjacent rows with the same key are one call). */
+export function utteranceRows(columns: RowColumns, rows: RowKind | undefined): boolean {
+  return rows === undefined ? columns.speaker !== undefined || columns.role !== undefined : rows === 'utterances';
 }
 
 /** Column names (normalised: lower case, letters and digits only) that hold a call id, best first. */
@@ -226,8 +240,9 @@ interface Group {
 }
 
 /**
- * The row adapter as a Step: `SourceItem` rows in, one `Call` or `Reject` per group of adjacent
- * rows with the same key out (see the file comment for the counting rule). Other items pass through.
+ * The row adapter as a Step: `SourceItem` rows in, one `Call` or `Reject` per row (one call per
+ * row) or per group of adjacent rows with the same key (utterances) out (see the file comment for
+ * the counting rule). Other items pass through.
  */
 export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareItem> {
   const opts = normaliseAdapterOptions(options);
@@ -237,9 +252,13 @@ export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareIte
       throw new BatchError('E_BAD_OPTION', `${flag} must be a non-empty column name, got ${preview(v)}`);
     }
   }
+  if (options.rows !== undefined && options.rows !== 'calls' && options.rows !== 'utterances') {
+    throw new BatchError('E_BAD_OPTION', `rows must be "calls" or "utterances", got ${preview(options.rows)}`);
+  }
   const { maxCallBytes, passthrough } = opts;
   let file: string | undefined;
   let columns: RowColumns | undefined;
+  let grouped = false;
   let exclude = new Set<string>();
   let group: Group | undefined;
 
@@ -279,6 +298,7 @@ export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareIte
   const startFile = (item: SourceItem & { value: Record<string, unknown> }) => {
     file = item.file;
     columns = options.columns ?? detectRowColumns(item.value, item.file, options);
+    grouped = utteranceRows(columns, options.rows);
     exclude = new Set([columns.key, columns.text]);
     for (const c of [columns.speaker, columns.role, columns.start?.column, columns.end?.column]) if (c) exclude.add(c);
   };
@@ -294,10 +314,8 @@ export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareIte
       const value = item.value;
       if (!isRecord(value)) {
         emit(
-          reject(item, 'adapt', 'E_NOT_AN_OBJECT', `expected a row of named columns, got ${Array.isArray(value) ? 'an array' : typeof value}`, {
-            preview: preview(value),
-            ...(item.bytes !== undefined ? { bytes: item.bytes } : {}),
-          }),
+          reject(item, 'adapt', 'E_NOT_AN_OBJECT', `expected a row of named columns, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+            item.bytes !== undefined ? { bytes: item.bytes } : {}),
         );
         return;
       }
@@ -307,14 +325,12 @@ export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareIte
       const text = textString(value[cols.text]);
       if (key === undefined) {
         emit(
-          reject(item, 'adapt', 'E_MISSING_KEY', `the row has no call id in column ${JSON.stringify(cols.key)}; fill it or name the id column with --key`, {
-            ...(text !== undefined && text.trim() !== '' ? { preview: preview(text) } : {}),
-            ...(item.bytes !== undefined ? { bytes: item.bytes } : {}),
-          }),
+          reject(item, 'adapt', 'E_MISSING_KEY', `the row has no call id in column ${JSON.stringify(cols.key)}; fill it or name the id column with --key`,
+            item.bytes !== undefined ? { bytes: item.bytes } : {}),
         );
         return;
       }
-      if (group !== undefined && group.key !== key) flush(emit);
+      if (group !== undefined && (!grouped || group.key !== key)) flush(emit);
       if (group === undefined) {
         group = {
           file: item.file,
