@@ -6,7 +6,8 @@
  *
  * It is generic: the call-center knowledge (which adapter, which prompt) comes in as steps.
  */
-import { resolve as resolvePath } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { relative, resolve as resolvePath, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Step } from './core/step.js';
@@ -20,6 +21,11 @@ import type { AssignIdsOptions } from './records/ids.js';
 import type { PrepareItem } from './records/types.js';
 import { quotaProfile, type QuotaProfile } from './shards/quotas.js';
 import { rollover, type JobInfo, type RolloverProblem } from './shards/rollover.js';
+import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from './run/location.js';
+import { PREPARED_KEY, REJECTS_KEY } from './run/layout.js';
+import { PREPARED_VERSION, writePreparedRun, type PreparedRunFile } from './run/prepared.js';
+import { recipeOf, type Recipe } from './run/recipe.js';
+import { isS3Uri, parseS3Uri } from './stores/uri.js';
 import { openStore } from './stores/index.js';
 import type { Store } from './stores/store.js';
 
@@ -48,7 +54,10 @@ export interface PrepareRunOptions {
   read?: ReadInputsOptions;
   /** The rejects file (a path or URI; default `<out>/rejects.jsonl`). Never inside `<out>/input/`. */
   rejects?: string;
-  /** Replace a prepared run already at `out` (its shards, lineage and rejects are deleted first). */
+  /**
+   * Replace a prepared run already at `out`: its own files (those its prepared.json lists) are
+   * deleted first; nothing else is. A run that was submitted (it has a ledger) is never replaced.
+   */
   overwrite?: boolean;
   signal?: AbortSignal;
   /** Called about every `progressEvery` records read. */
@@ -92,8 +101,24 @@ export interface PrepareSummary {
   parallel: EngineStats;
 }
 
-/** The run's manifest key: submit and collect find the shards and lineage through it. */
-export const MANIFEST_KEY = 'prepared.json';
+/** The run's manifest key: submit and collect find the shards and lineage through it (src/run/layout.ts). */
+export const MANIFEST_KEY = PREPARED_KEY;
+
+/** What shapes a run's records (src/run/recipe.ts): compared when a run is resumed. */
+export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 'model' | 'stages' | 'adapt' | 'prompt' | 'quotas' | 'ids' | 'read' | 'rejects'>): Promise<Recipe> {
+  const quotas = options.quotas ?? quotaProfile('default');
+  return recipeOf({
+    inputs: options.inputs,
+    settings: {
+      model: options.model,
+      stages: options.stages ? options.stages.options : 'custom',
+      ids: { mode: options.ids?.mode ?? 'deterministic', ...(options.ids?.namespace !== undefined ? { namespace: options.ids.namespace } : {}) },
+      quotas,
+      read: { maxRowBytes: quotas.maxRecordBytes, ...options.read },
+      rejects: options.rejects ?? REJECTS_KEY,
+    },
+  });
+}
 
 export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSummary> {
   const started = process.hrtime.bigint();
@@ -103,7 +128,27 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     ...(options.model.invocationType ? { invocationType: options.model.invocationType } : {}),
   });
   const store = openStore(options.out);
+  await checkInputsApart(options.inputs, options.out);
+  // the inputs first (a missing one is named before anything is written or removed), then the location
+  const recipe = await prepareRecipe(options);
   await checkOut(store, options.overwrite === true);
+  const rejectsKey = options.rejects === undefined ? REJECTS_KEY : undefined;
+  const createdAt = new Date().toISOString();
+  // Claim the location before any shard: what appears under it now is this run's (src/run/prepared.ts).
+  await writePreparedRun(store, {
+    version: PREPARED_VERSION,
+    state: 'preparing',
+    createdAt,
+    jobs: [],
+    model: { modelId: options.model.modelId, family: family.name, invocationType: family.invocationType },
+    quotas,
+    submittable: false,
+    written: 0,
+    out: options.out,
+    ...(rejectsKey ? { rejectsKey } : { rejects: options.rejects! }),
+    inputs: options.inputs,
+    recipe,
+  });
 
   let read = 0;
   let bytesRead = 0;
@@ -167,7 +212,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     parallel: stats,
   };
-  await writeManifest(store, summary, r.jobs);
+  await writeManifest(store, summary, r.jobs, { createdAt, recipe, ...(rejectsKey ? { rejectsKey } : {}) });
   return summary;
 }
 
@@ -187,43 +232,87 @@ function rejectsLocation(options: PrepareRunOptions): { rejectsStore?: Store; re
   return { rejectsStore: store, rejectsKey: name };
 }
 
-async function writeManifest(store: Store, summary: PrepareSummary, jobs: JobInfo[]): Promise<void> {
-  const manifest = {
-    version: 1,
-    createdAt: new Date().toISOString(),
+async function writeManifest(store: Store, summary: PrepareSummary, jobs: JobInfo[], extra: { createdAt: string; recipe: Recipe; rejectsKey?: string }): Promise<void> {
+  const file: PreparedRunFile = {
+    version: PREPARED_VERSION,
+    state: 'prepared',
+    createdAt: extra.createdAt,
     ...summary,
+    ...(extra.rejectsKey ? { rejectsKey: extra.rejectsKey } : {}),
+    recipe: extra.recipe,
     jobs: jobs.map((j) => ({
       name: j.name,
       prefix: j.prefix,
       uri: j.uri,
       records: j.records,
       bytes: j.bytes,
-      shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, lineage: s.lineageKey, records: s.records, bytes: s.bytes })),
+      shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, ...(s.lineageKey ? { lineage: s.lineageKey } : {}), records: s.records, bytes: s.bytes })),
     })),
   };
-  const w = store.createWriteStream(MANIFEST_KEY, { contentType: 'application/json' });
-  await pipeline(async function* () {
-    yield JSON.stringify(manifest, null, 2) + '\n';
-  }, w);
+  await writePreparedRun(store, file);
 }
 
-/** A run's location must be empty of an earlier run, or `overwrite` must say to replace it. */
+/**
+ * A run's location must be free of an earlier run, or `overwrite` must say to replace it; either
+ * way, what is in the places a run writes and is not a run's own is never removed: it stops prepare
+ * (src/run/location.ts). A submitted run is never replaced.
+ */
 async function checkOut(store: Store, overwrite: boolean): Promise<void> {
-  const earlier: string[] = [];
-  for await (const o of store.list('')) {
-    // local-service/: the embedded service's jobs for these shards, stale once they are replaced
-    if (o.key === MANIFEST_KEY || o.key.startsWith('input/') || o.key.startsWith('lineage/') || o.key.startsWith('local-service/') || o.key === 'rejects.jsonl') earlier.push(o.key);
-    else if (o.key === 'ledger.jsonl') {
-      throw new BatchError('E_BAD_OPTION', `${store.uri} holds a run that was already submitted (ledger.jsonl)`, {
-        hint: 'prepare into a new --out; replacing submitted shards would break resume and collect',
+  // with overwrite, an unreadable prepared.json is an interrupted prepare's, to be replaced
+  const here = await inspectRunLocation(store, { claimBroken: overwrite });
+  if (here.submitted && here.state !== 'empty') {
+    throw new BatchError('E_BAD_OPTION', `${store.uri} holds a run that was already submitted (ledger.jsonl)`, {
+      hint: 'prepare into a new --out; replacing submitted shards would break resume and collect',
+    });
+  }
+  refuseInTheWay(here, `prepare ${store.uri}`);
+  if (here.state === 'prepared' && !overwrite) {
+    throw new BatchError('E_BAD_OPTION', `${store.uri} already holds a prepared run (${here.own.length} files)`, {
+      hint: 'choose another --out, or pass --overwrite to replace it (only its own files are removed)',
+    });
+  }
+  if (here.state === 'preparing' && !overwrite) {
+    throw new BatchError('E_BAD_OPTION', `${store.uri} holds a prepare that did not finish`, {
+      hint: 'pass --overwrite to replace it (only its own files are removed), or choose another --out',
+    });
+  }
+  // local-service/ alone (the embedded service's stale jobs) goes without --overwrite
+  await removeOwnFiles(here);
+}
+
+/**
+ * prepare must never read what it writes: an input directory that holds the output location, or an
+ * input inside the run's own folders, is refused before anything is written.
+ */
+async function checkInputsApart(inputs: readonly string[], out: string): Promise<void> {
+  const inside = (parent: string, child: string) => {
+    const rel = relative(parent, child);
+    return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && !/^[a-zA-Z]:/.test(rel));
+  };
+  if (isS3Uri(out)) {
+    const o = parseS3Uri(out);
+    const outPrefix = o.key === '' || o.key.endsWith('/') ? o.key : `${o.key}/`;
+    for (const input of inputs) {
+      if (!isS3Uri(input)) continue;
+      const i = parseS3Uri(input);
+      if (i.bucket !== o.bucket) continue;
+      const inPrefix = i.key === '' || i.key.endsWith('/') ? i.key : `${i.key}/`;
+      if (outPrefix.startsWith(inPrefix) || i.key.startsWith(outPrefix)) {
+        throw new BatchError('E_BAD_OPTION', `the input ${input} and --out ${out} overlap: prepare would read the run it writes`, { hint: 'give --out a prefix outside the inputs' });
+      }
+    }
+    return;
+  }
+  const real = async (p: string) => realpath(p).catch(() => resolvePath(p));
+  const outPath = await real(out);
+  for (const input of inputs) {
+    if (input === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(input)) continue;
+    const path = await real(input);
+    const ownPlaces = ['input', 'lineage', REJECTS_KEY, PREPARED_KEY, 'ledger.jsonl'].map((p) => resolvePath(outPath, p));
+    if (inside(path, outPath) || ownPlaces.some((p) => inside(p, path))) {
+      throw new BatchError('E_BAD_OPTION', `the input ${input} and --out ${out} overlap: prepare would read the run it writes${inside(path, outPath) ? ' (the output is inside the input folder)' : ''}`, {
+        hint: 'give --out a folder outside the inputs, e.g. beside them',
       });
     }
   }
-  if (earlier.length === 0) return;
-  if (!overwrite) {
-    throw new BatchError('E_BAD_OPTION', `${store.uri} already holds a prepared run (${earlier.length} files)`, {
-      hint: 'choose another --out, or pass --overwrite to replace it',
-    });
-  }
-  for (const key of earlier) await store.delete(key);
 }

@@ -12,6 +12,7 @@ import type { RecordError } from '../results/types.js';
 import { QUOTA_PROFILES, quotaProfile, type QuotaProfile } from '../shards/quotas.js';
 import { readSmall } from '../results/layout.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
+import { withInterrupts } from './s3-options.js';
 
 const int = (name: string, min = 0) => (v: string) => {
   const n = Number(v);
@@ -65,7 +66,10 @@ export async function runCollect(outputs: string, opts: Record<string, any>): Pr
   const retryable = extra ? (e: RecordError) => (e.code !== undefined && extra.has(String(e.code))) || isRetryable(e) : undefined;
   const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
   try {
-    return await collectRun({
+    // Ctrl-C / SIGTERM: the results, retry and dead-letter writers are destroyed (a local file's
+    // temporary is removed, an S3 upload aborted): nothing half-written is left in place.
+    return await withInterrupts((signal) => collectRun({
+      signal,
       outputs,
       prepared: opts.prepared,
       ...(opts.results !== undefined ? { results: opts.results } : {}),
@@ -85,7 +89,7 @@ export async function runCollect(outputs: string, opts: Record<string, any>): Pr
       assumeEnded: opts.assumeEnded === true,
       onProgress: (p) =>
         status.update(`collect: ${formatCount(p.records)} records, ${formatBytes(p.bytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}`),
-    });
+    }), 'run the same command again: collect only reads the outputs, and writes its files anew');
   } finally {
     status.clear();
   }

@@ -10,19 +10,23 @@
  * run is kept, submit never creates a second job for a folder, and collect is read-only on the
  * outputs.
  */
-import { rm } from 'node:fs/promises';
-import { buffer } from 'node:stream/consumers';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
+import { Ledger } from '../jobs/ledger.js';
 import { isS3 } from '../jobs/run.js';
 import { decideMode } from '../jobs/target.js';
-import { MANIFEST_KEY } from '../prepare.js';
+import { isTerminal } from '../local/validation.js';
+import { prepareRecipe } from '../prepare.js';
+import { LEDGER_KEY } from '../run/layout.js';
+import { inspectRunLocation } from '../run/location.js';
+import { recipeChanges } from '../run/recipe.js';
+import { claimWork, freshWork, ledgerJobs } from '../run/work.js';
 import { QUOTA_PROFILES } from '../shards/quotas.js';
 import { openStore, setStoreDefaults } from '../stores/index.js';
 import { ADAPTER_NAMES } from '../../transforms/index.js';
 import { runCollect } from './collect.js';
 import { formatCount } from './output.js';
-import { DEFAULT_MODEL, humanSummary as prepareText, runPrepare } from './prepare.js';
+import { DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare } from './prepare.js';
 import { addS3Options, s3OptionsFrom } from './s3-options.js';
 import { collect, executeSubmit, int } from './submit.js';
 import { formatMoney } from '../results/report.js';
@@ -61,7 +65,7 @@ export function runCommand(): Command {
     .option('--bedrock-endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
     .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', collect)
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
-    .option('--fresh', 'start over: delete a local <work> first')
+    .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'only the report');
   return addS3Options(cmd).action(async (inputs: string[], opts: Record<string, any>) => {
@@ -83,40 +87,53 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
     });
   }
   setStoreDefaults(s3OptionsFrom(opts));
-  if (opts.fresh) {
-    if (s3Work) throw new BatchError('E_BAD_OPTION', '--fresh deletes only a local --work', { hint: `delete ${work} yourself, or use another --work` });
-    await rm(work, { recursive: true, force: true });
-  }
   const say = (text: string) => {
     if (!opts.quiet && !opts.json) process.stderr.write(text);
   };
+  if (opts.fresh) {
+    if (s3Work) throw new BatchError('E_BAD_OPTION', '--fresh clears only a local --work', { hint: `remove the run's files under ${work} yourself, or use another --work` });
+    const f = await freshWork(work, { batch, output, results });
+    say(`run: --fresh removed ${formatCount(f.removed)} file(s) this run wrote under ${work}; nothing else was touched\n`);
+    if (f.jobs.length > 0) {
+      // created, billed, maybe still running: never silently orphaned
+      const running = f.jobs.filter((j) => !isTerminal(j.status)).length;
+      process.stderr.write(
+        `run: the replaced run's ${f.jobs.length} job(s) were created (and billed), and are left alone${running ? `; ${running} may still be running` : ''}:\n` +
+          f.jobs.map((j) => `  ${j.job} ${j.jobArn} (last seen ${j.status})\n`).join('') +
+          `  their ledger is kept: ${f.ledgers.join(', ')} (bedrock-batch status/stop take it with --ledger)\n`,
+      );
+    }
+  }
   const mode = decideMode({ run: batch, output, local: opts.local === true, aws: opts.aws === true, endpointUrl: opts.bedrockEndpointUrl });
   const quotas: string = opts.quotas ?? (mode.mode === 'local' ? 'local' : 'default');
+  await claimWork(work, { batch, output, results });
 
-  // 1. prepare, unless this work location already holds the run
-  const prepared = await existingRun(batch);
+  // 1. prepare, unless this work location already holds the same run
+  const prepareOpts = { ...opts, out: batch, quotas, ids: 'deterministic', quiet: true, json: false };
+  const here = await inspectRunLocation(openStore(batch));
   let rejected: number;
   let read: number;
-  if (prepared) {
-    const same = JSON.stringify(prepared.inputs) === JSON.stringify(inputs) && prepared.model?.modelId === opts.model;
-    if (!same) {
-      throw new BatchError('E_BAD_OPTION', `${batch} holds a run of other inputs or another model (${(prepared.inputs ?? []).join(' ')}; ${prepared.model?.modelId})`, {
-        hint: 'use another --work, or --fresh to start over',
+  if (here.state === 'prepared') {
+    const file = here.prepared!.file;
+    const now = await prepareRecipe(await prepareOptionsFrom(inputs, prepareOpts));
+    const changes = recipeChanges(file.recipe, now);
+    if (changes.length > 0) {
+      const jobs = here.submitted ? ledgerJobs(batch, await Ledger.read(openStore(batch).resolve(LEDGER_KEY))) : [];
+      throw new BatchError('E_RUN_CHANGED', `${batch} was prepared from other inputs or settings: ${changes.slice(0, 6).join('; ')}${changes.length > 6 ? `; and ${changes.length - 6} more` : ''}`, {
+        hint:
+          (jobs.length ? `its ${jobs.length} job(s) were already created (${jobs.map((j) => `${j.job} ${j.jobArn.slice(j.jobArn.lastIndexOf('/') + 1)} ${j.status}`).join(', ')}). ` : '') +
+          'run it as it was prepared (the same inputs and options), or --fresh to prepare it again (only files this run wrote are removed; jobs already created are left alone and listed), or use another --work',
       });
     }
-    read = prepared.read ?? 0;
-    rejected = prepared.rejected ?? 0;
-    say(`run: ${batch} is already prepared (${formatCount(prepared.written ?? 0)} records, quotas ${prepared.quotas?.name ?? '?'}): going on from there\n`);
+    if (inputs.includes('-')) say('run: input - (stdin) cannot be compared with what was prepared: the prepared run is kept as it is\n');
+    read = file.read ?? 0;
+    rejected = file.rejected ?? 0;
+    say(`run: ${batch} is already prepared (${formatCount(file.written ?? 0)} records, quotas ${file.quotas?.name ?? '?'}): going on from there\n`);
   } else {
     const summary = await runPrepare(inputs, {
-      ...opts,
-      out: batch,
-      quotas,
-      ids: 'deterministic',
-      // no prepared.json yet: whatever is in <work>/batch is a prepare that was interrupted
-      overwrite: true,
-      quiet: true,
-      json: false,
+      ...prepareOpts,
+      // a prepare that was interrupted is replaced (its own files only)
+      overwrite: here.state === 'preparing',
     });
     say(prepareText(summary));
     if (summary.problem) {
@@ -139,7 +156,7 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
   if (!result) return code;
 
   // 3. collect
-  const c = await runCollect(output, { prepared: batch, results, quiet: true, maxAttempts: 3 });
+  const c = await runCollect(output, { prepared: batch, results, quiet: true, maxAttempts: 3, ...(opts.csvEscapeFormulas === false ? { csvEscapeFormulas: false } : {}) });
   const s = c.collect;
   const cost = c.cost.total.cost;
   const report = {
@@ -173,19 +190,4 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
     process.stderr.write(lines.join('\n') + '\n');
   }
   return code;
-}
-
-interface PreparedSummaryFile {
-  inputs?: string[];
-  model?: { modelId?: string };
-  read?: number;
-  written?: number;
-  rejected?: number;
-  quotas?: { name?: string };
-}
-
-async function existingRun(batch: string): Promise<PreparedSummaryFile | undefined> {
-  const store = openStore(batch);
-  if (!(await store.exists(MANIFEST_KEY))) return undefined;
-  return JSON.parse((await buffer(store.createReadStream(MANIFEST_KEY))).toString('utf8')) as PreparedSummaryFile;
 }

@@ -50,17 +50,25 @@ function parseSize(value: string, name: string): number {
   return parseBytes(value, name);
 }
 
+/** The exit code of a command stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM). */
+export function exitCodeFor(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130;
+}
+
 /**
  * Runs `work` with an AbortSignal that SIGINT / SIGTERM abort. On an interrupt, every open S3
  * upload is aborted before the error (E_INTERRUPTED) is thrown; a second Ctrl-C exits at once. On
  * any failure, the uploads the failure destroyed are awaited, so the process exits only once their
  * aborts are sent.
  */
-export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterrupts<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  hint = 'run the same command again: prepare is deterministic, and --overwrite replaces a partial run',
+): Promise<T> {
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) process.exit(130);
+    if (interrupted) process.exit(exitCodeFor(signal));
     interrupted = signal;
     process.stderr.write(`\nbedrock-batch: ${signal}: stopping, aborting open uploads (press Ctrl-C again to quit at once)\n`);
     controller.abort(new BatchError('E_INTERRUPTED', `interrupted by ${signal}`));
@@ -72,10 +80,10 @@ export async function withInterrupts<T>(work: (signal: AbortSignal) => Promise<T
   } catch (error) {
     if (interrupted) {
       const n = await abortOpenUploads(new BatchError('E_INTERRUPTED', `interrupted by ${interrupted}`));
-      process.exitCode = 130;
+      process.exitCode = exitCodeFor(interrupted);
       throw new BatchError('E_INTERRUPTED', `interrupted by ${interrupted}${n ? `; ${n} open upload${n === 1 ? '' : 's'} aborted` : ''}`, {
         cause: error,
-        hint: 'run the same command again: prepare is deterministic, and --overwrite replaces a partial run',
+        hint,
       });
     }
     await uploadsSettled();

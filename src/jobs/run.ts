@@ -14,45 +14,16 @@
  * sizes): a folder that changed since prepare is refused, because a job reads every file in it.
  */
 import { createHash } from 'node:crypto';
-import { buffer } from 'node:stream/consumers';
 import { BatchError } from '../errors.js';
-import { MANIFEST_KEY } from '../prepare.js';
 import type { InvocationType } from '../models/family.js';
-import type { QuotaProfile } from '../shards/quotas.js';
+import { readPreparedRun, type PreparedJob, type PreparedRunFile } from '../run/prepared.js';
 import { openStore } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import { PATTERNS } from '../local/validation.js';
 
-export interface PreparedShard {
-  key: string;
-  uri: string;
-  lineage?: string;
-  records: number;
-  bytes: number;
-}
-
-export interface PreparedJob {
-  /** The job folder's name, `job-0001`. */
-  name: string;
-  /** Its key in the run, `input/job-0001/`. */
-  prefix: string;
-  /** Its location as prepare wrote it (`./batch/input/job-0001/`, `s3://.../input/job-0001/`). */
-  uri: string;
-  records: number;
-  bytes: number;
-  shards: PreparedShard[];
-}
-
-export interface PreparedManifest {
-  version: number;
-  createdAt: string;
-  jobs: PreparedJob[];
-  model: { modelId: string; family: string; invocationType: InvocationType };
-  quotas: QuotaProfile;
-  submittable: boolean;
-  problem?: { code: string; message: string; hint: string };
-  written: number;
-}
+export type { PreparedJob, PreparedShard } from '../run/prepared.js';
+/** prepared.json as submit reads it (src/run/prepared.ts). */
+export type PreparedManifest = PreparedRunFile;
 
 export interface PreparedRun {
   /** The run's location as given. */
@@ -69,34 +40,16 @@ export interface PreparedRun {
 
 export const isS3 = (location: string): boolean => /^s3:\/\//i.test(location);
 
-/** Read `<run>/prepared.json`; E_NOT_PREPARED when there is none or it cannot be submitted. */
+/** Read `<run>/prepared.json` (src/run/prepared.ts); E_NOT_PREPARED when there is none or it cannot be submitted. */
 export async function loadPreparedRun(location: string): Promise<PreparedRun> {
   const store = openStore(location);
-  let bytes: Buffer;
-  try {
-    bytes = await buffer(store.createReadStream(MANIFEST_KEY));
-  } catch (err) {
-    throw new BatchError('E_NOT_PREPARED', `${store.resolve(MANIFEST_KEY)} cannot be read: ${(err as Error).message}`, {
-      hint: 'give submit the directory that `prepare --out` wrote (it holds prepared.json)',
-      cause: err,
-    });
-  }
-  let manifest: PreparedManifest;
-  try {
-    manifest = JSON.parse(bytes.toString('utf8')) as PreparedManifest;
-  } catch (err) {
-    throw new BatchError('E_NOT_PREPARED', `${store.resolve(MANIFEST_KEY)} is not valid JSON`, { hint: 'prepare the run again', cause: err });
-  }
-  if (!Array.isArray(manifest.jobs) || !manifest.model?.modelId) {
-    throw new BatchError('E_NOT_PREPARED', `${store.resolve(MANIFEST_KEY)} lists no jobs or no model`, { hint: 'prepare the run again' });
-  }
+  const { file: manifest, runId } = await readPreparedRun(store, 'give submit the directory that `prepare --out` wrote (it holds prepared.json)');
   if (manifest.submittable === false || manifest.jobs.length === 0) {
     const why = manifest.problem ? `${manifest.problem.code}: ${manifest.problem.message}` : 'it has no jobs';
     throw new BatchError('E_NOT_PREPARED', `the run at ${location} cannot be submitted: ${why}`, {
       hint: manifest.problem?.hint ?? 'prepare it again with enough records',
     });
   }
-  const runId = createHash('sha256').update(bytes).digest('hex');
   const slug = slugOf(location);
   return { location, store, manifest, runId, slug, namePrefix: `${slug}-${runId.slice(0, 8)}` };
 }

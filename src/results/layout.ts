@@ -4,8 +4,7 @@
  * `manifest.json.out`, bedrock-batch-facts.md §2.1), and small whole-file reads through a Store.
  */
 import { BatchError } from '../errors.js';
-import type { FamilyName, InvocationType } from '../models/family.js';
-import type { QuotaProfile } from '../shards/quotas.js';
+import { readPreparedRun, type PreparedRunFile } from '../run/prepared.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { openStore } from '../stores/index.js';
@@ -76,26 +75,11 @@ export async function* scanObject(store: Store, key: string): AsyncGenerator<Buf
   }
 }
 
-/** The key of a prepared run's manifest (the same as prepare's MANIFEST_KEY). */
-export const PREPARED_KEY = 'prepared.json';
+export { PREPARED_KEY } from '../run/layout.js';
 /** The manifest Bedrock writes in each job's output folder. */
 export const OUTPUT_MANIFEST = 'manifest.json.out';
 
-import type { PreparedJob } from '../jobs/run.js';
-export type { PreparedJob, PreparedShard } from '../jobs/run.js';
-
-/** The parts of `prepared.json` that collect reads (written by prepare, or by a retry plan). */
-export interface PreparedRunFile {
-  version?: number;
-  jobs: PreparedJob[];
-  model: { modelId: string; family: FamilyName; invocationType: InvocationType };
-  quotas?: QuotaProfile;
-  written?: number;
-  /** Token totals, when the writer of the run counted them (see estimate.ts). */
-  tokens?: { input?: number; maxOutput?: number };
-  /** Set on a retry run: which attempt its records are on, and what it retries. */
-  retry?: { attempt: number; of: string; outputs?: string };
-}
+export type { PreparedJob, PreparedRunFile, PreparedShard } from '../run/prepared.js';
 
 /** A store for a location given as a URI or a Store. */
 export function storeOf(location: string | Store): Store {
@@ -118,38 +102,9 @@ export async function readSmall(store: Store, key: string, maxBytes = 64 * 1024 
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
-/** Read and check `<run>/prepared.json`. */
+/** Read and check `<run>/prepared.json` (src/run/prepared.ts). */
 export async function readPrepared(store: Store): Promise<PreparedRunFile> {
-  const uri = store.resolve(PREPARED_KEY);
-  if (!(await store.exists(PREPARED_KEY))) {
-    throw new BatchError('E_NOT_PREPARED', `${uri} does not exist`, {
-      hint: 'pass --prepared the location that `prepare --out` was given (it holds prepared.json, input/ and lineage/)',
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(await readSmall(store, PREPARED_KEY));
-  } catch (error) {
-    if (error instanceof BatchError) throw error;
-    throw new BatchError('E_NOT_PREPARED', `${uri} is not valid JSON: ${(error as Error).message}`, { file: uri });
-  }
-  const run = value as PreparedRunFile;
-  const bad = (what: string) =>
-    new BatchError('E_NOT_PREPARED', `${uri} is not a prepared run: ${what}`, { file: uri, hint: 'run prepare again, or point --prepared at its --out' });
-  if (typeof run !== 'object' || run === null) throw bad('not an object');
-  if (!Array.isArray(run.jobs)) throw bad('no jobs list');
-  if (!run.model || typeof run.model.modelId !== 'string') throw bad('no model');
-  const names = new Set<string>();
-  for (const job of run.jobs) {
-    if (!job || typeof job.name !== 'string' || !Array.isArray(job.shards)) throw bad('a job without name or shards');
-    for (const s of job.shards) {
-      if (!s || typeof s.key !== 'string') throw bad(`a shard of ${job.name} without a key`);
-      const name = baseName(s.key);
-      if (names.has(name)) throw bad(`two shards are named ${name}; collect maps outputs to shards by file name`);
-      names.add(name);
-    }
-  }
-  return run;
+  return (await readPreparedRun(store, 'pass --prepared the location that `prepare --out` was given (it holds prepared.json, input/ and lineage/)')).file;
 }
 
 export function baseName(key: string): string {

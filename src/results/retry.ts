@@ -22,7 +22,10 @@ import type { QuotaProfile } from '../shards/quotas.js';
 import { rollover, type Rollover, type RolloverProblem, type RolloverResult, type RetryLineage } from '../shards/rollover.js';
 import type { Store } from '../stores/store.js';
 import { LEDGER_KEY } from './ledger.js';
-import { PREPARED_KEY, storeOf, type PreparedRunFile } from './layout.js';
+import { PREPARED_KEY, storeOf } from './layout.js';
+import { REJECTS_KEY } from '../run/layout.js';
+import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from '../run/location.js';
+import { PREPARED_VERSION, writePreparedRun, type PreparedRunFile } from '../run/prepared.js';
 import type { CollectResult, RecordError } from './types.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -263,14 +266,13 @@ export class RetryPlanner {
   private async prepareTarget(): Promise<void> {
     const store = this.store;
     await this.refuseSubmitted();
-    const earlier: string[] = [];
-    for await (const o of store.list('')) {
-      if (o.key === PREPARED_KEY || o.key === 'rejects.jsonl' || o.key.startsWith('input/') || o.key.startsWith('lineage/')) earlier.push(o.key);
+    // Only an earlier retry run's own files are replaced; anything else in its places stops the plan.
+    const here = await inspectRunLocation(store);
+    refuseInTheWay(here, `the retry run ${store.uri}`);
+    if (here.state !== 'empty' && !this.o.overwrite) {
+      throw new BatchError('E_BAD_OPTION', `${store.uri} already holds a prepared run (${here.own.length} files)`, { hint: 'choose another retry location' });
     }
-    if (earlier.length > 0 && !this.o.overwrite) {
-      throw new BatchError('E_BAD_OPTION', `${store.uri} already holds a prepared run (${earlier.length} files)`, { hint: 'choose another retry location' });
-    }
-    for (const key of earlier) await store.delete(key);
+    await removeOwnFiles(here);
     this.dead = this.o.deadLetter.store.createWriteStream(this.o.deadLetter.key, { contentType: 'application/x-ndjson' });
     this.dead.on('error', () => {}); // surfaced by the awaited writes
   }
@@ -321,8 +323,9 @@ export class RetryPlanner {
   /** The retry run's prepared.json, in the shape prepare writes, plus what it retries. */
   private async writeManifest(r: RolloverResult): Promise<string> {
     const store = this.store;
-    const manifest = {
-      version: 1,
+    const manifest: PreparedRunFile = {
+      version: PREPARED_VERSION,
+      state: 'prepared',
       createdAt: new Date().toISOString(),
       read: this.retryCount,
       written: r.written,
@@ -337,13 +340,14 @@ export class RetryPlanner {
         uri: j.uri,
         records: j.records,
         bytes: j.bytes,
-        shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, lineage: s.lineageKey, records: s.records, bytes: s.bytes })),
+        shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, ...(s.lineageKey ? { lineage: s.lineageKey } : {}), records: s.records, bytes: s.bytes })),
       })),
       rebalanced: r.rebalanced,
       submittable: r.submittable,
       ...(r.problem ? { problem: r.problem } : {}),
       out: store.uri,
       rejects: r.rejectsUri,
+      rejectsKey: REJECTS_KEY,
       manifest: store.resolve(PREPARED_KEY),
       model: this.o.model,
       quotas: this.o.quotas,
@@ -352,11 +356,7 @@ export class RetryPlanner {
       seconds: Number(process.hrtime.bigint() - this.t0) / 1e9,
       retry: { attempt: this.maxAttempt, of: this.o.from.prepared, outputs: this.o.from.outputs, maxAttempts: this.o.maxAttempts },
     };
-    const w = store.createWriteStream(PREPARED_KEY, { contentType: 'application/json' });
-    await pipeline(async function* () {
-      yield JSON.stringify(manifest, null, 2) + '\n';
-    }, w);
-    return store.resolve(PREPARED_KEY);
+    return writePreparedRun(store, manifest);
   }
 }
 

@@ -1,12 +1,22 @@
-/** A store on a local directory. Writes go to a temporary file renamed into place on finish. */
+/** A store on a local directory. Writes go to a temporary file, fsynced and renamed into place on finish. */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, open as openFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { fsyncDir } from '../core/durable.js';
 import { BatchError } from '../errors.js';
 import type { ObjectInfo, Store } from './store.js';
 
 let tmpCounter = 0;
+
+async function fsyncFile(path: string): Promise<void> {
+  const h = await openFile(path, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
 
 export class LocalStore implements Store {
   readonly uri: string;
@@ -64,9 +74,13 @@ export class LocalStore implements Store {
         }, (err) => callback(wrap(err)));
       },
       final(callback) {
+        // Durable before it is in place: the bytes are fsynced before the rename and the rename is
+        // fsynced after it, so a crash never leaves the name pointing at a short or empty file.
         open()
           .then((f) => new Promise<void>((res, rej) => f.end((err?: Error | null) => (err ? rej(err) : res()))))
+          .then(() => fsyncFile(tmp))
           .then(() => rename(tmp, target))
+          .then(() => fsyncDir(dirname(target)))
           .then(() => callback(), (err) => callback(wrap(err)));
       },
       destroy(error, callback) {

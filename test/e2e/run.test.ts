@@ -125,10 +125,13 @@ describe('run after a prepare that was interrupted', () => {
   it('replaces the partial prepared run and goes on; a finished run is not prepared again', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'run-partial-'));
     try {
-      // what a prepare killed mid-way leaves: shard files, no prepared.json
+      // what a prepare killed mid-way leaves: the prepared.json that claims the location while it
+      // prepares, a shard renamed into place, a writer's temporary file (src/run/prepared.ts)
       const { mkdir, writeFile } = await import('node:fs/promises');
       await mkdir(join(dir, 'demo/batch/input/job-0001'), { recursive: true });
-      await writeFile(join(dir, 'demo/batch/input/job-0001/part-00001.jsonl'), '{"recordId":"trunc');
+      await writeFile(join(dir, 'demo/batch/prepared.json'), JSON.stringify({ version: 2, state: 'preparing', createdAt: '2026-12-01T00:00:00Z', jobs: [], model: { modelId: 'm' }, rejectsKey: 'rejects.jsonl' }));
+      await writeFile(join(dir, 'demo/batch/input/job-0001/part-00001.jsonl'), '{"recordId":"AAAAAAAAAAA","modelInput":{}}\n');
+      await writeFile(join(dir, 'demo/batch/input/job-0001/part-00002.jsonl.partial-99999-1'), '{"recordId":"trunc');
       const args = [BIN, 'run', join(ROOT, 'fixtures/calls.csv'), '--work', './demo', '--json'];
       const command = (argv: string[]) => [process.execPath, ...argv].map((a) => JSON.stringify(a)).join(' ');
       const first = await sh(command(args), dir);

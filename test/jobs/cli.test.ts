@@ -131,13 +131,14 @@ describe('submit, status, stop', () => {
     expect(bad.stderr).toMatch(/job-0002 Failed: The job failed while processing records/);
     const usage = await inProcess(['submit', join(dir, 'nowhere'), '--output', outDir]);
     expect(usage.code).toBe(1);
-    expect(usage.stderr).toMatch(/^bedrock-batch: error: E_NOT_PREPARED: .*prepared\.json cannot be read/);
+    expect(usage.stderr).toMatch(/^bedrock-batch: error: E_NOT_PREPARED: .*prepared\.json: does not exist/);
   });
 
   it('status and stop --all from other processes reach the running submit, which ends with the jobs Stopped', async () => {
     await prepareCalls(join(dir, 'batch'), 40, 20);
-    // one job at a time, 20 records of 50 ms each: job-0002 is still waiting or running when stop comes
-    const submit = start(['submit', './batch', '--output', './out', '--json', '--local-delay', '1', '--local-record-delay', '50', '--local-concurrency', '1', '--poll', '0.02']);
+    // one job at a time, 20 records of 150 ms each: job-0002 is still waiting or running when stop
+    // comes, even on a busy machine where each CLI process takes a second to start
+    const submit = start(['submit', './batch', '--output', './out', '--json', '--local-delay', '1', '--local-record-delay', '150', '--local-concurrency', '1', '--poll', '0.02']);
     const done = finish(submit);
     await until(submit, () => ledgerOf(join(dir, 'batch')).includes('"status":"InProgress"'), 'a job in progress');
     const status = await cli(['status', '--json']);

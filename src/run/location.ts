@@ -1,0 +1,155 @@
+/**
+ * "Is there already a run here, and which files are its own?": the one answer prepare, `run` and
+ * collect's retry plan share before they write a run's layout into a location. Nothing is ever
+ * removed that the run did not write: a complete run's own files are the ones its prepared.json
+ * lists (shards, lineage, rejects, prepared.json itself); an interrupted prepare's are the files its
+ * `preparing` prepared.json claims (shard and lineage names as rollover writes them, temporary files
+ * of its writers, its rejects file). The embedded local service's `local-service/` folder is the
+ * run's too. Anything else in the places the run writes (`input/`, `lineage/`, `rejects.jsonl`) is
+ * in the way: the caller refuses, naming it. Anything anywhere else is left alone.
+ */
+import { readdir, rmdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { BatchError } from '../errors.js';
+import { LocalStore } from '../stores/local.js';
+import type { Store } from '../stores/store.js';
+import { INPUT_PREFIX, LEDGER_KEY, LINEAGE_PREFIX, LOCAL_SERVICE_PREFIX, PARTIAL_SUFFIX, PREPARED_KEY, REJECTS_KEY, SHARD_NAME } from './layout.js';
+import { readPreparedRunIfAny, type PreparedRunRead } from './prepared.js';
+
+export interface RunLocation {
+  store: Store;
+  /** `empty`: nothing of a run here; `preparing`: a prepare that did not finish; `prepared`: a complete run. */
+  state: 'empty' | 'preparing' | 'prepared';
+  /** The run's prepared.json, when there is one. */
+  prepared?: PreparedRunRead;
+  /** The location holds a ledger: the run was submitted (its jobs may cost money and still run). */
+  submitted: boolean;
+  /** Keys of the run's own files (see the module comment), removable when it is replaced. */
+  own: string[];
+  /** Keys in the places a run writes that are not the run's: whoever replaces the run must refuse. */
+  inTheWay: string[];
+}
+
+/** Every key under the store, temporary files of local writers included (a Store's list leaves those out). */
+async function listAll(store: Store, prefix: string): Promise<string[]> {
+  if (!(store instanceof LocalStore)) {
+    const keys: string[] = [];
+    for await (const o of store.list(prefix)) keys.push(o.key);
+    return keys;
+  }
+  const keys: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory()) await walk(full);
+      else keys.push(relative(store.root, full).split(sep).join('/'));
+    }
+  };
+  const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+  await walk(folder ? store.path(folder) : store.root);
+  return keys.filter((k) => k.startsWith(prefix)).sort();
+}
+
+/** The key of a rejects file given as a URI, when it is inside the store. */
+function keyInStore(store: Store, uri: string | undefined): string | undefined {
+  if (!uri) return undefined;
+  const base = store.resolve('');
+  const prefix = base.endsWith('/') ? base : `${base}/`;
+  if (uri.startsWith(prefix)) return uri.slice(prefix.length);
+  if (store instanceof LocalStore) {
+    const rel = relative(store.root, uri);
+    if (rel && !rel.startsWith('..') && !rel.startsWith(sep)) return rel.split(sep).join('/');
+  }
+  return undefined;
+}
+
+export interface InspectOptions {
+  /**
+   * A prepared.json that cannot be read (empty, not JSON) is an error (E_NOT_PREPARED) by default;
+   * with `claimBroken` it is taken as an interrupted prepare's (what `run --fresh` needs to clear it).
+   */
+  claimBroken?: boolean;
+}
+
+/** What is at a run location (see the module comment). One listing of the location, then prepared.json if it is there. */
+export async function inspectRunLocation(store: Store, options: InspectOptions = {}): Promise<RunLocation> {
+  const keys = await listAll(store, '');
+  const present = new Set(keys);
+  let prepared: PreparedRunRead | undefined;
+  try {
+    prepared = present.has(PREPARED_KEY) ? await readPreparedRunIfAny(store) : undefined;
+  } catch (error) {
+    if (!options.claimBroken || !(error instanceof BatchError) || error.code !== 'E_NOT_PREPARED') throw error;
+    prepared = { file: { version: 1, state: 'preparing', createdAt: '', jobs: [], model: { modelId: '', family: 'anthropic', invocationType: 'InvokeModel' }, quotas: undefined as never, submittable: false, written: 0, rejectsKey: REJECTS_KEY }, runId: '', uri: store.resolve(PREPARED_KEY) };
+  }
+  const submitted = present.has(LEDGER_KEY);
+  const own = new Set<string>();
+  const inTheWay: string[] = [];
+  const layout = keys.filter((k) => k.startsWith(INPUT_PREFIX) || k.startsWith(LINEAGE_PREFIX));
+  const rejectsKey = prepared ? (prepared.file.rejectsKey ?? keyInStore(store, prepared.file.rejects) ?? (prepared.file.version < 2 ? REJECTS_KEY : undefined)) : undefined;
+  if (prepared) {
+    own.add(PREPARED_KEY);
+    if (rejectsKey) for (const k of keys) if (k.replace(PARTIAL_SUFFIX, '') === rejectsKey) own.add(k);
+    if (prepared.file.state === 'prepared') {
+      const listed = new Set<string>();
+      for (const job of prepared.file.jobs) {
+        for (const s of job.shards) {
+          listed.add(s.key);
+          if (s.lineage) listed.add(s.lineage);
+        }
+      }
+      for (const key of layout) {
+        const base = key.replace(PARTIAL_SUFFIX, '');
+        if (listed.has(key) || (base !== key && listed.has(base))) own.add(key);
+        else inTheWay.push(key);
+      }
+    } else {
+      // an interrupted prepare: the files rollover names, and its writers' temporary files
+      for (const key of layout) {
+        const rel = key.replace(PARTIAL_SUFFIX, '').replace(/^(input|lineage)\//, '');
+        if (SHARD_NAME.test(rel)) own.add(key);
+        else inTheWay.push(key);
+      }
+    }
+  } else {
+    inTheWay.push(...layout);
+    if (present.has(REJECTS_KEY)) inTheWay.push(REJECTS_KEY);
+  }
+  for (const key of keys) if (key.startsWith(LOCAL_SERVICE_PREFIX)) own.add(key);
+  const state = prepared ? prepared.file.state : 'empty';
+  return { store, state, ...(prepared ? { prepared } : {}), submitted, own: [...own].sort(), inTheWay: inTheWay.sort() };
+}
+
+/** Refuse a location whose run-writing places hold what is not the run's, naming up to five. */
+export function refuseInTheWay(location: RunLocation, doing: string): void {
+  if (location.inTheWay.length === 0) return;
+  const shown = location.inTheWay.slice(0, 5).map((k) => location.store.resolve(k)).join(', ');
+  throw new BatchError('E_IN_THE_WAY', `${doing}: ${location.store.uri} holds ${location.inTheWay.length} file(s) where a run writes that are not a prepared run's own: ${shown}${location.inTheWay.length > 5 ? ', ...' : ''}`, {
+    hint: 'nothing was removed: move those files away, or choose another location',
+  });
+}
+
+/**
+ * Remove the run's own files (never anything else). prepared.json goes last, so a crash part-way
+ * leaves a location still claimed by the run. Local folders the removal empties go too.
+ */
+export async function removeOwnFiles(location: RunLocation): Promise<number> {
+  const { store } = location;
+  const keys = location.own.filter((k) => k !== PREPARED_KEY);
+  for (const key of keys) await store.delete(key);
+  if (location.own.includes(PREPARED_KEY)) await store.delete(PREPARED_KEY);
+  if (store instanceof LocalStore) {
+    const dirs = new Set<string>();
+    for (const key of location.own) for (let i = key.lastIndexOf('/'); i > 0; i = key.lastIndexOf('/', i - 1)) dirs.add(key.slice(0, i));
+    // deepest first; rmdir refuses a folder that still holds anything
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) await rmdir(store.path(d)).catch(() => {});
+  }
+  return location.own.length;
+}
