@@ -35,7 +35,8 @@ export function collectCommand(): Command {
     .option('-r, --results <file>', 'results file: .jsonl, .csv or .tsv (optionally .gz), s3:// or - for stdout (default <run>/results.jsonl)')
     .addOption(new Option('--format <format>', 'results format (default: from the extension)').choices(['jsonl', 'csv', 'tsv']))
     .option('--raw', 'add the raw modelOutput (or error) JSON to every row')
-    .option('--csv-escape-formulas', 'CSV: prefix cells starting with = + - @ with \' (safe for spreadsheets; changes the text)')
+    .option('--csv-escape-formulas', "CSV/TSV: prefix with ' every cell a spreadsheet would run as a formula (= + @ tab CR, or - unless a number): the default")
+    .option('--no-csv-escape-formulas', 'CSV/TSV: write cells exactly as they are, formulas included')
     .option('--retry <run>', 'where the retry run goes (default <run>/retry-<next attempt>)')
     .option('--no-retry', 'plan no retries and write no dead letters')
     .option('--dead-letter <file>', 'dead-letter JSONL file (default <run>/dead-letter.jsonl)')
@@ -75,7 +76,7 @@ export async function runCollect(outputs: string, opts: Record<string, any>): Pr
       ...(opts.results !== undefined ? { results: opts.results } : {}),
       ...(opts.format ? { format: opts.format } : {}),
       raw: opts.raw === true,
-      escapeFormulas: opts.csvEscapeFormulas === true,
+      escapeFormulas: opts.csvEscapeFormulas !== false,
       retry: opts.retry === false ? false : typeof opts.retry === 'string' ? opts.retry : undefined,
       ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
       maxAttempts: opts.maxAttempts,

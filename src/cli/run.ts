@@ -65,6 +65,7 @@ export function runCommand(): Command {
     .option('--bedrock-endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
     .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', collect)
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
+    .option('--no-csv-escape-formulas', "CSV/TSV results: write cells exactly as they are (by default a cell a spreadsheet would run gets a leading ')")
     .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'only the report');

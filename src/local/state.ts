@@ -18,11 +18,11 @@ import {
   renameSync,
   unlinkSync,
   utimesSync,
-  writeSync,
   type Stats,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { fsyncDirSync, writeAllSync } from '../core/durable.js';
 import { BatchError } from '../errors.js';
 
 export interface LockInfo {
@@ -42,12 +42,13 @@ export function writeFileAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, text);
+    writeAllSync(fd, text, path);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
+  fsyncDirSync(dirname(path));
 }
 
 export function readJsonFile<T>(path: string): T | undefined {
@@ -211,7 +212,7 @@ function createExclusive(path: string, text: string): boolean {
   const tmp = `${path}.${process.pid}-${++tmpCounter}-${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx');
   try {
-    writeSync(fd, text);
+    writeAllSync(fd, text, path);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -233,7 +234,7 @@ function createExclusive(path: string, text: string): boolean {
       throw e;
     }
     try {
-      writeSync(fd2, text);
+      writeAllSync(fd2, text, path);
       fsyncSync(fd2);
     } finally {
       closeSync(fd2);

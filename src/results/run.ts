@@ -26,6 +26,7 @@ export interface CollectRunOptions {
   format?: ResultsFormat;
   /** Add the raw modelOutput JSON to every row. */
   raw?: boolean;
+  /** CSV/TSV results: escape cells a spreadsheet would run (default true; see ResultsWriterOptions). */
   escapeFormulas?: boolean;
   /** Where the retry run goes (default `<prepared>/retry-<n>`, n the next attempt); false: no retry plan. */
   retry?: string | false;
@@ -104,7 +105,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     format,
     ...(passthroughColumns ? { passthroughColumns } : {}),
     raw: options.raw === true,
-    escapeFormulas: options.escapeFormulas === true,
+    escapeFormulas: options.escapeFormulas !== false,
   });
   try {
     for await (const batch of collector.batches()) {

@@ -47,6 +47,35 @@ const FIXED: ReadonlySet<string> = new Set([...RESULT_COLUMNS, 'modelOutput']);
 /** JSONL bytes gathered before a write to the destination. */
 const CHUNK_BYTES = 1 << 18;
 
+/** A plain number, as a spreadsheet reads one: `-12.5`, `-3e4` (a `-` cell that is one is left as it is). */
+const PLAIN_NUMBER = /^-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A cell made safe for spreadsheets (CSV injection, OWASP): a cell starting with `=`, `+`, `@`, a
+ * tab or a carriage return (or their full-width forms, which some spreadsheets fold), or with `-`
+ * unless the whole cell is a plain number, gets a leading `'`, which spreadsheets show as text.
+ * Everything else is returned as it is.
+ */
+export function escapeFormula(cell: string): string {
+  if (cell === '') return cell;
+  switch (cell[0]) {
+    case '=':
+    case '+':
+    case '@':
+    case '\t':
+    case '\r':
+    case '\uFF1D':
+    case '\uFF0B':
+    case '\uFF0D':
+    case '\uFF20':
+      return `'${cell}`;
+    case '-':
+      return PLAIN_NUMBER.test(cell) ? cell : `'${cell}`;
+    default:
+      return cell;
+  }
+}
+
 /** The format a file name asks for, or undefined. */
 export function formatOf(name: string): ResultsFormat | undefined {
   const n = name.toLowerCase().replace(/\.gz$/, '');
@@ -144,7 +173,11 @@ export interface ResultsWriterOptions {
   passthroughColumns?: string[];
   /** Include the raw modelOutput / error JSON. */
   raw?: boolean;
-  /** CSV: prefix cells starting with = + - @ (and tab, CR) with `'` so spreadsheets do not run them. Changes the text. */
+  /**
+   * CSV/TSV: prefix with `'` every cell a spreadsheet would run as a formula (see `escapeFormula`),
+   * so that opening the results never runs what a transcript or a model put there. Default true;
+   * false writes cells exactly as they are (the JSONL results never change).
+   */
   escapeFormulas?: boolean;
 }
 
@@ -201,10 +234,12 @@ export class ResultsWriter {
       header: true,
       columns: this.columns!,
       delimiter: this.format === 'tsv' ? '\t' : ',',
-      escape_formulas: this.options.escapeFormulas === true,
+      // our own rule (escapeFormula): csv-stringify's also escapes a negative amount such as -12.5
+      escape_formulas: false,
       cast: {
         boolean: (v) => String(v),
         object: (v) => JSON.stringify(v),
+        ...(this.options.escapeFormulas !== false ? { string: (v: string) => escapeFormula(v) } : {}),
       },
     });
     csv.on('error', (e) => (this.failure ??= e));

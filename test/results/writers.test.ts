@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lineageColumns } from '../../src/results/collect.js';
 import { collectRun } from '../../src/results/run.js';
 import type { CollectResult, SuccessResult } from '../../src/results/types.js';
-import { formatOf, resultJsonLine, resultRow, resultsWriter, RESULT_COLUMNS } from '../../src/results/writers.js';
+import { escapeFormula, formatOf, resultJsonLine, resultRow, resultsWriter, RESULT_COLUMNS } from '../../src/results/writers.js';
 import { LocalStore } from '../../src/stores/local.js';
 import { scenario } from './helpers.js';
 
@@ -98,16 +98,36 @@ describe('results writers', () => {
     expect(rows.map((r) => r.status).sort()).toEqual(['error', 'error', 'missing', 'missing', 'success', 'success', 'success', 'success', 'success', 'success']);
   });
 
-  it('escape spreadsheet formulas only when asked', async () => {
-    const formula: CollectResult = { ...success, text: '=HYPERLINK("x")', passthrough: {} };
-    for (const escapeFormulas of [false, true]) {
-      const store = new LocalStore(s.dir);
-      const w = resultsWriter({ target: { store, key: `f-${escapeFormulas}.csv` }, escapeFormulas });
-      await w.write(formula);
-      await w.close();
-      const rows = parse(await readFile(join(s.dir, `f-${escapeFormulas}.csv`)), { columns: true }) as Record<string, string>[];
-      expect(rows[0]!.text).toBe(escapeFormulas ? `'=HYPERLINK("x")` : '=HYPERLINK("x")');
+  it('escapes every cell a spreadsheet would run, by default, in CSV and TSV; a negative amount stays a number; off on request', async () => {
+    const cells: [string, string][] = [
+      ['=HYPERLINK("http://evil.example","click")', `'=HYPERLINK("http://evil.example","click")`],
+      ['@SUM(9*9)', "'@SUM(9*9)"],
+      ["+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"],
+      ["-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"],
+      ['\t=1+1', "'\t=1+1"],
+      ['\r=1+1', "'\r=1+1"],
+      ['\uFF1D1+1', "'\uFF1D1+1"],
+      ['- a bullet', "'- a bullet"],
+      ['-12.5', '-12.5'],
+      ['-3e4', '-3e4'],
+      ['plain text = fine', 'plain text = fine'],
+      ['', ''],
+    ];
+    for (const format of ['csv', 'tsv'] as const) {
+      for (const escapeFormulas of [undefined, false]) {
+        const store = new LocalStore(s.dir);
+        const key = `f-${format}-${String(escapeFormulas)}.${format}`;
+        const w = resultsWriter({ target: { store, key }, ...(escapeFormulas === undefined ? {} : { escapeFormulas }) });
+        for (const [cell] of cells) await w.write({ ...success, text: cell, passthrough: { queue: cell } });
+        await w.close();
+        const rows = parse(await readFile(join(s.dir, key)), { columns: true, delimiter: format === 'tsv' ? '\t' : ',', relax_quotes: true }) as Record<string, string>[];
+        expect(rows.map((r) => r.text)).toEqual(cells.map(([raw, escaped]) => (escapeFormulas === false ? raw : escaped)));
+        expect(rows.map((r) => r.queue)).toEqual(cells.map(([raw, escaped]) => (escapeFormulas === false ? raw : escaped)));
+        // numbers are numbers, never escaped
+        expect(rows[0]!.inputTokens).toMatch(/^\d+$/);
+      }
     }
+    expect(escapeFormula('=1')).toBe("'=1");
   });
 
   it('write to a stream (stdout) without ending it', async () => {
