@@ -19,6 +19,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { MotoServer } from './moto.js';
 import { uploadsDir, type S3Server } from './s3-server.js';
 
 export type S3Operation =
@@ -63,7 +64,7 @@ export type Fault = (request: ProxyRequest) => FaultAction | undefined;
 export interface S3Proxy {
   endpoint: string;
   /** The server's client options with the proxy's endpoint. */
-  clientOptions: S3Server['clientOptions'];
+  clientOptions: ProxiedServer['clientOptions'];
   requests: ProxyRequest[];
   /** AbortMultipartUpload requests that reached the proxy and succeeded. */
   aborts: { bucket: string; key: string; uploadId: string }[];
@@ -98,7 +99,10 @@ const b64 = (crc: number) => {
   return b.toString('base64');
 };
 
-export async function startS3Proxy(server: S3Server, options: { fault?: Fault; checksums?: boolean } = {}): Promise<S3Proxy> {
+/** What the proxy needs of a server: s3rver (test/support/s3-server.ts, whose aborts it emulates) or moto (test/support/moto.ts). */
+export type ProxiedServer = Pick<S3Server, 'endpoint'> & { clientOptions: S3Server['clientOptions'] | MotoServer['clientOptions']; dir?: string };
+
+export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fault; checksums?: boolean } = {}): Promise<S3Proxy> {
   const partCrcs = new Map<string, Map<number, number>>();
   const target = new URL(server.endpoint);
   const requests: ProxyRequest[] = [];
@@ -152,7 +156,7 @@ export async function startS3Proxy(server: S3Server, options: { fault?: Fault; c
       return;
     }
 
-    if (op === 'AbortMultipartUpload' && !action) {
+    if (op === 'AbortMultipartUpload' && !action && server.dir !== undefined) {
       req.resume();
       await once(req, 'end');
       const folder = join(uploadsDir(server.dir, r.bucket), r.uploadId!);
