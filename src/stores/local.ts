@@ -1,7 +1,7 @@
 /** A store on a local directory. Writes go to a temporary file, fsynced and renamed into place on finish. */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, open, open as openFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, resolve as resolvePath, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fsyncDir } from '../core/durable.js';
 import { BatchError } from '../errors.js';
@@ -51,7 +51,8 @@ export class LocalStore implements Store {
     // One open, remembered: a destroy that comes while it is under way waits for it (else the
     // temporary file would appear after the cleanup and stay behind).
     const open = () =>
-      (opening ??= mkdir(dirname(target), { recursive: true }).then(() => {
+      (opening ??= mkdir(dirname(target), { recursive: true }).then(async () => {
+        await removeDeadPartials(target);
         file = createWriteStream(tmp, { flags: 'w' });
         file.on('error', () => {}); // surfaced through the write callbacks
         return file;
@@ -119,6 +120,39 @@ export class LocalStore implements Store {
 
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+}
+
+/**
+ * The temporary files of this very key left by writers that were killed (SIGKILL, a power cut):
+ * `<target>.partial-<pid>-<n>` of a process that is gone. They are ours by name; removed when the
+ * key is written again, so a killed run leaves nothing behind once it is run again.
+ */
+async function removeDeadPartials(target: string): Promise<void> {
+  const dir = dirname(target);
+  const prefix = `${basename(target)}.partial-`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-\d+$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
