@@ -23,6 +23,7 @@
  *
  * Neither path checks UTF-8: both decode with `toString('utf8')` (bad bytes become U+FFFD).
  */
+import { jsonParseReason } from '../read/json-error.js';
 
 /** What one output line says, decoded: the same from the fast path and the full parse. */
 export interface OutputLine {
@@ -363,7 +364,9 @@ export function parseOutputLine(b: Buffer, start = 0, end = b.length, modelInput
   try {
     full = parseOutputLineFull(b, start, end, modelInput);
   } catch (error) {
-    return { ok: false, reason: `not valid JSON (${(error as Error).message.replace(/\s+/g, ' ').slice(0, 120)})` };
+    // fixed words and a column: V8's message quotes the line, which holds transcript and model text
+    const { reason } = jsonParseReason(error, b.toString('utf8', start, end));
+    return { ok: false, reason: `not valid JSON (${reason.replace(/ at line 1,/, ' at')})` };
   }
   if ('notAnObject' in full) return { ok: false, reason: 'not a JSON object' };
   return { ok: true, value: full, fast: false };
