@@ -26,6 +26,7 @@ import { basename, dirname, join, resolve as resolvePath, sep } from 'node:path'
 import { Readable, Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import type { ObjectInfo, Store } from '../stores/store.js';
+import { handleStream } from '../stores/local.js';
 
 /** `.` and `..` segments stored as `%2E` / `%2E%2E`, so a key is never a path step out of the store. */
 export function encodeKey(key: string): string {
@@ -148,37 +149,20 @@ export class ConfinedStore implements Store {
   }
 
   createReadStream(key: string): Readable {
-    let handle: FileHandle | undefined;
-    const store = this;
-    const chunkSize = 1 << 20;
-    return new Readable({
-      highWaterMark: chunkSize,
-      async construct(callback) {
+    return handleStream(
+      async () => {
+        const { root, path } = await this.realOf(key);
+        const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
         try {
-          const { root, path } = await store.realOf(key);
-          handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-          await store.checkOpened(handle, root, key);
-          callback();
+          await this.checkOpened(handle, root, key);
         } catch (err) {
-          callback(store.readError(key, err));
+          await handle.close();
+          throw err;
         }
+        return handle;
       },
-      async read() {
-        try {
-          const buffer = Buffer.allocUnsafe(chunkSize);
-          const { bytesRead } = await handle!.read(buffer, 0, chunkSize, null);
-          this.push(bytesRead > 0 ? buffer.subarray(0, bytesRead) : null);
-        } catch (err) {
-          this.destroy(store.readError(key, err));
-        }
-      },
-      destroy(error, callback) {
-        const h = handle;
-        handle = undefined;
-        if (!h) return callback(error);
-        h.close().then(() => callback(error), () => callback(error));
-      },
-    });
+      (err) => this.readError(key, err),
+    );
   }
 
   private readError(key: string, err: unknown): BatchError {

@@ -23,6 +23,7 @@ import {
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { fsyncDirSync, writeAllSync } from '../core/durable.js';
+import { pidAlive } from '../core/process.js';
 import { BatchError } from '../errors.js';
 
 export interface LockInfo {
@@ -68,15 +69,7 @@ export function readJsonFile<T>(path: string): T | undefined {
   }
 }
 
-export function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { pidAlive };
 
 /**
  * The lock of a state file, `<file>.lock`: correct under races, half-written files and PID reuse.

@@ -191,6 +191,8 @@ export class KeyFingerprint {
   }
 
   of(key: string): void {
+    // `step` inlined by hand: this loop runs per character of every call id, and `step` returns a
+    // tuple per character
     let h1 = this.s1;
     let h2 = this.s2;
     for (let i = 0; i < key.length; i++) {

@@ -4,6 +4,7 @@ import { mkdir, open, open as openFile, readdir, rename, rm, stat, unlink, type 
 import { basename, dirname, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fsyncDir } from '../core/durable.js';
+import { pidAlive } from '../core/process.js';
 import { BatchError } from '../errors.js';
 import type { ObjectInfo, Store } from './store.js';
 
@@ -142,19 +143,11 @@ async function removeDeadPartials(target: string): Promise<void> {
     const m = /^(\d+)-\d+$/.exec(name.slice(prefix.length));
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || processAlive(pid)) continue;
+    if (pid === process.pid || pidAlive(pid)) continue;
     await unlink(join(dir, name)).catch(() => {});
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function walk(root: string, dir: string, out: ObjectInfo[]): Promise<void> {
   let names;
@@ -177,15 +170,23 @@ async function walk(root: string, dir: string, out: ObjectInfo[]): Promise<void>
 
 /** A byte stream of a file whose errors name the URI and carry code E_STORE. */
 export function readFileStream(path: string, uri: string, chunkSize = 1 << 20): Readable {
+  return handleStream(() => open(path, 'r'), (err) => storeReadError(uri, err), chunkSize);
+}
+
+/**
+ * A byte stream over a file handle that `opening` gives (opened on the first read, closed on end or
+ * destroy), `chunkSize` bytes a read; every error goes through `mapError`.
+ */
+export function handleStream(opening: () => Promise<FileHandle>, mapError: (err: unknown) => Error, chunkSize = 1 << 20): Readable {
   let handle: FileHandle | undefined;
   return new Readable({
     highWaterMark: chunkSize,
     async construct(callback) {
       try {
-        handle = await open(path, 'r');
+        handle = await opening();
         callback();
       } catch (err) {
-        callback(storeReadError(uri, err));
+        callback(mapError(err));
       }
     },
     async read() {
@@ -194,7 +195,7 @@ export function readFileStream(path: string, uri: string, chunkSize = 1 << 20): 
         const { bytesRead } = await handle!.read(buffer, 0, chunkSize, null);
         this.push(bytesRead > 0 ? buffer.subarray(0, bytesRead) : null);
       } catch (err) {
-        this.destroy(storeReadError(uri, err));
+        this.destroy(mapError(err));
       }
     },
     destroy(error, callback) {
