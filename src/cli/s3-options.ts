@@ -5,7 +5,7 @@
 import { Option, type Command } from 'commander';
 import { BatchError } from '../errors.js';
 import { parseBytes } from '../shards/quotas.js';
-import { abortOpenUploads, uploadsSettled } from '../stores/s3-writer.js';
+import { abortOpenUploads, openUploadCount, uploadsSettled } from '../stores/s3-writer.js';
 import type { S3StoreOptions } from '../stores/s3.js';
 
 export function addS3Options(cmd: Command): Command {
@@ -67,9 +67,12 @@ export async function withInterrupts<T>(
 ): Promise<T> {
   const controller = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
+  /** Uploads open when the signal came: the pipeline's own teardown may abort them before abortOpenUploads runs. */
+  let openAtSignal = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) process.exit(exitCodeFor(signal));
     interrupted = signal;
+    openAtSignal = openUploadCount();
     process.stderr.write(`\nbedrock-batch: ${signal}: stopping, aborting open uploads (press Ctrl-C again to quit at once)\n`);
     controller.abort(new BatchError('E_INTERRUPTED', `interrupted by ${signal}`));
   };
@@ -79,7 +82,7 @@ export async function withInterrupts<T>(
     return await work(controller.signal);
   } catch (error) {
     if (interrupted) {
-      const n = await abortOpenUploads(new BatchError('E_INTERRUPTED', `interrupted by ${interrupted}`));
+      const n = Math.max(openAtSignal, await abortOpenUploads(new BatchError('E_INTERRUPTED', `interrupted by ${interrupted}`)));
       process.exitCode = exitCodeFor(interrupted);
       throw new BatchError('E_INTERRUPTED', `interrupted by ${interrupted}${n ? `; ${n} open upload${n === 1 ? '' : 's'} aborted` : ''}`, {
         cause: error,

@@ -225,6 +225,13 @@ export async function uploadsSettled(): Promise<void> {
   );
 }
 
+/** S3 writers of this process whose object is not complete yet (uploads an interrupt would abort). */
+export function openUploadCount(): number {
+  let n = 0;
+  for (const w of live) if (!w.result && !w.destroyed) n++;
+  return n;
+}
+
 /** Destroys every unfinished S3 writer of this process and waits until each has aborted its upload. */
 export async function abortOpenUploads(reason: Error = new BatchError('E_INTERRUPTED', 'interrupted')): Promise<number> {
   const writers = [...live];
