@@ -40,7 +40,11 @@ export interface PrepareRunOptions {
    * them, so CSV and JSONL inputs are prepared on all cores. Give this or `adapt` + `prompt`.
    */
   stages?: StagesSpec;
-  /** Source items -> calls (e.g. `adaptCalls()` from bedrock-batch/transforms); runs on one thread. */
+  /**
+   * Source items -> calls (e.g. `adaptCalls()` from bedrock-batch/transforms); runs on one thread.
+   * Its `end` is called after each input (a call never spans two inputs); it must take the items
+   * of the next input after it, as the adapters of bedrock-batch/transforms do.
+   */
   adapt?: Step<any, any>;
   /** Calls -> prompts (e.g. `promptCalls()` from bedrock-batch/transforms). */
   prompt?: Step<any, any>;

@@ -68,7 +68,8 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   const { mode: idMode, duplicates } = checkIdOptions(o.ids);
   const workers = o.workers ?? Math.min(8, availableParallelism());
   if (!Number.isInteger(workers) || workers < 0) throw new BatchError('E_BAD_OPTION', `workers must be a whole number, got ${String(workers)}`);
-  const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => {
+  /** Everything after the adapter: count the calls read, prompt, records, ids, validation. */
+  const afterAdapt = (prompt: Pipeline): Pipeline => {
     const countRead: Pipeline = {
       write(item, emit) {
         if (item.kind === 'call' || item.kind === 'reject') o.onRead(1, 0);
@@ -79,7 +80,6 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
       },
     };
     return fuse<PrepareItem, PrepareItem>(
-      adapt,
       countRead,
       prompt,
       toRecords(o.model),
@@ -87,20 +87,26 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
       validateRecords({ modelId: o.model.modelId, family: o.model.family, maxRecordBytes: o.maxRecordBytes }),
     );
   };
+  const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => fuse<PrepareItem, PrepareItem>(adapt, afterAdapt(prompt));
 
   const files = await expandInputs(o.inputs);
   if (!('module' in o.stages)) {
-    // Custom steps: one pipeline for the whole run, on this thread.
-    const steps = pipeline(o.stages.adapt, o.stages.prompt);
+    // Custom steps: one pipeline for the whole run, on this thread. The adapter is ended after
+    // each input, so a call never spans two inputs, even two reads of one file (same name).
+    const adapt = o.stages.adapt;
+    const rest = afterAdapt(o.stages.prompt);
     const out: PrepareItem[] = [];
     const emit: Emit<PrepareItem> = (x) => out.push(x);
+    const toRest: Emit<PrepareItem> = (x) => rest.write(x, emit);
     for (const file of files) {
       for await (const item of decodeInput(counted(await openInput(file, o.read), o), o.read)) {
-        steps.write(item, emit);
+        adapt.write(item, toRest);
         if (out.length) yield* out.splice(0);
       }
+      adapt.end?.(toRest);
+      if (out.length) yield* out.splice(0);
     }
-    steps.end?.(emit);
+    rest.end?.(emit);
     yield* out;
     return;
   }
