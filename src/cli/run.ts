@@ -54,6 +54,8 @@ export function runCommand(): Command {
     .option('--key <column>', 'call id column')
     .option('--text <column>', 'transcript / utterance text column')
     .option('--speaker <column>', 'speaker column (one utterance per row)')
+    .addOption(new Option('--rows <kind>', 'what a row is: a whole call, or one utterance (default: utterances when there is a speaker or role column)').choices(['calls', 'utterances']))
+    .addOption(new Option('--duplicates <scope>', 'where a call id must be unique: in the whole run, or per file').choices(['run', 'per-file']))
     .option('--passthrough <columns>', 'columns carried into the results: a,b,c | * | none')
     .addOption(new Option('--quotas <profile>', 'quota profile (default: local on the local service, default on AWS)').choices(Object.keys(QUOTA_PROFILES)))
     .option('--max-records <n>', 'records per shard file', int('--max-records', 1))
