@@ -42,6 +42,7 @@ import type { LocalFaults } from '../../src/local/faults.js';
 import { collectRun, type CollectRunSummary } from '../../src/results/run.js';
 import { adaptCalls, callStages, promptCalls } from '../../transforms/index.js';
 import { FAST_LOCAL, QUICK } from '../jobs/helpers.js';
+import { prng } from '../prepare/helpers.js';
 
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
@@ -49,17 +50,7 @@ const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
 type Rand = () => number;
 
-/** mulberry32 */
-function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32: (seed: number) => Rand = prng;
 
 const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
