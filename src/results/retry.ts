@@ -195,7 +195,23 @@ export class RetryPlanner {
       origin,
     };
     if (Object.keys(rec.passthrough).length > 0) item.passthrough = rec.passthrough;
-    this.sink ??= this.openSink();
+    if (!this.sink) {
+      // Claim the location before the first shard, as prepare does (src/run/prepared.ts): a collect
+      // killed now leaves a run that the next collect knows as its own and replaces.
+      await writePreparedRun(this.store, {
+        version: PREPARED_VERSION,
+        state: 'preparing',
+        createdAt: new Date().toISOString(),
+        jobs: [],
+        model: this.o.model,
+        quotas: this.o.quotas,
+        submittable: false,
+        written: 0,
+        rejectsKey: REJECTS_KEY,
+        retry: { attempt: rec.attempt + 1, of: this.o.from.prepared, outputs: this.o.from.outputs },
+      });
+      this.sink ??= this.openSink();
+    }
     this.retryCount++;
     if (!this.sink.write(item)) await Promise.race([once(this.sink, 'drain'), this.sinkDone]);
     return d;
@@ -235,10 +251,19 @@ export class RetryPlanner {
   }
 
   /** Abandon the plan: nothing partial is left under the retry run's keys or the dead-letter file. */
-  abort(error: Error): void {
+  async abort(error: Error): Promise<void> {
     this.finished = true;
-    this.sink?.destroy(error);
-    this.dead?.destroy(error);
+    const closed = (w: Writable | undefined) => (w && !w.closed ? once(w, 'close').catch(() => {}) : Promise.resolve());
+    const sink = this.sink;
+    const dead = this.dead;
+    sink?.destroy(error);
+    dead?.destroy(error);
+    await Promise.all([closed(sink), closed(dead)]);
+    // the claim and whatever shards were finished: the retry run was never whole
+    if (sink) {
+      const here = await inspectRunLocation(this.store).catch(() => undefined);
+      if (here?.state === 'preparing') await removeOwnFiles(here).catch(() => {});
+    }
   }
 
   /**

@@ -122,7 +122,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     }
   } catch (error) {
     writer.abort(error as Error);
-    planner?.abort(error as Error);
+    await planner?.abort(error as Error);
     throw error;
   }
   const results = await writer.close();

@@ -10,6 +10,7 @@
  */
 import { readdir, rmdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { pidAlive } from '../core/process.js';
 import { BatchError } from '../errors.js';
 import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
@@ -119,7 +120,14 @@ export async function inspectRunLocation(store: Store, options: InspectOptions =
       }
     }
   } else {
-    inTheWay.push(...layout);
+    for (const key of layout) {
+      // what our own writer leaves when it is killed: `<shard name>.partial-<pid>-<n>` of a process
+      // that is gone (no other program names files so); anything else is in the way
+      const m = /\.partial-(\d+)-\d+$/.exec(key);
+      const rel = key.replace(PARTIAL_SUFFIX, '').replace(/^(input|lineage)\//, '');
+      if (m && SHARD_NAME.test(rel) && !pidAlive(Number(m[1]))) own.add(key);
+      else inTheWay.push(key);
+    }
     if (present.has(REJECTS_KEY)) inTheWay.push(REJECTS_KEY);
   }
   for (const key of keys) if (key.startsWith(LOCAL_SERVICE_PREFIX)) own.add(key);
