@@ -122,7 +122,7 @@ export function isBatchError(error: unknown): error is BatchError {
 }
 
 /** A short, single-line preview of an option's value or a column name for error messages. Never for a
- * row's content: rejects and errors about rows carry no text of the row at all (DESIGN.md, "Rejects"). */
+ * row's content: rejects and errors about rows carry no text of the row at all (docs/contracts.md, "Rejects"). */
 export function preview(value: unknown, max = 40): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   const flat = text.replace(/\s+/g, ' ').trim();

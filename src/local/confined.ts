@@ -1,7 +1,7 @@
 /**
  * A local directory as an S3 bucket of the local service, confined to it: nothing outside the
  * directory's real path is ever read or written, whatever the key's segments or the symbolic links
- * in the tree (DESIGN.md, "The local service").
+ * in the tree (docs/contracts.md, "The local service").
  *
  * - Keys are S3 keys: `.` and `..` segments are stored as `%2E` / `%2E%2E` (see stores.ts), so a key
  *   is never a path step.

@@ -1,5 +1,5 @@
 /**
- * Service errors as Bedrock's control plane sends them (bedrock-batch-facts.md §4.4): an exception
+ * Service errors as Bedrock's control plane sends them (docs/bedrock.md §4.4): an exception
  * name in `x-amzn-ErrorType`, the HTTP status the model assigns to it, and `{"message": "..."}`.
  * The SDK maps the name to its modelled exception class, so `err.name` on the client side is the
  * name given here and `err.$metadata.httpStatusCode` the status.

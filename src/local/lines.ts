@@ -1,6 +1,6 @@
 /**
  * JSONL lines from a byte stream: split on `\n` only (never on U+2028/U+2029 or a lone `\r`: see
- * bedrock-batch-facts.md §6.4), at the Buffer level, with a bound on one line so a file without
+ * docs/bedrock.md §6.4), at the Buffer level, with a bound on one line so a file without
  * newlines cannot exhaust memory.
  */
 import type { Readable } from 'node:stream';

@@ -1,6 +1,6 @@
 /**
  * The local model's view of a record: what a `modelInput` asks (system text, turns, output budget),
- * and the `modelOutput` each family answers with (bedrock-batch-facts.md §1.2):
+ * and the `modelOutput` each family answers with (docs/bedrock.md §1.2):
  *
  *   anthropic   {id, type:"message", role, model, content:[{type:"text",text}], stop_reason, stop_sequence, usage:{input_tokens, output_tokens}}
  *   nova        {output:{message:{role, content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens, totalTokens}}

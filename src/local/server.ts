@@ -1,6 +1,6 @@
 /**
  * The local service on 127.0.0.1: Bedrock's control-plane HTTP API for model invocation jobs, as
- * `@aws-sdk/client-bedrock` speaks it (restJson1; bedrock-batch-facts.md §4):
+ * `@aws-sdk/client-bedrock` speaks it (restJson1; docs/bedrock.md §4):
  *
  *   POST /model-invocation-job                       CreateModelInvocationJob
  *   GET  /model-invocation-job/{jobIdentifier}       GetModelInvocationJob

@@ -2,7 +2,7 @@
  * The local batch service's core, without HTTP: Bedrock's model-invocation-job operations over a
  * job table, and the job runner. `server.ts` puts it on 127.0.0.1.
  *
- * Lifecycle (bedrock-batch-facts.md §3.5, §8):
+ * Lifecycle (docs/bedrock.md §3.5):
  *
  *   Submitted → Validating → Failed (with message)
  *                          → Scheduled → Expired (timeout reached before it started)
@@ -439,7 +439,7 @@ export class LocalBatchService extends EventEmitter {
     return modelId;
   }
 
-  /** The Get response; a List summary has the same members (bedrock-batch-facts.md §3.3). */
+  /** The Get response; a List summary has the same members (docs/bedrock.md §3.3). */
   private describe(j: StoredJob): Record<string, unknown> {
     const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     const out: Record<string, unknown> = {

@@ -1,6 +1,6 @@
 /**
  * Where the local service's bytes live: a resolver turns a job's `s3://bucket/key` into a Store and
- * a key in it. Three kinds (DESIGN.md, "The local service"):
+ * a key in it. Three kinds (docs/contracts.md, "The local service"):
  *
  * - `rootResolver(dir)`: the service is its own S3. `s3://bucket/key` is `DIR/bucket/key`; a bucket
  *   exists when its folder does.

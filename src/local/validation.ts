@@ -1,6 +1,6 @@
 /**
  * Request validation for the local service, as the real control plane does it (the SDK checks
- * nothing: bedrock-batch-facts.md §4.1). Patterns, lengths and ranges are the documented ones
+ * nothing: docs/bedrock.md §4.1). Patterns, lengths and ranges are the documented ones
  * (§3.1-§3.3). Messages follow Coral's wording, naming the member and the constraint:
  *
  *   1 validation error detected: Value 'my job' at 'jobName' failed to satisfy constraint:

@@ -1,5 +1,5 @@
 /**
- * Anthropic Claude on Bedrock, Messages API (InvokeModel body; bedrock-batch-facts.md §1.2):
+ * Anthropic Claude on Bedrock, Messages API (InvokeModel body; docs/bedrock.md §1.2):
  *
  *   {"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"system":"...",
  *    "messages":[{"role":"user","content":[{"type":"text","text":"..."}]}],"temperature":0.2,"top_p":0.9}

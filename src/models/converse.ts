@@ -1,6 +1,6 @@
 /**
  * The Converse request shape, for any model, in a job with `modelInvocationType: "Converse"`
- * (bedrock-batch-facts.md §1.2):
+ * (docs/bedrock.md §1.2):
  *
  *   {"messages":[{"role":"user","content":[{"text":"..."}]}],"system":[{"text":"..."}],
  *    "inferenceConfig":{"maxTokens":1024,"temperature":0.2,"topP":0.9}}

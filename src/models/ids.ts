@@ -1,5 +1,5 @@
 /**
- * Model ids as Bedrock accepts them for a batch job (bedrock-batch-facts.md §1.3): a base id
+ * Model ids as Bedrock accepts them for a batch job (docs/bedrock.md §1.3): a base id
  * (`anthropic.claude-3-haiku-20240307-v1:0`), a cross-region inference profile id
  * (`us.anthropic...`, `eu.`, `apac.`, `global.`, ...), a foundation-model ARN, an inference-profile
  * ARN, an application-inference-profile ARN or a custom-model ARN. Families and limit tables work

@@ -1,5 +1,5 @@
 /**
- * Meta Llama 3, 3.1, 3.2, 3.3 and 4 Instruct through InvokeModel (bedrock-batch-facts.md §1.2):
+ * Meta Llama 3, 3.1, 3.2, 3.3 and 4 Instruct through InvokeModel (docs/bedrock.md §1.2):
  *
  *   {"prompt":"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n...<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
  *    "max_gen_len":512,"temperature":0.5,"top_p":0.9}

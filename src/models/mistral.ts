@@ -1,6 +1,6 @@
 /**
  * Mistral text completion (Mistral 7B Instruct, Mixtral 8x7B Instruct, Mistral Large 24.02,
- * Mistral Small 24.02) through InvokeModel (bedrock-batch-facts.md §1.2):
+ * Mistral Small 24.02) through InvokeModel (docs/bedrock.md §1.2):
  *
  *   {"prompt":"<s>[INST] ... [/INST]","max_tokens":512,"temperature":0.5,"top_p":0.9}
  *

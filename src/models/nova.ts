@@ -1,6 +1,6 @@
 /**
  * Amazon Nova (micro, lite, pro, premier; Nova 2 lite) through InvokeModel, native format
- * (bedrock-batch-facts.md §1.2):
+ * (docs/bedrock.md §1.2):
  *
  *   {"messages":[{"role":"user","content":[{"text":"..."}]}],"system":[{"text":"..."}],
  *    "inferenceConfig":{"maxTokens":512,"temperature":0.7,"topP":0.9}}

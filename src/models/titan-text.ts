@@ -1,5 +1,5 @@
 /**
- * Amazon Titan Text (lite, express, premier) through InvokeModel (bedrock-batch-facts.md §1.2):
+ * Amazon Titan Text (lite, express, premier) through InvokeModel (docs/bedrock.md §1.2):
  *
  *   {"inputText":"User: ...\nBot:","textGenerationConfig":{"maxTokenCount":512,"temperature":0.7,"topP":0.9,"stopSequences":[]}}
  *

@@ -2,7 +2,7 @@
  * JSON numbers kept as written. JSON.parse reads every number into a double, so
  * `12345678901234567891` and `12345678901234567892` both become 12345678901234567000, `1.0` becomes
  * 1 and `1e3` becomes 1000: two call ids would become one key, and two calls one prompt. Call ids
- * must stay exactly as written (DESIGN.md, "Inputs").
+ * must stay exactly as written (docs/contracts.md, "Inputs").
  *
  * What is kept: the numbers that are direct values of the top-level object, the fields a call's id
  * is read from (a JSONL line, a JSON array element, a one-call JSON document). A number a double

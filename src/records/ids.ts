@@ -11,7 +11,7 @@
  *
  * Either way a call key seen twice is rejected (E_DUPLICATE_KEY) naming both places; the first is
  * kept. What counts as the same call (`duplicates`):
- * - `run` (default, DESIGN.md "Inputs"): the same key anywhere in the run, in one file or in two
+ * - `run` (default, docs/contracts.md "Inputs"): the same key anywhere in the run, in one file or in two
  *   (an export given twice, overlapping daily files). The check is on a fingerprint of the key alone
  *   (with the namespace, when one is given), not on the recordId, which still depends on the file.
  * - `per-file`: for exports whose ids are unique only within a file: the same key in the same REAL

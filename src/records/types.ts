@@ -77,7 +77,7 @@ export interface PreparedRecord extends Lineage {
 
 export type RejectStage = 'read' | 'decode' | 'adapt' | 'prompt' | 'model' | 'ids' | 'validate' | 'rollover';
 
-/** A row or record that will not be sent, and why. Never holds any of its text (DESIGN.md, "Rejects"):
+/** A row or record that will not be sent, and why. Never holds any of its text (docs/contracts.md, "Rejects"):
  * the file, line, key, code and reason locate the row; a reason names positions, counts and column
  * names, never values other than the key. */
 export interface Reject extends Origin {

@@ -1,7 +1,7 @@
 /**
  * Where collect finds things: the prepared run (`prepared.json`, lineage sidecars, shards), the
  * job output folders under the output location (`<output>/<jobId>/<shard file>.out` and
- * `manifest.json.out`, bedrock-batch-facts.md §2.1), and small whole-file reads through a Store.
+ * `manifest.json.out`, docs/bedrock.md §2.1), and small whole-file reads through a Store.
  */
 import { BatchError } from '../errors.js';
 import { readPreparedRun, type PreparedRunFile } from '../run/prepared.js';

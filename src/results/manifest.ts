@@ -1,6 +1,6 @@
 /**
  * `manifest.json.out`: the six counters Bedrock writes beside a job's outputs
- * (bedrock-batch-facts.md §2.3), read and set against what collect parsed. Disagreements are
+ * (docs/bedrock.md §2.3), read and set against what collect parsed. Disagreements are
  * reported, never fatal: the manifest is Bedrock's word on what it billed, the lines are what came
  * back, and a user needs to see both when they differ.
  */

@@ -8,7 +8,7 @@ import { FAMILIES } from '../models/index.js';
 import type { FamilyName, ModelFamily, ModelOutputSummary } from '../models/family.js';
 import { isObject } from '../models/rules.js';
 
-/** The family whose response shape `output` has, if any (bedrock-batch-facts.md §1.2). */
+/** The family whose response shape `output` has, if any (docs/bedrock.md §1.2). */
 export function familyOfOutput(output: unknown): FamilyName | undefined {
   if (!isObject(output)) return undefined;
   if (Array.isArray(output.content) && (output.type === 'message' || 'stop_reason' in output)) return 'anthropic';

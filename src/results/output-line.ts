@@ -1,5 +1,5 @@
 /**
- * One line of a Bedrock batch output file (bedrock-batch-facts.md §2.2):
+ * One line of a Bedrock batch output file (docs/bedrock.md §2.2):
  *
  *   {"recordId":"...","modelInput":{...echoed...},"modelOutput":{...}}
  *   {"recordId":"...","modelInput":{...echoed...},"error":{"errorCode":400,"errorMessage":"..."}}

@@ -87,7 +87,7 @@ export interface BadLine {
   recordId?: string;
 }
 
-/** `manifest.json.out` (bedrock-batch-facts.md §2.3). */
+/** `manifest.json.out` (docs/bedrock.md §2.3). */
 export interface OutputManifest {
   totalRecordCount?: number;
   processedRecordCount?: number;

@@ -1,5 +1,5 @@
 /**
- * The layout of a prepared run, one owner for its names (DESIGN.md, "Layout of a prepared run"):
+ * The layout of a prepared run, one owner for its names (docs/contracts.md, "Layout of a prepared run"):
  *
  *   <run>/prepared.json                 the run: model, quotas, jobs, shards, counts, recipe
  *   <run>/input/job-0001/part-00001.jsonl   what a job reads: one folder per job, nothing else in it

@@ -1,7 +1,7 @@
 /**
  * Quota profiles: the Bedrock batch limits a run is planned against, as named, overridable data.
  * Sizes are in bytes, decimal (200 MB = 200,000,000 bytes), the conservative reading of AWS's
- * "MB"/"GB" (see bedrock-batch-facts.md §5: whether AWS means 10^9 or 2^30 is unconfirmed).
+ * "MB"/"GB" (see docs/bedrock.md §5: whether AWS means 10^9 or 2^30 is unconfirmed).
  */
 import { BatchError } from '../errors.js';
 
@@ -39,7 +39,7 @@ export const QUOTA_PROFILES: Readonly<Record<string, QuotaProfile>> = Object.fre
     maxJobsInFlight: 3,
     maxRecordBytes: 1 << 20,
   }),
-  /** Today's documented defaults (bedrock-batch-facts.md §5): check your account's applied values. */
+  /** Today's documented defaults (docs/bedrock.md §5): check your account's applied values. */
   documented: Object.freeze({
     name: 'documented',
     maxRecordsPerFile: 50_000,

@@ -4,7 +4,7 @@
  * per-job limits, and keeps every job at or above `minRecordsPerJob` by moving records from the
  * previous job into a short tail job at the end, or says clearly why it cannot.
  *
- * Layout in the store (see DESIGN.md, "Layout of a prepared run"):
+ * Layout in the store (see docs/contracts.md, "Layout of a prepared run"):
  *
  *   input/job-0001/part-00001.jsonl     what a job reads: one folder per job, nothing else in it
  *   lineage/job-0001/part-00001.jsonl   {recordId, key, file, line, ...passthrough}, line for line

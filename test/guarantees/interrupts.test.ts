@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../local/helpers.js';
 import { claude, writeOutputs } from '../results/helpers.js';
-import { cli, finish, start, until } from './helpers.js';
+import { cli, finish, start, until } from '../support/cli.js';
 
 const CALLS = 24_000;
 let dir: string;

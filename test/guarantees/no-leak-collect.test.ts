@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareCalls } from '../jobs/helpers.js';
 import { tempDir } from '../local/helpers.js';
 import { claude, writeOutputs } from '../results/helpers.js';
-import { cli } from './helpers.js';
+import { cli } from '../support/cli.js';
 
 const PII = 'Zebediah Quarrington, card 4111 1111 1111 1111, SSN 078-05-1120, phone +1 555 867 5309';
 /** Pieces short enough to be caught in a quote of a few characters. */

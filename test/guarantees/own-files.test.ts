@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../local/helpers.js';
-import { cli } from './helpers.js';
+import { cli } from '../support/cli.js';
 
 const CALLS = fileURLToPath(new URL('../../fixtures/calls.csv', import.meta.url));
 

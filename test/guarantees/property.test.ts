@@ -8,7 +8,7 @@
  * last digit, `1` next to `1.0`, blank lines and empty rows, empty transcripts, rows without an id,
  * bad JSON, rows with the wrong column count, badly quoted CSV fields, texts with commas, quotes,
  * newlines, é, emoji, U+2028 and card-number-like digits. The test's own oracle (below, written from
- * the README / DESIGN.md rules, not from the code) says which source calls the export holds and what
+ * the README / docs/contracts.md rules, not from the code) says which source calls the export holds and what
  * must become of each. Then the real thing runs (prepareRun: on one thread with adapt/prompt steps
  * or the call stages, every 5th case on worker threads with pieces of a few hundred bytes; submitRun
  * on the in-process local Bedrock batch service, with injected record errors and failed or

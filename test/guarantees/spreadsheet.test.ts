@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../local/helpers.js';
-import { cli } from './helpers.js';
+import { cli } from '../support/cli.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;

@@ -1,7 +1,7 @@
 /**
  * The local service's control-plane API, driven by the real @aws-sdk/client-bedrock over HTTP:
  * every route, every documented error type and status, validation messages, idempotency,
- * pagination and list filters (bedrock-batch-facts.md §3, §4, §8).
+ * pagination and list filters (docs/bedrock.md §3, §4).
  */
 import {
   BedrockClient,

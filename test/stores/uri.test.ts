@@ -14,7 +14,7 @@ describe("Bedrock's S3 URI rule", () => {
       's3://my.bucket-1/a/b_c/d*e/(f)/g!h/\'i\'/',
       's3://abc',
       's3://abc/',
-      's3://batch-in/../x/', // matches the pattern: the local service must handle it (DESIGN.md)
+      's3://batch-in/../x/', // matches the pattern: the local service must handle it (docs/contracts.md)
     ]) {
       expect(bedrockS3UriProblem(uri), uri).toBeUndefined();
     }

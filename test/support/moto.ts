@@ -4,7 +4,7 @@
  * checksums, ListMultipartUploads, AbortMultipartUpload and conditional writes (`If-None-Match: *`
  * and `If-Match` answered 412 PreconditionFailed); it does not serialise racing writers and never
  * answers 409 ConditionalRequestConflict, so race tests inject those through the pass-through in
- * `s3-proxy.ts`. It answers `HEAD key?versionId=null` with 400 (DESIGN.md, "Stores").
+ * `s3-proxy.ts`. It answers `HEAD key?versionId=null` with 400 (docs/contracts.md, "Stores").
  *
  *   const s3 = await startMoto();
  *   await s3.createBucket('batch-in');

@@ -3,7 +3,7 @@
  * one utterance per row (`call_id, speaker, text[, start, end, role]`). An export is one utterance
  * per row when it has a speaker or role column (detected, or named with `speaker`) or when the user
  * says so (`rows: 'utterances'`); then rows that share a key on ADJACENT lines of one file are one
- * call's utterances, in order (DESIGN.md, "Inputs"). In a one-call-per-row export (`rows: 'calls'`,
+ * call's utterances, in order (docs/contracts.md, "Inputs"). In a one-call-per-row export (`rows: 'calls'`,
  * or no speaker or role column) every row is a call of its own: two rows with the same key, adjacent
  * or not, are two calls, and the id stage rejects the second (E_DUPLICATE_KEY naming both lines),
  * never one call with two transcripts.

@@ -1,4 +1,4 @@
-/** Helpers for the guarantee tests: the built CLI in child processes, as a user runs it. */
+/** The built CLI in child processes, as a user runs it: for the tests that drive bedrock-batch end to end. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
