@@ -8,6 +8,7 @@ import { readPreparedRun, type PreparedRunFile } from '../run/prepared.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { openStore } from '../stores/index.js';
+export { fileTarget, readSmall } from '../stores/index.js';
 import { LocalStore, readFileStream } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
 
@@ -86,22 +87,6 @@ export function storeOf(location: string | Store): Store {
   return typeof location === 'string' ? openStore(location) : location;
 }
 
-/** Read a small object whole, as text, refusing one over `maxBytes`. */
-export async function readSmall(store: Store, key: string, maxBytes = 64 * 1024 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of store.createReadStream(key) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      throw new BatchError('E_STORE', `${store.resolve(key)} is over ${maxBytes} bytes, too big for what it should be`, {
-        hint: 'check that the location points at the right run',
-      });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
-}
-
 /** Read and check `<run>/prepared.json` (src/run/prepared.ts). */
 export async function readPrepared(store: Store): Promise<PreparedRunFile> {
   return (await readPreparedRun(store, 'pass --prepared the location that `prepare --out` was given (it holds prepared.json, input/ and lineage/)')).file;
@@ -152,23 +137,4 @@ function rootName(uri: string): string {
   const trimmed = uri.replace(/\/+$/, '');
   const i = trimmed.lastIndexOf('/');
   return i < 0 ? trimmed : trimmed.slice(i + 1);
-}
-
-/** A location for one file (`results.csv`, `s3://bucket/run/results.jsonl`): the store of its folder and its key. */
-export function fileTarget(uri: string): { store: Store; key: string; uri: string } {
-  const m = /^(s3:\/\/[^/]+\/?)(.*)$/i.exec(uri);
-  let base: string;
-  let key: string;
-  if (m) {
-    const rest = m[2]!;
-    const i = rest.lastIndexOf('/');
-    base = i < 0 ? m[1]! : `${m[1]!.replace(/\/?$/, '/')}${rest.slice(0, i + 1)}`;
-    key = i < 0 ? rest : rest.slice(i + 1);
-  } else {
-    const i = uri.lastIndexOf('/');
-    base = i < 0 ? '.' : uri.slice(0, i) || '/';
-    key = i < 0 ? uri : uri.slice(i + 1);
-  }
-  if (!key) throw new BatchError('E_BAD_OPTION', `${uri} names a folder, not a file`, { hint: 'give a file name such as results.jsonl' });
-  return { store: openStore(base), key, uri };
 }

@@ -32,13 +32,12 @@ export interface RunLocation {
 }
 
 /** Every key under the store, temporary files of local writers included (a Store's list leaves those out). */
-async function listAll(store: Store, prefix: string): Promise<string[]> {
+async function listAll(store: Store): Promise<string[]> {
+  const keys: string[] = [];
   if (!(store instanceof LocalStore)) {
-    const keys: string[] = [];
-    for await (const o of store.list(prefix)) keys.push(o.key);
+    for await (const o of store.list('')) keys.push(o.key);
     return keys;
   }
-  const keys: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     let entries;
     try {
@@ -53,10 +52,18 @@ async function listAll(store: Store, prefix: string): Promise<string[]> {
       else keys.push(relative(store.root, full).split(sep).join('/'));
     }
   };
-  const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-  await walk(folder ? store.path(folder) : store.root);
-  return keys.filter((k) => k.startsWith(prefix)).sort();
+  await walk(store.root);
+  return keys.sort();
 }
+
+/** A key below `input/` or `lineage/` as rollover names it (`job-0001/part-00001.jsonl`), a writer's temporary file of one included. */
+const shardNamed = (key: string) => SHARD_NAME.test(key.replace(PARTIAL_SUFFIX, '').replace(/^(input|lineage)\//, ''));
+
+/** The process that left a writer's temporary file (`....partial-<pid>-<n>`), if the key is one. */
+const partialPid = (key: string): number | undefined => {
+  const m = /\.partial-(\d+)-\d+$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+};
 
 /** The key of a rejects file given as a URI, when it is inside the store. */
 function keyInStore(store: Store, uri: string | undefined): string | undefined {
@@ -81,58 +88,41 @@ export interface InspectOptions {
 
 /** What is at a run location (see the module comment). One listing of the location, then prepared.json if it is there. */
 export async function inspectRunLocation(store: Store, options: InspectOptions = {}): Promise<RunLocation> {
-  const keys = await listAll(store, '');
+  const keys = await listAll(store);
   const present = new Set(keys);
   let prepared: PreparedRunRead | undefined;
+  let broken = false;
   try {
     prepared = present.has(PREPARED_KEY) ? await readPreparedRunIfAny(store) : undefined;
   } catch (error) {
     if (!options.claimBroken || !(error instanceof BatchError) || error.code !== 'E_NOT_PREPARED') throw error;
-    prepared = { file: { version: 1, state: 'preparing', createdAt: '', jobs: [], model: { modelId: '', family: 'anthropic', invocationType: 'InvokeModel' }, quotas: undefined as never, submittable: false, written: 0, rejectsKey: REJECTS_KEY }, runId: '', uri: store.resolve(PREPARED_KEY) };
+    broken = true; // taken as an interrupted prepare's, with the default rejects file
   }
-  const submitted = present.has(LEDGER_KEY);
+  const file = prepared?.file;
+  const state: RunLocation['state'] = broken ? 'preparing' : (file?.state ?? 'empty');
   const own = new Set<string>();
   const inTheWay: string[] = [];
-  const layout = keys.filter((k) => k.startsWith(INPUT_PREFIX) || k.startsWith(LINEAGE_PREFIX));
-  const rejectsKey = prepared ? (prepared.file.rejectsKey ?? keyInStore(store, prepared.file.rejects) ?? (prepared.file.version < 2 ? REJECTS_KEY : undefined)) : undefined;
-  if (prepared) {
-    own.add(PREPARED_KEY);
-    if (rejectsKey) for (const k of keys) if (k.replace(PARTIAL_SUFFIX, '') === rejectsKey) own.add(k);
-    if (prepared.file.state === 'prepared') {
-      const listed = new Set<string>();
-      for (const job of prepared.file.jobs) {
-        for (const s of job.shards) {
-          listed.add(s.key);
-          if (s.lineage) listed.add(s.lineage);
-        }
-      }
-      for (const key of layout) {
-        const base = key.replace(PARTIAL_SUFFIX, '');
-        if (listed.has(key) || (base !== key && listed.has(base))) own.add(key);
-        else inTheWay.push(key);
-      }
-    } else {
-      // an interrupted prepare: the files rollover names, and its writers' temporary files
-      for (const key of layout) {
-        const rel = key.replace(PARTIAL_SUFFIX, '').replace(/^(input|lineage)\//, '');
-        if (SHARD_NAME.test(rel)) own.add(key);
-        else inTheWay.push(key);
-      }
-    }
-  } else {
-    for (const key of layout) {
-      // what our own writer leaves when it is killed: `<shard name>.partial-<pid>-<n>` of a process
-      // that is gone (no other program names files so); anything else is in the way
-      const m = /\.partial-(\d+)-\d+$/.exec(key);
-      const rel = key.replace(PARTIAL_SUFFIX, '').replace(/^(input|lineage)\//, '');
-      if (m && SHARD_NAME.test(rel) && !pidAlive(Number(m[1]))) own.add(key);
-      else inTheWay.push(key);
-    }
-    if (present.has(REJECTS_KEY)) inTheWay.push(REJECTS_KEY);
+  // what the run claims: the shards and lineage its prepared.json lists, or (a prepare that did
+  // not finish) whatever rollover names so; with no run here, only what a killed writer of ours left
+  const listed = file?.state === 'prepared' ? new Set(file.jobs.flatMap((j) => j.shards.flatMap((sh) => (sh.lineage ? [sh.key, sh.lineage] : [sh.key])))) : undefined;
+  const claims = (key: string): boolean => {
+    if (listed) return listed.has(key.replace(PARTIAL_SUFFIX, ''));
+    if (state === 'preparing') return shardNamed(key);
+    const pid = partialPid(key);
+    return pid !== undefined && shardNamed(key) && !pidAlive(pid);
+  };
+  for (const key of keys) {
+    if (key.startsWith(INPUT_PREFIX) || key.startsWith(LINEAGE_PREFIX)) (claims(key) ? own.add(key) : inTheWay.push(key));
+    else if (key.startsWith(LOCAL_SERVICE_PREFIX)) own.add(key);
   }
-  for (const key of keys) if (key.startsWith(LOCAL_SERVICE_PREFIX)) own.add(key);
-  const state = prepared ? prepared.file.state : 'empty';
-  return { store, state, ...(prepared ? { prepared } : {}), submitted, own: [...own].sort(), inTheWay: inTheWay.sort() };
+  if (state === 'empty') {
+    if (present.has(REJECTS_KEY)) inTheWay.push(REJECTS_KEY);
+  } else {
+    own.add(PREPARED_KEY);
+    const rejectsKey = broken ? REJECTS_KEY : (file!.rejectsKey ?? keyInStore(store, file!.rejects) ?? (file!.version < 2 ? REJECTS_KEY : undefined));
+    if (rejectsKey) for (const k of keys) if (k.replace(PARTIAL_SUFFIX, '') === rejectsKey) own.add(k);
+  }
+  return { store, state, ...(prepared ? { prepared } : {}), submitted: present.has(LEDGER_KEY), own: [...own].sort(), inTheWay: inTheWay.sort() };
 }
 
 /** Refuse a location whose run-writing places hold what is not the run's, naming up to five. */

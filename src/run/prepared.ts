@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { BatchError } from '../errors.js';
 import type { FamilyName, InvocationType } from '../models/family.js';
 import type { QuotaProfile } from '../shards/quotas.js';
+import { readSmall } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import { PREPARED_KEY } from './layout.js';
 import type { Recipe } from './recipe.js';
@@ -103,20 +104,6 @@ function notPrepared(uri: string, what: string, hint: string): BatchError {
   return new BatchError('E_NOT_PREPARED', what, { file: uri, hint });
 }
 
-/** Read prepared.json whole (it is small), refusing one over `maxBytes`. */
-async function readBytes(store: Store, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of store.createReadStream(PREPARED_KEY) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      throw new BatchError('E_STORE', `${store.resolve(PREPARED_KEY)} is over ${maxBytes} bytes, too big for what it should be`, { hint: 'check that the location points at the right run' });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
 /**
  * Read and check `<run>/prepared.json`, or undefined when there is none. E_NOT_PREPARED for a file
  * that is empty, not JSON, of a newer version, or not a run; `preparing` runs are returned as they
@@ -125,7 +112,7 @@ async function readBytes(store: Store, maxBytes: number): Promise<Buffer> {
 export async function readPreparedRunIfAny(store: Store): Promise<PreparedRunRead | undefined> {
   if (!(await store.exists(PREPARED_KEY))) return undefined;
   const uri = store.resolve(PREPARED_KEY);
-  const bytes = await readBytes(store, 256 << 20);
+  const bytes = Buffer.from(await readSmall(store, PREPARED_KEY, 256 << 20), 'utf8');
   const again = 'prepare the run again: the same `run` command with --fresh, or `prepare --overwrite`';
   if (bytes.length === 0 || bytes.toString('utf8').trim() === '') {
     throw notPrepared(uri, 'is empty (0 bytes): a prepare that did not finish, or a disk that lost it', again);

@@ -16,7 +16,7 @@ import { readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BatchError } from '../errors.js';
 import { Ledger, type LedgerState } from '../jobs/ledger.js';
-import { openStore } from '../stores/index.js';
+import { fileTarget, openStore, readSmall } from '../stores/index.js';
 import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
 import { DEAD_LETTER_KEY, LEDGER_KEY } from './layout.js';
@@ -44,10 +44,9 @@ export interface LeftJob {
 
 async function readManifest(store: Store): Promise<WorkManifest | undefined> {
   if (!(await store.exists(WORK_MANIFEST_KEY))) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const c of store.createReadStream(WORK_MANIFEST_KEY) as AsyncIterable<Buffer>) chunks.push(c);
+  const text = await readSmall(store, WORK_MANIFEST_KEY, 1 << 20);
   try {
-    const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as WorkManifest;
+    const m = JSON.parse(text) as WorkManifest;
     if (m && m.tool === 'bedrock-batch run' && Array.isArray(m.results)) return m;
   } catch {
     // fall through
@@ -75,7 +74,7 @@ export async function claimWork(work: string, where: { batch: string; output: st
   const known = await readManifest(store);
   const m: WorkManifest = known ?? { version: 1, tool: 'bedrock-batch run', createdAt: new Date().toISOString(), batch: where.batch, output: where.output, results: [] };
   if (where.results !== '-' && !m.results.includes(where.results)) {
-    const r = fileOf(where.results);
+    const r = fileTarget(where.results);
     if (await r.store.exists(r.key)) {
       throw new BatchError('E_IN_THE_WAY', `the results file ${where.results} exists, and this run did not write it`, {
         hint: 'nothing was overwritten: give --results another file, or move that one away',
@@ -85,16 +84,6 @@ export async function claimWork(work: string, where: { batch: string; output: st
   }
   if (!known || m.results.length !== known.results.length) await writeManifest(store, m);
   return m;
-}
-
-function fileOf(uri: string): { store: Store; key: string } {
-  const m = /^(s3:\/\/[^/]+\/)(.*)$/i.exec(uri);
-  if (m) {
-    const i = m[2]!.lastIndexOf('/');
-    return { store: openStore(m[1]! + m[2]!.slice(0, i + 1)), key: m[2]!.slice(i + 1) };
-  }
-  const i = uri.lastIndexOf('/');
-  return { store: openStore(i < 0 ? '.' : uri.slice(0, i) || '/'), key: i < 0 ? uri : uri.slice(i + 1) };
 }
 
 /** Jobs a ledger lists (created: they have an ARN), with their last status. */
@@ -174,7 +163,7 @@ export async function freshWork(work: string, where: { batch: string; output: st
     if (o instanceof LocalStore) await rmdir(o.root).catch(() => {});
   }
   for (const r of results) {
-    const f = fileOf(r);
+    const f = fileTarget(r);
     if (await f.store.exists(f.key)) {
       await f.store.delete(f.key);
       out.removed++;

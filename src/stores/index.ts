@@ -62,3 +62,38 @@ export function openStore(uri: string, options?: StoreOptions): Store {
   }
   return new LocalStore(uri);
 }
+
+/** Read a small object whole, as text, refusing one over `maxBytes`. */
+export async function readSmall(store: Store, key: string, maxBytes = 64 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of store.createReadStream(key) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new BatchError('E_STORE', `${store.resolve(key)} is over ${maxBytes} bytes, too big for what it should be`, {
+        hint: 'check that the location points at the right run',
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** A location for one file (`results.csv`, `s3://bucket/run/results.jsonl`): the store of its folder and its key. */
+export function fileTarget(uri: string): { store: Store; key: string; uri: string } {
+  const m = /^(s3:\/\/[^/]+\/?)(.*)$/i.exec(uri);
+  let base: string;
+  let key: string;
+  if (m) {
+    const rest = m[2]!;
+    const i = rest.lastIndexOf('/');
+    base = i < 0 ? m[1]! : `${m[1]!.replace(/\/?$/, '/')}${rest.slice(0, i + 1)}`;
+    key = i < 0 ? rest : rest.slice(i + 1);
+  } else {
+    const i = uri.lastIndexOf('/');
+    base = i < 0 ? '.' : uri.slice(0, i) || '/';
+    key = i < 0 ? uri : uri.slice(i + 1);
+  }
+  if (!key) throw new BatchError('E_BAD_OPTION', `${uri} names a folder, not a file`, { hint: 'give a file name such as results.jsonl' });
+  return { store: openStore(base), key, uri };
+}
