@@ -7,19 +7,21 @@
  * Output: `{id, type:"message", role, model, content:[{type:"text",text}], stop_reason, stop_sequence,
  * usage:{input_tokens, output_tokens}}`.
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
-import { limitTable, matchableBaseId, normalizeModelId, type LimitRow } from './ids.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
+import { fieldsOf, joinTexts, num, outputSummary, samplingOf, systemOf } from './fields.js';
+import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
+import { chatRequest, withSettings } from './local-double.js';
 import {
-  checkCommonOptions,
+  blockText,
+  checkMessages,
+  checkOptionsFor,
   hasText,
   isObject,
-  joinTexts,
-  num,
   numberField,
-  str,
   strayKeys,
   stringArrayField,
-  systemOf,
+  UNIT,
+  type BlankCode,
   type Issues,
 } from './rules.js';
 
@@ -61,7 +63,6 @@ const KEYS: ReadonlySet<string> = new Set([
   'tool_choice',
   'thinking',
 ]);
-const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content']);
 const TEXT_BLOCK_KEYS: ReadonlySet<string> = new Set(['type', 'text', 'cache_control', 'citations']);
 const OTHER_BLOCK_TYPES: ReadonlySet<string> = new Set([
   'image',
@@ -75,7 +76,7 @@ const OTHER_BLOCK_TYPES: ReadonlySet<string> = new Set([
 const limits = limitTable(LIMITS, FALLBACK);
 const DEFAULT_MAX_TOKENS = 1024;
 
-function checkBlocks(content: unknown, path: string, issues: Issues, blankCode: 'E_MISSING_TEXT' | 'E_INVALID_MODEL_INPUT'): void {
+function checkBlocks(content: unknown, path: string, issues: Issues, blankCode: BlankCode): void {
   if (typeof content === 'string') {
     if (!hasText(content)) issues.push({ code: blankCode, reason: `${path} is empty: the model needs some text` });
     return;
@@ -91,8 +92,7 @@ function checkBlocks(content: unknown, path: string, issues: Issues, blankCode: 
       issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at} must be an object like {"type":"text","text":"..."}` });
     } else if (block.type === 'text') {
       strayKeys(block, TEXT_BLOCK_KEYS, at, issues);
-      if (typeof block.text !== 'string') issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.text must be a string` });
-      else if (!hasText(block.text)) issues.push({ code: blankCode, reason: `${at}.text is empty: the model needs some text` });
+      blockText(block, at, blankCode, issues);
     } else if (typeof block.type !== 'string' || !OTHER_BLOCK_TYPES.has(block.type)) {
       issues.push({
         code: 'E_INVALID_MODEL_INPUT',
@@ -106,38 +106,25 @@ function textOfContent(content: unknown): string {
   return typeof content === 'string' ? content : joinTexts(content) ?? '';
 }
 
+const refusesTemperatureWithTopP = (modelId: string) => TEMPERATURE_XOR_TOP_P.test(normalizeModelId(modelId));
+
 export const anthropic: ModelFamily = {
   name: 'anthropic',
   invocationType: 'InvokeModel',
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
-
-  matches(modelId) {
-    const base = matchableBaseId(modelId);
-    return base !== undefined && base.startsWith('anthropic.claude');
-  },
-
+  matches: matchesBaseId(/^anthropic\.claude/),
   limits,
+  checkOptions: checkOptionsFor(limits, refusesTemperatureWithTopP),
 
-  buildInput(prompt: PromptText, options: ModelOptions) {
-    const input: Record<string, unknown> = {
+  buildInput(prompt, options) {
+    const system = systemOf(prompt, options);
+    return {
       anthropic_version: ANTHROPIC_VERSION,
       max_tokens: options.maxTokens ?? DEFAULT_MAX_TOKENS,
+      ...(system === undefined ? {} : { system }),
+      messages: [{ role: 'user', content: [{ type: 'text', text: prompt.prompt }] }],
+      ...samplingOf(options, 'top_p'),
     };
-    const system = systemOf(prompt, options);
-    if (system !== undefined) input.system = system;
-    input.messages = [{ role: 'user', content: [{ type: 'text', text: prompt.prompt }] }];
-    if (options.temperature !== undefined) input.temperature = options.temperature;
-    if (options.topP !== undefined) input.top_p = options.topP;
-    return input;
-  },
-
-  checkOptions(options) {
-    return checkCommonOptions(options, {
-      maxTokens: limits(options.modelId).maxOutputTokens,
-      temperature: [0, 1],
-      topP: [0, 1],
-      temperatureXorTopP: TEMPERATURE_XOR_TOP_P.test(normalizeModelId(options.modelId)),
-    });
   },
 
   validateInput(input, modelId) {
@@ -150,37 +137,19 @@ export const anthropic: ModelFamily = {
       });
     }
     numberField(input, 'max_tokens', '', { min: 1, max: limits(modelId).maxOutputTokens, integer: true, required: true }, issues);
-    numberField(input, 'temperature', '', { min: 0, max: 1 }, issues);
-    numberField(input, 'top_p', '', { min: 0, max: 1 }, issues);
+    numberField(input, 'temperature', '', UNIT, issues);
+    numberField(input, 'top_p', '', UNIT, issues);
     numberField(input, 'top_k', '', { min: 0, max: 500, integer: true }, issues);
     stringArrayField(input, 'stop_sequences', '', 8191, issues);
-    if (input.temperature !== undefined && input.top_p !== undefined && TEMPERATURE_XOR_TOP_P.test(normalizeModelId(modelId))) {
+    if (input.temperature !== undefined && input.top_p !== undefined && refusesTemperatureWithTopP(modelId)) {
       issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${modelId} refuses temperature and top_p together: keep only one` });
     }
     if (input.system !== undefined) checkBlocks(input.system, 'system', issues, 'E_INVALID_MODEL_INPUT');
-    const messages = input.messages;
-    if (!Array.isArray(messages) || messages.length === 0) {
-      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'messages is required: a non-empty array of {role, content}' });
-    } else {
-      for (let i = 0; i < messages.length; i++) {
-        const m: unknown = messages[i];
-        if (!isObject(m)) {
-          issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `messages[${i}] must be an object {role, content}` });
-          continue;
-        }
-        strayKeys(m, MESSAGE_KEYS, `messages[${i}]`, issues);
-        if (m.role !== 'user' && m.role !== 'assistant') {
-          issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `messages[${i}].role must be "user" or "assistant"` });
-        }
-        checkBlocks(m.content, `messages[${i}].content`, issues, 'E_MISSING_TEXT');
-      }
-    }
+    checkMessages(input.messages, (content, path) => checkBlocks(content, path, issues, 'E_MISSING_TEXT'), issues);
     return issues;
   },
 
-  maxOutputTokensOf(input) {
-    return num(input.max_tokens);
-  },
+  maxOutputTokensOf: (input) => num(input.max_tokens),
 
   inputTextOf(input) {
     let text = input.system !== undefined ? textOfContent(input.system) : '';
@@ -191,16 +160,25 @@ export const anthropic: ModelFamily = {
   },
 
   readOutput(output) {
-    if (!isObject(output)) return { text: undefined };
-    const summary: ReturnType<ModelFamily['readOutput']> = { text: joinTexts(output.content) };
-    const stop = str(output.stop_reason);
-    if (stop !== undefined) summary.stopReason = stop;
-    if (isObject(output.usage)) {
-      const i = num(output.usage.input_tokens);
-      const o = num(output.usage.output_tokens);
-      if (i !== undefined) summary.inputTokens = i;
-      if (o !== undefined) summary.outputTokens = o;
-    }
-    return summary;
+    const fields = fieldsOf(output);
+    const usage = fieldsOf(fields.usage);
+    return outputSummary(joinTexts(fields.content), fields.stop_reason, usage.input_tokens, usage.output_tokens);
+  },
+
+  ownsOutput: (output) => isObject(output) && Array.isArray(output.content) && (output.type === 'message' || 'stop_reason' in output),
+
+  local: {
+    claimsInput: (input) => typeof input.anthropic_version === 'string',
+    readRequest: (input) => withSettings(chatRequest(input.messages, input.system), input.max_tokens, input.temperature, input.top_p),
+    writeOutput: (answer, context) => ({
+      id: `msg_bdrk_local_${context.answerId}`,
+      type: 'message',
+      role: 'assistant',
+      model: context.modelName,
+      content: [{ type: 'text', text: answer.text }],
+      stop_reason: answer.stop === 'end' ? 'end_turn' : 'max_tokens',
+      stop_sequence: null,
+      usage: { input_tokens: answer.inputTokens, output_tokens: answer.outputTokens },
+    }),
   },
 };

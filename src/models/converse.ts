@@ -10,20 +10,25 @@
  * is rejected here. Output: `{output:{message:{content:[{text}]}}, stopReason,
  * usage:{inputTokens, outputTokens, totalTokens}, metrics:{latencyMs}}`.
  */
-import { anthropic } from './anthropic.js';
-import type { ModelFamily, ModelLimits, ModelOptions, PromptText, ValidationIssue } from './family.js';
-import { checkKeyedMessages, checkKeyedSystem, keyedInputText } from './keyed-blocks.js';
-import { llama } from './llama.js';
-import { mistral } from './mistral.js';
-import { nova, readConverseShape } from './nova.js';
-import { checkCommonOptions, isObject, num, numberField, strayKeys, stringArrayField, systemOf } from './rules.js';
-import { titanText } from './titan-text.js';
+import type { ModelFamily, ModelLimits, ValidationIssue } from './family.js';
+import { fieldsOf, num } from './fields.js';
 import { normalizeModelId } from './ids.js';
+import {
+  buildKeyedInput,
+  checkKeyedMessages,
+  checkKeyedSystem,
+  isKeyedOutput,
+  keyedAnswer,
+  keyedInputText,
+  keyedRequest,
+  readKeyedOutput,
+} from './keyed-blocks.js';
+import { NATIVE } from './native.js';
+import { checkOptionsFor, nestedObject, numberField, strayKeys, stringArrayField, UNIT } from './rules.js';
 
 /** Models of unknown families: a small window and output budget, on the safe side. */
 const FALLBACK: ModelLimits = Object.freeze({ contextTokens: 32_000, maxOutputTokens: 4_096 });
 const DEFAULT_MAX_TOKENS = 1024;
-const NATIVE: readonly ModelFamily[] = [anthropic, nova, titanText, llama, mistral];
 
 const KEYS: ReadonlySet<string> = new Set([
   'messages',
@@ -68,28 +73,11 @@ export const converse: ModelFamily = {
   name: 'converse',
   invocationType: 'Converse',
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
-
   /** Any model id: Converse is one shape for every model (chosen explicitly, never guessed). */
-  matches(modelId) {
-    return typeof modelId === 'string' && modelId.length > 0;
-  },
-
+  matches: (modelId) => typeof modelId === 'string' && modelId.length > 0,
   limits,
-
-  buildInput(prompt: PromptText, options: ModelOptions) {
-    const input: Record<string, unknown> = { messages: [{ role: 'user', content: [{ text: prompt.prompt }] }] };
-    const system = systemOf(prompt, options);
-    if (system !== undefined) input.system = [{ text: system }];
-    const config: Record<string, unknown> = { maxTokens: options.maxTokens ?? DEFAULT_MAX_TOKENS };
-    if (options.temperature !== undefined) config.temperature = options.temperature;
-    if (options.topP !== undefined) config.topP = options.topP;
-    input.inferenceConfig = config;
-    return input;
-  },
-
-  checkOptions(options) {
-    return checkCommonOptions(options, { maxTokens: limits(options.modelId).maxOutputTokens, temperature: [0, 1], topP: [0, 1] });
-  },
+  checkOptions: checkOptionsFor(limits),
+  buildInput: (prompt, options) => buildKeyedInput(prompt, options, DEFAULT_MAX_TOKENS),
 
   validateInput(input, modelId) {
     const issues: ValidationIssue[] = [];
@@ -102,26 +90,26 @@ export const converse: ModelFamily = {
     }
     checkKeyedSystem(input.system, SYSTEM_KEYS, issues);
     checkKeyedMessages(input.messages, BLOCK_KEYS, issues);
-    const config = input.inferenceConfig;
-    if (config !== undefined) {
-      if (!isObject(config)) {
-        issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'inferenceConfig must be an object' });
-      } else {
-        strayKeys(config, CONFIG_KEYS, 'inferenceConfig', issues);
-        numberField(config, 'maxTokens', 'inferenceConfig.', { min: 1, max: limits(modelId).maxOutputTokens, integer: true }, issues);
-        numberField(config, 'temperature', 'inferenceConfig.', { min: 0, max: 1 }, issues);
-        numberField(config, 'topP', 'inferenceConfig.', { min: 0, max: 1 }, issues);
-        stringArrayField(config, 'stopSequences', 'inferenceConfig.', 4, issues);
-      }
+    const config = nestedObject(input, 'inferenceConfig', CONFIG_KEYS, issues);
+    if (config) {
+      numberField(config, 'maxTokens', 'inferenceConfig.', { min: 1, max: limits(modelId).maxOutputTokens, integer: true }, issues);
+      numberField(config, 'temperature', 'inferenceConfig.', UNIT, issues);
+      numberField(config, 'topP', 'inferenceConfig.', UNIT, issues);
+      stringArrayField(config, 'stopSequences', 'inferenceConfig.', 4, issues);
     }
     return issues;
   },
 
-  maxOutputTokensOf(input) {
-    return isObject(input.inferenceConfig) ? num(input.inferenceConfig.maxTokens) : undefined;
-  },
-
+  maxOutputTokensOf: (input) => num(fieldsOf(input.inferenceConfig).maxTokens),
   inputTextOf: keyedInputText,
+  readOutput: readKeyedOutput,
+  ownsOutput: (output) => isKeyedOutput(output) && 'metrics' in output,
+  sharesOutputShapeWith: 'nova',
 
-  readOutput: readConverseShape,
+  local: {
+    /** Any `messages` body a native family has not claimed first (Converse comes last in the registry). */
+    claimsInput: (input) => Array.isArray(input.messages),
+    readRequest: keyedRequest,
+    writeOutput: (answer, context) => ({ ...keyedAnswer(answer), metrics: { latencyMs: context.latencyMs } }),
+  },
 };

@@ -1,8 +1,14 @@
 /**
- * A model family knows one request/response shape: how to build `modelInput` for a prompt, which
- * rules a `modelInput` must follow, and how to read `modelOutput` back. One file per family.
+ * A model family knows one request/response shape (docs/bedrock.md §1.2), all of it in one file per
+ * family: how to build `modelInput` for a prompt, which rules a `modelInput` must follow, how to read
+ * `modelOutput` back and tell its shape from the others', and its `local` part: how the local double
+ * (src/local) reads a `modelInput` and what it answers. The local part is a reader of its own,
+ * written from the documented shape, never a call into the builder or the rules above it: the double
+ * checks what prepare writes, so it must not see records through prepare's eyes (see
+ * local-double.ts). The registry (index.ts) iterates the families; nothing else names them.
  */
 import type { ErrorCode } from '../errors.js';
+import type { LocalShape } from './local-double.js';
 
 export type FamilyName = 'anthropic' | 'nova' | 'titan-text' | 'llama' | 'mistral' | 'converse';
 
@@ -71,4 +77,17 @@ export interface ModelFamily {
   inputTextOf(modelInput: Record<string, unknown>): string;
   /** Read one `modelOutput`; unknown shapes give `text: undefined`, never a throw. */
   readOutput(modelOutput: unknown): ModelOutputSummary;
+  /**
+   * Whether `modelOutput` has this family's response shape, by its keys alone (for outputs whose
+   * family is not known, or not the one expected). At most one family claims a documented shape.
+   */
+  ownsOutput(modelOutput: unknown): boolean;
+  /**
+   * The family that answers in this family's `modelOutput` shape too (Nova's native output and
+   * Converse's differ only by Converse's `metrics`, which may be missing): an output the shape
+   * gives to it may still be this family's, and both read it alike.
+   */
+  readonly sharesOutputShapeWith?: FamilyName;
+  /** How the local double reads this family's `modelInput` and answers it. */
+  readonly local: LocalShape;
 }

@@ -83,6 +83,14 @@ export function matchableBaseId(id: string): string | undefined {
   return parsed.baseId;
 }
 
+/** A family's `matches`: the base id the family may claim (see `matchableBaseId`) fits `pattern`. */
+export function matchesBaseId(pattern: RegExp): (modelId: string) => boolean {
+  return (modelId) => {
+    const base = matchableBaseId(modelId);
+    return base !== undefined && pattern.test(base);
+  };
+}
+
 /** One row of a family's limit table: the first row whose pattern matches the base id wins. */
 export interface LimitRow {
   pattern: RegExp;

@@ -13,6 +13,7 @@ import type { FamilyName, InvocationType, ModelFamily } from './family.js';
 import { parseModelId } from './ids.js';
 import { llama } from './llama.js';
 import { mistral } from './mistral.js';
+import { NATIVE } from './native.js';
 import { nova } from './nova.js';
 import { titanText } from './titan-text.js';
 
@@ -20,7 +21,11 @@ export type * from './family.js';
 export { normalizeModelId, parseModelId, matchableBaseId, type ParsedModelId, type ModelIdKind } from './ids.js';
 export { anthropic, converse, llama, mistral, nova, titanText };
 
-/** Every family by name. */
+/**
+ * Every family by name. Where shapes overlap, the order decides: a shape guess (of a `modelInput` by
+ * the local double, of a `modelOutput` by results) takes the first family that claims the body, so
+ * Converse, whose input claim is any `messages` body, comes last.
+ */
 export const FAMILIES: Readonly<Record<FamilyName, ModelFamily>> = Object.freeze({
   anthropic,
   nova,
@@ -29,9 +34,6 @@ export const FAMILIES: Readonly<Record<FamilyName, ModelFamily>> = Object.freeze
   mistral,
   converse,
 });
-
-/** The families tried, in order, when the model id alone must decide (Converse is never guessed). */
-const NATIVE: readonly ModelFamily[] = [anthropic, nova, titanText, llama, mistral];
 
 /** The model id patterns the native families recognise, for error messages and `--help`. */
 export const SUPPORTED_MODEL_PATTERNS: readonly string[] = Object.freeze([

@@ -1,30 +1,29 @@
 /**
- * Checks for the message shape Amazon Nova (native) and the Converse API share: content blocks are
- * objects keyed by their kind (`{text}`, `{image}`, `{cachePoint}`, ...), `system` is `[{text}]`.
+ * The message shape Amazon Nova (native) and the Converse API share (docs/bedrock.md §1.2): content
+ * blocks are objects keyed by their kind (`{text}`, `{image}`, `{cachePoint}`, ...), `system` is
+ * `[{text}]`, settings sit in `inferenceConfig`, and the answer is
+ * `{output:{message:{content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens, totalTokens}}`.
+ * The two families differ only in the keys they allow; both build, check, read and answer with
+ * what is here.
  */
-import { hasText, isObject, joinTexts, strayKeys, type Issues } from './rules.js';
+import type { ModelOptions, ModelOutputSummary, PromptText } from './family.js';
+import { fieldsOf, joinTexts, outputSummary, samplingOf, systemOf } from './fields.js';
+import { chatRequest, objectOr, withSettings, type ModelAnswer, type ModelRequest } from './local-double.js';
+import { blockText, checkMessages, isObject, strayKeys, type BlankCode, type Issues } from './rules.js';
 
-const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content']);
+/** The body for one prompt: the user message, system blocks when there is a system prompt, `inferenceConfig`. */
+export function buildKeyedInput(prompt: PromptText, options: ModelOptions, defaultMaxTokens: number): Record<string, unknown> {
+  const system = systemOf(prompt, options);
+  return {
+    messages: [{ role: 'user', content: [{ text: prompt.prompt }] }],
+    ...(system === undefined ? {} : { system: [{ text: system }] }),
+    inferenceConfig: { maxTokens: options.maxTokens ?? defaultMaxTokens, ...samplingOf(options, 'topP') },
+  };
+}
 
 /** `messages`: a non-empty array of `{role: user|assistant, content: [block, ...]}`; each block has one known key. */
 export function checkKeyedMessages(messages: unknown, blockKeys: ReadonlySet<string>, issues: Issues): void {
-  if (!Array.isArray(messages) || messages.length === 0) {
-    issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'messages is required: a non-empty array of {role, content}' });
-    return;
-  }
-  for (let i = 0; i < messages.length; i++) {
-    const m: unknown = messages[i];
-    const at = `messages[${i}]`;
-    if (!isObject(m)) {
-      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at} must be an object {role, content}` });
-      continue;
-    }
-    strayKeys(m, MESSAGE_KEYS, at, issues);
-    if (m.role !== 'user' && m.role !== 'assistant') {
-      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.role must be "user" or "assistant"` });
-    }
-    checkKeyedBlocks(m.content, `${at}.content`, blockKeys, issues, 'E_MISSING_TEXT');
-  }
+  checkMessages(messages, (content, path) => checkKeyedBlocks(content, path, blockKeys, issues, 'E_MISSING_TEXT'), issues);
 }
 
 /** `system`, when present: a non-empty array of blocks (`[{text}]`). */
@@ -38,7 +37,7 @@ function checkKeyedBlocks(
   path: string,
   blockKeys: ReadonlySet<string>,
   issues: Issues,
-  blankCode: 'E_MISSING_TEXT' | 'E_INVALID_MODEL_INPUT',
+  blankCode: BlankCode,
 ): void {
   if (!Array.isArray(content) || content.length === 0) {
     issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${path} must be a non-empty array of blocks like {"text":"..."}` });
@@ -58,10 +57,7 @@ function checkKeyedBlocks(
       issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at} must hold exactly one of ${[...blockKeys].join(', ')}` });
       continue;
     }
-    if ('text' in block) {
-      if (typeof block.text !== 'string') issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.text must be a string` });
-      else if (!hasText(block.text)) issues.push({ code: blankCode, reason: `${at}.text is empty: the model needs some text` });
-    }
+    if ('text' in block) blockText(block, at, blankCode, issues);
   }
 }
 
@@ -76,4 +72,34 @@ export function keyedInputText(input: Record<string, unknown>): string {
     }
   }
   return text;
+}
+
+/** Whether an output has the shared answer shape: `{output:{message:{...}}}`. */
+export function isKeyedOutput(output: unknown): output is Record<string, unknown> {
+  return isObject(output) && isObject(output.output) && isObject(output.output.message);
+}
+
+/** Read `{output:{message:{content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens}}`. */
+export function readKeyedOutput(output: unknown): ModelOutputSummary {
+  const fields = fieldsOf(output);
+  const message = fieldsOf(fieldsOf(fields.output).message);
+  const usage = fieldsOf(fields.usage);
+  return outputSummary(joinTexts(message.content), fields.stopReason, usage.inputTokens, usage.outputTokens);
+}
+
+// The local double's side (see local-double.ts): its own reading, none of the checks above.
+
+/** The request of a keyed-block body; either spelling of the settings (`maxTokens`/`max_new_tokens`, `topP`/`top_p`). */
+export function keyedRequest(input: Record<string, unknown>): ModelRequest {
+  const config = objectOr(input.inferenceConfig);
+  return withSettings(chatRequest(input.messages, input.system), config.maxTokens ?? config.max_new_tokens, config.temperature, config.topP ?? config.top_p);
+}
+
+/** The shared answer shape for a local answer. */
+export function keyedAnswer(answer: ModelAnswer): Record<string, unknown> {
+  return {
+    output: { message: { role: 'assistant', content: [{ text: answer.text }] } },
+    stopReason: answer.stop === 'end' ? 'end_turn' : 'max_tokens',
+    usage: { inputTokens: answer.inputTokens, outputTokens: answer.outputTokens, totalTokens: answer.inputTokens + answer.outputTokens },
+  };
 }

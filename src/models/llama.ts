@@ -9,9 +9,11 @@
  * per Meta's Llama 4 model card); Llama 3 tokens would reach them as plain text, so they get theirs.
  * Output: `{generation, prompt_token_count, generation_token_count, stop_reason}`.
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
-import { limitTable, matchableBaseId, normalizeModelId, type LimitRow } from './ids.js';
-import { checkCommonOptions, hasText, isObject, num, numberField, str, strayKeys, systemOf, textField } from './rules.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
+import { fieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
+import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
+import { withSettings, type ModelRequest } from './local-double.js';
+import { checkOptionsFor, hasText, isObject, numberField, strayKeys, textField, UNIT } from './rules.js';
 
 /** max_gen_len is capped at 2048 on Bedrock for the Llama 3 line; Llama 4's cap is [UNCONFIRMED], kept at 2048. */
 const LIMITS: readonly LimitRow[] = [
@@ -22,7 +24,6 @@ const LIMITS: readonly LimitRow[] = [
 ];
 const FALLBACK = { contextTokens: 8_192, maxOutputTokens: 2_048 };
 const DEFAULT_MAX_TOKENS = 512;
-const MATCH = /^meta\.llama[34]/;
 const LLAMA4 = /^meta\.llama4/;
 
 const KEYS: ReadonlySet<string> = new Set(['prompt', 'max_gen_len', 'temperature', 'top_p', 'images']);
@@ -63,32 +64,25 @@ function userTurn(prompt: string): string | undefined {
   return undefined;
 }
 
+/** Any turn of either template, for the local double (its own reading, not `userTurn`). */
+const TEMPLATE_TURN = /<\|(?:start_header_id|header_start)\|>(system|user|assistant)<\|(?:end_header_id|header_end)\|>\n\n([\s\S]*?)(?=<\|(?:eot_id|eot)\|>|$)/g;
+
 const limits = limitTable(LIMITS, FALLBACK);
 
 export const llama: ModelFamily = {
   name: 'llama',
   invocationType: 'InvokeModel',
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
-
-  matches(modelId) {
-    const base = matchableBaseId(modelId);
-    return base !== undefined && MATCH.test(base);
-  },
-
+  matches: matchesBaseId(/^meta\.llama[34]/),
   limits,
+  checkOptions: checkOptionsFor(limits),
 
-  buildInput(prompt: PromptText, options: ModelOptions) {
-    const input: Record<string, unknown> = {
+  buildInput(prompt, options) {
+    return {
       prompt: llamaPrompt(options.modelId, prompt.prompt, systemOf(prompt, options)),
       max_gen_len: options.maxTokens ?? DEFAULT_MAX_TOKENS,
+      ...samplingOf(options, 'top_p'),
     };
-    if (options.temperature !== undefined) input.temperature = options.temperature;
-    if (options.topP !== undefined) input.top_p = options.topP;
-    return input;
-  },
-
-  checkOptions(options) {
-    return checkCommonOptions(options, { maxTokens: limits(options.modelId).maxOutputTokens, temperature: [0, 1], topP: [0, 1] });
   },
 
   validateInput(input, modelId) {
@@ -102,31 +96,42 @@ export const llama: ModelFamily = {
       }
     }
     numberField(input, 'max_gen_len', '', { min: 1, max: limits(modelId).maxOutputTokens, integer: true }, issues);
-    numberField(input, 'temperature', '', { min: 0, max: 1 }, issues);
-    numberField(input, 'top_p', '', { min: 0, max: 1 }, issues);
+    numberField(input, 'temperature', '', UNIT, issues);
+    numberField(input, 'top_p', '', UNIT, issues);
     if (input.images !== undefined && (!Array.isArray(input.images) || input.images.some((s) => typeof s !== 'string'))) {
       issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'images must be an array of base64 strings' });
     }
     return issues;
   },
 
-  maxOutputTokensOf(input) {
-    return num(input.max_gen_len);
-  },
-
-  inputTextOf(input) {
-    return typeof input.prompt === 'string' ? input.prompt : '';
-  },
+  maxOutputTokensOf: (input) => num(input.max_gen_len),
+  inputTextOf: (input) => str(input.prompt) ?? '',
 
   readOutput(output) {
-    if (!isObject(output)) return { text: undefined };
-    const summary: ReturnType<ModelFamily['readOutput']> = { text: str(output.generation) };
-    const stop = str(output.stop_reason);
-    if (stop !== undefined) summary.stopReason = stop;
-    const i = num(output.prompt_token_count);
-    const o = num(output.generation_token_count);
-    if (i !== undefined) summary.inputTokens = i;
-    if (o !== undefined) summary.outputTokens = o;
-    return summary;
+    const fields = fieldsOf(output);
+    return outputSummary(fields.generation, fields.stop_reason, fields.prompt_token_count, fields.generation_token_count);
+  },
+
+  ownsOutput: (output) => isObject(output) && (typeof output.generation === 'string' || 'generation_token_count' in output),
+
+  local: {
+    /** Any prompt string but a Mistral `[INST]` turn. */
+    claimsInput: (input) => typeof input.prompt === 'string' && !input.prompt.includes('[INST]'),
+    readRequest(input) {
+      const prompt = typeof input.prompt === 'string' ? input.prompt : '';
+      const req: ModelRequest = { turns: [] };
+      for (const [, role, text] of prompt.matchAll(TEMPLATE_TURN)) {
+        if (role === 'system') req.system = text!;
+        else if (text!.length > 0 || role === 'user') req.turns.push({ role: role as 'user' | 'assistant', text: text! });
+      }
+      if (req.turns.length === 0) req.turns.push({ role: 'user', text: prompt });
+      return withSettings(req, input.max_gen_len, input.temperature, input.top_p);
+    },
+    writeOutput: (answer) => ({
+      generation: answer.text,
+      prompt_token_count: answer.inputTokens,
+      generation_token_count: answer.outputTokens,
+      stop_reason: answer.stop === 'end' ? 'stop' : 'length',
+    }),
   },
 };

@@ -9,9 +9,11 @@
  * family for them. Output: `{outputs:[{text, stop_reason}]}` (response shape [UNCONFIRMED] in the
  * facts sheet; no token counts in it).
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
-import { limitTable, matchableBaseId, type LimitRow } from './ids.js';
-import { checkCommonOptions, hasText, isObject, num, numberField, str, strayKeys, stringArrayField, systemOf, textField } from './rules.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
+import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
+import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
+import { withSettings } from './local-double.js';
+import { checkOptionsFor, hasText, isObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
 
 /** Output maxima from the Bedrock Mistral text-completion page (max_tokens column). */
 const LIMITS: readonly LimitRow[] = [
@@ -22,7 +24,6 @@ const LIMITS: readonly LimitRow[] = [
 ];
 const FALLBACK = { contextTokens: 32_000, maxOutputTokens: 4_096 };
 const DEFAULT_MAX_TOKENS = 512;
-const MATCH = /^mistral\.(?:mistral-7b|mixtral-8x7b|mistral-large-2402|mistral-small-2402)/;
 
 const KEYS: ReadonlySet<string> = new Set(['prompt', 'max_tokens', 'stop', 'temperature', 'top_p', 'top_k']);
 
@@ -37,26 +38,16 @@ export const mistral: ModelFamily = {
   name: 'mistral',
   invocationType: 'InvokeModel',
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
-
-  matches(modelId) {
-    const base = matchableBaseId(modelId);
-    return base !== undefined && MATCH.test(base);
-  },
-
+  matches: matchesBaseId(/^mistral\.(?:mistral-7b|mixtral-8x7b|mistral-large-2402|mistral-small-2402)/),
   limits,
+  checkOptions: checkOptionsFor(limits),
 
-  buildInput(prompt: PromptText, options: ModelOptions) {
-    const input: Record<string, unknown> = {
+  buildInput(prompt, options) {
+    return {
       prompt: mistralPrompt(prompt.prompt, systemOf(prompt, options)),
       max_tokens: options.maxTokens ?? DEFAULT_MAX_TOKENS,
+      ...samplingOf(options, 'top_p'),
     };
-    if (options.temperature !== undefined) input.temperature = options.temperature;
-    if (options.topP !== undefined) input.top_p = options.topP;
-    return input;
-  },
-
-  checkOptions(options) {
-    return checkCommonOptions(options, { maxTokens: limits(options.modelId).maxOutputTokens, temperature: [0, 1], topP: [0, 1] });
   },
 
   validateInput(input, modelId) {
@@ -71,27 +62,31 @@ export const mistral: ModelFamily = {
       }
     }
     numberField(input, 'max_tokens', '', { min: 1, max: limits(modelId).maxOutputTokens, integer: true }, issues);
-    numberField(input, 'temperature', '', { min: 0, max: 1 }, issues);
-    numberField(input, 'top_p', '', { min: 0, max: 1 }, issues);
+    numberField(input, 'temperature', '', UNIT, issues);
+    numberField(input, 'top_p', '', UNIT, issues);
     numberField(input, 'top_k', '', { min: 1, max: 200, integer: true }, issues);
     stringArrayField(input, 'stop', '', 10, issues);
     return issues;
   },
 
-  maxOutputTokensOf(input) {
-    return num(input.max_tokens);
-  },
-
-  inputTextOf(input) {
-    return typeof input.prompt === 'string' ? input.prompt : '';
-  },
+  maxOutputTokensOf: (input) => num(input.max_tokens),
+  inputTextOf: (input) => str(input.prompt) ?? '',
 
   readOutput(output) {
-    if (!isObject(output)) return { text: undefined };
-    const first = Array.isArray(output.outputs) && isObject(output.outputs[0]) ? output.outputs[0] : undefined;
-    const summary: ReturnType<ModelFamily['readOutput']> = { text: first ? str(first.text) : undefined };
-    const stop = first ? str(first.stop_reason) : undefined;
-    if (stop !== undefined) summary.stopReason = stop;
-    return summary;
+    const first = firstFieldsOf(fieldsOf(output).outputs);
+    return outputSummary(first.text, first.stop_reason);
+  },
+
+  ownsOutput: (output) => isObject(output) && Array.isArray(output.outputs),
+
+  local: {
+    claimsInput: (input) => typeof input.prompt === 'string' && input.prompt.includes('[INST]'),
+    readRequest(input) {
+      const prompt = typeof input.prompt === 'string' ? input.prompt : '';
+      // The system prompt has no place of its own: it stays at the head of the [INST] turn.
+      const inst = /^(?:<s>)?\s*\[INST\]\s*([\s\S]*?)\s*\[\/INST\]\s*$/.exec(prompt);
+      return withSettings({ turns: [{ role: 'user', text: inst ? inst[1]! : prompt }] }, input.max_tokens, input.temperature, input.top_p);
+    },
+    writeOutput: (answer) => ({ outputs: [{ text: answer.text, stop_reason: answer.stop === 'end' ? 'stop' : 'length' }] }),
   },
 };

@@ -12,20 +12,20 @@
  *
  * Output: `{output:{message:{role, content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens, totalTokens}}`.
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
-import { limitTable, matchableBaseId, type LimitRow } from './ids.js';
-import { checkKeyedMessages, checkKeyedSystem, keyedInputText } from './keyed-blocks.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
+import { fieldsOf, num } from './fields.js';
+import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
 import {
-  checkCommonOptions,
-  isObject,
-  joinTexts,
-  num,
-  numberField,
-  str,
-  strayKeys,
-  stringArrayField,
-  systemOf,
-} from './rules.js';
+  buildKeyedInput,
+  checkKeyedMessages,
+  checkKeyedSystem,
+  isKeyedOutput,
+  keyedAnswer,
+  keyedInputText,
+  keyedRequest,
+  readKeyedOutput,
+} from './keyed-blocks.js';
+import { checkOptionsFor, nestedObject, numberField, strayKeys, stringArrayField, UNIT } from './rules.js';
 
 /**
  * Known Nova models. Output maxima are the conservative documented values: Nova v1 launched with
@@ -39,7 +39,6 @@ const LIMITS: readonly LimitRow[] = [
 ];
 const FALLBACK = { contextTokens: 128_000, maxOutputTokens: 5_000 };
 const DEFAULT_MAX_TOKENS = 1024;
-const MATCH = /^amazon\.nova-(?:2-)?(?:micro|lite|pro|premier)-/;
 
 const KEYS: ReadonlySet<string> = new Set(['schemaVersion', 'messages', 'system', 'inferenceConfig', 'toolConfig', 'reasoningConfig']);
 const CONFIG_KEYS: ReadonlySet<string> = new Set([
@@ -64,6 +63,8 @@ const BLOCK_KEYS: ReadonlySet<string> = new Set([
   'cachePoint',
 ]);
 const SYSTEM_KEYS: ReadonlySet<string> = new Set(['text', 'cachePoint']);
+/** The two spellings of one setting (see the module comment). */
+const SPELLINGS = [['maxTokens', 'max_new_tokens'], ['topP', 'top_p'], ['topK', 'top_k']] as const;
 
 const limits = limitTable(LIMITS, FALLBACK);
 
@@ -71,28 +72,10 @@ export const nova: ModelFamily = {
   name: 'nova',
   invocationType: 'InvokeModel',
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
-
-  matches(modelId) {
-    const base = matchableBaseId(modelId);
-    return base !== undefined && MATCH.test(base);
-  },
-
+  matches: matchesBaseId(/^amazon\.nova-(?:2-)?(?:micro|lite|pro|premier)-/),
   limits,
-
-  buildInput(prompt: PromptText, options: ModelOptions) {
-    const input: Record<string, unknown> = { messages: [{ role: 'user', content: [{ text: prompt.prompt }] }] };
-    const system = systemOf(prompt, options);
-    if (system !== undefined) input.system = [{ text: system }];
-    const config: Record<string, unknown> = { maxTokens: options.maxTokens ?? DEFAULT_MAX_TOKENS };
-    if (options.temperature !== undefined) config.temperature = options.temperature;
-    if (options.topP !== undefined) config.topP = options.topP;
-    input.inferenceConfig = config;
-    return input;
-  },
-
-  checkOptions(options) {
-    return checkCommonOptions(options, { maxTokens: limits(options.modelId).maxOutputTokens, temperature: [0, 1], topP: [0, 1] });
-  },
+  checkOptions: checkOptionsFor(limits),
+  buildInput: (prompt, options) => buildKeyedInput(prompt, options, DEFAULT_MAX_TOKENS),
 
   validateInput(input, modelId) {
     const issues: ValidationIssue[] = [];
@@ -102,55 +85,40 @@ export const nova: ModelFamily = {
     }
     checkKeyedSystem(input.system, SYSTEM_KEYS, issues);
     checkKeyedMessages(input.messages, BLOCK_KEYS, issues);
-    const config = input.inferenceConfig;
-    if (config !== undefined) {
-      if (!isObject(config)) {
-        issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'inferenceConfig must be an object' });
-      } else {
-        strayKeys(config, CONFIG_KEYS, 'inferenceConfig', issues);
-        for (const [a, b] of [['maxTokens', 'max_new_tokens'], ['topP', 'top_p'], ['topK', 'top_k']] as const) {
-          if (config[a] !== undefined && config[b] !== undefined) {
-            issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `inferenceConfig has both ${a} and ${b}: keep one spelling` });
-          }
+    const config = nestedObject(input, 'inferenceConfig', CONFIG_KEYS, issues);
+    if (config) {
+      for (const [a, b] of SPELLINGS) {
+        if (config[a] !== undefined && config[b] !== undefined) {
+          issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `inferenceConfig has both ${a} and ${b}: keep one spelling` });
         }
-        const max = limits(modelId).maxOutputTokens;
-        numberField(config, 'maxTokens', 'inferenceConfig.', { min: 1, max, integer: true }, issues);
-        numberField(config, 'max_new_tokens', 'inferenceConfig.', { min: 1, max, integer: true }, issues);
-        numberField(config, 'temperature', 'inferenceConfig.', { min: 0, max: 1 }, issues);
-        numberField(config, 'topP', 'inferenceConfig.', { min: 0, max: 1 }, issues);
-        numberField(config, 'top_p', 'inferenceConfig.', { min: 0, max: 1 }, issues);
-        numberField(config, 'topK', 'inferenceConfig.', { min: 0, max: 500, integer: true }, issues);
-        numberField(config, 'top_k', 'inferenceConfig.', { min: 0, max: 500, integer: true }, issues);
-        stringArrayField(config, 'stopSequences', 'inferenceConfig.', 4, issues);
       }
+      const tokens = { min: 1, max: limits(modelId).maxOutputTokens, integer: true };
+      const topK = { min: 0, max: 500, integer: true };
+      numberField(config, 'maxTokens', 'inferenceConfig.', tokens, issues);
+      numberField(config, 'max_new_tokens', 'inferenceConfig.', tokens, issues);
+      numberField(config, 'temperature', 'inferenceConfig.', UNIT, issues);
+      numberField(config, 'topP', 'inferenceConfig.', UNIT, issues);
+      numberField(config, 'top_p', 'inferenceConfig.', UNIT, issues);
+      numberField(config, 'topK', 'inferenceConfig.', topK, issues);
+      numberField(config, 'top_k', 'inferenceConfig.', topK, issues);
+      stringArrayField(config, 'stopSequences', 'inferenceConfig.', 4, issues);
     }
     return issues;
   },
 
   maxOutputTokensOf(input) {
-    const config = input.inferenceConfig;
-    return isObject(config) ? num(config.maxTokens) ?? num(config.max_new_tokens) : undefined;
+    const config = fieldsOf(input.inferenceConfig);
+    return num(config.maxTokens) ?? num(config.max_new_tokens);
   },
 
   inputTextOf: keyedInputText,
+  readOutput: readKeyedOutput,
+  ownsOutput: (output) => isKeyedOutput(output) && !('metrics' in output),
+  sharesOutputShapeWith: 'converse',
 
-  readOutput(output) {
-    return readConverseShape(output);
+  local: {
+    // No claimsInput: a Nova body is a Converse body by shape; the job's model id tells them apart.
+    readRequest: keyedRequest,
+    writeOutput: keyedAnswer,
   },
 };
-
-/** Read `{output:{message:{content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens}}` (Nova and Converse). */
-export function readConverseShape(output: unknown): ReturnType<ModelFamily['readOutput']> {
-  if (!isObject(output)) return { text: undefined };
-  const message = isObject(output.output) && isObject(output.output.message) ? output.output.message : undefined;
-  const summary: ReturnType<ModelFamily['readOutput']> = { text: message ? joinTexts(message.content) : undefined };
-  const stop = str(output.stopReason);
-  if (stop !== undefined) summary.stopReason = stop;
-  if (isObject(output.usage)) {
-    const i = num(output.usage.inputTokens);
-    const o = num(output.usage.outputTokens);
-    if (i !== undefined) summary.inputTokens = i;
-    if (o !== undefined) summary.outputTokens = o;
-  }
-  return summary;
-}

@@ -1,9 +1,9 @@
 /**
  * Small, allocation-light checks shared by the model families' `validateInput` and `checkOptions`.
- * Each pushes a `ValidationIssue` (one line naming the field and the rule) onto `issues`.
+ * Each names the field and the rule in a `ValidationIssue` (one line) pushed onto `issues`.
  * These run on every record: no regex over whole texts, no copies of the input.
  */
-import type { ModelOptions, ValidationIssue } from './family.js';
+import type { ModelLimits, ModelOptions, ValidationIssue } from './family.js';
 
 export type Issues = ValidationIssue[];
 
@@ -73,8 +73,11 @@ export function stringArrayField(obj: Record<string, unknown>, key: string, path
   }
 }
 
+/** The code of blank text: E_MISSING_TEXT where the prompt goes, E_INVALID_MODEL_INPUT elsewhere (a blank system block). */
+export type BlankCode = 'E_MISSING_TEXT' | 'E_INVALID_MODEL_INPUT';
+
 /** `obj[key]` must be a string with visible text: E_MISSING_TEXT when blank, E_INVALID_MODEL_INPUT when not a string. */
-export function textField(obj: Record<string, unknown>, key: string, path: string, issues: Issues, blankCode: 'E_MISSING_TEXT' | 'E_INVALID_MODEL_INPUT' = 'E_MISSING_TEXT'): void {
+export function textField(obj: Record<string, unknown>, key: string, path: string, issues: Issues, blankCode: BlankCode = 'E_MISSING_TEXT'): void {
   const value = obj[key];
   if (typeof value !== 'string') {
     issues.push({
@@ -86,70 +89,94 @@ export function textField(obj: Record<string, unknown>, key: string, path: strin
   }
 }
 
-/** Ranges one family accepts for the shared generation options. */
-export interface OptionRanges {
-  /** The model's output-token maximum (from `limits`). */
-  maxTokens: number;
-  temperature: readonly [number, number];
-  topP: readonly [number, number];
-  /** Whether temperature and topP together are refused by this model. */
-  temperatureXorTopP?: boolean;
+/** A text block's `text` (the block at `at`) must be a string with visible text. */
+export function blockText(block: Record<string, unknown>, at: string, blankCode: BlankCode, issues: Issues): void {
+  if (typeof block.text !== 'string') issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.text must be a string` });
+  else if (!hasText(block.text)) issues.push({ code: blankCode, reason: `${at}.text is empty: the model needs some text` });
 }
 
-/** The shared `checkOptions`: maxTokens, temperature, topP, system, named with the allowed range. */
-export function checkCommonOptions(options: ModelOptions, ranges: OptionRanges, issues: Issues = []): Issues {
-  if (typeof options.modelId !== 'string' || options.modelId.length === 0) {
-    issues.push({ code: 'E_BAD_OPTION', reason: 'modelId is required: a base model id, a profile id or an ARN' });
-  }
-  const { maxTokens, temperature, topP, system } = options;
-  if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > ranges.maxTokens)) {
-    issues.push({
-      code: 'E_BAD_OPTION',
-      reason: `maxTokens ${String(maxTokens)} is out of range for ${options.modelId}: use an integer from 1 to ${ranges.maxTokens}`,
-    });
-  }
-  if (temperature !== undefined && (typeof temperature !== 'number' || !(temperature >= ranges.temperature[0] && temperature <= ranges.temperature[1]))) {
-    issues.push({
-      code: 'E_BAD_OPTION',
-      reason: `temperature ${String(temperature)} is out of range: use a number from ${ranges.temperature[0]} to ${ranges.temperature[1]}`,
-    });
-  }
-  if (topP !== undefined && (typeof topP !== 'number' || !(topP >= ranges.topP[0] && topP <= ranges.topP[1]))) {
-    issues.push({ code: 'E_BAD_OPTION', reason: `topP ${String(topP)} is out of range: use a number from ${ranges.topP[0]} to ${ranges.topP[1]}` });
-  }
-  if (ranges.temperatureXorTopP && temperature !== undefined && topP !== undefined) {
-    issues.push({ code: 'E_BAD_OPTION', reason: `${options.modelId} refuses temperature and topP together: set only one of them` });
-  }
-  if (system !== undefined && typeof system !== 'string') {
-    issues.push({ code: 'E_BAD_OPTION', reason: `system must be a string, got ${typeof system}` });
-  }
-  return issues;
-}
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content']);
 
-/** The system prompt to send: the per-record one, else the option; blank counts as none. */
-export function systemOf(prompt: { system?: string | undefined }, options: ModelOptions): string | undefined {
-  const system = prompt.system ?? options.system;
-  return system !== undefined && system.length > 0 && hasText(system) ? system : undefined;
-}
-
-/** Join the `text` of blocks `[{text}]` or `[{type:'text', text}]`; undefined when none holds text. */
-export function joinTexts(blocks: unknown): string | undefined {
-  if (!Array.isArray(blocks)) return undefined;
-  let out: string | undefined;
-  for (const block of blocks) {
-    if (isObject(block) && typeof block.text === 'string' && (block.type === undefined || block.type === 'text')) {
-      out = out === undefined ? block.text : out + block.text;
+/**
+ * `messages`: a non-empty array of `{role: user|assistant, content}` (the Messages and Converse
+ * shapes); `checkContent` checks each message's content, named by its path.
+ */
+export function checkMessages(messages: unknown, checkContent: (content: unknown, path: string) => void, issues: Issues): void {
+  if (!Array.isArray(messages) || messages.length === 0) {
+    issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'messages is required: a non-empty array of {role, content}' });
+    return;
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    const at = `messages[${i}]`;
+    if (!isObject(m)) {
+      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at} must be an object {role, content}` });
+      continue;
     }
+    strayKeys(m, MESSAGE_KEYS, at, issues);
+    if (m.role !== 'user' && m.role !== 'assistant') {
+      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.role must be "user" or "assistant"` });
+    }
+    checkContent(m.content, `${at}.content`);
   }
-  return out;
 }
 
-/** A finite number or undefined. */
-export function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+/** The range of temperature and top-p in every family here. */
+export const UNIT: NumberRule = Object.freeze({ min: 0, max: 1 });
+
+/**
+ * `obj[key]`, when present, must be an object holding only `known` keys (a family's settings
+ * object, e.g. `inferenceConfig`); returns it for the checks of its fields, else undefined.
+ */
+export function nestedObject(obj: Record<string, unknown>, key: string, known: ReadonlySet<string>, issues: Issues): Record<string, unknown> | undefined {
+  const value = obj[key];
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${key} must be an object` });
+    return undefined;
+  }
+  strayKeys(value, known, key, issues);
+  return value;
 }
 
-/** A string or undefined. */
-export function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+/**
+ * The `checkOptions` every family shares: maxTokens an integer up to the model's output maximum,
+ * temperature and topP from 0 to 1, system a string. `refusesTemperatureWithTopP` names the models
+ * that refuse the two together.
+ */
+export function checkOptionsFor(
+  limits: (modelId: string) => ModelLimits,
+  refusesTemperatureWithTopP?: (modelId: string) => boolean,
+): (options: ModelOptions) => ValidationIssue[] {
+  return (options) => {
+    const issues: Issues = [];
+    const most = limits(options.modelId).maxOutputTokens;
+    if (typeof options.modelId !== 'string' || options.modelId.length === 0) {
+      issues.push({ code: 'E_BAD_OPTION', reason: 'modelId is required: a base model id, a profile id or an ARN' });
+    }
+    const { maxTokens, temperature, topP, system } = options;
+    if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > most)) {
+      issues.push({
+        code: 'E_BAD_OPTION',
+        reason: `maxTokens ${String(maxTokens)} is out of range for ${options.modelId}: use an integer from 1 to ${most}`,
+      });
+    }
+    if (temperature !== undefined && !inUnit(temperature)) {
+      issues.push({ code: 'E_BAD_OPTION', reason: `temperature ${String(temperature)} is out of range: use a number from ${UNIT.min} to ${UNIT.max}` });
+    }
+    if (topP !== undefined && !inUnit(topP)) {
+      issues.push({ code: 'E_BAD_OPTION', reason: `topP ${String(topP)} is out of range: use a number from ${UNIT.min} to ${UNIT.max}` });
+    }
+    if (temperature !== undefined && topP !== undefined && refusesTemperatureWithTopP?.(options.modelId)) {
+      issues.push({ code: 'E_BAD_OPTION', reason: `${options.modelId} refuses temperature and topP together: set only one of them` });
+    }
+    if (system !== undefined && typeof system !== 'string') {
+      issues.push({ code: 'E_BAD_OPTION', reason: `system must be a string, got ${typeof system}` });
+    }
+    return issues;
+  };
+}
+
+function inUnit(value: unknown): boolean {
+  return typeof value === 'number' && value >= UNIT.min && value <= UNIT.max;
 }

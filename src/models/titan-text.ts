@@ -7,20 +7,11 @@
  * Output: `{inputTextTokenCount, results:[{tokenCount, outputText, completionReason}]}` (the docs
  * show both `FINISH` and `FINISHED`; the reason is passed on as given).
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
-import { limitTable, matchableBaseId, type LimitRow } from './ids.js';
-import {
-  checkCommonOptions,
-  hasText,
-  isObject,
-  num,
-  numberField,
-  str,
-  strayKeys,
-  stringArrayField,
-  systemOf,
-  textField,
-} from './rules.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
+import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
+import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
+import { objectOr, withSettings, type ModelRequest } from './local-double.js';
+import { checkOptionsFor, hasText, isObject, nestedObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
 
 const LIMITS: readonly LimitRow[] = [
   { pattern: /^amazon\.titan-text-lite/, contextTokens: 4_096, maxOutputTokens: 4_096 },
@@ -29,7 +20,6 @@ const LIMITS: readonly LimitRow[] = [
 ];
 const FALLBACK = { contextTokens: 4_096, maxOutputTokens: 3_072 };
 const DEFAULT_MAX_TOKENS = 512;
-const MATCH = /^amazon\.titan-text-(?:lite|express|premier)/;
 
 const KEYS: ReadonlySet<string> = new Set(['inputText', 'textGenerationConfig']);
 const CONFIG_KEYS: ReadonlySet<string> = new Set(['maxTokenCount', 'temperature', 'topP', 'stopSequences']);
@@ -40,26 +30,16 @@ export const titanText: ModelFamily = {
   name: 'titan-text',
   invocationType: 'InvokeModel',
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
-
-  matches(modelId) {
-    const base = matchableBaseId(modelId);
-    return base !== undefined && MATCH.test(base);
-  },
-
+  matches: matchesBaseId(/^amazon\.titan-text-(?:lite|express|premier)/),
   limits,
+  checkOptions: checkOptionsFor(limits),
 
-  buildInput(prompt: PromptText, options: ModelOptions) {
+  buildInput(prompt, options) {
     const system = systemOf(prompt, options);
-    const inputText = `${system !== undefined ? `${system}\n\n` : ''}User: ${prompt.prompt}\nBot:`;
-    const config: Record<string, unknown> = { maxTokenCount: options.maxTokens ?? DEFAULT_MAX_TOKENS };
-    if (options.temperature !== undefined) config.temperature = options.temperature;
-    if (options.topP !== undefined) config.topP = options.topP;
-    config.stopSequences = [];
-    return { inputText, textGenerationConfig: config };
-  },
-
-  checkOptions(options) {
-    return checkCommonOptions(options, { maxTokens: limits(options.modelId).maxOutputTokens, temperature: [0, 1], topP: [0, 1] });
+    return {
+      inputText: `${system !== undefined ? `${system}\n\n` : ''}User: ${prompt.prompt}\nBot:`,
+      textGenerationConfig: { maxTokenCount: options.maxTokens ?? DEFAULT_MAX_TOKENS, ...samplingOf(options, 'topP'), stopSequences: [] },
+    };
   },
 
   validateInput(input, modelId) {
@@ -79,40 +59,40 @@ export const titanText: ModelFamily = {
         issues.push({ code: 'E_MISSING_TEXT', reason: 'inputText has an empty User turn: the model needs some text' });
       }
     }
-    const config = input.textGenerationConfig;
-    if (config !== undefined) {
-      if (!isObject(config)) {
-        issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: 'textGenerationConfig must be an object' });
-      } else {
-        strayKeys(config, CONFIG_KEYS, 'textGenerationConfig', issues);
-        const max = limits(modelId).maxOutputTokens;
-        numberField(config, 'maxTokenCount', 'textGenerationConfig.', { min: 0, max, integer: true }, issues);
-        numberField(config, 'temperature', 'textGenerationConfig.', { min: 0, max: 1 }, issues);
-        numberField(config, 'topP', 'textGenerationConfig.', { min: 0, max: 1 }, issues);
-        stringArrayField(config, 'stopSequences', 'textGenerationConfig.', 4, issues);
-      }
+    const config = nestedObject(input, 'textGenerationConfig', CONFIG_KEYS, issues);
+    if (config) {
+      numberField(config, 'maxTokenCount', 'textGenerationConfig.', { min: 0, max: limits(modelId).maxOutputTokens, integer: true }, issues);
+      numberField(config, 'temperature', 'textGenerationConfig.', UNIT, issues);
+      numberField(config, 'topP', 'textGenerationConfig.', UNIT, issues);
+      stringArrayField(config, 'stopSequences', 'textGenerationConfig.', 4, issues);
     }
     return issues;
   },
 
-  maxOutputTokensOf(input) {
-    return isObject(input.textGenerationConfig) ? num(input.textGenerationConfig.maxTokenCount) : undefined;
-  },
-
-  inputTextOf(input) {
-    return typeof input.inputText === 'string' ? input.inputText : '';
-  },
+  maxOutputTokensOf: (input) => num(fieldsOf(input.textGenerationConfig).maxTokenCount),
+  inputTextOf: (input) => str(input.inputText) ?? '',
 
   readOutput(output) {
-    if (!isObject(output)) return { text: undefined };
-    const first = Array.isArray(output.results) && isObject(output.results[0]) ? output.results[0] : undefined;
-    const summary: ReturnType<ModelFamily['readOutput']> = { text: first ? str(first.outputText) : undefined };
-    const stop = first ? str(first.completionReason) : undefined;
-    if (stop !== undefined) summary.stopReason = stop;
-    const i = num(output.inputTextTokenCount);
-    const o = first ? num(first.tokenCount) : undefined;
-    if (i !== undefined) summary.inputTokens = i;
-    if (o !== undefined) summary.outputTokens = o;
-    return summary;
+    const fields = fieldsOf(output);
+    const first = firstFieldsOf(fields.results);
+    return outputSummary(first.outputText, first.completionReason, fields.inputTextTokenCount, first.tokenCount);
+  },
+
+  ownsOutput: (output) => isObject(output) && Array.isArray(output.results) && ('inputTextTokenCount' in output || isObject(output.results[0])),
+
+  local: {
+    claimsInput: (input) => typeof input.inputText === 'string',
+    readRequest(input) {
+      const text = typeof input.inputText === 'string' ? input.inputText : '';
+      const turn = /^([\s\S]*?)User: ([\s\S]*?)\nBot:\s*$/.exec(text);
+      const req: ModelRequest = { turns: [{ role: 'user', text: turn ? turn[2]! : text }] };
+      if (turn && turn[1]!.trim()) req.system = turn[1]!.trim();
+      const config = objectOr(input.textGenerationConfig);
+      return withSettings(req, config.maxTokenCount, config.temperature, config.topP);
+    },
+    writeOutput: (answer) => ({
+      inputTextTokenCount: answer.inputTokens,
+      results: [{ tokenCount: answer.outputTokens, outputText: answer.text, completionReason: answer.stop === 'end' ? 'FINISH' : 'LENGTH' }],
+    }),
   },
 };

@@ -2,21 +2,14 @@
  * Read a `modelOutput` into the normalised summary (text, stop reason, input and output tokens)
  * with the model family's own reader (src/models/*.ts `readOutput`). When the family is not known,
  * or its reader finds no text in a shape that belongs to another family (a run prepared for one
- * shape and submitted as another), the shape decides.
+ * shape and submitted as another), the shape decides: the registry's families claim their own.
  */
-import { FAMILIES } from '../models/index.js';
 import type { FamilyName, ModelFamily, ModelOutputSummary } from '../models/family.js';
-import { isObject } from '../models/rules.js';
+import { FAMILIES } from '../models/index.js';
 
 /** The family whose response shape `output` has, if any (docs/bedrock.md §1.2). */
 export function familyOfOutput(output: unknown): FamilyName | undefined {
-  if (!isObject(output)) return undefined;
-  if (Array.isArray(output.content) && (output.type === 'message' || 'stop_reason' in output)) return 'anthropic';
-  if (isObject(output.output) && isObject(output.output.message)) return 'metrics' in output ? 'converse' : 'nova';
-  if (Array.isArray(output.results) && ('inputTextTokenCount' in output || isObject(output.results[0]))) return 'titan-text';
-  if (typeof output.generation === 'string' || 'generation_token_count' in output) return 'llama';
-  if (Array.isArray(output.outputs)) return 'mistral';
-  return undefined;
+  return Object.values(FAMILIES).find((f) => f.ownsOutput(output))?.name;
 }
 
 /** The normalised summary of one `modelOutput`; never throws. */
@@ -25,9 +18,7 @@ export function readModelOutput(output: unknown, family?: ModelFamily): ModelOut
     const summary = family.readOutput(output);
     if (summary.text !== undefined) return summary;
     const other = familyOfOutput(output);
-    if (other === undefined || other === family.name || (other === 'nova' && family.name === 'converse') || (other === 'converse' && family.name === 'nova')) {
-      return summary;
-    }
+    if (other === undefined || other === family.name || other === family.sharesOutputShapeWith) return summary;
     return FAMILIES[other].readOutput(output);
   }
   const name = familyOfOutput(output);

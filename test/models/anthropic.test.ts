@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { anthropic } from '../../src/models/anthropic.js';
+import { checking, codes } from './helpers.js';
 
 const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
-const codes = (issues: { code: string }[]) => issues.map((i) => i.code);
+const { codesOf, good, issues, reason } = checking(anthropic, HAIKU);
 
 describe('anthropic: buildInput', () => {
   it('builds the Messages API body with system, temperature, top_p and max_tokens', () => {
@@ -24,7 +25,7 @@ describe('anthropic: buildInput', () => {
 
   it('builds input that passes its own validation', () => {
     const input = anthropic.buildInput({ prompt: 'x', system: 's' }, { modelId: HAIKU, temperature: 0 });
-    expect(anthropic.validateInput(input, HAIKU)).toEqual([]);
+    expect(issues(input)).toEqual([]);
   });
 });
 
@@ -82,37 +83,35 @@ describe('anthropic: checkOptions', () => {
 });
 
 describe('anthropic: validateInput', () => {
-  const good = () => anthropic.buildInput({ prompt: 'hello' }, { modelId: HAIKU }) as Record<string, any>;
-
   it('rejects modelId inside modelInput as a stray key', () => {
-    const [issue] = anthropic.validateInput({ ...good(), modelId: HAIKU }, HAIKU);
+    const [issue] = issues({ ...good(), modelId: HAIKU });
     expect(issue).toEqual({ code: 'E_STRAY_KEY', reason: expect.stringMatching(/modelId.*Extra inputs are not permitted/) });
   });
   it('rejects any unknown key, at the top and inside blocks', () => {
-    expect(codes(anthropic.validateInput({ ...good(), maxTokens: 5 }, HAIKU))).toEqual(['E_STRAY_KEY']);
+    expect(codesOf({ ...good(), maxTokens: 5 })).toEqual(['E_STRAY_KEY']);
     const input = good();
     input.messages[0].content[0].extra = 1;
-    expect(anthropic.validateInput(input, HAIKU)[0]?.reason).toMatch(/messages\[0\]\.content\[0\]\.extra/);
+    expect(reason(input)).toMatch(/messages\[0\]\.content\[0\]\.extra/);
   });
   it('requires anthropic_version, max_tokens and messages', () => {
-    const issues = anthropic.validateInput({}, HAIKU);
-    expect(codes(issues)).toEqual(['E_INVALID_MODEL_INPUT', 'E_INVALID_MODEL_INPUT', 'E_INVALID_MODEL_INPUT']);
-    expect(issues.map((i) => i.reason).join('\n')).toMatch(/anthropic_version[\s\S]*max_tokens is required[\s\S]*messages is required/);
+    const found = issues({});
+    expect(codes(found)).toEqual(['E_INVALID_MODEL_INPUT', 'E_INVALID_MODEL_INPUT', 'E_INVALID_MODEL_INPUT']);
+    expect(found.map((i) => i.reason).join('\n')).toMatch(/anthropic_version[\s\S]*max_tokens is required[\s\S]*messages is required/);
   });
   it('checks types and ranges', () => {
-    expect(anthropic.validateInput({ ...good(), max_tokens: '100' }, HAIKU)[0]?.reason).toMatch(/max_tokens must be an integer from 1 to 4096, got the string/);
-    expect(anthropic.validateInput({ ...good(), max_tokens: 4097 }, HAIKU)[0]?.reason).toMatch(/max_tokens .*4097/);
-    expect(anthropic.validateInput({ ...good(), temperature: 2 }, HAIKU)[0]?.reason).toMatch(/temperature must be a number from 0 to 1, got 2/);
-    expect(anthropic.validateInput({ ...good(), top_k: 1.5 }, HAIKU)[0]?.reason).toMatch(/top_k/);
-    expect(anthropic.validateInput({ ...good(), stop_sequences: [1] }, HAIKU)[0]?.reason).toMatch(/stop_sequences/);
-    expect(anthropic.validateInput({ ...good(), messages: [{ role: 'bot', content: 'x' }] }, HAIKU)[0]?.reason).toMatch(/role/);
-    expect(anthropic.validateInput({ ...good(), messages: [{ role: 'user', content: [{ type: 'audio' }] }] }, HAIKU)[0]?.reason).toMatch(/type must be one of/);
+    expect(reason({ ...good(), max_tokens: '100' })).toMatch(/max_tokens must be an integer from 1 to 4096, got the string/);
+    expect(reason({ ...good(), max_tokens: 4097 })).toMatch(/max_tokens .*4097/);
+    expect(reason({ ...good(), temperature: 2 })).toMatch(/temperature must be a number from 0 to 1, got 2/);
+    expect(reason({ ...good(), top_k: 1.5 })).toMatch(/top_k/);
+    expect(reason({ ...good(), stop_sequences: [1] })).toMatch(/stop_sequences/);
+    expect(reason({ ...good(), messages: [{ role: 'bot', content: 'x' }] })).toMatch(/role/);
+    expect(reason({ ...good(), messages: [{ role: 'user', content: [{ type: 'audio' }] }] })).toMatch(/type must be one of/);
   });
   it('reports empty or blank text as E_MISSING_TEXT', () => {
     const input = good();
     input.messages[0].content[0].text = ' \n ';
-    expect(codes(anthropic.validateInput(input, HAIKU))).toEqual(['E_MISSING_TEXT']);
-    expect(codes(anthropic.validateInput({ ...good(), messages: [{ role: 'user', content: '' }] }, HAIKU))).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf(input)).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ ...good(), messages: [{ role: 'user', content: '' }] })).toEqual(['E_MISSING_TEXT']);
   });
   it('reads max tokens and input text back', () => {
     const input = anthropic.buildInput({ prompt: 'hello', system: 'sys' }, { modelId: HAIKU, maxTokens: 77 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { converse } from '../../src/models/converse.js';
+import { checking, codes } from './helpers.js';
 
 const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
 const OTHER = 'qwen.qwen3-32b-v1:0';
-const codes = (issues: { code: string }[]) => issues.map((i) => i.code);
+const { codesOf, good, issues, reason } = checking(converse, HAIKU);
 
 describe('converse: buildInput', () => {
   it('builds the Converse request: messages, system blocks, inferenceConfig; never modelId', () => {
@@ -41,48 +42,46 @@ describe('converse: matches and limits', () => {
 });
 
 describe('converse: validateInput', () => {
-  const good = () => converse.buildInput({ prompt: 'hello' }, { modelId: HAIKU }) as Record<string, any>;
-
   it('rejects modelId inside the body and other stray keys, at every level', () => {
-    expect(converse.validateInput({ ...good(), modelId: HAIKU }, HAIKU)).toEqual([{ code: 'E_STRAY_KEY', reason: expect.stringMatching(/modelInput\.modelId is not allowed.*Extra inputs/) }]);
-    expect(converse.validateInput({ ...good(), anthropic_version: 'bedrock-2023-05-31' }, HAIKU)[0]?.code).toBe('E_STRAY_KEY');
-    expect(converse.validateInput({ ...good(), inferenceConfig: { max_tokens: 5 } }, HAIKU)[0]?.reason).toMatch(/inferenceConfig\.max_tokens/);
+    expect(issues({ ...good(), modelId: HAIKU })).toEqual([{ code: 'E_STRAY_KEY', reason: expect.stringMatching(/modelInput\.modelId is not allowed.*Extra inputs/) }]);
+    expect(issues({ ...good(), anthropic_version: 'bedrock-2023-05-31' })[0]?.code).toBe('E_STRAY_KEY');
+    expect(reason({ ...good(), inferenceConfig: { max_tokens: 5 } })).toMatch(/inferenceConfig\.max_tokens/);
     const extraBlock = good();
     extraBlock.messages[0].content[0].type = 'text';
-    expect(converse.validateInput(extraBlock, HAIKU)[0]?.reason).toMatch(/messages\[0\]\.content\[0\]\.type/);
+    expect(reason(extraBlock)).toMatch(/messages\[0\]\.content\[0\]\.type/);
     const extraMessage = good();
     extraMessage.messages[0].name = 'x';
-    expect(converse.validateInput(extraMessage, HAIKU)[0]?.reason).toMatch(/messages\[0\]\.name/);
+    expect(reason(extraMessage)).toMatch(/messages\[0\]\.name/);
   });
 
   it('refuses toolConfig: Converse batch jobs fail records that carry it', () => {
-    const issues = converse.validateInput({ ...good(), toolConfig: { tools: [] } }, HAIKU);
-    expect(codes(issues)).toEqual(['E_INVALID_MODEL_INPUT']);
-    expect(issues[0]!.reason).toMatch(/toolConfig is refused in Converse batch jobs/);
+    const found = issues({ ...good(), toolConfig: { tools: [] } });
+    expect(codes(found)).toEqual(['E_INVALID_MODEL_INPUT']);
+    expect(found[0]!.reason).toMatch(/toolConfig is refused in Converse batch jobs/);
   });
 
   it('checks the message and block shapes', () => {
-    expect(converse.validateInput({}, HAIKU)[0]?.reason).toMatch(/messages is required/);
-    expect(converse.validateInput({ messages: [{ role: 'system', content: [{ text: 'x' }] }] }, HAIKU)[0]?.reason).toMatch(/role must be "user" or "assistant"/);
-    expect(converse.validateInput({ messages: [{ role: 'user', content: 'x' }] }, HAIKU)[0]?.reason).toMatch(/content must be a non-empty array/);
-    expect(converse.validateInput({ messages: [{ role: 'user', content: [{ text: 'a', image: {} }] }] }, HAIKU)[0]?.reason).toMatch(/exactly one of/);
-    expect(converse.validateInput({ messages: ['x'] }, HAIKU)[0]?.reason).toMatch(/messages\[0\] must be an object/);
-    expect(converse.validateInput({ ...good(), system: 'plain' }, HAIKU)[0]?.reason).toMatch(/system must be a non-empty array/);
-    expect(converse.validateInput({ ...good(), system: [{ image: {} }] }, HAIKU)[0]?.code).toBe('E_STRAY_KEY');
+    expect(reason({})).toMatch(/messages is required/);
+    expect(reason({ messages: [{ role: 'system', content: [{ text: 'x' }] }] })).toMatch(/role must be "user" or "assistant"/);
+    expect(reason({ messages: [{ role: 'user', content: 'x' }] })).toMatch(/content must be a non-empty array/);
+    expect(reason({ messages: [{ role: 'user', content: [{ text: 'a', image: {} }] }] })).toMatch(/exactly one of/);
+    expect(reason({ messages: ['x'] })).toMatch(/messages\[0\] must be an object/);
+    expect(reason({ ...good(), system: 'plain' })).toMatch(/system must be a non-empty array/);
+    expect(issues({ ...good(), system: [{ image: {} }] })[0]?.code).toBe('E_STRAY_KEY');
   });
 
   it('checks inferenceConfig types and ranges against the model', () => {
-    expect(converse.validateInput({ ...good(), inferenceConfig: 'x' }, HAIKU)[0]?.reason).toMatch(/inferenceConfig must be an object/);
-    expect(converse.validateInput({ ...good(), inferenceConfig: { maxTokens: 4097 } }, HAIKU)[0]?.reason).toMatch(/inferenceConfig\.maxTokens must be an integer from 1 to 4096, got 4097/);
-    expect(converse.validateInput({ ...good(), inferenceConfig: { maxTokens: 1.5 } }, HAIKU)[0]?.code).toBe('E_INVALID_MODEL_INPUT');
-    expect(converse.validateInput({ ...good(), inferenceConfig: { temperature: 2 } }, HAIKU)[0]?.reason).toMatch(/temperature/);
-    expect(converse.validateInput({ ...good(), inferenceConfig: { topP: Number.NaN } }, HAIKU)[0]?.reason).toMatch(/topP/);
-    expect(converse.validateInput({ ...good(), inferenceConfig: { stopSequences: ['a', 'b', 'c', 'd', 'e'] } }, HAIKU)[0]?.reason).toMatch(/at most 4 strings/);
+    expect(reason({ ...good(), inferenceConfig: 'x' })).toMatch(/inferenceConfig must be an object/);
+    expect(reason({ ...good(), inferenceConfig: { maxTokens: 4097 } })).toMatch(/inferenceConfig\.maxTokens must be an integer from 1 to 4096, got 4097/);
+    expect(issues({ ...good(), inferenceConfig: { maxTokens: 1.5 } })[0]?.code).toBe('E_INVALID_MODEL_INPUT');
+    expect(reason({ ...good(), inferenceConfig: { temperature: 2 } })).toMatch(/temperature/);
+    expect(reason({ ...good(), inferenceConfig: { topP: Number.NaN } })).toMatch(/topP/);
+    expect(reason({ ...good(), inferenceConfig: { stopSequences: ['a', 'b', 'c', 'd', 'e'] } })).toMatch(/at most 4 strings/);
   });
 
   it('blank message text is E_MISSING_TEXT; a blank system block is an invalid input', () => {
-    expect(codes(converse.validateInput({ messages: [{ role: 'user', content: [{ text: ' \n\t' }] }] }, HAIKU))).toEqual(['E_MISSING_TEXT']);
-    expect(codes(converse.validateInput({ ...good(), system: [{ text: '' }] }, HAIKU))).toEqual(['E_INVALID_MODEL_INPUT']);
+    expect(codesOf({ messages: [{ role: 'user', content: [{ text: ' \n\t' }] }] })).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ ...good(), system: [{ text: '' }] })).toEqual(['E_INVALID_MODEL_INPUT']);
   });
 
   it('reads the budget and the input text back (system first)', () => {

@@ -1,19 +1,9 @@
 /** Choosing the model family from --model (src/models/index.ts, ids.ts): every id form Bedrock takes. */
 import { describe, expect, it } from 'vitest';
 import { FAMILIES, familyFor, normalizeModelId, parseModelId } from '../../src/models/index.js';
-import { isBatchError } from '../../src/errors.js';
+import { thrownBatchError } from '../support/errors.js';
 
 const ACCOUNT = '123456789012';
-
-function thrown(fn: () => unknown): { code: string; message: string; hint?: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatchError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a BatchError');
-}
 
 describe('familyFor: the id alone decides', () => {
   it.each([
@@ -53,7 +43,7 @@ describe('familyFor: ids that cannot decide', () => {
     ['amazon.titan-embed-text-v2:0', /no model family knows/],
     ['claude', /no model family knows claude/],
   ])('%s is E_UNKNOWN_MODEL saying why and what to do', (id, why) => {
-    const e = thrown(() => familyFor(id));
+    const e = thrownBatchError(() => familyFor(id));
     expect(e.code).toBe('E_UNKNOWN_MODEL');
     expect(e.message).toMatch(why);
     expect(e.message).toMatch(/anthropic\.claude-\*/); // the supported patterns are listed
@@ -67,19 +57,19 @@ describe('familyFor: ids that cannot decide', () => {
   });
 
   it('--family that contradicts the id, an unknown family, a contradicting invocation type: E_BAD_OPTION', () => {
-    expect(thrown(() => familyFor('amazon.nova-pro-v1:0', { family: 'anthropic' }))).toMatchObject({
+    expect(thrownBatchError(() => familyFor('amazon.nova-pro-v1:0', { family: 'anthropic' }))).toMatchObject({
       code: 'E_BAD_OPTION',
       message: expect.stringMatching(/family anthropic does not fit amazon\.nova-pro-v1:0, which is a nova model/),
       hint: 'drop --family or use --family nova',
     });
-    expect(thrown(() => familyFor(custom, { family: 'gpt' as never }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/family "gpt" is unknown/) });
-    expect(thrown(() => familyFor(custom, { family: 'toString' as never }))).toMatchObject({ code: 'E_BAD_OPTION' });
-    expect(thrown(() => familyFor(custom, { family: 'anthropic', invocationType: 'Converse' }))).toMatchObject({
+    expect(thrownBatchError(() => familyFor(custom, { family: 'gpt' as never }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/family "gpt" is unknown/) });
+    expect(thrownBatchError(() => familyFor(custom, { family: 'toString' as never }))).toMatchObject({ code: 'E_BAD_OPTION' });
+    expect(thrownBatchError(() => familyFor(custom, { family: 'anthropic', invocationType: 'Converse' }))).toMatchObject({
       code: 'E_BAD_OPTION',
       message: expect.stringMatching(/builds InvokeModel records, but invocationType is Converse/),
     });
-    expect(thrown(() => familyFor(custom, { invocationType: 'Invoke' as never }))).toMatchObject({ code: 'E_BAD_OPTION' });
-    expect(thrown(() => familyFor('  '))).toMatchObject({ code: 'E_BAD_OPTION', message: 'modelId is required' });
+    expect(thrownBatchError(() => familyFor(custom, { invocationType: 'Invoke' as never }))).toMatchObject({ code: 'E_BAD_OPTION' });
+    expect(thrownBatchError(() => familyFor('  '))).toMatchObject({ code: 'E_BAD_OPTION', message: 'modelId is required' });
   });
 });
 

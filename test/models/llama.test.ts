@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { llama, llamaPrompt } from '../../src/models/llama.js';
+import { checking, codes } from './helpers.js';
 
 const L33 = 'meta.llama3-3-70b-instruct-v1:0';
 const L3_8B = 'meta.llama3-8b-instruct-v1:0';
 const L4 = 'us.meta.llama4-maverick-17b-instruct-v1:0';
-const codes = (issues: { code: string }[]) => issues.map((i) => i.code);
+const { codesOf, good, issues, reason } = checking(llama, L33);
 
 describe('llama: buildInput', () => {
   it('builds Meta\'s Llama 3 instruct prompt, ending on the assistant header, with max_gen_len, temperature, top_p', () => {
@@ -77,29 +78,27 @@ describe('llama: matches and limits', () => {
 });
 
 describe('llama: validateInput', () => {
-  const good = () => llama.buildInput({ prompt: 'hello' }, { modelId: L33 }) as Record<string, unknown>;
-
   it('rejects modelId and other stray keys', () => {
-    expect(llama.validateInput({ ...good(), modelId: L33 }, L33)).toEqual([{ code: 'E_STRAY_KEY', reason: expect.stringMatching(/modelInput\.modelId is not allowed/) }]);
-    expect(llama.validateInput({ ...good(), max_tokens: 5 }, L33)[0]?.reason).toMatch(/max_tokens is not a known request key/);
+    expect(issues({ ...good(), modelId: L33 })).toEqual([{ code: 'E_STRAY_KEY', reason: expect.stringMatching(/modelInput\.modelId is not allowed/) }]);
+    expect(reason({ ...good(), max_tokens: 5 })).toMatch(/max_tokens is not a known request key/);
   });
 
   it('requires prompt; checks types and ranges', () => {
-    expect(llama.validateInput({ max_gen_len: 5 }, L33)[0]?.reason).toMatch(/prompt is required/);
-    expect(llama.validateInput({ prompt: ['x'] }, L33)[0]?.reason).toMatch(/prompt must be a string, got array/);
-    expect(llama.validateInput({ ...good(), max_gen_len: 2049 }, L33)[0]?.reason).toMatch(/max_gen_len must be an integer from 1 to 2048, got 2049/);
-    expect(llama.validateInput({ ...good(), max_gen_len: 0 }, L33)[0]?.code).toBe('E_INVALID_MODEL_INPUT');
-    expect(llama.validateInput({ ...good(), temperature: -0.1 }, L33)[0]?.reason).toMatch(/temperature/);
-    expect(llama.validateInput({ ...good(), top_p: '0.9' }, L33)[0]?.reason).toMatch(/top_p must be a number from 0 to 1, got the string "0.9"/);
-    expect(llama.validateInput({ ...good(), images: 'abc' }, L33)[0]?.reason).toMatch(/images/);
-    expect(llama.validateInput({ ...good(), images: ['aGk='] }, L33)).toEqual([]);
+    expect(reason({ max_gen_len: 5 })).toMatch(/prompt is required/);
+    expect(reason({ prompt: ['x'] })).toMatch(/prompt must be a string, got array/);
+    expect(reason({ ...good(), max_gen_len: 2049 })).toMatch(/max_gen_len must be an integer from 1 to 2048, got 2049/);
+    expect(issues({ ...good(), max_gen_len: 0 })[0]?.code).toBe('E_INVALID_MODEL_INPUT');
+    expect(reason({ ...good(), temperature: -0.1 })).toMatch(/temperature/);
+    expect(reason({ ...good(), top_p: '0.9' })).toMatch(/top_p must be a number from 0 to 1, got the string "0.9"/);
+    expect(reason({ ...good(), images: 'abc' })).toMatch(/images/);
+    expect(issues({ ...good(), images: ['aGk='] })).toEqual([]);
   });
 
   it('a blank prompt or an empty user turn inside the template is E_MISSING_TEXT', () => {
-    expect(codes(llama.validateInput({ prompt: '  ' }, L33))).toEqual(['E_MISSING_TEXT']);
-    expect(codes(llama.validateInput(llama.buildInput({ prompt: ' \n ' }, { modelId: L33, system: 'sys' }), L33))).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ prompt: '  ' })).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf(llama.buildInput({ prompt: ' \n ' }, { modelId: L33, system: 'sys' }))).toEqual(['E_MISSING_TEXT']);
     expect(codes(llama.validateInput(llama.buildInput({ prompt: '\n' }, { modelId: L4 }), L4))).toEqual(['E_MISSING_TEXT']);
-    expect(llama.validateInput({ prompt: 'a raw prompt without a template' }, L33)).toEqual([]);
+    expect(issues({ prompt: 'a raw prompt without a template' })).toEqual([]);
   });
 
   it('reads the budget and the input text back', () => {

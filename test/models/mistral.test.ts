@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { mistral, mistralPrompt } from '../../src/models/mistral.js';
+import { checking } from './helpers.js';
 
 const M7B = 'mistral.mistral-7b-instruct-v0:2';
 const MIXTRAL = 'mistral.mixtral-8x7b-instruct-v0:1';
 const LARGE = 'mistral.mistral-large-2402-v1:0';
-const codes = (issues: { code: string }[]) => issues.map((i) => i.code);
+const { codesOf, good, issues, reason } = checking(mistral, M7B);
 
 describe('mistral: buildInput', () => {
   it('builds the text-completion body: the system prompt first inside [INST]', () => {
@@ -37,29 +38,27 @@ describe('mistral: matches and limits', () => {
 });
 
 describe('mistral: validateInput', () => {
-  const good = () => mistral.buildInput({ prompt: 'hello' }, { modelId: M7B }) as Record<string, unknown>;
-
   it('rejects modelId and other stray keys', () => {
-    expect(codes(mistral.validateInput({ ...good(), modelId: M7B }, M7B))).toEqual(['E_STRAY_KEY']);
-    expect(mistral.validateInput({ ...good(), max_gen_len: 5 }, M7B)[0]?.reason).toMatch(/max_gen_len/);
-    expect(mistral.validateInput({ ...good(), messages: [] }, M7B)[0]?.reason).toMatch(/messages is not a known request key/);
+    expect(codesOf({ ...good(), modelId: M7B })).toEqual(['E_STRAY_KEY']);
+    expect(reason({ ...good(), max_gen_len: 5 })).toMatch(/max_gen_len/);
+    expect(reason({ ...good(), messages: [] })).toMatch(/messages is not a known request key/);
   });
 
   it('checks types and ranges', () => {
-    expect(mistral.validateInput({}, M7B)[0]?.reason).toMatch(/prompt is required/);
-    expect(mistral.validateInput({ ...good(), max_tokens: 8193 }, M7B)[0]?.reason).toMatch(/max_tokens must be an integer from 1 to 8192/);
+    expect(reason({})).toMatch(/prompt is required/);
+    expect(reason({ ...good(), max_tokens: 8193 })).toMatch(/max_tokens must be an integer from 1 to 8192/);
     expect(mistral.validateInput({ ...good(), max_tokens: 4097 }, MIXTRAL)[0]?.reason).toMatch(/1 to 4096/);
-    expect(mistral.validateInput({ ...good(), top_k: 0 }, M7B)[0]?.reason).toMatch(/top_k must be an integer from 1 to 200/);
-    expect(mistral.validateInput({ ...good(), top_k: 201 }, M7B)[0]?.code).toBe('E_INVALID_MODEL_INPUT');
-    expect(mistral.validateInput({ ...good(), temperature: 1.01 }, M7B)[0]?.reason).toMatch(/temperature/);
-    expect(mistral.validateInput({ ...good(), stop: Array.from({ length: 11 }, () => 'x') }, M7B)[0]?.reason).toMatch(/stop must be an array of at most 10 strings/);
-    expect(mistral.validateInput({ ...good(), stop: ['\n\n'], top_k: 50 }, M7B)).toEqual([]);
+    expect(reason({ ...good(), top_k: 0 })).toMatch(/top_k must be an integer from 1 to 200/);
+    expect(issues({ ...good(), top_k: 201 })[0]?.code).toBe('E_INVALID_MODEL_INPUT');
+    expect(reason({ ...good(), temperature: 1.01 })).toMatch(/temperature/);
+    expect(reason({ ...good(), stop: Array.from({ length: 11 }, () => 'x') })).toMatch(/stop must be an array of at most 10 strings/);
+    expect(issues({ ...good(), stop: ['\n\n'], top_k: 50 })).toEqual([]);
   });
 
   it('a blank prompt or an empty [INST] turn is E_MISSING_TEXT', () => {
-    expect(codes(mistral.validateInput({ prompt: '' }, M7B))).toEqual(['E_MISSING_TEXT']);
-    expect(codes(mistral.validateInput({ prompt: '<s>[INST]   \n [/INST]' }, M7B))).toEqual(['E_MISSING_TEXT']);
-    expect(codes(mistral.validateInput(mistral.buildInput({ prompt: ' ' }, { modelId: M7B }), M7B))).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ prompt: '' })).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ prompt: '<s>[INST]   \n [/INST]' })).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf(mistral.buildInput({ prompt: ' ' }, { modelId: M7B }))).toEqual(['E_MISSING_TEXT']);
   });
 
   it('reads the budget and the input text back', () => {

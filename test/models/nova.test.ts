@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { nova } from '../../src/models/nova.js';
+import { checking } from './helpers.js';
 
 const PRO = 'amazon.nova-pro-v1:0';
-const codes = (issues: { code: string }[]) => issues.map((i) => i.code);
+const { codesOf, good, issues, reason } = checking(nova, PRO);
 
 describe('nova: buildInput', () => {
   it('builds the native messages body with system blocks and inferenceConfig', () => {
@@ -19,7 +20,7 @@ describe('nova: buildInput', () => {
     });
   });
   it('passes its own validation', () => {
-    expect(nova.validateInput(nova.buildInput({ prompt: 'x', system: 's' }, { modelId: PRO, temperature: 0.2 }), PRO)).toEqual([]);
+    expect(issues(nova.buildInput({ prompt: 'x', system: 's' }, { modelId: PRO, temperature: 0.2 }))).toEqual([]);
   });
 });
 
@@ -55,26 +56,25 @@ describe('nova: checkOptions', () => {
 });
 
 describe('nova: validateInput', () => {
-  const good = () => nova.buildInput({ prompt: 'hello' }, { modelId: PRO }) as Record<string, any>;
   it('rejects modelId and other stray keys', () => {
-    expect(codes(nova.validateInput({ ...good(), modelId: PRO }, PRO))).toEqual(['E_STRAY_KEY']);
-    expect(nova.validateInput({ ...good(), inferenceConfig: { maxTokens: 5, max_tokens: 5 } }, PRO)[0]?.reason).toMatch(/inferenceConfig\.max_tokens/);
+    expect(codesOf({ ...good(), modelId: PRO })).toEqual(['E_STRAY_KEY']);
+    expect(reason({ ...good(), inferenceConfig: { maxTokens: 5, max_tokens: 5 } })).toMatch(/inferenceConfig\.max_tokens/);
   });
   it('accepts either spelling of the inference settings, but not both at once', () => {
-    expect(nova.validateInput({ ...good(), inferenceConfig: { max_new_tokens: 300, top_p: 0.9, top_k: 20, temperature: 0.7 } }, PRO)).toEqual([]);
-    expect(nova.validateInput({ ...good(), inferenceConfig: { maxTokens: 300, max_new_tokens: 300 } }, PRO)[0]?.reason).toMatch(/both maxTokens and max_new_tokens/);
+    expect(issues({ ...good(), inferenceConfig: { max_new_tokens: 300, top_p: 0.9, top_k: 20, temperature: 0.7 } })).toEqual([]);
+    expect(reason({ ...good(), inferenceConfig: { maxTokens: 300, max_new_tokens: 300 } })).toMatch(/both maxTokens and max_new_tokens/);
   });
   it('checks types and ranges', () => {
-    expect(nova.validateInput({ ...good(), inferenceConfig: { maxTokens: 5001 } }, PRO)[0]?.reason).toMatch(/inferenceConfig\.maxTokens must be an integer from 1 to 5000/);
-    expect(nova.validateInput({ ...good(), inferenceConfig: { topP: '1' } }, PRO)[0]?.reason).toMatch(/topP/);
-    expect(nova.validateInput({ ...good(), inferenceConfig: [] }, PRO)[0]?.reason).toMatch(/inferenceConfig must be an object/);
-    expect(nova.validateInput({ ...good(), system: 'plain string' }, PRO)[0]?.reason).toMatch(/system must be a non-empty array/);
-    expect(nova.validateInput({ messages: [] }, PRO)[0]?.reason).toMatch(/messages is required/);
-    expect(nova.validateInput({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] }, PRO)[0]?.code).toBe('E_STRAY_KEY');
-    expect(nova.validateInput({ messages: [{ role: 'user', content: [{ text: 1 }] }] }, PRO)[0]?.reason).toMatch(/text must be a string/);
+    expect(reason({ ...good(), inferenceConfig: { maxTokens: 5001 } })).toMatch(/inferenceConfig\.maxTokens must be an integer from 1 to 5000/);
+    expect(reason({ ...good(), inferenceConfig: { topP: '1' } })).toMatch(/topP/);
+    expect(reason({ ...good(), inferenceConfig: [] })).toMatch(/inferenceConfig must be an object/);
+    expect(reason({ ...good(), system: 'plain string' })).toMatch(/system must be a non-empty array/);
+    expect(reason({ messages: [] })).toMatch(/messages is required/);
+    expect(issues({ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] })[0]?.code).toBe('E_STRAY_KEY');
+    expect(reason({ messages: [{ role: 'user', content: [{ text: 1 }] }] })).toMatch(/text must be a string/);
   });
   it('reports blank message text as E_MISSING_TEXT', () => {
-    expect(codes(nova.validateInput({ messages: [{ role: 'user', content: [{ text: '   ' }] }] }, PRO))).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ messages: [{ role: 'user', content: [{ text: '   ' }] }] })).toEqual(['E_MISSING_TEXT']);
   });
   it('reads max tokens (either spelling) and input text', () => {
     expect(nova.maxOutputTokensOf({ inferenceConfig: { max_new_tokens: 9 } })).toBe(9);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { titanText } from '../../src/models/titan-text.js';
+import { checking } from './helpers.js';
 
 const EXPRESS = 'amazon.titan-text-express-v1';
-const codes = (issues: { code: string }[]) => issues.map((i) => i.code);
+const { codesOf, good, issues, reason } = checking(titanText, EXPRESS);
 
 describe('titan-text: buildInput', () => {
   it('builds inputText with the User/Bot turns and textGenerationConfig', () => {
@@ -16,7 +17,7 @@ describe('titan-text: buildInput', () => {
     });
   });
   it('passes its own validation', () => {
-    expect(titanText.validateInput(titanText.buildInput({ prompt: 'x' }, { modelId: EXPRESS }), EXPRESS)).toEqual([]);
+    expect(issues(titanText.buildInput({ prompt: 'x' }, { modelId: EXPRESS }))).toEqual([]);
   });
 });
 
@@ -38,20 +39,19 @@ describe('titan-text: matches and limits', () => {
 });
 
 describe('titan-text: validateInput', () => {
-  const good = () => titanText.buildInput({ prompt: 'hello' }, { modelId: EXPRESS }) as Record<string, any>;
   it('rejects stray keys, including modelId', () => {
-    expect(codes(titanText.validateInput({ ...good(), modelId: EXPRESS }, EXPRESS))).toEqual(['E_STRAY_KEY']);
-    expect(codes(titanText.validateInput({ ...good(), textGenerationConfig: { maxTokens: 3 } }, EXPRESS))).toEqual(['E_STRAY_KEY']);
+    expect(codesOf({ ...good(), modelId: EXPRESS })).toEqual(['E_STRAY_KEY']);
+    expect(codesOf({ ...good(), textGenerationConfig: { maxTokens: 3 } })).toEqual(['E_STRAY_KEY']);
   });
   it('requires inputText, checks types and ranges', () => {
-    expect(titanText.validateInput({}, EXPRESS)[0]?.reason).toMatch(/inputText is required/);
-    expect(titanText.validateInput({ inputText: 5 }, EXPRESS)[0]?.reason).toMatch(/inputText must be a string/);
-    expect(titanText.validateInput({ ...good(), textGenerationConfig: { maxTokenCount: 9000 } }, EXPRESS)[0]?.reason).toMatch(/maxTokenCount must be an integer from 0 to 8192/);
-    expect(titanText.validateInput({ ...good(), textGenerationConfig: { temperature: 1.1 } }, EXPRESS)[0]?.reason).toMatch(/temperature/);
-    expect(titanText.validateInput({ ...good(), textGenerationConfig: { stopSequences: 'x' } }, EXPRESS)[0]?.reason).toMatch(/stopSequences/);
+    expect(reason({})).toMatch(/inputText is required/);
+    expect(reason({ inputText: 5 })).toMatch(/inputText must be a string/);
+    expect(reason({ ...good(), textGenerationConfig: { maxTokenCount: 9000 } })).toMatch(/maxTokenCount must be an integer from 0 to 8192/);
+    expect(reason({ ...good(), textGenerationConfig: { temperature: 1.1 } })).toMatch(/temperature/);
+    expect(reason({ ...good(), textGenerationConfig: { stopSequences: 'x' } })).toMatch(/stopSequences/);
   });
   it('reports a blank inputText as E_MISSING_TEXT', () => {
-    expect(codes(titanText.validateInput({ inputText: '' }, EXPRESS))).toEqual(['E_MISSING_TEXT']);
+    expect(codesOf({ inputText: '' })).toEqual(['E_MISSING_TEXT']);
   });
 });
 
