@@ -3,15 +3,17 @@
  * any service that speaks Bedrock's API (the local service). One code path serves both.
  */
 import { BedrockClient, type BedrockClientConfig } from '@aws-sdk/client-bedrock';
-import { localCredentials } from '../local/server.js';
 
 export interface BedrockClientOptions {
   /** AWS region (default: the SDK's chain: AWS_REGION, the profile's region). */
   region?: string;
   /** A Bedrock-compatible endpoint instead of AWS's (`http://127.0.0.1:8089` for `serve`). */
   endpoint?: string;
-  /** The endpoint is the local service: use its placeholder credentials, never the user's. */
-  local?: boolean;
+  /**
+   * Credentials for this client alone instead of the SDK's chain: the local service's placeholders,
+   * so the user's own never go to an endpoint that is not AWS's.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
   /**
    * SDK attempts per call (default 1: submit, watch, status and stop retry throttling, quota, 5xx
    * and network errors themselves, with jittered backoff they report, so the SDK does not retry too).
@@ -20,15 +22,10 @@ export interface BedrockClientOptions {
 }
 
 export function createBedrockClient(options: BedrockClientOptions = {}): BedrockClient {
-  if (options.local && process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
-    // The SDK warns on Node 20 about its releases of 2027; for the local service it is noise.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  }
   const config: BedrockClientConfig = {};
   if (options.endpoint) config.endpoint = options.endpoint;
   if (options.region) config.region = options.region;
-  else if (options.local) config.region = 'us-east-1';
-  if (options.local) config.credentials = localCredentials();
+  if (options.credentials) config.credentials = options.credentials;
   config.maxAttempts = options.maxAttempts ?? 1;
   return new BedrockClient(config);
 }

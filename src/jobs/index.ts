@@ -26,7 +26,7 @@ export {
   type PreparedManifest,
   type PreparedRun,
 } from './run.js';
-export { decideMode, LOCAL_INPUT_BUCKET, LOCAL_OUTPUT_BUCKET, LOCAL_ROLE_ARN, type LocalRunOptions, type Mode } from './target.js';
+export { decideMode, LOCAL_INPUT_BUCKET, LOCAL_OUTPUT_BUCKET, LOCAL_ROLE_ARN, type LocalRunOptions, type Mode } from '../target.js';
 export { createBedrockClient, describeError, isRetryable, type BedrockClientOptions } from './client.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { reportSubmission, type ReporterOptions } from './progress.js';

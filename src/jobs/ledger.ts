@@ -28,11 +28,11 @@ import { dirname } from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
 import { fsyncDirSync, writeAllSync } from '../core/durable.js';
 import { BatchError } from '../errors.js';
-import { openStore } from '../stores/index.js';
+import { openStore, type StoreOptions } from '../stores/index.js';
 import { S3Store } from '../stores/s3.js';
 import type { Store } from '../stores/store.js';
 import { sleep } from './backoff.js';
-import { isS3 } from './run.js';
+import { isS3Uri } from '../stores/uri.js';
 
 export const LEDGER_KEY = 'ledger.jsonl';
 
@@ -222,21 +222,21 @@ export class Ledger {
   ) {}
 
   /**
-   * Open the ledger at `location`: a local path, or an s3:// URI. A missing ledger is an empty one
-   * (created on the first append).
+   * Open the ledger at `location`: a local path, or an s3:// URI (read and written with the S3
+   * settings `s3`). A missing ledger is an empty one (created on the first append).
    */
-  static async open(location: string): Promise<Ledger> {
-    const backend = isS3(location) ? await StoreBackend.open(location) : FileBackend.open(location);
+  static async open(location: string, s3?: StoreOptions): Promise<Ledger> {
+    const backend = isS3Uri(location) ? await StoreBackend.open(location, s3) : FileBackend.open(location);
     const { events, notes } = parseLedger(backend.text, location);
     const state: LedgerState = { ...reduceLedger(events), notes };
     return new Ledger(location, backend, state);
   }
 
   /** Read a ledger without opening it for writing. */
-  static async read(location: string): Promise<LedgerState> {
+  static async read(location: string, s3?: StoreOptions): Promise<LedgerState> {
     let text = '';
-    if (isS3(location)) {
-      const { store, key } = splitUri(location);
+    if (isS3Uri(location)) {
+      const { store, key } = splitUri(location, s3);
       if (await store.exists(key)) text = await streamText(store.createReadStream(key));
     } else {
       try {
@@ -319,8 +319,8 @@ class StoreBackend {
     private etag: string | undefined,
   ) {}
 
-  static async open(uri: string): Promise<StoreBackend> {
-    const { store, key } = splitUri(uri);
+  static async open(uri: string, s3: StoreOptions | undefined): Promise<StoreBackend> {
+    const { store, key } = splitUri(uri, s3);
     if (!(store instanceof S3Store)) throw new BatchError('E_INTERNAL', `${uri} is not an S3 location`);
     const current = await store.readWithEtag(key, 256 << 20);
     return new StoreBackend(store, key, current?.body.toString('utf8') ?? '', current?.etag);
@@ -352,7 +352,7 @@ class StoreBackend {
   close(): void {}
 }
 
-function splitUri(uri: string): { store: Store; key: string } {
+function splitUri(uri: string, s3: StoreOptions | undefined): { store: Store; key: string } {
   const cut = uri.lastIndexOf('/');
-  return { store: openStore(uri.slice(0, cut + 1)), key: uri.slice(cut + 1) };
+  return { store: openStore(uri.slice(0, cut + 1), s3), key: uri.slice(cut + 1) };
 }

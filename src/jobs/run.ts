@@ -17,9 +17,9 @@ import { createHash } from 'node:crypto';
 import { BatchError } from '../errors.js';
 import type { InvocationType } from '../models/family.js';
 import { readPreparedRun, type PreparedJob, type PreparedRunFile } from '../run/prepared.js';
-import { openStore } from '../stores/index.js';
+import { openStore, type StoreOptions } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
-import { PATTERNS } from '../local/validation.js';
+import { matchesPattern } from '../bedrock/vocabulary.js';
 
 export type { PreparedJob, PreparedShard } from '../run/prepared.js';
 /** prepared.json as submit reads it (src/run/prepared.ts). */
@@ -29,6 +29,8 @@ export interface PreparedRun {
   /** The run's location as given. */
   location: string;
   store: Store;
+  /** The S3 settings the run was opened with: its job folders (and its buckets, on the local service) are opened with them too. */
+  s3?: StoreOptions;
   manifest: PreparedManifest;
   /** sha256 of prepared.json, hex. */
   runId: string;
@@ -38,11 +40,9 @@ export interface PreparedRun {
   namePrefix: string;
 }
 
-export const isS3 = (location: string): boolean => /^s3:\/\//i.test(location);
-
 /** Read `<run>/prepared.json` (src/run/prepared.ts); E_NOT_PREPARED when there is none or it cannot be submitted. */
-export async function loadPreparedRun(location: string): Promise<PreparedRun> {
-  const store = openStore(location);
+export async function loadPreparedRun(location: string, s3?: StoreOptions): Promise<PreparedRun> {
+  const store = openStore(location, s3);
   const { file: manifest, runId } = await readPreparedRun(store, 'give submit the directory that `prepare --out` wrote (it holds prepared.json)');
   if (manifest.submittable === false || manifest.jobs.length === 0) {
     const why = manifest.problem ? `${manifest.problem.code}: ${manifest.problem.message}` : 'it has no jobs';
@@ -51,7 +51,7 @@ export async function loadPreparedRun(location: string): Promise<PreparedRun> {
     });
   }
   const slug = slugOf(location);
-  return { location, store, manifest, runId, slug, namePrefix: `${slug}-${runId.slice(0, 8)}` };
+  return { location, store, ...(s3 ? { s3 } : {}), manifest, runId, slug, namePrefix: `${slug}-${runId.slice(0, 8)}` };
 }
 
 /** The last path segment of a location, cut to what a job name may hold. */
@@ -69,7 +69,7 @@ export function slugOf(location: string): string {
 /** The job name of one job folder of a run (valid per Bedrock's jobName pattern). */
 export function jobNameFor(run: Pick<PreparedRun, 'namePrefix'>, job: Pick<PreparedJob, 'name'>, attempt = 1): string {
   const name = `${run.namePrefix}-${job.name}${attempt > 1 ? `-a${attempt}` : ''}`;
-  if (name.length > 63 || !new RegExp(PATTERNS.jobName).test(name)) {
+  if (name.length > 63 || !matchesPattern('jobName', name)) {
     throw new BatchError('E_INTERNAL', `derived job name "${name}" does not match Bedrock's jobName pattern`);
   }
   return name;
@@ -114,7 +114,7 @@ export async function verifyJobFolder(run: PreparedRun, job: PreparedJob): Promi
   const expected = new Map(job.shards.map((s) => [s.key, s.bytes]));
   const seen = new Set<string>();
   // List the job folder itself: a local store walks everything under its root.
-  const folder = openStore(run.store.resolve(job.prefix));
+  const folder = openStore(run.store.resolve(job.prefix), run.s3);
   for await (const listed of folder.list('')) {
     const o = { key: `${job.prefix}${listed.key}`, size: listed.size };
     const want = expected.get(o.key);
@@ -134,14 +134,5 @@ export async function verifyJobFolder(run: PreparedRun, job: PreparedJob): Promi
     if (!seen.has(key)) {
       throw new BatchError('E_SHARDS_CHANGED', `${run.store.resolve(key)} is missing`, { hint: 'the run is incomplete: prepare it again' });
     }
-  }
-}
-
-/** Bedrock's s3Uri rule, checked before a job is created (Hive-style `dt=...` keys fail it). */
-export function checkS3Uri(uri: string, what: string): void {
-  if (uri.length > 1024 || !new RegExp(PATTERNS.s3Uri).test(uri)) {
-    throw new BatchError('E_BAD_OPTION', `${what} ${uri} does not match Bedrock's S3 URI rule`, {
-      hint: "buckets are lowercase and key segments may hold only letters, digits and -!_*'(). (no spaces, =, +, @, %, ~)",
-    });
   }
 }

@@ -5,13 +5,15 @@
  */
 import { GetModelInvocationJobCommand, StopModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
 import { BatchError } from '../errors.js';
-import { isTerminal } from '../local/validation.js';
+import { isTerminal, jobIdOf } from '../bedrock/vocabulary.js';
 import { serviceErrorOf } from './client.js';
 import { LEDGER_KEY, Ledger, type LedgerState, type RecordCounts } from './ledger.js';
 import { loadPreparedRun, jobNameFor, type PreparedRun } from './run.js';
+import type { StoreOptions } from '../stores/index.js';
 import type { JobState } from './submit.js';
-import { openTarget, type Target } from './target.js';
-import { countsOf, eachLimit, summarize, withRetries, type PollOptions } from './watch.js';
+import { openTarget, type Target } from '../target.js';
+import pMap from 'p-map';
+import { countsOf, POLL_CONCURRENCY, summarize, withRetries, type PollOptions } from './watch.js';
 
 export interface RunStatusOptions extends Pick<PollOptions, 'backoff' | 'maxRetries' | 'signal'> {
   /** The prepared run (default `./batch` in the CLI). */
@@ -22,6 +24,8 @@ export interface RunStatusOptions extends Pick<PollOptions, 'backoff' | 'maxRetr
   region?: string;
   endpointUrl?: string;
   s3Root?: string;
+  /** S3 client settings for a run and ledger in S3 (default: the SDK's own). */
+  s3?: StoreOptions;
 }
 
 export interface RunStatus {
@@ -44,10 +48,10 @@ interface Opened {
   jobs: JobState[];
 }
 
-async function openRun(o: { run: string; ledger?: string }): Promise<Opened> {
-  const prepared = await loadPreparedRun(o.run);
+async function openRun(o: { run: string; ledger?: string; s3?: StoreOptions }): Promise<Opened> {
+  const prepared = await loadPreparedRun(o.run, o.s3);
   const ledgerPath = o.ledger ?? prepared.store.resolve(LEDGER_KEY);
-  const state = await Ledger.read(ledgerPath);
+  const state = await Ledger.read(ledgerPath, o.s3);
   if (state.run && state.run.runId !== prepared.runId) {
     throw new BatchError('E_LEDGER_MISMATCH', `${ledgerPath} belongs to another prepare of ${o.run}`, { hint: 'pass the --ledger written for this run' });
   }
@@ -66,7 +70,7 @@ async function openRun(o: { run: string; ledger?: string }): Promise<Opened> {
     };
     if (known?.jobArn) {
       s.jobArn = known.jobArn;
-      s.jobId = known.jobArn.slice(known.jobArn.lastIndexOf('/') + 1);
+      s.jobId = jobIdOf(known.jobArn);
       if (known.output) s.output = known.output;
     }
     if (known?.message) s.message = known.message;
@@ -98,9 +102,8 @@ export async function runStatus(o: RunStatusOptions): Promise<RunStatus> {
     target = await targetFor(opened, o, 'status');
     const before = new Map(jobs.map((j) => [j.job, state.jobs.get(j.job)?.status]));
     try {
-      await eachLimit(
+      await pMap(
         jobs.filter((j) => j.jobArn),
-        4,
         async (j) => {
           try {
             const r = await withRetries('GetModelInvocationJob', () => target!.client.send(new GetModelInvocationJobCommand({ jobIdentifier: j.jobArn! })), o);
@@ -114,6 +117,7 @@ export async function runStatus(o: RunStatusOptions): Promise<RunStatus> {
             j.message = `${target!.description} has no such job`;
           }
         },
+        { concurrency: POLL_CONCURRENCY },
       );
     } finally {
       await target.close();
@@ -121,7 +125,7 @@ export async function runStatus(o: RunStatusOptions): Promise<RunStatus> {
     // What was learnt goes to the ledger, as submit records it: collect reads job ends there.
     const changed = jobs.filter((j) => j.jobArn && j.status !== 'Unknown' && j.status !== before.get(j.job));
     if (changed.length > 0) {
-      const ledger = await Ledger.open(opened.ledgerPath);
+      const ledger = await Ledger.open(opened.ledgerPath, o.s3);
       try {
         for (const j of changed) {
           await ledger.append({ event: isTerminal(j.status) ? 'done' : 'status', job: j.job, jobArn: j.jobArn!, status: j.status, records: j.records, ...(j.message ? { message: j.message } : {}) });
@@ -159,6 +163,8 @@ export interface StopJobsOptions extends Pick<PollOptions, 'backoff' | 'maxRetri
   region?: string;
   endpointUrl?: string;
   s3Root?: string;
+  /** S3 client settings for a run and ledger in S3 (default: the SDK's own). */
+  s3?: StoreOptions;
 }
 
 export interface StopOutcome {
@@ -194,7 +200,7 @@ export async function stopJobs(o: StopJobsOptions): Promise<StopOutcome[]> {
   for (const j of chosen) if (!j.jobArn) out.push({ job: j.job, outcome: 'not-submitted' });
   if (submitted.length === 0) return out;
   const target = await targetFor(opened, o, 'stop');
-  const ledger = await Ledger.open(opened.ledgerPath);
+  const ledger = await Ledger.open(opened.ledgerPath, o.s3);
   try {
     for (const j of submitted) {
       try {

@@ -34,13 +34,15 @@ import { BatchError } from '../errors.js';
 import { familyFor } from '../models/index.js';
 import { normalizeModelId } from '../models/ids.js';
 import type { InvocationType } from '../models/family.js';
-import { isTerminal } from '../local/validation.js';
+import type { StoreOptions } from '../stores/index.js';
+import { isTerminal, jobIdOf } from '../bedrock/vocabulary.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import { describeError, serviceErrorOf } from './client.js';
 import { LEDGER_KEY, Ledger, type LedgerJob, type RecordCounts } from './ledger.js';
 import { clientRequestTokenFor, jobNameFor, loadPreparedRun, verifyJobFolder, type JobSettings, type PreparedJob, type PreparedRun } from './run.js';
-import { decideMode, openTarget, type LocalRunOptions, type Mode, type Target } from './target.js';
-import { countsOf, eachLimit, summarize, withRetries, type Progress, type RetryEvent } from './watch.js';
+import { decideMode, openTarget, type LocalRunOptions, type Mode, type Target } from '../target.js';
+import pMap from 'p-map';
+import { countsOf, POLL_CONCURRENCY, summarize, withRetries, type Progress, type RetryEvent } from './watch.js';
 
 /** One job folder of a run and its job. */
 export interface JobState {
@@ -102,6 +104,8 @@ export interface SubmitRunOptions {
   maxRetries?: number;
   /** Options of the in-process local service. */
   localService?: LocalRunOptions;
+  /** S3 client settings for the run, the ledger and (on the local service) the buckets, when they are in S3 (default: the SDK's own). */
+  s3?: StoreOptions;
   signal?: AbortSignal;
 }
 
@@ -195,9 +199,9 @@ export class RunSubmission extends EventEmitter {
   private async run(): Promise<SubmitResult> {
     const o = this.options;
     const signal = o.signal;
-    const prepared = await loadPreparedRun(o.run);
+    const prepared = await loadPreparedRun(o.run, o.s3);
     const ledgerPath = o.ledger ?? prepared.store.resolve(LEDGER_KEY);
-    const ledger = await Ledger.open(ledgerPath);
+    const ledger = await Ledger.open(ledgerPath, o.s3);
     for (const n of ledger.state.notes) this.note(n);
     const recorded = ledger.state.run;
     if (recorded && recorded.runId !== prepared.runId) {
@@ -411,7 +415,7 @@ export class RunSubmission extends EventEmitter {
 
   private setArn(state: JobState, jobArn: string, target: Target): void {
     state.jobArn = jobArn;
-    state.jobId = jobArn.slice(jobArn.lastIndexOf('/') + 1);
+    state.jobId = jobIdOf(jobArn);
     state.output = target.outputFor(state.jobId);
   }
 
@@ -441,13 +445,13 @@ export class RunSubmission extends EventEmitter {
 
   private async refresh(states: JobState[], client: BedrockClient, ledger: Ledger, retries: Parameters<typeof withRetries>[2]): Promise<boolean> {
     let changed = false;
-    await eachLimit(
+    await pMap(
       states.filter((st) => st.jobArn && !isTerminal(st.status)),
-      4,
       async (state) => {
         const r = await withRetries('GetModelInvocationJob', () => client.send(new GetModelInvocationJobCommand({ jobIdentifier: state.jobArn! })), retries);
         if (await this.apply(state, r, ledger)) changed = true;
       },
+      { concurrency: POLL_CONCURRENCY },
     );
     return changed;
   }

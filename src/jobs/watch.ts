@@ -13,8 +13,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { GetModelInvocationJobCommand, type BedrockClient, type GetModelInvocationJobCommandOutput } from '@aws-sdk/client-bedrock';
+import pMap from 'p-map';
 import { BatchError } from '../errors.js';
-import { isTerminal } from '../local/validation.js';
+import { isTerminal } from '../bedrock/vocabulary.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import { describeError, isRetryable, serviceErrorOf } from './client.js';
 import type { RecordCounts } from './ledger.js';
@@ -115,14 +116,11 @@ export function summarize<J extends { status: string; records: RecordCounts }>(j
   return { jobs, byStatus, records, finished: jobs.every((j) => isTerminal(j.status)) };
 }
 
-/** Run `fn` over items, at most `limit` at once. */
-export async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
-}
+/**
+ * Jobs asked about at once when polling: GetModelInvocationJob has its own rate quota, and a run has
+ * few jobs. Polls run through p-map, which starts no further call once one has failed.
+ */
+export const POLL_CONCURRENCY = 4;
 
 /** Watch jobs until each is terminal (see the module comment). */
 export class JobWatch extends EventEmitter {
@@ -152,9 +150,8 @@ export class JobWatch extends EventEmitter {
     let delay = pollMs;
     for (;;) {
       let changed = false;
-      await eachLimit(
+      await pMap(
         this.jobs.filter((j) => !isTerminal(j.status)),
-        4,
         async (job) => {
           const r = await withRetries('GetModelInvocationJob', () => o.client.send(new GetModelInvocationJobCommand({ jobIdentifier: job.jobArn }), o.signal ? { abortSignal: o.signal } : {}), {
             ...o,
@@ -171,6 +168,7 @@ export class JobWatch extends EventEmitter {
           if (moved) changed = true;
           if (r.status !== previous) this.emit('status', { ...job }, previous === 'Unknown' ? undefined : previous);
         },
+        { concurrency: POLL_CONCURRENCY },
       );
       const progress = summarize(this.jobs);
       this.emit('progress', progress);

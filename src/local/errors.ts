@@ -4,23 +4,7 @@
  * The SDK maps the name to its modelled exception class, so `err.name` on the client side is the
  * name given here and `err.$metadata.httpStatusCode` the status.
  */
-
-/** The exceptions the four model-invocation-job operations declare, with their HTTP status. */
-export const SERVICE_ERROR_STATUS = Object.freeze({
-  AccessDeniedException: 403,
-  ConflictException: 400,
-  InternalServerException: 500,
-  ResourceNotFoundException: 404,
-  ServiceQuotaExceededException: 400,
-  ThrottlingException: 429,
-  ValidationException: 400,
-  /** Not modelled: what restJson1 services answer for a body that does not parse. */
-  SerializationException: 400,
-  /** Not modelled: a path no operation serves. */
-  UnknownOperationException: 404,
-});
-
-export type ServiceErrorName = keyof typeof SERVICE_ERROR_STATUS;
+import { SERVICE_ERROR_STATUS, type ServiceErrorName } from '../bedrock/vocabulary.js';
 
 export class ServiceError extends Error {
   readonly status: number;

@@ -9,52 +9,8 @@
  * Several violations are joined with `; ` after "N validation errors detected: ". List members are
  * named Coral's way, 1-based: `tags.2.member.key`.
  */
+import { JOB_STATUSES, PATTERN_REGEX, PATTERNS, type JobStatus, type PatternName } from '../bedrock/vocabulary.js';
 import { ServiceError } from './errors.js';
-
-export const PATTERNS = Object.freeze({
-  jobName: '^[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\\+\\-\\.]){0,63}$',
-  roleArn: '^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$',
-  modelId:
-    '(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:(([0-9]{12}:custom-model/[a-z0-9-]{1,63}[.]{1}[a-z0-9-:]{1,63}/[a-z0-9]{12}$)|(:foundation-model/([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})|(([0-9a-zA-Z][_-]?)+)$)|([0-9]{12}:(inference-profile|application-inference-profile)/[a-zA-Z0-9-:.]+$)))|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})|(([0-9a-zA-Z][_-]?)+)',
-  s3Uri: "^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$",
-  accountId: '^[0-9]{12}$',
-  kmsKeyId:
-    '(arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)))|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)',
-  clientRequestToken: '^[a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}$',
-  vpcId: '^[-0-9a-zA-Z]+$',
-  tag: '^[a-zA-Z0-9\\s._:/=+@-]*$',
-  jobIdentifier: '^((arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-invocation-job/)?[a-z0-9]{12})$',
-  nextToken: '^\\S*$',
-});
-
-/**
- * Smithy patterns are not anchored unless they say so (`^...$`); Coral matches them as a whole
- * string, so the un-anchored model id and KMS patterns are tested as `^(?:...)$`.
- */
-const REGEX: Record<keyof typeof PATTERNS, RegExp> = Object.fromEntries(
-  Object.entries(PATTERNS).map(([k, p]) => [k, new RegExp(p.startsWith('^') ? p : `^(?:${p})$`)]),
-) as Record<keyof typeof PATTERNS, RegExp>;
-
-export const JOB_STATUSES = Object.freeze([
-  'Submitted',
-  'InProgress',
-  'Completed',
-  'Failed',
-  'Stopping',
-  'Stopped',
-  'PartiallyCompleted',
-  'Expired',
-  'Validating',
-  'Scheduled',
-] as const);
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** States a job never leaves. */
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
-
-export function isTerminal(status: string | undefined): boolean {
-  return status !== undefined && TERMINAL_STATUSES.has(status);
-}
 
 /** Collects Coral-style violations; `throwIfAny()` raises one ValidationException with all of them. */
 export class Violations {
@@ -80,12 +36,12 @@ export class Violations {
   }
 
   /** A string member: its length range, then its pattern. */
-  string(path: string, value: unknown, rule: { min?: number; max?: number; pattern?: keyof typeof PATTERNS }): void {
+  string(path: string, value: unknown, rule: { min?: number; max?: number; pattern?: PatternName }): void {
     if (value === undefined || value === null) return;
     if (typeof value !== 'string') throw serialization(path, 'a string', value);
     if (rule.min !== undefined && value.length < rule.min) this.add(path, value, `have length greater than or equal to ${rule.min}`);
     if (rule.max !== undefined && value.length > rule.max) this.add(path, value, `have length less than or equal to ${rule.max}`);
-    if (rule.pattern !== undefined && !REGEX[rule.pattern].test(value)) {
+    if (rule.pattern !== undefined && !PATTERN_REGEX[rule.pattern].test(value)) {
       this.add(path, value, `satisfy regular expression pattern: ${PATTERNS[rule.pattern]}`);
     }
   }
@@ -267,9 +223,4 @@ export function validateListQuery(params: URLSearchParams): ListQuery {
   if (sortOrder !== undefined) q.sortOrder = sortOrder as 'Ascending' | 'Descending';
   v.throwIfAny();
   return q;
-}
-
-/** The account id in a role ARN (empty when the ARN has none). */
-export function accountOfRole(roleArn: string): string {
-  return /^arn:aws(?:-[^:]+)?:iam::([0-9]{12})?:/.exec(roleArn)?.[1] ?? '';
 }

@@ -9,7 +9,7 @@
  * folded by the jobs module's own parser and reducer (a torn last line is left out with a note).
  */
 import { LEDGER_KEY, parseLedger, reduceLedger, type LedgerEvent, type LedgerJob } from '../jobs/ledger.js';
-import { TERMINAL_STATUSES } from '../local/validation.js';
+import { jobIdOf, TERMINAL_STATUSES } from '../bedrock/vocabulary.js';
 import type { Store } from '../stores/store.js';
 import { readSmall } from './layout.js';
 
@@ -38,8 +38,6 @@ export interface OutputLedger {
   /** Notes about the ledger (a torn last line). */
   notes: string[];
 }
-
-const jobIdOf = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
 
 /** Read a ledger; undefined when there is none at `key`. */
 export async function readLedger(store: Store, key: string): Promise<OutputLedger | undefined> {

@@ -4,16 +4,9 @@
  * reported, never fatal: the manifest is Bedrock's word on what it billed, the lines are what came
  * back, and a user needs to see both when they differ.
  */
+import { MANIFEST_FIELDS } from '../bedrock/vocabulary.js';
 import type { ManifestIssue, OutputManifest } from './types.js';
 
-const FIELDS = [
-  'totalRecordCount',
-  'processedRecordCount',
-  'successRecordCount',
-  'errorRecordCount',
-  'inputTokenCount',
-  'outputTokenCount',
-] as const satisfies readonly (keyof OutputManifest)[];
 
 /** Parse a manifest's text; unknown keys are ignored, non-numbers are left out. Throws on bad JSON. */
 export function parseManifest(text: string): OutputManifest {
@@ -21,7 +14,7 @@ export function parseManifest(text: string): OutputManifest {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SyntaxError('the manifest is not a JSON object');
   const o = value as Record<string, unknown>;
   const m: OutputManifest = {};
-  for (const f of FIELDS) {
+  for (const f of MANIFEST_FIELDS) {
     const v = typeof o[f] === 'string' && /^\d+$/.test(o[f] as string) ? Number(o[f]) : o[f];
     if (typeof v === 'number' && Number.isFinite(v)) m[f] = v;
   }
@@ -31,7 +24,7 @@ export function parseManifest(text: string): OutputManifest {
 /** Add manifest `b` into `a` (for a prepared job answered by several Bedrock jobs). */
 export function addManifest(a: OutputManifest | undefined, b: OutputManifest): OutputManifest {
   const out: OutputManifest = { ...(a ?? {}) };
-  for (const f of FIELDS) if (b[f] !== undefined) out[f] = (out[f] ?? 0) + b[f]!;
+  for (const f of MANIFEST_FIELDS) if (b[f] !== undefined) out[f] = (out[f] ?? 0) + b[f]!;
   return out;
 }
 

@@ -9,6 +9,7 @@
  *
  * so that submitted = succeeded + failed + missing, per job and in total.
  */
+import type { ManifestField } from '../bedrock/vocabulary.js';
 
 export type ResultKind = 'success' | 'error' | 'missing';
 
@@ -88,14 +89,7 @@ export interface BadLine {
 }
 
 /** `manifest.json.out` (docs/bedrock.md §2.3). */
-export interface OutputManifest {
-  totalRecordCount?: number;
-  processedRecordCount?: number;
-  successRecordCount?: number;
-  errorRecordCount?: number;
-  inputTokenCount?: number;
-  outputTokenCount?: number;
-}
+export type OutputManifest = { [F in ManifestField]?: number };
 
 /** A field where a job's manifest and what collect parsed disagree. */
 export interface ManifestIssue {

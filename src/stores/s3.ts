@@ -1,8 +1,8 @@
 /**
  * A store on an S3 prefix (`s3://bucket/run-42/`): keys below it are objects. Writes stream through
- * multipart uploads (`S3ObjectWriter`, see s3-writer.ts for retries, abort and verification); reads
- * stream GetObject and resume after a dropped connection with a ranged GET pinned to the object's
- * ETag; listing pages through ListObjectsV2.
+ * multipart uploads (`S3ObjectWriter`: see s3-writer.ts for retries and abort, s3-verify.ts for
+ * verification); reads stream GetObject and resume after a dropped connection with a ranged GET
+ * pinned to the object's ETag; listing pages through ListObjectsV2.
  *
  * By default the store also keeps to Bedrock's S3 URI rule (uri.ts): a store whose location, or a
  * key written below it, a batch job could not be given is refused with E_BAD_URI before anything is
@@ -13,11 +13,14 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListO
 import { BatchError } from '../errors.js';
 import { createS3Client, type S3ClientOptions } from './s3-client.js';
 import { httpStatus, isTransient, s3Error } from './s3-errors.js';
-import { S3ObjectWriter, type UploadProgress, type VerifyMode } from './s3-writer.js';
+import type { VerifyMode } from './s3-verify.js';
+import { S3ObjectWriter, type UploadProgress } from './s3-writer.js';
 import type { ObjectInfo, Store, WriteOptions } from './store.js';
-import { bedrockS3UriProblem, checkAccountId, checkBedrockS3Uri, checkKmsKeyId, formatS3Uri, parseS3Uri } from './uri.js';
+import { bedrockS3UriProblem, checkBedrockS3Uri } from '../bedrock/s3-uri.js';
+import { checkAccountId, checkKmsKeyId, formatS3Uri, parseS3Uri } from './uri.js';
 
-export { abortOpenUploads, S3ObjectWriter, uploadsSettled, UploadError, type UploadProgress, type UploadResult, type VerifyMode } from './s3-writer.js';
+export { abortOpenUploads, S3ObjectWriter, uploadsSettled, UploadError, type UploadProgress, type UploadResult } from './s3-writer.js';
+export type { VerifyMode } from './s3-verify.js';
 
 /**
  * Part size: 8 MiB measured fastest against the local S3 server (bench/s3.ts), and keeps a shard's
@@ -53,8 +56,11 @@ export interface S3StoreOptions extends S3ClientOptions {
 
 const clients = new WeakMap<object, S3Client>();
 
+/** No options: the SDK's own settings (the environment, the profile). One object, so one client for all who give none. */
+const SDK_SETTINGS: S3StoreOptions = Object.freeze({});
+
 /** The client for a set of options, shared by every store and reader opened with the same options object. */
-export function s3ClientFor(options: S3StoreOptions = {}): S3Client {
+export function s3ClientFor(options: S3StoreOptions = SDK_SETTINGS): S3Client {
   if (options.client) return options.client;
   let client = clients.get(options);
   if (!client) {
@@ -109,7 +115,7 @@ export class S3Store implements Store {
   readonly settings: NormalizedS3Options;
   private readonly onProgress?: (progress: UploadProgress) => void;
 
-  constructor(uri: string, options: S3StoreOptions = {}) {
+  constructor(uri: string, options: S3StoreOptions = SDK_SETTINGS) {
     const { bucket, key } = parseS3Uri(uri);
     this.uri = uri;
     this.bucket = bucket;

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Ledger, parseLedger, reduceLedger, type NewLedgerEvent } from '../../src/jobs/ledger.js';
 import { clientRequestTokenFor, jobNameFor, slugOf, verifyJobFolder, loadPreparedRun, type JobSettings } from '../../src/jobs/run.js';
-import { decideMode } from '../../src/jobs/target.js';
-import { PATTERNS } from '../../src/local/validation.js';
-import { tempDir } from '../local/helpers.js';
+import { decideMode } from '../../src/target.js';
+import { PATTERNS } from '../../src/bedrock/vocabulary.js';
+import { tempDir } from '../support/temp.js';
 import { prepareCalls } from './helpers.js';
 
 let dir: string;

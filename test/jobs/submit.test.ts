@@ -10,14 +10,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { normalizeModelId } from '../../src/models/ids.js';
 import type { LocalService } from '../../src/local/server.js';
 import type { Transition } from '../../src/local/service.js';
-import { isTerminal } from '../../src/local/validation.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
+import { isTerminal } from '../../src/bedrock/vocabulary.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { runStatus, stopJobs } from '../../src/jobs/status.js';
 import { Ledger } from '../../src/jobs/ledger.js';
 import { submitRun, type JobState, type SubmitRunOptions, type SubmittedEvent, type WaitingEvent } from '../../src/jobs/submit.js';
 import { watchJobs, type RetryEvent } from '../../src/jobs/watch.js';
 import { reportSubmission } from '../../src/jobs/progress.js';
-import { clientOf, startFast, tempDir, waitFor } from '../local/helpers.js';
+import { clientOf, startFast, waitFor } from '../local/helpers.js';
+import { tempDir } from '../support/temp.js';
 import { FAST_LOCAL, ledgerEvents, outputLines, prepareCalls, QUICK, ROLE, shardIds } from './helpers.js';
 
 let dir: string;
@@ -253,6 +254,16 @@ describe('submit to a shared service endpoint', () => {
     return () => peak;
   }
 
+  /** Two prepared runs of two clients in the service's input bucket (calls, calls per job), and the output bucket. */
+  async function twoRuns(a: [number, number], b: [number, number]): Promise<{ runA: string; runB: string }> {
+    await mkdir(join(dir, 'out-bucket'));
+    const runA = join(dir, 'in-bucket', 'run-a');
+    const runB = join(dir, 'in-bucket', 'run-b');
+    await prepareCalls(runA, ...a, { seed: 1 });
+    await prepareCalls(runB, ...b, { seed: 2 });
+    return { runA, runB };
+  }
+
   it('queues: never more than maxInFlight jobs of the model, though the service would take more', async () => {
     local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 10 }), concurrency: 4, delays: { record: 2 } });
     const peak = trackPeak(local);
@@ -276,11 +287,7 @@ describe('submit to a shared service endpoint', () => {
     // the service would take 10; only the clients' own counting keeps it at 2
     local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 10 }), concurrency: 4, delays: { record: 10 } });
     const peak = trackPeak(local);
-    await mkdir(join(dir, 'out-bucket'));
-    const runA = join(dir, 'in-bucket', 'run-a');
-    const runB = join(dir, 'in-bucket', 'run-b');
-    await prepareCalls(runA, 20, 10, { seed: 1 });
-    await prepareCalls(runB, 6, 3, { seed: 2 });
+    const { runA, runB } = await twoRuns([20, 10], [6, 3]);
     const common = { endpointUrl: local.endpoint, s3Root: dir, roleArn: ROLE, maxInFlight: 2, ...QUICK };
     const a = submitRun({ run: runA, output: join(dir, 'out-bucket', 'a'), ...common });
     const aSubmitted = new Promise<void>((resolve) => {
@@ -301,11 +308,7 @@ describe('submit to a shared service endpoint', () => {
   it('rides out throttling and quota refusals from a busy service, with jittered backoff', async () => {
     local = await startFast({ root: dir, quotas: quotaProfile('local', { maxJobsInFlight: 2 }), concurrency: 4, delays: { record: 2 }, faults: { throttle: 0.25, seed: 11 } });
     const peak = trackPeak(local);
-    await mkdir(join(dir, 'out-bucket'));
-    const runA = join(dir, 'in-bucket', 'run-a');
-    const runB = join(dir, 'in-bucket', 'run-b');
-    await prepareCalls(runA, 15, 3, { seed: 1 });
-    await prepareCalls(runB, 9, 3, { seed: 2 });
+    const { runA, runB } = await twoRuns([15, 3], [9, 3]);
     // each client thinks it may have 3: the service's quota of 2 refuses the rest
     const common = { endpointUrl: local.endpoint, s3Root: dir, roleArn: ROLE, maxInFlight: 3, ...QUICK, maxRetries: 50 };
     const a = submitRun({ run: runA, output: join(dir, 'out-bucket', 'a'), ...common });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
 import { s3ClientOptions } from '../../src/stores/s3-client.js';
-import { PartDigests, compositeCrc32, multipartEtag } from '../../src/stores/s3-writer.js';
-import { bedrockS3UriProblem, checkBedrockS3Uri, checkKmsKeyId, parseS3Uri } from '../../src/stores/uri.js';
+import { PartDigests, compositeCrc32, multipartEtag } from '../../src/stores/s3-verify.js';
+import { bedrockS3UriProblem, checkBedrockS3Uri } from '../../src/bedrock/s3-uri.js';
+import { checkKmsKeyId, parseS3Uri } from '../../src/stores/uri.js';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 

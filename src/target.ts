@@ -16,22 +16,26 @@
  *   s3://bedrock-batch-output/  ->  the --output directory     job output: s3://bedrock-batch-output/
  *
  * so job `abc123def456` writes `<output>/abc123def456/part-00001.jsonl.out`. The mapping depends
- * only on the job folder's key, so a resumed run gives the same URIs. The service keeps its jobs in
+ * only on the job folder's key, so a resumed run gives the same URIs. A run and output in S3 keep
+ * their own URIs: the service gets their buckets, opened with the run's S3 settings. It keeps its jobs in
  * `<run>/local-service/jobs.json`: they survive a crash of the process that ran them and go on
  * when the run is submitted again. While a submit runs, `status` and `stop` in another terminal
  * find its service through `<run>/local-service/jobs.json.lock` and talk to it.
  */
 import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
-import { BatchError } from '../errors.js';
-import { startLocalService, type LocalService } from '../local/server.js';
-import type { LocalDelays } from '../local/service.js';
-import type { LocalFaults } from '../local/faults.js';
-import type { LocalModel } from '../local/models.js';
-import { LocalLockedError, readLock } from '../local/state.js';
-import { accountOfRole } from '../local/validation.js';
-import { createBedrockClient } from './client.js';
-import { checkS3Uri, isS3, type PreparedJob, type PreparedRun } from './run.js';
+import { checkBedrockS3Uri } from './bedrock/s3-uri.js';
+import { accountOfRole } from './bedrock/vocabulary.js';
+import { BatchError } from './errors.js';
+import { createBedrockClient } from './jobs/client.js';
+import type { PreparedJob, PreparedRun } from './jobs/run.js';
+import { localCredentials, startLocalService, type LocalService } from './local/server.js';
+import type { LocalDelays } from './local/service.js';
+import type { LocalFaults } from './local/faults.js';
+import type { LocalModel } from './local/models.js';
+import { LocalLockedError, readLock } from './local/state.js';
+import { openStore, type Store, type StoreOptions } from './stores/index.js';
+import { isS3Uri, parseS3Uri } from './stores/uri.js';
 
 export type Mode = 'local' | 'aws';
 
@@ -76,7 +80,7 @@ export function decideMode(o: ModeOptions): ModeDecision {
     return asked ?? { mode: o.ledgerMode, reason: 'as recorded in the ledger' };
   }
   if (asked) return asked;
-  if (isS3(o.run) || (o.output !== undefined && isS3(o.output))) return { mode: 'aws', reason: 'an s3:// location' };
+  if (isS3Uri(o.run) || (o.output !== undefined && isS3Uri(o.output))) return { mode: 'aws', reason: 'an s3:// location' };
   return { mode: 'local', reason: 'local directories' };
 }
 
@@ -132,7 +136,7 @@ export interface Target {
 
 /** The state file of the embedded service for a run. */
 export function localStateFile(run: PreparedRun): string {
-  return isS3(run.location)
+  return isS3Uri(run.location)
     ? resolvePath('.bedrock-batch', run.namePrefix, 'jobs.json')
     : join(resolvePath(run.location), 'local-service', 'jobs.json');
 }
@@ -163,7 +167,7 @@ async function liveOwner(stateFile: string): Promise<string | undefined> {
 /** s3:// locations as they are; local paths under `root` as `s3://<first segment>/<rest>`. */
 function s3Mapper(root: string | undefined): (location: string) => string | undefined {
   return (location) => {
-    if (isS3(location)) return location;
+    if (isS3Uri(location)) return location;
     if (root === undefined) return undefined;
     const rel = relative(resolvePath(root), resolvePath(location));
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
@@ -172,6 +176,16 @@ function s3Mapper(root: string | undefined): (location: string) => string | unde
     const trailing = /[\\/]$/.test(location) ? '/' : '';
     return `s3://${rel.split(sep).join('/')}${trailing}`;
   };
+}
+
+/** The buckets of these S3 locations, opened with the run's S3 settings: all a local service on S3 reads and writes. */
+function s3Buckets(locations: string[], s3: StoreOptions | undefined): Record<string, Store> {
+  const buckets: Record<string, Store> = {};
+  for (const location of locations) {
+    const { bucket } = parseS3Uri(location);
+    buckets[bucket] ??= openStore(`s3://${bucket}/`, s3);
+  }
+  return buckets;
 }
 
 const LOOPBACK = /^https?:\/\/(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:\/|$)/i;
@@ -192,14 +206,14 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
       });
     }
     const outputUri = outputS3.endsWith('/') ? outputS3 : `${outputS3}/`;
-    checkS3Uri(outputUri, 'the output');
-    const output = isS3(o.output) ? outputUri : resolvePath(o.output);
+    checkBedrockS3Uri(outputUri, 'the output');
+    const output = isS3Uri(o.output) ? outputUri : resolvePath(o.output);
     const loopback = o.endpointUrl !== undefined && LOOPBACK.test(o.endpointUrl);
     const client = createBedrockClient({
-      ...(o.region ? { region: o.region } : {}),
+      ...(o.region ? { region: o.region } : loopback ? { region: 'us-east-1' } : {}),
       ...(o.endpointUrl ? { endpoint: o.endpointUrl } : {}),
       // Never send the user's AWS credentials to a service on this machine.
-      local: loopback,
+      ...(loopback ? { credentials: localCredentials() } : {}),
     });
     const region = o.region ?? (await client.config.region().catch(() => undefined));
     if (!region) {
@@ -221,10 +235,10 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
           });
         }
         const uri = s3.endsWith('/') ? s3 : `${s3}/`;
-        checkS3Uri(uri, 'the job input');
+        checkBedrockS3Uri(uri, 'the job input');
         return uri;
       },
-      outputFor: (jobId) => (isS3(o.output) ? `${outputUri}${jobId}/` : `${join(output, jobId)}/`),
+      outputFor: (jobId) => (isS3Uri(o.output) ? `${outputUri}${jobId}/` : `${join(output, jobId)}/`),
       roleArn: o.roleArn,
       async close() {
         client.destroy();
@@ -234,8 +248,8 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
 
   // local mode
   const roleArn = o.roleArn ?? LOCAL_ROLE_ARN;
-  const runIsS3 = isS3(run.location);
-  if (isS3(o.output) !== runIsS3) {
+  const runIsS3 = isS3Uri(run.location);
+  if (isS3Uri(o.output) !== runIsS3) {
     throw new BatchError('E_BAD_OPTION', `the local service needs the run and the output both local or both in S3 (run ${run.location}, output ${o.output})`);
   }
   const output = runIsS3 ? (o.output.endsWith('/') ? o.output : `${o.output}/`) : resolvePath(o.output);
@@ -249,7 +263,7 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     const account = accountOfRole(roleArn);
     try {
       local = await startLocalService({
-        ...(runIsS3 ? {} : { mounts: { [LOCAL_INPUT_BUCKET]: run.location, [LOCAL_OUTPUT_BUCKET]: output } }),
+        mounts: runIsS3 ? s3Buckets([run.location, output], run.s3) : { [LOCAL_INPUT_BUCKET]: run.location, [LOCAL_OUTPUT_BUCKET]: output },
         stateFile,
         quotas: run.manifest.quotas,
         ...(account ? { accountId: account } : {}),
@@ -272,7 +286,7 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     }
     endpoint = local.endpoint;
   }
-  const client = createBedrockClient({ endpoint, local: true, ...(o.region ? { region: o.region } : {}) });
+  const client = createBedrockClient({ endpoint, region: o.region ?? 'us-east-1', credentials: localCredentials() });
   return {
     mode: 'local',
     client,
