@@ -1,11 +1,13 @@
 /**
  * The embedded local Bedrock batch service: Bedrock's control-plane API for model invocation jobs
  * on 127.0.0.1, a job runner that reads and writes through the store interface, a pluggable local
- * model, and fault injection. See server.ts (HTTP), service.ts (jobs), models.ts (the model).
+ * model, and fault injection. See server.ts (HTTP), service.ts (the operations and a job's
+ * lifecycle, composing jobs.ts, plan.ts, slots.ts and runner.ts), models.ts (the model).
  */
 export { acquireLock, readLock, LocalLockedError, type LockInfo, type LockOptions, type StateLock } from './state.js';
 export { startLocalService, localClientConfig, localCredentials, type LocalService, type StartLocalServiceOptions } from './server.js';
-export { LocalBatchService, type LocalDelays, type LocalServiceOptions, type StoredJob, type Transition } from './service.js';
+export { LocalBatchService, type LocalDelays, type LocalServiceOptions, type Transition } from './service.js';
+export type { StoredJob } from './jobs.js';
 export {
   extractiveSummariser,
   extractiveSummary,
@@ -21,5 +23,4 @@ export { familyOfShape, modelOutputFor, requestOf, type ChatTurn, type ModelAnsw
 export { parseFaults, type JobSelector, type LocalFaults } from './faults.js';
 export { mountResolver, rootResolver, s3Resolver, DotSafeStore, type StoreResolver } from './stores.js';
 export { ConfinedStore, type ConfinedStoreOptions } from './confined.js';
-export { ServiceError, SERVICE_ERROR_STATUS, type ServiceErrorName } from './errors.js';
-export { JOB_STATUSES, PATTERNS as BEDROCK_PATTERNS, TERMINAL_STATUSES, isTerminal, type JobStatus } from './validation.js';
+export { ServiceError } from './errors.js';

@@ -1,7 +1,7 @@
 /**
- * The local service's memory across restarts: its jobs in one JSON file, rewritten atomically
- * (temporary file + rename) on every change, so a crash at any moment leaves either the old or the
- * new table, never a torn one. One process owns a state file at a time: it holds `<file>.lock`
+ * The local service's memory across restarts: its jobs in one JSON file (`{version, jobs}`, the job
+ * table of jobs.ts), rewritten atomically (temporary file + rename) on every change, so a crash at
+ * any moment leaves either the old or the new table, never a torn one. One process owns a state file at a time: it holds `<file>.lock`
  * (`{pid, token, endpoint}`, see `acquireLock` below), and any other process finds the owner's
  * endpoint there and talks to it over HTTP instead of opening the file itself. A stale lock (its
  * process gone, or its heartbeat stopped) is taken over, by exactly one process.
@@ -25,6 +25,7 @@ import { dirname } from 'node:path';
 import { fsyncDirSync, writeAllSync } from '../core/durable.js';
 import { pidAlive } from '../core/process.js';
 import { BatchError } from '../errors.js';
+import type { StoredJob } from './jobs.js';
 
 export interface LockInfo {
   pid: number;
@@ -38,7 +39,7 @@ export interface LockInfo {
 }
 
 /** Write a file so that readers see the old or the new content, never a mix. */
-export function writeFileAtomic(path: string, text: string): void {
+function writeFileAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'w');
@@ -52,21 +53,39 @@ export function writeFileAtomic(path: string, text: string): void {
   fsyncDirSync(dirname(path));
 }
 
-export function readJsonFile<T>(path: string): T | undefined {
+/** The state file's format: a file of another version is refused, never misread. */
+const STATE_VERSION = 1;
+
+interface StateFile {
+  version: number;
+  jobs: StoredJob[];
+}
+
+/** The jobs a state file holds (none when there is no file yet). */
+export function readStateFile(path: string): StoredJob[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+  let state: StateFile | null;
   try {
-    return JSON.parse(text) as T;
+    state = JSON.parse(text) as StateFile | null;
   } catch {
     throw new BatchError('E_LOCAL_STATE', `${path} is not valid JSON`, {
       hint: 'the local service writes this file atomically, so something else changed it; move it away to start with no jobs',
     });
   }
+  if (state && state.version !== STATE_VERSION) {
+    throw new BatchError('E_LOCAL_STATE', `${path} has version ${state.version}, this service reads version ${STATE_VERSION}`);
+  }
+  return state?.jobs ?? [];
+}
+
+export function writeStateFile(path: string, jobs: Iterable<StoredJob>): void {
+  writeFileAtomic(path, JSON.stringify({ version: STATE_VERSION, jobs: [...jobs] } satisfies StateFile) + '\n');
 }
 
 export { pidAlive };

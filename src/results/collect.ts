@@ -24,18 +24,22 @@
  * per record) and `summary` (counts per job and in total, tokens, manifest disagreements, bad
  * lines), complete once the iteration ends. Nothing is held beyond one shard's lineage and one
  * chunk's results.
+ *
+ * This module finds and reads; the join of a shard's lines to its lineage is join.ts, and what is
+ * counted (per job, per output folder, in total) is tally.ts.
  */
 import { Readable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { FAMILIES } from '../models/index.js';
 import type { FamilyName, ModelFamily } from '../models/family.js';
 import type { Store } from '../stores/store.js';
+import { LINEAGE_RESERVED } from '../run/sidecars.js';
+import { ShardJoin, type Unanswered } from './join.js';
 import { jobEndFromLedger, LEDGER_KEY, readLedger, type JobEnd, type OutputLedger as Ledger, type OutputLedgerJob as LedgerJob } from './ledger.js';
-import { LineSplitter } from './lines.js';
+import { LineSplitter } from '../core/lines.js';
 import { Arena, ShardLineage } from './lineage.js';
-import { addManifest, parseManifest, reconcileManifest } from './manifest.js';
-import { readModelOutput } from './model-output.js';
-import { parseOutputLine, sniffRecordId, type OutputLine } from './output-line.js';
+import { parseManifest } from './manifest.js';
+import { Tally } from './tally.js';
 import {
   baseName,
   findOutputFolders,
@@ -49,17 +53,7 @@ import {
   type PreparedRunFile,
   type PreparedShard,
 } from './layout.js';
-import type {
-  BadLine,
-  CollectResult,
-  CollectSummary,
-  ErrorResult,
-  JobTally,
-  MissingResult,
-  OutputManifest,
-  RecordError,
-  SuccessResult,
-} from './types.js';
+import type { CollectResult, CollectSummary, OutputManifest } from './types.js';
 
 export interface CollectOptions {
   /** The jobs' output location (`outputDataConfig` s3Uri, or a local directory): it holds `<jobId>/` folders. */
@@ -96,47 +90,10 @@ export interface CollectProgress {
 /** Output bytes parsed between two yields of results. */
 const BATCH_BYTES = 32 * 1024;
 
-/** Lineage keys that are not passthrough columns (rollover renames clashing columns to `_name`). */
-export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin']);
-
-interface LineageFields {
-  key: string;
-  file: string;
-  line: number;
-  attempt: number | undefined;
-  passthrough: Record<string, unknown>;
-}
-
-/** The fields of one lineage line (`{recordId, key, file, line, attempt?, origin?, ...passthrough}`). */
-export function parseLineageLine(text: string): LineageFields {
-  // (the names destructured are LINEAGE_RESERVED; the rest are passthrough columns)
-  const { recordId: _id, key, file, line, attempt, origin: _origin, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
-  return {
-    key: typeof key === 'string' ? key : String(key ?? ''),
-    file: typeof file === 'string' ? file : String(file ?? ''),
-    line: typeof line === 'number' ? line : Number(line ?? 0),
-    attempt: typeof attempt === 'number' ? attempt : undefined,
-    passthrough,
-  };
-}
-
 function asBuffer(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return Buffer.from(String(chunk));
-}
-
-/** `{errorCode, errorMessage}` of an output line's `error`, defensively (number or string code). */
-export function recordErrorOf(error: unknown): RecordError {
-  if (typeof error !== 'object' || error === null) {
-    return { code: undefined, message: error === undefined ? undefined : String(error).slice(0, 1000) };
-  }
-  const e = error as Record<string, unknown>;
-  const rawCode = e.errorCode ?? e.code;
-  const code = typeof rawCode === 'number' || typeof rawCode === 'string' ? rawCode : undefined;
-  const rawMessage = e.errorMessage ?? e.message;
-  const message = typeof rawMessage === 'string' ? rawMessage.slice(0, 1000) : rawMessage === undefined ? undefined : JSON.stringify(rawMessage).slice(0, 1000);
-  return { code, message };
 }
 
 interface ShardPlan {
@@ -144,16 +101,6 @@ interface ShardPlan {
   shard: PreparedShard;
   name: string;
   outputs: { jobId: string; key: string; size: number }[];
-}
-
-interface FolderCounts {
-  job?: string;
-  succeeded: number;
-  failed: number;
-  inputTokens: number;
-  outputTokens: number;
-  tokensComplete: boolean;
-  manifest?: OutputManifest;
 }
 
 export class Collector implements AsyncIterable<CollectResult> {
@@ -234,40 +181,20 @@ export class Collector implements AsyncIterable<CollectResult> {
     if (ledger) s.ledger = ledger.uri;
     const folders = await this.usableFolders(await findOutputFolders(this.outputs), ledger);
     const plans = this.planShards(run, folders, ledger);
-    const tallies = new Map<string, JobTally>();
+    const tally = new Tally(s);
     const ends = this.jobEnds(run, folders, ledger);
     for (const job of run.jobs) {
-      const latest = latestJob(ledger, job.name);
-      const t: JobTally = {
-        job: job.name,
-        jobIds: [],
-        submitted: 0,
-        succeeded: 0,
-        failed: 0,
-        missing: 0,
-        pending: 0,
-        inputTokens: 0,
-        outputTokens: 0,
-        tokensComplete: true,
-      };
-      const end = ends.get(job.name);
-      if (end?.status) t.status = end.status;
-      else if (latest?.status) t.status = latest.status;
-      for (const lj of ledger?.byJob.get(job.name) ?? []) if (!t.jobIds.includes(lj.jobId)) t.jobIds.push(lj.jobId);
-      tallies.set(job.name, t);
-      s.jobs.push(t);
+      const jobIds = new Set((ledger?.byJob.get(job.name) ?? []).map((lj) => lj.jobId));
+      tally.addJob(job.name, ends.get(job.name)?.status || latestJob(ledger, job.name)?.status, [...jobIds]);
     }
     this.checkRunning(ends, ledger);
 
     // Manifests: small, read up front; compared with the counts once every shard is done.
-    const perFolder = new Map<string, FolderCounts>();
     for (const f of folders) {
-      const counts: FolderCounts = { succeeded: 0, failed: 0, inputTokens: 0, outputTokens: 0, tokensComplete: true };
-      const lj = ledger?.byJobId.get(f.jobId);
-      if (lj?.job) counts.job = lj.job;
+      let manifest: OutputManifest | undefined;
       if (f.manifest) {
         try {
-          counts.manifest = parseManifest(await readSmall(this.outputs, f.manifest, 1 << 20));
+          manifest = parseManifest(await readSmall(this.outputs, f.manifest, 1 << 20));
         } catch (error) {
           if (error instanceof BatchError) throw error;
           s.manifestIssues.push({ jobId: f.jobId, field: 'manifest', manifest: 'unreadable', parsed: undefined, note: (error as Error).message.slice(0, 200) });
@@ -275,24 +202,15 @@ export class Collector implements AsyncIterable<CollectResult> {
       } else if (f.files.length > 0) {
         s.manifestIssues.push({ jobId: f.jobId, field: 'manifest', manifest: 'absent', parsed: undefined, note: 'no manifest.json.out in the job folder (job still running, or stopped before writing it)' });
       }
-      perFolder.set(f.jobId, counts);
+      tally.addFolder(f.jobId, ledger?.byJobId.get(f.jobId)?.job, manifest);
     }
     const totalBytes = plans.reduce((n, p) => n + p.outputs.reduce((m, o) => m + o.size, 0), 0);
     let bytesDone = 0;
     let records = 0;
 
     for (const plan of plans) {
-      const tally = tallies.get(plan.job.name)!;
-      for (const o of plan.outputs) {
-        if (!tally.jobIds.includes(o.jobId)) tally.jobIds.push(o.jobId);
-        const fc = perFolder.get(o.jobId);
-        if (fc && fc.job === undefined) fc.job = plan.job.name;
-        else if (fc && fc.job !== plan.job.name) {
-          s.warnings.push(`output folder ${o.jobId} answers ${fc.job} and ${plan.job.name}: its manifest is compared with neither's record count`);
-          fc.job = '';
-        }
-      }
-      for await (const batch of this.collectShard(run, plan, family, ledger, ends.get(plan.job.name)!, tally, perFolder, (n) => {
+      for (const o of plan.outputs) tally.answers(o.jobId, plan.job.name);
+      for await (const batch of this.collectShard(run, plan, family, ledger, ends.get(plan.job.name)!, tally, (n) => {
         bytesDone += n;
       })) {
         records += batch.length;
@@ -300,30 +218,7 @@ export class Collector implements AsyncIterable<CollectResult> {
         yield batch;
       }
     }
-
-    for (const [jobId, fc] of perFolder) {
-      if (!fc.manifest) continue;
-      const job = fc.job || undefined;
-      const t = job ? tallies.get(job) : undefined;
-      if (t) t.manifest = addManifest(t.manifest, fc.manifest);
-      s.manifestIssues.push(
-        ...reconcileManifest(jobId, job, fc.manifest, {
-          ...(t && t.jobIds.length === 1 ? { submitted: t.submitted } : {}),
-          succeeded: fc.succeeded,
-          failed: fc.failed,
-          inputTokens: fc.inputTokens,
-          outputTokens: fc.outputTokens,
-          tokensComplete: fc.tokensComplete,
-        }),
-      );
-    }
-    for (const t of s.jobs) {
-      if (t.submitted !== t.succeeded + t.failed + t.missing) {
-        throw new BatchError('E_COUNTS', `${t.job}: ${t.submitted} submitted, but ${t.succeeded} succeeded + ${t.failed} failed + ${t.missing} missing = ${t.succeeded + t.failed + t.missing}`, {
-          hint: 'this is a bug in collect; please report it',
-        });
-      }
-    }
+    tally.finish();
     s.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   }
 
@@ -423,18 +318,19 @@ export class Collector implements AsyncIterable<CollectResult> {
     this.summary.warnings.push(`${running.length} job(s) may still answer: ${list}; their unanswered records are pending, not retried`);
   }
 
+  /** One shard's results: its output files joined to its lineage, then what no line answered. */
   private async *collectShard(
     run: PreparedRunFile,
     plan: ShardPlan,
     family: ModelFamily | undefined,
     ledger: Ledger | undefined,
     end: JobEnd,
-    tally: JobTally,
-    perFolder: Map<string, FolderCounts>,
+    tally: Tally,
     addBytes: (n: number) => void,
   ): AsyncGenerator<CollectResult[]> {
     const s = this.summary;
     const signal = this.options.signal;
+    const maxLineBytes = this.options.maxLineBytes ?? 64 * 1024 * 1024;
     const { job, shard, name } = plan;
     if (!shard.lineage) {
       throw new BatchError('E_NOT_PREPARED', `shard ${shard.key} has no lineage sidecar in ${this.prepared.resolve('prepared.json')}`, {
@@ -442,115 +338,28 @@ export class Collector implements AsyncIterable<CollectResult> {
       });
     }
     const lineage = await ShardLineage.load(this.prepared, shard.lineage, this.arena);
-    tally.submitted += lineage.size;
-    s.submitted += lineage.size;
+    tally.submitted(job.name, lineage.size);
     if (lineage.size !== shard.records) {
       s.warnings.push(`${shard.lineage} has ${lineage.size} records, prepared.json says ${shard.records}`);
     }
-    const runAttempt = run.retry?.attempt ?? 1;
-    const model = run.model.modelId;
-    const retryInputs = this.options.retryInputs !== false;
-    const inputs = retryInputs ? 'errors' : 'never';
-    /** Why a record has no result, for records whose line was there but unreadable. */
-    const unreadable = new Map<string, string>();
-    /** Error results whose line did not echo the modelInput: emitted after the shard is read for it. */
-    const deferred = new Map<string, ErrorResult>();
+    const join = new ShardJoin({
+      lineage,
+      job: job.name,
+      shard: name,
+      model: run.model.modelId,
+      attempt: run.retry?.attempt ?? 1,
+      family,
+      retryInputs: this.options.retryInputs !== false,
+      maxLineBytes,
+      tally,
+    });
 
     for (const out of plan.outputs) {
-      const fc = perFolder.get(out.jobId)!;
       let batch: CollectResult[] = [];
-      const splitter = new LineSplitter({
-        maxLineBytes: this.options.maxLineBytes ?? 64 * 1024 * 1024,
-        onTooLong: (line, bytes, head) => {
-          const bad: BadLine = { file: out.key, line, code: 'E_OUTPUT_LINE_TOO_LARGE', reason: `the line is ${bytes} bytes, over the limit of ${this.options.maxLineBytes ?? 64 * 1024 * 1024} (raise maxLineBytes)`, truncated: false };
-          const id = sniffRecordId(head, 0, head.length);
-          if (id !== undefined) {
-            bad.recordId = id;
-            if (lineage.isOpen(id)) unreadable.set(id, 'output line too large');
-          }
-          this.badLine(bad);
-        },
-      });
+      const splitter = new LineSplitter({ maxLineBytes, onTooLong: (line, bytes, head) => join.tooLong(out, line, bytes, head) });
       const onLine = (buf: Buffer, start: number, end: number, lineNo: number, complete: boolean) => {
-        const parsed = parseOutputLine(buf, start, end, inputs);
-        if (!parsed.ok) {
-          const id = sniffRecordId(buf, start, end);
-          const truncated = !complete;
-          const bad: BadLine = { file: out.key, line: lineNo, code: 'E_BAD_OUTPUT_LINE', reason: truncated ? `the file ends inside this line (truncated): ${parsed.reason}` : parsed.reason, truncated };
-          if (id !== undefined) bad.recordId = id;
-          this.badLine(bad);
-          if (id !== undefined && lineage.isOpen(id)) unreadable.set(id, truncated ? 'output line truncated' : 'output line unreadable');
-          return;
-        }
-        if (parsed.fast) s.fastLines++;
-        else s.fullLines++;
-        const v: OutputLine = parsed.value;
-        const id = v.recordId;
-        if (id === undefined) {
-          this.badLine({ file: out.key, line: lineNo, code: 'E_BAD_OUTPUT_LINE', reason: 'the line has no string recordId', truncated: !complete });
-          return;
-        }
-        const text = lineage.get(id);
-        if (text === undefined) {
-          s.unknownRecords++;
-          if (s.unknownSample.length < 5) s.unknownSample.push(`${id} (${out.key}, line ${lineNo})`);
-          return;
-        }
-        if (text === null) {
-          s.duplicates++;
-          return;
-        }
-        lineage.close(id);
-        if (unreadable.size > 0) unreadable.delete(id);
-        const where = { file: out.key, line: lineNo };
-        if (v.hasError || !v.hasModelOutput) {
-          const error = v.hasError ? recordErrorOf(v.error) : { code: undefined, message: 'the output line has neither modelOutput nor error' };
-          const l = parseLineageLine(text);
-          const r: ErrorResult = {
-            kind: 'error', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
-            jobId: out.jobId, attempt: l.attempt ?? runAttempt, model, error, raw: v.hasError ? v.error : null, output: where,
-          };
-          tally.failed++;
-          s.failed++;
-          fc.failed++;
-          const code = String(error.code ?? 'none');
-          s.errorsByCode[code] = (s.errorsByCode[code] ?? 0) + 1;
-          if (retryInputs && v.modelInputJson !== undefined) r.modelInputJson = v.modelInputJson;
-          // no echo of the modelInput: the result waits for it from the original shard
-          else if (retryInputs) deferred.set(id, r);
-          if (!deferred.has(id)) batch.push(r);
-          return;
-        }
-        const o = readModelOutput(v.modelOutput, family);
-        const l = parseLineageLine(text);
-        const r: SuccessResult = {
-          kind: 'success', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
-          jobId: out.jobId, attempt: l.attempt ?? runAttempt, model, raw: v.modelOutput, output: where,
-        };
-        if (o.text !== undefined) r.text = o.text;
-        if (o.stopReason !== undefined) r.stopReason = o.stopReason;
-        if (o.inputTokens !== undefined) {
-          r.inputTokens = o.inputTokens;
-          tally.inputTokens += o.inputTokens;
-          fc.inputTokens += o.inputTokens;
-          s.inputTokens += o.inputTokens;
-        } else {
-          tally.tokensComplete = false;
-          fc.tokensComplete = false;
-        }
-        if (o.outputTokens !== undefined) {
-          r.outputTokens = o.outputTokens;
-          tally.outputTokens += o.outputTokens;
-          fc.outputTokens += o.outputTokens;
-          s.outputTokens += o.outputTokens;
-        } else {
-          tally.tokensComplete = false;
-          fc.tokensComplete = false;
-        }
-        tally.succeeded++;
-        s.succeeded++;
-        fc.succeeded++;
-        batch.push(r);
+        const r = join.outputLine(out, buf, start, end, lineNo, complete);
+        if (r) batch.push(r);
       };
       // the reader reuses its buffers: the splitter copies what it keeps, results hold strings
       for await (const b of scanObject(this.outputs, out.key)) {
@@ -572,56 +381,21 @@ export class Collector implements AsyncIterable<CollectResult> {
     }
 
     // What no line answered.
-    const left = lineage.left;
-    if (left === 0 && deferred.size === 0) return;
+    if (join.unanswered === 0) return;
     const latest = latestJob(ledger, job.name);
-    const status = end.status ?? latest?.status;
-    const pending = !end.ended;
-    const lastJobId = plan.outputs.length ? plan.outputs[0]!.jobId : latest?.jobId;
-    const why = (id: string) => {
-      const u = unreadable.get(id);
-      if (pending) return `job ${end.why}: not finished`;
-      const what = u ?? (plan.outputs.length ? 'no output line' : 'no output file');
-      return status ? `${what} (job ${status})` : what;
+    const u: Unanswered = {
+      end,
+      status: end.status ?? latest?.status,
+      jobId: plan.outputs.length ? plan.outputs[0]!.jobId : latest?.jobId,
+      hadOutput: plan.outputs.length > 0,
     };
-    const missing = (id: string, text: string, modelInputJson?: string): MissingResult => {
-      const l = parseLineageLine(text);
-      const r: MissingResult = {
-        kind: 'missing', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: job.name, shard: name,
-        attempt: l.attempt ?? runAttempt, model, reason: why(id),
-      };
-      if (lastJobId !== undefined) r.jobId = lastJobId;
-      if (status !== undefined) r.jobStatus = status;
-      if (pending) r.pending = true;
-      if (modelInputJson !== undefined) r.modelInputJson = modelInputJson;
-      tally.missing++;
-      s.missing++;
-      if (pending) {
-        tally.pending++;
-        s.pending++;
-      }
-      s.missingByReason[r.reason] = (s.missingByReason[r.reason] ?? 0) + 1;
-      lineage.close(id);
-      return r;
-    };
-    if (retryInputs && (!pending || deferred.size > 0)) {
+    if (join.wantsInputs(u)) {
       // Their modelInput, from the original shard (the same line for line as the lineage).
       let batch: CollectResult[] = [];
-      const splitter = new LineSplitter({ maxLineBytes: this.options.maxLineBytes ?? 64 * 1024 * 1024 });
+      const splitter = new LineSplitter({ maxLineBytes });
       const onLine = (buf: Buffer, start: number, end: number) => {
-        const parsed = parseOutputLine(buf, start, end);
-        if (!parsed.ok || parsed.value.recordId === undefined) return;
-        const id = parsed.value.recordId;
-        const waiting = deferred.get(id);
-        if (waiting) {
-          if (parsed.value.modelInputJson !== undefined) waiting.modelInputJson = parsed.value.modelInputJson;
-          deferred.delete(id);
-          batch.push(waiting);
-          return;
-        }
-        if (pending) return;
-        const text = lineage.get(id);
-        if (text) batch.push(missing(id, text, parsed.value.modelInputJson));
+        const r = join.inputLine(u, buf, start, end);
+        if (r) batch.push(r);
       };
       if (await this.prepared.exists(shard.key)) {
         for await (const chunk of readObject(this.prepared, shard.key)) {
@@ -634,18 +408,12 @@ export class Collector implements AsyncIterable<CollectResult> {
         }
         splitter.end(onLine);
       } else {
-        s.warnings.push(`${this.prepared.resolve(shard.key)} is gone: its ${left + deferred.size} unanswered record(s) cannot be retried without their modelInput`);
+        s.warnings.push(`${this.prepared.resolve(shard.key)} is gone: its ${join.unanswered} unanswered record(s) cannot be retried without their modelInput`);
       }
       if (batch.length > 0) yield batch;
     }
-    const rest: CollectResult[] = [...deferred.values()];
-    for (const [id, text] of [...lineage.openRecords()]) rest.push(missing(id, text));
+    const rest = join.rest(u);
     if (rest.length > 0) yield rest;
-  }
-
-  private badLine(bad: BadLine): void {
-    this.summary.badLineCount++;
-    if (this.summary.badLines.length < 100) this.summary.badLines.push(bad);
   }
 }
 

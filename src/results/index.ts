@@ -1,8 +1,9 @@
 /** collect: output and manifest parsers, the join, results writers, retry plans, the token and cost report. */
 export type * from './types.js';
-export { Collector, collectResults, lineageColumns, parseLineageLine, recordErrorOf, LINEAGE_RESERVED, type CollectOptions, type CollectProgress } from './collect.js';
+export { Collector, collectResults, lineageColumns, type CollectOptions, type CollectProgress } from './collect.js';
+export { recordErrorOf } from './join.js';
+export { LINEAGE_RESERVED, parseLineageLine } from '../run/sidecars.js';
 export { parseOutputLine, parseOutputLineFull, scanOutputLine, scanRanges, sniffRecordId, type OutputLine, type ParseOutcome, type ScannedRanges } from './output-line.js';
-export { LineSplitter, type LineHandler, type LineSplitterOptions } from './lines.js';
 export { familyOfOutput, readModelOutput } from './model-output.js';
 export { addManifest, parseManifest, reconcileManifest, type ParsedCounts } from './manifest.js';
 export { readLedger as readOutputLedger, type OutputLedger, type OutputLedgerJob } from './ledger.js';
@@ -12,5 +13,5 @@ export { DEFAULT_MAX_ATTEMPTS, isRetryable as isRetryableRecordError, planRetrie
 export { costOf, defaultPrices, loadPrices, priceFor, priceLabel, type ModelPrice, type PriceRow, type PriceTable } from './prices.js';
 export { costReport, formatMoney, type CostLine, type CostReport, type TokenSource } from './report.js';
 export { estimateFromTotals, estimateRun, recordTokens, type EstimateOptions, type EstimateReport } from './estimate.js';
-export type { RetryLineage } from '../shards/rollover.js';
+export type { RetryLineage } from '../run/sidecars.js';
 export { collectRun, type CollectRunOptions, type CollectRunSummary } from './run.js';

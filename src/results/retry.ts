@@ -14,12 +14,12 @@
  * The recordId is kept: it is unique within the original run, hence within any retry job.
  */
 import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import type { PreparedRecord } from '../records/types.js';
-import type { QuotaProfile } from '../shards/quotas.js';
-import { rollover, type Rollover, type RolloverProblem, type RolloverResult, type RetryLineage } from '../shards/rollover.js';
+import type { QuotaProfile } from '../bedrock/quotas.js';
+import { type RetryLineage } from '../run/sidecars.js';
+import { rollover, type Rollover, type RolloverProblem, type RolloverResult } from '../shards/rollover.js';
 import type { Store } from '../stores/store.js';
 import { LEDGER_KEY } from './ledger.js';
 import { PREPARED_KEY, storeOf } from './layout.js';

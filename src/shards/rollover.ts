@@ -17,8 +17,9 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { BatchError, type ErrorCode } from '../errors.js';
 import type { Store } from '../stores/store.js';
-import { reject, type Lineage, type PreparedRecord, type Reject } from '../records/types.js';
-import type { QuotaProfile } from './quotas.js';
+import { reject, type PreparedRecord, type Reject } from '../records/types.js';
+import type { QuotaProfile } from '../bedrock/quotas.js';
+import { lineageLine, rejectLine } from '../run/sidecars.js';
 
 export interface RolloverOptions {
   store: Store;
@@ -113,33 +114,6 @@ interface OpenShard {
   buffer: string[];
   bufferBytes: number;
   lineageBuffer: string[];
-}
-
-const RESERVED = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin']);
-
-/** What a retry run's lineage adds (src/results/retry.ts): the try number and where the record was before. */
-export interface RetryLineage {
-  attempt?: number;
-  origin?: Record<string, unknown>;
-}
-
-/** One lineage line for a record: `{recordId, key, file, line, [attempt, origin,] ...passthrough}`. */
-export function lineageLine(recordId: string, l: Lineage & RetryLineage): string {
-  const out: Record<string, unknown> = { recordId, key: l.key, file: l.file, line: l.line };
-  if (l.attempt !== undefined) out.attempt = l.attempt;
-  if (l.origin !== undefined) out.origin = l.origin;
-  if (l.passthrough) for (const [k, v] of Object.entries(l.passthrough)) out[RESERVED.has(k) ? `_${k}` : k] = v;
-  return JSON.stringify(out) + '\n';
-}
-
-/** One rejects-file line. */
-export function rejectLine(r: Reject): string {
-  const out: Record<string, unknown> = { file: r.file, line: r.line };
-  if (r.key !== undefined) out.key = r.key;
-  out.stage = r.stage;
-  out.code = r.code;
-  out.reason = r.reason;
-  return JSON.stringify(out) + '\n';
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');

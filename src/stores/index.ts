@@ -29,34 +29,23 @@ export {
 } from './s3.js';
 export { awsClientConfig, configuredEndpoint, createS3Client, isCustomEndpoint, s3ClientOptions, type AwsClientOptions, type AwsCredentials, type ChecksumMode, type S3ClientOptions } from './s3-client.js';
 export { describeS3Error, s3Error, s3ErrorCode } from './s3-errors.js';
-export { bedrockS3UriProblem, checkAccountId, checkBedrockS3Uri, checkKmsKeyId, formatS3Uri, isS3Uri, parseS3Uri, type S3Location } from './uri.js';
-export { compositeCrc32, multipartEtag, PartDigests } from './s3-writer.js';
-
-/** Options for `openStore`: the S3 settings (a local directory needs none). */
-export type StoreOptions = S3StoreOptions;
-
-let defaults: StoreOptions = {};
+export { checkAccountId, checkKmsKeyId, formatS3Uri, isS3Uri, parseS3Uri, type S3Location } from './uri.js';
+export { bedrockS3UriProblem, checkBedrockS3Uri } from '../bedrock/s3-uri.js';
+export { compositeCrc32, multipartEtag, PartDigests } from './s3-verify.js';
 
 /**
- * Sets the options `openStore` (and reading `s3://` inputs) uses when it is given none: how the CLI
- * hands `--endpoint-url`, `--region`, `--kms-key-id`, ... to the stages it wires. Returns the
- * options now in force. Library callers can pass options to `openStore` instead.
+ * Options for `openStore`: the S3 settings (a local directory needs none). The library calls that
+ * open locations take them explicitly (an `s3` option, or a Store opened with them); without them
+ * the SDK resolves its own (the environment, the profile).
  */
-export function setStoreDefaults(options: StoreOptions): StoreOptions {
-  defaults = options;
-  return defaults;
-}
-
-export function storeDefaults(): StoreOptions {
-  return defaults;
-}
+export type StoreOptions = S3StoreOptions;
 
 /**
  * Open the store for a location: `s3://bucket/prefix/` is an S3 store (see S3StoreOptions), a
  * local directory path or `file://` URI a local store. Other schemes are refused.
  */
 export function openStore(uri: string, options?: StoreOptions): Store {
-  if (isS3Uri(uri)) return new S3Store(uri, options ?? defaults);
+  if (isS3Uri(uri)) return new S3Store(uri, options);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
     throw new BatchError('E_BAD_OPTION', `unsupported location ${uri}`, { hint: 'use a local path or s3://bucket/prefix' });
   }
@@ -80,7 +69,7 @@ export async function readSmall(store: Store, key: string, maxBytes = 64 * 1024 
 }
 
 /** A location for one file (`results.csv`, `s3://bucket/run/results.jsonl`): the store of its folder and its key. */
-export function fileTarget(uri: string): { store: Store; key: string; uri: string } {
+export function fileTarget(uri: string, options?: StoreOptions): { store: Store; key: string; uri: string } {
   const m = /^(s3:\/\/[^/]+\/?)(.*)$/i.exec(uri);
   let base: string;
   let key: string;
@@ -95,5 +84,5 @@ export function fileTarget(uri: string): { store: Store; key: string; uri: strin
     key = i < 0 ? uri : uri.slice(i + 1);
   }
   if (!key) throw new BatchError('E_BAD_OPTION', `${uri} names a folder, not a file`, { hint: 'give a file name such as results.jsonl' });
-  return { store: openStore(base), key, uri };
+  return { store: openStore(base, options), key, uri };
 }

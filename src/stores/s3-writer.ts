@@ -21,39 +21,26 @@
  * the upload left behind, and the error says so with the command that removes it. (A process killed
  * with SIGKILL cannot clean up: a bucket lifecycle rule `AbortIncompleteMultipartUpload` covers that.)
  *
- * Verification, before 'finish' (see VerifyMode): S3 must have acknowledged every part sent, the
- * object's size (HeadObject) must be the bytes written, and the CRC32s S3 computed (each part's, and
- * the object's, full-object or composite) must be those of the bytes written, when the SDK's
- * checksums are on (AWS's default); `verify: 'md5'` adds each part's MD5 against its ETag for
- * servers without checksums. An object that fails verification is deleted and the write fails.
+ * Verification, before 'finish' (s3-verify.ts, see VerifyMode): what S3 acknowledged, the object's
+ * size and S3's checksums against the bytes written. An object that fails it is deleted and the
+ * write fails.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
-import * as zlib from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
   type CompleteMultipartUploadCommandOutput,
-  type HeadObjectCommandOutput,
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { BatchError, type ErrorCode } from '../errors.js';
 import { describeS3Error, errorName, httpStatus, s3ErrorCode, s3ErrorHint } from './s3-errors.js';
-
-/**
- * What a writer checks once S3 has the object, besides the part count:
- * - `checksum` (default): the size, and the CRC32s S3 computed (each part's and the object's) when
- *   the SDK's checksums are on (AWS's default, `WHEN_SUPPORTED`); servers without them (most
- *   S3-compatible ones, `WHEN_REQUIRED`) get the size only;
- * - `md5`: as `checksum`, and on servers without checksums each part's MD5 against its ETag (S3,
- *   MinIO, s3rver... return a part's MD5 as its ETag for unencrypted and SSE-S3 objects; it is not
- *   a documented guarantee, and it costs about 1.5 ms of CPU per MB written, hence opt-in);
- * - `size`: the size only; `none`: nothing.
- */
-export type VerifyMode = 'checksum' | 'md5' | 'size' | 'none';
+import { digestsFor, landedIds, partsAcknowledged, verifyLanded, type Landed, type PartDigests, type Verified, type VerifyMode } from './s3-verify.js';
 
 export interface S3WriterOptions {
   client: S3Client;
@@ -94,11 +81,13 @@ export interface UploadResult {
   parts: number;
   etag?: string;
   versionId?: string;
-  /** What was verified: `checksum` (size and a checksum), `size`, or `none`. */
-  verified: 'checksum' | 'size' | 'none';
+  verified: Verified;
 }
 
 export type AbortOutcome = 'aborted' | 'not-started' | 'failed';
+
+/** What may come with a request Upload sends (handler options; it passes none today). */
+type SendOptions = { abortSignal?: AbortSignal };
 
 /** A write to S3 that failed: which object, how far it got, why, and whether it was cleaned up. */
 export class UploadError extends BatchError {
@@ -127,12 +116,6 @@ export class UploadError extends BatchError {
   }
 }
 
-interface PartResult {
-  size: number;
-  etag?: string;
-  crc32?: string;
-}
-
 interface Failure {
   error: unknown;
   operation: string;
@@ -140,74 +123,6 @@ interface Failure {
   /** Destroyed from outside (an upstream error, an interrupt): that error is what the writer reports. */
   external: boolean;
 }
-
-const hasCrc32 = typeof (zlib as { crc32?: unknown }).crc32 === 'function';
-
-/** Per-part and whole-object digests computed over the bytes as they are written, on Upload's part boundaries. */
-export class PartDigests {
-  readonly parts: { size: number; crc32?: number; md5?: Buffer }[] = [];
-  crc32 = 0;
-  private size = 0;
-  private crc = 0;
-  private md5?: Hash;
-
-  constructor(
-    readonly partSize: number,
-    readonly withMd5: boolean,
-    readonly withCrc32 = hasCrc32,
-  ) {
-    if (withMd5) this.md5 = createHash('md5');
-  }
-
-  update(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.size === this.partSize) this.close();
-      const take = Math.min(this.partSize - this.size, chunk.length - at);
-      const slice = at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take);
-      if (this.withCrc32) {
-        this.crc = zlib.crc32(slice, this.crc);
-        this.crc32 = zlib.crc32(slice, this.crc32);
-      }
-      this.md5?.update(slice);
-      this.size += take;
-      at += take;
-    }
-  }
-
-  /** Closes the last part (an empty object is one empty part). */
-  finish(): this {
-    if (this.size > 0 || this.parts.length === 0) this.close();
-    return this;
-  }
-
-  private close(): void {
-    this.parts.push({ size: this.size, ...(this.withCrc32 ? { crc32: this.crc } : {}), ...(this.md5 ? { md5: this.md5.digest() } : {}) });
-    this.size = 0;
-    this.crc = 0;
-    if (this.withMd5) this.md5 = createHash('md5');
-  }
-}
-
-/** S3's composite checksum of a multipart object: the CRC32 of the parts' CRC32s, base64, `-N`. */
-export function compositeCrc32(partCrcs: readonly number[]): string {
-  const all = Buffer.alloc(4 * partCrcs.length);
-  partCrcs.forEach((c, i) => all.writeUInt32BE(c >>> 0, 4 * i));
-  return `${crc32Base64(zlib.crc32(all))}-${partCrcs.length}`;
-}
-
-export function crc32Base64(crc: number): string {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(crc >>> 0);
-  return b.toString('base64');
-}
-
-/** S3's multipart ETag: the MD5 of the parts' MD5s, hex, `-N`. */
-export function multipartEtag(partMd5s: readonly Buffer[]): string {
-  return `${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`;
-}
-
-const unquote = (etag: string | undefined) => etag?.replace(/"/g, '');
 
 /** Every writer not yet finished or cleaned up, so an interrupt can abort them all. */
 const live = new Set<S3ObjectWriter>();
@@ -261,10 +176,8 @@ export class S3ObjectWriter extends Writable {
   private settled?: Promise<CompleteMultipartUploadCommandOutput | undefined>;
   private written = 0;
   private uploaded = 0;
-  private readonly partResults = new Map<number, PartResult>();
-  private single?: { etag?: string; crc32?: string; versionId?: string };
-  private completion?: CompleteMultipartUploadCommandOutput;
-  private uploadId?: string;
+  /** What S3 answered so far. */
+  private readonly landed: Landed = { parts: new Map() };
   private abortState: 'none' | 'aborted' | 'failed' = 'none';
   private abortError?: unknown;
   private aborting?: Promise<void>;
@@ -273,7 +186,6 @@ export class S3ObjectWriter extends Writable {
   private finalizing = false;
   /** What happened to an object that failed verification. */
   private deleteNote = '';
-  private checksums: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED' = 'WHEN_SUPPORTED';
 
   constructor(options: S3WriterOptions) {
     super({ highWaterMark: 1 << 20 });
@@ -295,14 +207,16 @@ export class S3ObjectWriter extends Writable {
     return this.uploaded;
   }
 
+  /** Parts S3 has acknowledged so far (a single PutObject is one once it is). */
+  private get partsUploaded(): number {
+    return this.landed.parts.size || (this.landed.single ? 1 : 0);
+  }
+
   override _construct(callback: (error?: Error | null) => void): void {
     const config = this.o.client.config as { requestChecksumCalculation?: () => Promise<string> };
     Promise.resolve(config.requestChecksumCalculation?.())
       .then((mode) => {
-        this.checksums = mode === 'WHEN_REQUIRED' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-        const checksums = this.o.verify === 'checksum' || this.o.verify === 'md5';
-        const md5 = this.o.verify === 'md5' && !this.o.kmsKeyId;
-        this.digests = new PartDigests(this.o.partSize, md5, checksums && this.checksums === 'WHEN_SUPPORTED' && hasCrc32);
+        this.digests = digestsFor(this.o.verify, this.o.partSize, { checksums: mode === 'WHEN_REQUIRED' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED', kms: !!this.o.kmsKeyId });
         this.start();
         callback();
       })
@@ -318,49 +232,67 @@ export class S3ObjectWriter extends Writable {
       ...(this.o.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.o.kmsKeyId } : {}),
       ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}),
     };
-    // Upload sees the client through this wrapper: it records what S3 answered, cancels part
-    // transfers in flight on failure, and notices a failed request at once.
-    const tracked = { config: this.o.client.config, send: (command: any, options?: any) => this.send(command, options) } as unknown as S3Client;
+    // Upload sees the client through this wrapper (see `send`).
+    const tracked = { config: this.o.client.config, send: (command: unknown, options?: SendOptions) => this.send(command, options) } as unknown as S3Client;
     this.upload = new Upload({ client: tracked, params, partSize: this.o.partSize, queueSize: this.o.queueSize, leavePartsOnError: false });
     this.settled = this.upload.done() as Promise<CompleteMultipartUploadCommandOutput | undefined>;
     this.settled.catch(() => {});
   }
 
-  private async send(command: { constructor: { name: string }; input: Record<string, any> }, options?: Record<string, unknown>): Promise<any> {
-    const op = command.constructor.name.replace(/Command$/, '');
-    const isAbort = op === 'AbortMultipartUpload';
-    const part = op === 'UploadPart' ? (command.input.PartNumber as number) : undefined;
-    try {
-      // Only data transfers are cancelled on failure: a create or complete cut off in flight could
-      // leave the server holding an upload (or an object) the client never heard of.
-      const cancellable = op === 'UploadPart' || op === 'PutObject';
-      const out: any = await this.o.client.send(command as any, cancellable ? { ...options, abortSignal: this.requests.signal } : options);
-      switch (op) {
-        case 'CreateMultipartUpload':
-          this.uploadId = out.UploadId;
-          break;
-        case 'UploadPart': {
-          const size = (command.input.Body as Buffer).length;
-          this.partResults.set(part!, { size, etag: out.ETag, crc32: out.ChecksumCRC32 });
-          this.uploaded += size;
-          this.progress(false);
-          break;
-        }
-        case 'PutObject':
-          this.single = { etag: out.ETag, crc32: out.ChecksumCRC32, versionId: out.VersionId };
-          this.uploaded += (command.input.Body as Buffer | undefined)?.length ?? 0;
-          break;
-        case 'CompleteMultipartUpload':
-          this.completion = out;
-          break;
-        case 'AbortMultipartUpload':
-          this.abortState = 'aborted';
-          break;
-      }
+  /**
+   * Each request Upload sends: sent with the real client, and what S3 answered recorded (the upload
+   * id, each part's ETag and CRC32, the PutObject's, the completion) for verification. Only data
+   * transfers (UploadPart, PutObject) are cancelled on failure: a create or complete cut off in
+   * flight could leave the server holding an upload (or an object) the client never heard of. A
+   * failed request stops the upload at once.
+   */
+  private async send(command: unknown, options?: SendOptions): Promise<unknown> {
+    const { client } = this.o;
+    const cancellable = { ...options, abortSignal: this.requests.signal };
+    const l = this.landed;
+    if (command instanceof UploadPartCommand) {
+      const part = command.input.PartNumber!;
+      const out = await this.request('UploadPart', part, () => client.send(command, cancellable));
+      const size = (command.input.Body as Buffer).length;
+      l.parts.set(part, { size, etag: out.ETag, crc32: out.ChecksumCRC32 });
+      this.uploaded += size;
+      this.progress(false);
       return out;
+    }
+    if (command instanceof PutObjectCommand) {
+      const out = await this.request('PutObject', undefined, () => client.send(command, cancellable));
+      l.single = { etag: out.ETag, crc32: out.ChecksumCRC32, versionId: out.VersionId };
+      this.uploaded += (command.input.Body as Buffer | undefined)?.length ?? 0;
+      return out;
+    }
+    if (command instanceof CreateMultipartUploadCommand) {
+      const out = await this.request('CreateMultipartUpload', undefined, () => client.send(command, options));
+      l.uploadId = out.UploadId;
+      return out;
+    }
+    if (command instanceof CompleteMultipartUploadCommand) {
+      return (l.completion = await this.request('CompleteMultipartUpload', undefined, () => client.send(command, options)));
+    }
+    if (command instanceof AbortMultipartUploadCommand) {
+      try {
+        const out = await client.send(command, options);
+        this.abortState = 'aborted';
+        return out;
+      } catch (error) {
+        this.noteAbortError(error);
+        throw error;
+      }
+    }
+    // Upload sends nothing else for an object without tags.
+    return this.request('Upload', undefined, () => client.send(command as Parameters<S3Client['send']>[0], options));
+  }
+
+  /** One request; its failure stops the upload (and names the request and part). */
+  private async request<T>(operation: string, part: number | undefined, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
     } catch (error) {
-      if (isAbort) this.noteAbortError(error);
-      else this.fail({ error, operation: op, ...(part !== undefined ? { part } : {}), external: false });
+      this.fail({ error, operation, ...(part !== undefined ? { part } : {}), external: false });
       throw error;
     }
   }
@@ -375,7 +307,7 @@ export class S3ObjectWriter extends Writable {
   }
 
   private progress(done: boolean): void {
-    const p: UploadProgress = { uri: this.uri, key: this.key, written: this.written, uploaded: this.uploaded, parts: this.partResults.size || (this.single ? 1 : 0), done };
+    const p: UploadProgress = { uri: this.uri, key: this.key, written: this.written, uploaded: this.uploaded, parts: this.partsUploaded, done };
     this.emit('progress', p);
     this.o.onProgress?.(p);
   }
@@ -425,7 +357,9 @@ export class S3ObjectWriter extends Writable {
     if (this.failure) throw await this.cleanUp();
     const digests = this.digests!.finish();
     try {
-      this.result = await this.verify(digests);
+      const { bucket, key, verify: mode, kmsKeyId, expectedBucketOwner } = this.o;
+      const verified = await verifyLanded({ client: this.o.client, bucket, key, uri: this.uri, mode, kmsKeyId, expectedBucketOwner }, this.written, digests, this.landed);
+      this.result = { uri: this.uri, bytes: this.written, parts: partsAcknowledged(this.landed), verified, ...landedIds(this.landed) };
     } catch (error) {
       const failure: Failure = { error, operation: 'verify', external: false };
       this.failure = failure;
@@ -467,7 +401,8 @@ export class S3ObjectWriter extends Writable {
   }
 
   private async ensureAborted(): Promise<void> {
-    if (!this.uploadId || this.abortState === 'aborted' || this.completion) return;
+    const { uploadId, completion } = this.landed;
+    if (!uploadId || this.abortState === 'aborted' || completion) return;
     let delay = this.o.abortRetryMs;
     for (let attempt = 0; attempt < this.o.abortRetries; attempt++) {
       if (attempt > 0 || this.abortState === 'failed') await new Promise((r) => setTimeout(r, delay));
@@ -477,7 +412,7 @@ export class S3ObjectWriter extends Writable {
           new AbortMultipartUploadCommand({
             Bucket: this.o.bucket,
             Key: this.o.key,
-            UploadId: this.uploadId,
+            UploadId: uploadId,
             ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}),
           }),
         );
@@ -503,107 +438,25 @@ export class S3ObjectWriter extends Writable {
   private fillError(e: UploadError, pending = false): void {
     e.bytesWritten = this.written;
     e.bytesUploaded = this.uploaded;
-    e.partsUploaded = this.partResults.size || (this.single ? 1 : 0);
-    if (this.uploadId) e.uploadId = this.uploadId;
-    e.abort = !this.uploadId || this.completion ? 'not-started' : this.abortState === 'aborted' ? 'aborted' : 'failed';
+    const { uploadId, completion } = this.landed;
+    e.partsUploaded = this.partsUploaded;
+    if (uploadId) e.uploadId = uploadId;
+    e.abort = !uploadId || completion ? 'not-started' : this.abortState === 'aborted' ? 'aborted' : 'failed';
     const failure = this.failure ?? { error: e.cause, operation: e.operation, external: false };
     const what = failure.operation === 'verify' ? 'verification failed' : `${failure.operation}${failure.part !== undefined ? ` of part ${failure.part}` : ''} failed`;
     const cause = failure.error instanceof BatchError ? failure.error.message : describeS3Error(failure.error);
     let cleanup: string;
     if (failure.operation === 'verify') cleanup = '';
-    else if (pending && this.uploadId) cleanup = '; aborting the multipart upload';
+    else if (pending && uploadId) cleanup = '; aborting the multipart upload';
     else if (e.abort === 'aborted') cleanup = `; the multipart upload was aborted, nothing is left behind`;
     else if (e.abort === 'not-started') cleanup = `; no multipart upload was left open`;
     else {
       const { bucket, key } = this.o;
       cleanup =
         `; the multipart upload could NOT be aborted (${describeS3Error(this.abortError)}), so its parts stay stored and billed until it is: ` +
-        `aws s3api abort-multipart-upload --bucket ${bucket} --key '${key}' --upload-id ${this.uploadId}`;
+        `aws s3api abort-multipart-upload --bucket ${bucket} --key '${key}' --upload-id ${uploadId}`;
     }
     const base = `writing ${this.uri} failed after ${this.written} bytes were written to it (${this.uploaded} acknowledged by S3 in ${e.partsUploaded} part${e.partsUploaded === 1 ? '' : 's'}): ${what}: ${cause}`;
     e.message = base + cleanup + this.deleteNote;
-  }
-
-  private async verify(d: PartDigests): Promise<UploadResult> {
-    const sent = d.parts.length;
-    const acked = this.uploadId ? this.partResults.size : 1;
-    const result = (verified: UploadResult['verified']): UploadResult => ({ uri: this.uri, bytes: this.written, parts: acked, verified, ...this.ids() });
-    if (this.o.verify === 'none') return result('none');
-    if (acked !== sent) throw new BatchError('E_UPLOAD', `S3 acknowledged ${acked} parts of ${this.uri}, but ${sent} were sent`);
-    const versionId = this.ids().versionId;
-    const head: HeadObjectCommandOutput = await this.o.client.send(
-      new HeadObjectCommand({
-        Bucket: this.o.bucket,
-        Key: this.o.key,
-        ...(versionId ? { VersionId: versionId } : {}),
-        ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}),
-      }),
-    );
-    if (head.ContentLength !== this.written) {
-      throw new BatchError('E_UPLOAD', `S3 holds ${head.ContentLength} bytes under ${this.uri}, but ${this.written} were written`);
-    }
-    if (this.o.kmsKeyId && head.ServerSideEncryption && !head.ServerSideEncryption.startsWith('aws:kms')) {
-      throw new BatchError('E_UPLOAD', `${this.uri} was stored with ${head.ServerSideEncryption} encryption, not the requested aws:kms`);
-    }
-    if (this.o.verify === 'size') return result('size');
-    return result(this.checkCrc32(d) || this.checkMd5(d, head) ? 'checksum' : 'size');
-  }
-
-  private ids(): { etag?: string; versionId?: string } {
-    const etag = unquote(this.completion?.ETag ?? this.single?.etag);
-    const versionId = this.completion?.VersionId ?? this.single?.versionId;
-    return { ...(etag ? { etag } : {}), ...(versionId ? { versionId } : {}) };
-  }
-
-  /** CRC32s S3 computed on its side (when the SDK's checksums are on): each part's, and the object's. */
-  private checkCrc32(d: PartDigests): boolean {
-    if (!d.withCrc32) return false;
-    let checked = false;
-    const mismatch = (what: string, theirs: string, ours: string) =>
-      new BatchError('E_UPLOAD', `${what} of ${this.uri}: S3 computed CRC32 ${theirs}, the bytes written have ${ours}`);
-    if (this.uploadId) {
-      for (const [n, p] of this.partResults) {
-        const ours = d.parts[n - 1]?.crc32;
-        if (p.crc32 === undefined || ours === undefined) continue;
-        if (p.crc32 !== crc32Base64(ours)) throw mismatch(`part ${n}`, p.crc32, crc32Base64(ours));
-        checked = true;
-      }
-    }
-    const whole = this.completion?.ChecksumCRC32 ?? this.single?.crc32;
-    if (whole) {
-      const ours = /-\d+$/.test(whole) ? compositeCrc32(d.parts.map((p) => p.crc32!)) : crc32Base64(d.crc32);
-      if (whole !== ours) throw mismatch('the object', whole, ours);
-      checked = true;
-    }
-    return checked;
-  }
-
-  /** MD5s: S3 (and s3rver, MinIO, ...) return a part's MD5 as its ETag, except for KMS-encrypted objects. */
-  private checkMd5(d: PartDigests, head: HeadObjectCommandOutput): boolean {
-    if (!d.withMd5 || (head.ServerSideEncryption ?? '').startsWith('aws:kms') || head.SSECustomerAlgorithm) return false;
-    const md5Like = /^[0-9a-f]{32}$/;
-    const mismatch = (what: string, theirs: string, ours: string) =>
-      new BatchError('E_UPLOAD', `${what} of ${this.uri}: S3 has MD5 ${theirs}, the bytes written have ${ours}`);
-    if (!this.uploadId) {
-      const etag = unquote(this.single?.etag);
-      if (!etag || !md5Like.test(etag)) return false;
-      const ours = d.parts[0]!.md5!.toString('hex');
-      if (etag !== ours) throw mismatch('the object', etag, ours);
-      return true;
-    }
-    let checked = 0;
-    for (const [n, p] of this.partResults) {
-      const etag = unquote(p.etag);
-      const ours = d.parts[n - 1]?.md5?.toString('hex');
-      if (!etag || !ours || !md5Like.test(etag)) continue;
-      if (etag !== ours) throw mismatch(`part ${n}`, etag, ours);
-      checked++;
-    }
-    const final = unquote(this.completion?.ETag);
-    if (final && /^[0-9a-f]{32}-\d+$/.test(final)) {
-      const ours = multipartEtag(d.parts.map((p) => p.md5!));
-      if (final !== ours) throw mismatch('the object', final, ours);
-    }
-    return checked === this.partResults.size && checked > 0;
   }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAMILIES } from '../../src/models/index.js';
 import type { FamilyName } from '../../src/models/family.js';
-import { recordErrorOf } from '../../src/results/collect.js';
+import { recordErrorOf } from '../../src/results/join.js';
 import { familyOfOutput, readModelOutput } from '../../src/results/model-output.js';
 import { parseOutputLine } from '../../src/results/output-line.js';
 import { isRetryable } from '../../src/results/retry.js';

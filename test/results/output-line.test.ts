@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/core/random.js';
 import { parseOutputLine, parseOutputLineFull, scanOutputLine, sniffRecordId, type OutputLine } from '../../src/results/output-line.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'outputs', 'families');
@@ -152,18 +153,6 @@ describe('output line: nasty cases', () => {
   });
 });
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const NASTY_STRINGS = [
   'plain text',
   '"modelOutput": {',
@@ -221,7 +210,7 @@ const MUTATION_BYTES = [0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x20, 0x
 
 describe('output line: seeded fuzz against the full parse', () => {
   it('agrees on 3,000 valid lines, most of them on the fast path', () => {
-    const rand = prng(7);
+    const rand = mulberry32(7);
     let fast = 0;
     for (let i = 0; i < 3000; i++) if (check(randomLine(rand, i))) fast++;
     // only lines with a repeated top-level key go to the full parse
@@ -229,7 +218,7 @@ describe('output line: seeded fuzz against the full parse', () => {
   });
 
   it('never accepts what JSON.parse refuses, on 20,000 mutated lines', () => {
-    const rand = prng(11);
+    const rand = mulberry32(11);
     let refused = 0;
     for (let i = 0; i < 20000; i++) {
       const b = Buffer.from(randomLine(rand, i), 'utf8');

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FAMILIES } from '../../src/models/index.js';
 import { readPrepared } from '../../src/results/layout.js';
 import { collectRun } from '../../src/results/run.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { LocalStore } from '../../src/stores/local.js';
 import { claude, jsonLines, scenario, writeOutputs } from './helpers.js';
 

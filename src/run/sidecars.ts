@@ -1,0 +1,62 @@
+/**
+ * The line formats of a prepared run's sidecars, one owner for writer and reader alike
+ * (docs/contracts.md, "Layout of a prepared run"):
+ *
+ *   lineage/job-NNNN/part-NNNNN.jsonl   {recordId, key, file, line, [attempt, origin,] ...passthrough}
+ *   rejects.jsonl                       {file, line, [key,] stage, code, reason}
+ *
+ * A lineage line stands beside each record, line for line; collect joins output lines to it by
+ * recordId. Passthrough columns whose names clash with the reserved ones are written as `_name`.
+ * Neither line ever holds transcript text: a reject names where and why, never what.
+ */
+import type { Lineage, Reject } from '../records/types.js';
+
+/** Lineage keys that are not passthrough columns. */
+export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin']);
+
+/** What a retry run's lineage adds (src/results/retry.ts): the try number and where the record was before. */
+export interface RetryLineage {
+  attempt?: number;
+  origin?: Record<string, unknown>;
+}
+
+/** One lineage line for a record, with its newline. */
+export function lineageLine(recordId: string, l: Lineage & RetryLineage): string {
+  const out: Record<string, unknown> = { recordId, key: l.key, file: l.file, line: l.line };
+  if (l.attempt !== undefined) out.attempt = l.attempt;
+  if (l.origin !== undefined) out.origin = l.origin;
+  if (l.passthrough) for (const [k, v] of Object.entries(l.passthrough)) out[LINEAGE_RESERVED.has(k) ? `_${k}` : k] = v;
+  return JSON.stringify(out) + '\n';
+}
+
+/** The fields of one lineage line, as collect reads them back. */
+export interface LineageFields {
+  key: string;
+  file: string;
+  line: number;
+  attempt: number | undefined;
+  passthrough: Record<string, unknown>;
+}
+
+/** Read one lineage line (without its newline); throws on text that is not JSON. */
+export function parseLineageLine(text: string): LineageFields {
+  // (the names destructured are LINEAGE_RESERVED; the rest are passthrough columns)
+  const { recordId: _id, key, file, line, attempt, origin: _origin, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
+  return {
+    key: typeof key === 'string' ? key : String(key ?? ''),
+    file: typeof file === 'string' ? file : String(file ?? ''),
+    line: typeof line === 'number' ? line : Number(line ?? 0),
+    attempt: typeof attempt === 'number' ? attempt : undefined,
+    passthrough,
+  };
+}
+
+/** One rejects-file line, with its newline. */
+export function rejectLine(r: Reject): string {
+  const out: Record<string, unknown> = { file: r.file, line: r.line };
+  if (r.key !== undefined) out.key = r.key;
+  out.stage = r.stage;
+  out.code = r.code;
+  out.reason = r.reason;
+  return JSON.stringify(out) + '\n';
+}
