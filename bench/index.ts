@@ -1,43 +1,37 @@
 /**
- * npm run bench [-- --sizes 1,3 --tasks read,csv-parse,naive,prepare]
+ * npm run bench [-- --sizes 1,3 --tasks read,csv-parse,naive,prepare --json-mb 200 --json-tasks jsonl,lines,split2,json,stream-json]
  *
  * Generates seeded CSV exports of the given sizes in GB (cached in bench/.data/), then runs each
  * task in its own child process and prints MB/s, records/s and peak RSS, next to the baselines
- * measured in the same run on the same file.
+ * measured in the same run on the same file. `--sizes 0` skips them.
+ *
+ * Then the line and JSON readers, on the calls of a `--json-mb` MB export as JSON Lines and as a
+ * JSON array (`--json-mb 0` skips them): the toolkit's line splitter next to split2, its JSON
+ * reader next to stream-json (parser + streamArray), which shows why the hot paths keep their own.
  */
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { arg, dataDir, num, pad, runChild, type Row } from './driver.js';
 import { generateCsv } from './generate.js';
+import { generateJsonInputs } from './json-inputs.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-};
-const sizes = arg('sizes', '1,3').split(',').map(Number);
+const tasksScript = fileURLToPath(new URL('./tasks.js', import.meta.url));
+const sizes = arg('sizes', '1,3').split(',').map(Number).filter((gb) => gb > 0);
 const wanted = arg('tasks', 'read,csv-parse,naive,prepare-1t,prepare').split(',');
-const dataDir = join(here, '..', '..', 'bench', '.data');
-
-interface Row {
-  task: string;
-  seconds: number;
-  bytes: number;
-  records: number;
-  maxRssMiB: number;
-}
+const jsonMb = Number(arg('json-mb', '200'));
+const jsonTasks = arg('json-tasks', 'jsonl,lines,split2,json,stream-json').split(',');
+/** The JSON tasks: which file each reads, and the toolkit's own task it is compared with. */
+const JSON_TASKS: Record<string, { input: 'jsonl' | 'json'; ours: string }> = {
+  jsonl: { input: 'jsonl', ours: 'jsonl' },
+  lines: { input: 'jsonl', ours: 'lines' },
+  split2: { input: 'jsonl', ours: 'lines' },
+  json: { input: 'json', ours: 'json' },
+  'stream-json': { input: 'json', ours: 'json' },
+};
 
 function runTask(task: string, input: string): Row {
-  const out = execFileSync(process.execPath, [join(here, 'tasks.js'), task, input, join(dataDir, `out-${task}`)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(out.trim().split('\n').pop()!) as Row;
+  return runChild(tasksScript, [task, input, join(dataDir, `out-${task}`)]);
 }
-
-const pad = (s: string, n: number) => s.padEnd(n);
-const num = (n: number, d = 1) => n.toFixed(d).padStart(9);
 
 async function main() {
   console.log(`bedrock-batch bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
@@ -57,6 +51,27 @@ async function main() {
       const ratio = naive && r.task !== 'naive' ? `${(naive.seconds / r.seconds).toFixed(2)}x` : '';
       console.log(`${pad(task, 12)} ${num(r.seconds)} ${num(mbps)} ${num(r.records ? r.records / r.seconds : 0, 0)} ${num(r.maxRssMiB).padStart(12)}  ${ratio}`);
     }
+  }
+  if (jsonMb > 0) await jsonReaders();
+}
+
+/** The line and JSON readers, each next to the toolkit's own on the same file. */
+async function jsonReaders() {
+  const csv = join(dataDir, `calls-${jsonMb}mb.csv`);
+  process.stdout.write(`\ngenerating ${csv} (${jsonMb} MB) and its calls as JSON Lines and as a JSON array ... `);
+  await generateCsv(csv, jsonMb * 1e6, 42);
+  const inputs = await generateJsonInputs(csv);
+  console.log('done');
+  console.log(`${pad('task', 12)} ${'seconds'.padStart(9)} ${'MB/s'.padStart(9)} ${'records/s'.padStart(9)} ${'peakRSS MiB'.padStart(12)} ${'cpu s'.padStart(7)}  speed vs ours (wall, cpu)`);
+  const rows: Row[] = [];
+  for (const task of jsonTasks) {
+    const spec = JSON_TASKS[task];
+    if (!spec) throw new Error(`unknown JSON task ${task}: one of ${Object.keys(JSON_TASKS).join(', ')}`);
+    const r = runTask(task, inputs[spec.input]);
+    rows.push(r);
+    const ours = rows.find((x) => x.task === spec.ours);
+    const ratio = ours && task !== spec.ours ? `${(ours.seconds / r.seconds).toFixed(2)}x, ${(ours.cpuSeconds / r.cpuSeconds).toFixed(2)}x` : '';
+    console.log(`${pad(task, 12)} ${num(r.seconds)} ${num(r.bytes / r.seconds / 1e6)} ${num(r.records / r.seconds, 0)} ${num(r.maxRssMiB).padStart(12)} ${r.cpuSeconds.toFixed(1).padStart(7)}  ${ratio}`);
   }
 }
 

@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import split2 from 'split2';
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
@@ -29,13 +29,13 @@ export async function startBenchS3Server(dir: string, buckets: string[]): Promis
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), dir, ...buckets], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => { throw new Error('the S3 server exited'); })])) as [string];
+  const lines = child.stdout!.pipe(split2());
+  const [line] = (await Promise.race([once(lines, 'data'), once(child, 'exit').then(() => { throw new Error('the S3 server exited'); })])) as [string];
   const { endpoint } = JSON.parse(line) as { endpoint: string };
   return {
     endpoint,
     async stop() {
-      const report = once(lines, 'line').then(([l]) => (JSON.parse(l as string) as { cpuSeconds: number }).cpuSeconds, () => NaN);
+      const report = once(lines, 'data').then(([l]) => (JSON.parse(l as string) as { cpuSeconds: number }).cpuSeconds, () => NaN);
       child.stdin!.end();
       const cpuSeconds = await report;
       if (child.exitCode === null) await once(child, 'exit');

@@ -1,16 +1,22 @@
 /**
  * One measured task per child process, so each gets its own peak RSS:
  *   node dist/bench/tasks.js <task> <input> [out]
- * prints one JSON line {task, seconds, bytes, records, maxRssMiB}.
+ * prints one JSON line {task, seconds, cpuSeconds, bytes, records, maxRssMiB}.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
+import split2 from 'split2';
+import { parser } from 'stream-json';
+import { streamArray } from 'stream-json/streamers/stream-array.js';
 import { tuneHeapForStreaming } from '../src/cli/heap.js';
+import { LineSplitter, type LineHandler } from '../src/core/lines.js';
 import { prepareRun } from '../src/prepare.js';
-import { quotaProfile } from '../src/shards/quotas.js';
+import { jsonItems } from '../src/read/json.js';
+import { jsonlRows } from '../src/read/jsonl.js';
+import { quotaProfile } from '../src/bedrock/quotas.js';
 import { callStages } from '../transforms/index.js';
 
 type Task = (input: string, out: string) => Promise<{ records: number }>;
@@ -65,7 +71,65 @@ const tasks: Record<string, Task> = {
     tuneHeapForStreaming();
     return runPrepare(input, out, 0);
   },
+  /** The toolkit's JSON Lines reader (src/read/jsonl.ts: the line splitter, JSON.parse per line), items counted. */
+  async jsonl(input) {
+    return { records: await countItems(input, jsonlRows({ file: input })) };
+  },
+  /** The line splitter alone (src/core/lines.ts), each line decoded to a string as the readers do. */
+  async lines(input) {
+    let records = 0;
+    const splitter = new LineSplitter();
+    const onLine: LineHandler = (buf, start, end) => {
+      if (buf.toString('utf8', start, end).length > 0) records++;
+    };
+    for await (const chunk of createReadStream(input, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) splitter.push(chunk, onLine);
+    splitter.end(onLine);
+    return { records };
+  },
+  /** split2 on the same file, lines counted: what the splitter is measured against. */
+  async split2(input) {
+    let records = 0;
+    await pipeline(
+      createReadStream(input, { highWaterMark: 1 << 20 }),
+      split2(),
+      new Writable({ objectMode: true, highWaterMark: 64, write(line: string, _e, cb) { if (line.length > 0) records++; cb(); } }),
+    );
+    return { records };
+  },
+  /** The toolkit's JSON reader (src/read/json.ts), array elements counted. */
+  async json(input) {
+    return { records: await countItems(input, jsonItems({ file: input })) };
+  },
+  /** stream-json's parser() + streamArray() on the same file, elements counted: what the JSON reader is measured against. */
+  async 'stream-json'(input) {
+    let records = 0;
+    await pipeline(
+      createReadStream(input, { highWaterMark: 1 << 20 }),
+      parser.asStream(),
+      streamArray.asStream(),
+      new Writable({ objectMode: true, highWaterMark: 64, write(_element, _e, cb) { records++; cb(); } }),
+    );
+    return { records };
+  },
 };
+
+/** The items a toolkit decoder finds in a file; a reject is an error (the generated files have none). */
+async function countItems(input: string, decoder: Transform): Promise<number> {
+  let records = 0;
+  await pipeline(
+    createReadStream(input, { highWaterMark: 1 << 20 }),
+    decoder,
+    new Writable({
+      objectMode: true,
+      highWaterMark: 64,
+      write(x: { kind: string; code?: string }, _e, cb) {
+        if (x.kind === 'item') records++;
+        cb(x.kind === 'item' ? null : new Error(`${input}: an unexpected ${x.code} reject`));
+      },
+    }),
+  );
+  return records;
+}
 
 async function runPrepare(input: string, out: string, workers: number | undefined): Promise<{ records: number }> {
   {
@@ -94,11 +158,14 @@ async function main() {
   await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
   const bytes = (await stat(input)).size;
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const { records } = await fn(input, out);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
   await rm(out, { recursive: true, force: true });
-  console.log(JSON.stringify({ task, seconds, bytes, records, maxRssMiB }));
+  console.log(JSON.stringify({ task, seconds, cpuSeconds, bytes, records, maxRssMiB }));
 }
 
 main().catch((e) => {

@@ -6,8 +6,12 @@
  *
  * A step throws only for errors that must stop the run (a broken invariant, a bad option); a bad row
  * or record becomes a `Reject` item that travels on down the stream.
+ *
+ * A decoder is the same idea at the byte end: `push` takes a chunk of an input and emits the items
+ * found so far, `end` emits the rest; `decoderStream` runs one as a Transform from bytes to items.
  */
 import { Transform } from 'node:stream';
+import { BatchError, isBatchError } from '../errors.js';
 
 export type Emit<T> = (item: T) => void;
 
@@ -44,6 +48,51 @@ export function stepStream<I, O>(step: Step<I, O>, options: StepStreamOptions = 
       }
     },
   });
+}
+
+/** Bytes in, items out: each decoder is made with the `emit` its items go to. */
+export interface Decoder {
+  push(chunk: Buffer): void;
+  end(): void;
+}
+
+export interface DecoderStreamOptions {
+  /** The input's name, for an error that does not name it (default `-`). */
+  file?: string;
+}
+
+/**
+ * Wrap a decoder as a Transform from bytes to items (object mode on the readable side, 64 items
+ * buffered). What the decoder throws becomes the stream's error: a BatchError as it is (it says
+ * where), anything else (a bug) an E_INTERNAL naming the input.
+ */
+export function decoderStream<O>(make: (emit: Emit<O>) => Decoder, options: DecoderStreamOptions = {}): Transform {
+  const file = options.file ?? '-';
+  const failure = (error: unknown): Error =>
+    isBatchError(error) ? error : new BatchError('E_INTERNAL', `the decoder failed: ${error instanceof Error ? error.message : String(error)}`, { file, cause: error });
+  const stream = new Transform({
+    writableObjectMode: false,
+    readableObjectMode: true,
+    readableHighWaterMark: 64,
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        decoder.push(chunk);
+      } catch (error) {
+        return callback(failure(error));
+      }
+      callback();
+    },
+    flush(callback) {
+      try {
+        decoder.end();
+      } catch (error) {
+        return callback(failure(error));
+      }
+      callback();
+    },
+  });
+  const decoder = make((item) => stream.push(item));
+  return stream;
 }
 
 /** Run several steps as one: each item goes through all of them before the next is read. */

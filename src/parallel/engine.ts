@@ -16,6 +16,7 @@
  * piece's result and decodes the rest of the file itself.
  */
 import { availableParallelism } from 'node:os';
+import { countLf } from '../core/lines.js';
 import { fuse, type Emit, type Step } from '../core/step.js';
 import { batchErrorFrom, BatchError, type ErrorCode } from '../errors.js';
 import type { FamilyName } from '../models/family.js';
@@ -89,7 +90,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   };
   const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => fuse<PrepareItem, PrepareItem>(adapt, afterAdapt(prompt));
 
-  const files = await expandInputs(o.inputs);
+  const files = await expandInputs(o.inputs, o.read);
   if (!('module' in o.stages)) {
     // Custom steps: one pipeline for the whole run, on this thread. The adapter is ended after
     // each input, so a call never spans two inputs, even two reads of one file (same name).
@@ -496,10 +497,4 @@ function batches(r: PieceResult, data: Buffer, lineage: Buffer, removed: number[
   }
   close(b.count);
   return out;
-}
-
-function countLf(buf: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
-  return n;
 }

@@ -7,6 +7,7 @@
  * thread, which sees the whole run in order, decides.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { countLf } from '../core/lines.js';
 import { fuse, type Emit, type Step } from '../core/step.js';
 import { isBatchError } from '../errors.js';
 import { CsvDecoder } from '../read/csv.js';
@@ -15,7 +16,7 @@ import { base62of64, CallHasher, checkIdOptions, RandomPool } from '../records/i
 import { toRecords } from '../records/to-records.js';
 import type { PrepareItem, PreparedRecord, Reject, SourceItem } from '../records/types.js';
 import { validateRecords } from '../records/validate.js';
-import { lineageLine } from '../shards/rollover.js';
+import { lineageLine } from '../run/sidecars.js';
 import { PieceSplitter } from './groups.js';
 import type { PieceBytes, PieceMessage, PieceResult, WorkerReply, WorkerSetup } from './protocol.js';
 import { loadStages, type StagesModule } from './stages.js';
@@ -197,12 +198,6 @@ function handle(msg: PieceMessage): PieceResult {
     nextLine,
   };
   return result;
-}
-
-function countLf(buf: Buffer): number {
-  let n = 0;
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
-  return n;
 }
 
 parentPort!.on('message', (msg: PieceMessage) => {

@@ -17,11 +17,13 @@
  * skipped, said in the one E_ROW_TOO_LARGE reject (the fast decoder skips just the row).
  */
 import { isUtf8 } from 'node:buffer';
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { Parser as CsvParseParser, type Options as CsvParseOptions, type Info as CsvParseInfo } from 'csv-parse';
+import { countLf } from '../core/lines.js';
+import { decoderStream, type Decoder, type Emit } from '../core/step.js';
 import { BatchError, preview } from '../errors.js';
 import { reject, type Reject, type SourceItem } from '../records/types.js';
-import { FastCsvDecoder, countLf, type FastCsvErrorCode } from './fast-csv.js';
+import { FastCsvDecoder, type FastCsvErrorCode } from './fast-csv.js';
 import type { ErrorCode } from '../errors.js';
 
 export type CsvEngine = 'auto' | 'fast' | 'csv-parse';
@@ -164,34 +166,8 @@ export class CsvDecoder {
 /** A Transform from CSV bytes to `SourceItem | Reject` (object mode on the readable side). */
 export function csvRows(options: CsvOptions = {}): Transform {
   const o = normalizeCsvOptions(options);
-  if (o.engine === 'fast') {
-    let push: (item: SourceItem | Reject) => void = () => {};
-    const decoder = new CsvDecoder(options, (item) => push(item));
-    return new Transform({
-      writableObjectMode: false,
-      readableObjectMode: true,
-      readableHighWaterMark: 64,
-      transform(chunk: Buffer, _enc, callback) {
-        push = (item) => this.push(item);
-        try {
-          decoder.push(chunk);
-          callback();
-        } catch (error) {
-          callback(error as Error);
-        }
-      },
-      flush(callback) {
-        push = (item) => this.push(item);
-        try {
-          decoder.end();
-          callback();
-        } catch (error) {
-          callback(error as Error);
-        }
-      },
-    });
-  }
-  return csvParseRows(o, new RowMapper(o));
+  const make = (emit: Emit<SourceItem | Reject>): Decoder => (o.engine === 'fast' ? new CsvDecoder(options, emit) : csvParseDecoder(o, emit));
+  return decoderStream(make, { file: o.file });
 }
 
 /** Shared by both engines: the header, then rows to items. */
@@ -309,7 +285,10 @@ const CSV_PARSE_CODES: Record<string, ErrorCode> = {
   CSV_MAX_RECORD_SIZE: 'E_ROW_TOO_LARGE',
 };
 
-function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
+/** The csv-parse engine as a decoder. */
+function csvParseDecoder(o: NormalCsvOptions, emit: Emit<SourceItem | Reject>): Decoder {
+  const rows = new RowMapper(o);
+  rows.emit = emit;
   const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
   let lastBytes = 0;
   // csv-parse's `info.lines` counts every CR as a line break too (a lone CR, and both bytes of a
@@ -395,30 +374,13 @@ function csvParseRows(o: NormalCsvOptions, rows: RowMapper): Transform {
     } else if (chunk) run(chunk, false);
     if (end) run(undefined, true);
   };
-  return new Transform({
-    writableObjectMode: false,
-    readableObjectMode: true,
-    readableHighWaterMark: 64,
-    transform(chunk: Buffer, _enc, callback) {
-      rows.emit = (item) => this.push(item);
-      try {
-        feed(chunk, false);
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
+  return {
+    push: (chunk) => feed(chunk, false),
+    end: () => {
+      feed(undefined, true);
+      rows.finish();
     },
-    flush(callback) {
-      rows.emit = (item) => this.push(item);
-      try {
-        feed(undefined, true);
-        rows.finish();
-        callback();
-      } catch (error) {
-        callback(error as Error);
-      }
-    },
-  });
+  };
 }
 
 /** csv-parse's messages quote field values (`value is "..."`, `got "x"`): never shown. A reason is

@@ -18,6 +18,7 @@
  * inside its quote).
  */
 import { isAscii, isUtf8 } from 'node:buffer';
+import { countLf } from '../core/lines.js';
 import type { ErrorCode } from '../errors.js';
 
 const LF = 10;
@@ -576,15 +577,4 @@ interface DiscardState {
   skipLine: boolean;
   quoteLine: number;
   quoteLfs: number;
-}
-
-/** Number of LF bytes in buf[start, end). */
-export function countLf(buf: Buffer, start: number, end: number): number {
-  let n = 0;
-  let i = buf.indexOf(LF, start);
-  while (i >= 0 && i < end) {
-    n++;
-    i = buf.indexOf(LF, i + 1);
-  }
-  return n;
 }

@@ -12,7 +12,6 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import { BatchError } from '../errors.js';
-import { storeDefaults } from '../stores/index.js';
 import { listObjects, objectExists, s3ClientFor, type S3StoreOptions } from '../stores/s3.js';
 import { formatS3Uri, isS3Uri, parseS3Uri } from '../stores/uri.js';
 import type { Reject, SourceItem } from '../records/types.js';
@@ -157,7 +156,7 @@ export async function expandInputs(inputs: readonly string[], options: { s3?: S3
       continue;
     }
     if (isS3Uri(input)) {
-      out.push(...(await s3Inputs(input, options.s3 ?? storeDefaults())));
+      out.push(...(await s3Inputs(input, options.s3)));
       continue;
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
@@ -186,10 +185,10 @@ export async function expandInputs(inputs: readonly string[], options: { s3?: S3
 }
 
 /** An S3 input: the object itself, or the data files under the prefix (sorted, hidden and unknown names left out). */
-async function s3Inputs(input: string, s3: S3StoreOptions): Promise<string[]> {
+async function s3Inputs(input: string, s3: S3StoreOptions | undefined): Promise<string[]> {
   const { bucket, key } = parseS3Uri(input);
   const client = s3ClientFor(s3);
-  const owner = s3.expectedBucketOwner;
+  const owner = s3?.expectedBucketOwner;
   if (key !== '' && !key.endsWith('/') && (await objectExists(client, bucket, key, input, owner))) return [input];
   const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
   const found: string[] = [];

@@ -18,13 +18,14 @@
  * is 1 and `bytes` the file's size (less a BOM); an error names the line it is on.
  */
 import { isUtf8 } from 'node:buffer';
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { countLf } from '../core/lines.js';
+import { decoderStream } from '../core/step.js';
 import { BatchError } from '../errors.js';
 import { reject, type Reject, type SourceItem } from '../records/types.js';
 import { isJsonObject, jsonParseReason, jsonTypeName } from './json-error.js';
 import { parseJsonKeepingNumbers } from './json-numbers.js';
 import { DocumentBuffer, documentProblem } from './text.js';
-import { countLf } from './fast-csv.js';
 
 export interface JsonOptions {
   /** The input's name as the user gave it, put in every item's `file` (default `-`). */
@@ -326,21 +327,5 @@ function isSpace(c: number): boolean {
 
 /** A Transform from JSON bytes to `SourceItem | Reject` (object mode on the readable side). */
 export function jsonItems(options: JsonOptions = {}): Transform {
-  let push: (item: SourceItem | Reject) => void = () => {};
-  const decoder = new JsonDecoder(options, (item) => push(item));
-  return new Transform({
-    writableObjectMode: false,
-    readableObjectMode: true,
-    readableHighWaterMark: 64,
-    transform(chunk: Buffer, _enc, callback) {
-      push = (item) => this.push(item);
-      decoder.push(chunk);
-      callback();
-    },
-    flush(callback) {
-      push = (item) => this.push(item);
-      decoder.end();
-      callback();
-    },
-  });
+  return decoderStream((emit) => new JsonDecoder(options, emit), { file: options.file });
 }

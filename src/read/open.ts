@@ -7,7 +7,6 @@
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { BatchError, isBatchError } from '../errors.js';
-import { storeDefaults } from '../stores/index.js';
 import { readFileStream } from '../stores/local.js';
 import { s3ClientFor, s3ObjectStream, type S3StoreOptions } from '../stores/s3.js';
 import { isS3Uri, parseS3Uri } from '../stores/uri.js';
@@ -17,7 +16,7 @@ export interface OpenOptions {
   stdin?: Readable;
   /** Read size for files (default 1 MiB). */
   chunkSize?: number;
-  /** Client settings for `s3://` inputs (default: the store defaults, see `setStoreDefaults`). */
+  /** Client settings for `s3://` inputs (default: the SDK's own: the environment, the profile). */
   s3?: S3StoreOptions;
 }
 
@@ -36,11 +35,11 @@ function rawSource(input: string, options: OpenOptions): Readable {
     if (key === '' || key.endsWith('/')) {
       throw new BatchError('E_READ', `${input} is a prefix, not an object`, { hint: 'give an object, or let prepare list the prefix (it reads every data file under it)' });
     }
-    const s3 = options.s3 ?? storeDefaults();
+    const s3 = options.s3;
     return s3ObjectStream(s3ClientFor(s3), bucket, key, {
       uri: input,
-      ...(s3.readResumes !== undefined ? { resumes: s3.readResumes } : {}),
-      ...(s3.expectedBucketOwner ? { expectedBucketOwner: s3.expectedBucketOwner } : {}),
+      ...(s3?.readResumes !== undefined ? { resumes: s3.readResumes } : {}),
+      ...(s3?.expectedBucketOwner ? { expectedBucketOwner: s3.expectedBucketOwner } : {}),
       highWaterMark: options.chunkSize ?? 1 << 20,
     });
   }

@@ -5,7 +5,8 @@
  * file is E_EMPTY_INPUT (so it is counted, not silently lost).
  */
 import { isUtf8 } from 'node:buffer';
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { decoderStream } from '../core/step.js';
 import { BatchError } from '../errors.js';
 import { reject, type Reject, type SourceItem } from '../records/types.js';
 
@@ -60,24 +61,19 @@ export function documentProblem(file: string, doc: DocumentBuffer, max: number):
 /** A Transform from bytes to one `SourceItem` (value: the text) or one `Reject`. */
 export function textDocument(options: TextOptions = {}): Transform {
   const o = normalizeDocumentOptions(options);
-  const doc = new DocumentBuffer(o.maxDocumentBytes);
-  return new Transform({
-    writableObjectMode: false,
-    readableObjectMode: true,
-    transform(chunk: Buffer, _enc, callback) {
-      doc.push(chunk);
-      callback();
-    },
-    flush(callback) {
-      const problem = documentProblem(o.file, doc, o.maxDocumentBytes);
-      if (problem) return callback(null, problem);
-      const body = doc.take(); // BOM stripped: like every decoder, bytes leave the BOM out
-      if (!isUtf8(body)) {
-        return callback(null, reject({ file: o.file, line: 1 }, 'decode', 'E_INVALID_UTF8',
-          'the file is not valid UTF-8 (convert it to UTF-8, e.g. with iconv)', { bytes: body.length }));
-      }
-      const item: SourceItem = { kind: 'item', file: o.file, line: 1, value: body.toString('utf8'), bytes: body.length };
-      callback(null, item);
-    },
-  });
+  return decoderStream<SourceItem | Reject>((emit) => {
+    const doc = new DocumentBuffer(o.maxDocumentBytes);
+    return { push: (chunk) => doc.push(chunk), end: () => emit(documentItem(o.file, doc, o.maxDocumentBytes)) };
+  }, { file: o.file });
+}
+
+/** The whole document as one item, or its reject. */
+function documentItem(file: string, doc: DocumentBuffer, max: number): SourceItem | Reject {
+  const problem = documentProblem(file, doc, max);
+  if (problem) return problem;
+  const body = doc.take(); // BOM stripped: like every decoder, bytes leave the BOM out
+  if (!isUtf8(body)) {
+    return reject({ file, line: 1 }, 'decode', 'E_INVALID_UTF8', 'the file is not valid UTF-8 (convert it to UTF-8, e.g. with iconv)', { bytes: body.length });
+  }
+  return { kind: 'item', file, line: 1, value: body.toString('utf8'), bytes: body.length };
 }

@@ -13,7 +13,7 @@ import { estimateTokens } from '../records/tokens.js';
 import type { Store } from '../stores/store.js';
 import { BatchError } from '../errors.js';
 import { readPrepared, storeOf, type PreparedJob } from './layout.js';
-import { LineSplitter } from './lines.js';
+import { LineSplitter } from '../core/lines.js';
 import { costOf, priceFor, type PriceTable } from './prices.js';
 import { assemble, type CostLine, type CostReport } from './report.js';
 

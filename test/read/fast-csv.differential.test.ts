@@ -12,9 +12,10 @@
  * the fast decoder's answer does not depend on the chunking.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/core/random.js';
 import { csvRows } from '../../src/read/csv.js';
 import { FastCsvDecoder, type FastCsvSink } from '../../src/read/fast-csv.js';
-import { decode, rng, splitAt, splitEvery, type Out } from './helpers.js';
+import { decode, splitAt, splitEvery, type Out } from './helpers.js';
 
 const SEED = 20240917;
 
@@ -185,7 +186,7 @@ const cuts = (r: R, len: number, k: number) => Array.from({ length: k }, () => 1
 // ---- well-formed input ----------------------------------------------------------------------------
 
 describe('fast CSV decoder vs csv-parse: well-formed input', () => {
-  const r = rng(SEED);
+  const r = mulberry32(SEED);
   const docs: Doc[] = Array.from({ length: 160 }, () => generate(r));
   docs.push(...Array.from({ length: 4 }, () => generate(r, { long: true })));
 
@@ -241,7 +242,7 @@ describe('fast CSV decoder vs csv-parse: well-formed input', () => {
   });
 
   it('... byte by byte, in small chunks, and at random cuts', () => {
-    const rr = rng(SEED + 1);
+    const rr = mulberry32(SEED + 1);
     for (const doc of docs) {
       const whole = fast([doc.bytes], doc.delimiter).trace;
       if (doc.bytes.length <= 3000) expect(fast(splitEvery(doc.bytes, 1), doc.delimiter).trace).toEqual(whole);
@@ -253,7 +254,7 @@ describe('fast CSV decoder vs csv-parse: well-formed input', () => {
   });
 
   it('csv-parse, fed in random chunks, agrees with itself and with the fast engine', async () => {
-    const rr = rng(SEED + 2);
+    const rr = mulberry32(SEED + 2);
     for (const [i, doc] of docs.entries()) {
       if (i % 4 !== 0) continue;
       const chunks = splitAt(doc.bytes, cuts(rr, doc.bytes.length, 5));
@@ -264,7 +265,7 @@ describe('fast CSV decoder vs csv-parse: well-formed input', () => {
   });
 
   it('rows over maxRowBytes are rejected, the same way whether they arrive whole or in pieces', () => {
-    const rr = rng(SEED + 3);
+    const rr = mulberry32(SEED + 3);
     let rejected = 0;
     for (const doc of docs) {
       const max = Math.max(doc.headerBytes + 1, 40);
@@ -320,7 +321,7 @@ function mutate(r: R, doc: Doc): Buffer {
 }
 
 describe('fast CSV decoder vs csv-parse: malformed input (invariants only)', () => {
-  const r = rng(SEED + 10);
+  const r = mulberry32(SEED + 10);
   const cases = Array.from({ length: 200 }, () => {
     const doc = generate(r);
     let bad = mutate(r, doc);
@@ -331,7 +332,7 @@ describe('fast CSV decoder vs csv-parse: malformed input (invariants only)', () 
   const ROW_CODES = new Set([...FAST_CODES, 'E_COLUMN_COUNT']);
 
   it('the fast decoder accounts for every byte, reports known codes on non-decreasing lines, whatever the chunking', () => {
-    const rr = rng(SEED + 11);
+    const rr = mulberry32(SEED + 11);
     const seen = new Set<string>();
     for (const { doc, bad } of cases) {
       const whole = fast([bad], doc.delimiter);

@@ -52,18 +52,6 @@ export function splitEvery(buf: Buffer, n: number): Buffer[] {
   return out.length > 0 ? out : [buf];
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same cases on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const sumBytes = (items: readonly Out[]): number => items.reduce((n, x) => n + (x.bytes ?? 0), 0);
 
 /** Items compacted for comparisons: kind, line, value or code. */

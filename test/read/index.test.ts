@@ -1,25 +1,19 @@
 /** The readers' entry point (src/read/index.ts): formats by name or first bytes, inputs expanded, read in order. */
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decoderFor, expandInputs, formatFromName, openInput, readInput, readInputs, sniffFormat } from '../../src/read/index.js';
 import type { SourceItem } from '../../src/records/types.js';
+import { useTempDir } from '../support/temp.js';
 import { brief, chunksStream, collect, splitEvery, sumBytes, type Out } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bb-read-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tmp = useTempDir('bb-read-', { shared: true });
 
 describe('formatFromName', () => {
   it.each([
@@ -68,7 +62,7 @@ describe('sniffFormat', () => {
 
 describe('expandInputs', () => {
   it('a directory stands for its data files, sorted, recursively; hidden files and other extensions left out', async () => {
-    const d = join(dir, 'exports');
+    const d = join(tmp.dir, 'exports');
     await mkdir(join(d, 'b-sub'), { recursive: true });
     for (const f of ['b.jsonl', 'a.csv', 'c.json.gz', '.hidden.csv', 'notes.md', 'b-sub/z.txt']) await writeFile(join(d, f), 'x');
     // (s3:// inputs are expanded against S3 itself: test/stores/)
@@ -78,9 +72,9 @@ describe('expandInputs', () => {
   it('names what is wrong before anything is read', async () => {
     await expect(expandInputs([])).rejects.toMatchObject({ code: 'E_NO_INPUT' });
     await expect(expandInputs(['-', '-'])).rejects.toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/more than once/) });
-    const missing = join(dir, 'missing.csv');
+    const missing = join(tmp.dir, 'missing.csv');
     await expect(expandInputs([join(FIXTURES, 'calls.csv'), missing])).rejects.toMatchObject({ code: 'E_READ', message: `${missing} does not exist` });
-    const empty = join(dir, 'empty-dir');
+    const empty = join(tmp.dir, 'empty-dir');
     await mkdir(empty, { recursive: true });
     await writeFile(join(empty, 'readme.md'), 'x');
     await expect(expandInputs([empty])).rejects.toMatchObject({ code: 'E_NO_INPUT', message: expect.stringContaining(empty), hint: expect.stringMatching(/\.csv/) });
@@ -89,8 +83,8 @@ describe('expandInputs', () => {
 
 describe('expandInputs: links and special files in a folder', () => {
   it('follows a link to a file or a folder; a link back to a folder being read is not walked again; the same file by two names is listed twice', async () => {
-    const real = join(dir, 'elsewhere');
-    const d = join(dir, 'linked');
+    const real = join(tmp.dir, 'elsewhere');
+    const d = join(tmp.dir, 'linked');
     await mkdir(join(real, 'sub'), { recursive: true });
     await mkdir(d, { recursive: true });
     await writeFile(join(real, 'x.csv'), 'x');
@@ -105,23 +99,23 @@ describe('expandInputs: links and special files in a folder', () => {
   });
 
   it('a broken link, a FIFO or a socket in a folder is an error naming it, never skipped silently', async () => {
-    const broken = join(dir, 'broken');
+    const broken = join(tmp.dir, 'broken');
     await mkdir(broken, { recursive: true });
     await writeFile(join(broken, 'a.csv'), 'a');
-    await symlink(join(dir, 'nowhere'), join(broken, 'more'));
+    await symlink(join(tmp.dir, 'nowhere'), join(broken, 'more'));
     await expect(expandInputs([broken])).rejects.toMatchObject({
       code: 'E_READ',
-      message: `${join(broken, 'more')} is a symbolic link to ${join(dir, 'nowhere')}, which does not exist`,
+      message: `${join(broken, 'more')} is a symbolic link to ${join(tmp.dir, 'nowhere')}, which does not exist`,
       hint: expect.stringMatching(/remove the link or fix its target/),
     });
     await expect(expandInputs([join(broken, 'more')])).rejects.toMatchObject({ code: 'E_READ', message: expect.stringMatching(/is a symbolic link to .*nowhere, which does not exist$/) });
 
-    const fifo = join(dir, 'fifo');
+    const fifo = join(tmp.dir, 'fifo');
     await mkdir(fifo, { recursive: true });
     execFileSync('mkfifo', [join(fifo, 'calls.csv')]);
     await expect(expandInputs([fifo])).rejects.toMatchObject({ code: 'E_READ', message: `${join(fifo, 'calls.csv')} is a FIFO (named pipe), not a regular file`, hint: expect.stringMatching(/give it as an input of its own/) });
 
-    const sock = join(dir, 'sock');
+    const sock = join(tmp.dir, 'sock');
     await mkdir(sock, { recursive: true });
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(join(sock, 'live'), resolve));
@@ -135,11 +129,11 @@ describe('expandInputs: links and special files in a folder', () => {
 
 describe('readInputs', () => {
   it('reads several inputs of several formats one after the other, each item naming its file', async () => {
-    const csv = join(dir, 'one.csv');
-    const jsonl = join(dir, 'two.jsonl');
-    const json = join(dir, 'three.json');
-    const txt = join(dir, 'four.txt');
-    const tsv = join(dir, 'five.tsv');
+    const csv = join(tmp.dir, 'one.csv');
+    const jsonl = join(tmp.dir, 'two.jsonl');
+    const json = join(tmp.dir, 'three.json');
+    const txt = join(tmp.dir, 'four.txt');
+    const tsv = join(tmp.dir, 'five.tsv');
     await writeFile(csv, 'call_id,text\nc1,hello\n');
     await writeFile(jsonl, '{"call_id":"c2"}\n{"call_id":"c3"}\n');
     await writeFile(json, '[{"call_id":"c4"}]');
@@ -162,29 +156,29 @@ describe('readInputs', () => {
     expect(brief(fromStdin)).toEqual(['item@1:{"call_id":"c1"}', 'item@2:{"call_id":"c2"}']);
     expect(fromStdin[0]!.file).toBe('-');
 
-    const odd = join(dir, 'export.dat');
+    const odd = join(tmp.dir, 'export.dat');
     await writeFile(odd, 'call_id,text\nc1,x\n');
     expect(brief(await collect(readInput(odd)))).toEqual(['item@2:{"call_id":"c1","text":"x"}']);
 
-    const gzCsv = join(dir, 'gz-inside.csv');
+    const gzCsv = join(tmp.dir, 'gz-inside.csv');
     await writeFile(gzCsv, gzipSync('call_id,text\nc1,"a\nb"\n'));
     expect(brief(await collect(readInput(gzCsv)))).toEqual(['item@2:{"call_id":"c1","text":"a\\nb"}']);
 
-    const plainGz = join(dir, 'plain.jsonl.gz');
+    const plainGz = join(tmp.dir, 'plain.jsonl.gz');
     await writeFile(plainGz, jsonl);
     expect(await collect(readInput(plainGz))).toHaveLength(2);
 
     // A .txt read as CSV because the format says so.
-    const txt = join(dir, 'rows.txt');
+    const txt = join(tmp.dir, 'rows.txt');
     await writeFile(txt, 'call_id,text\nc1,x\n');
     expect(brief(await collect(readInput(txt, { format: 'csv' })))).toEqual(['item@2:{"call_id":"c1","text":"x"}']);
   });
 
   it('passes the row bound to CSV and JSONL, and the delimiter and engine to CSV', async () => {
-    const jsonl = join(dir, 'bound.jsonl');
+    const jsonl = join(tmp.dir, 'bound.jsonl');
     await writeFile(jsonl, `{"a":"${'x'.repeat(100)}"}\n{"b":1}\n`);
     expect(brief(await collect(readInput(jsonl, { maxRowBytes: 50 })))).toEqual(['reject@1:E_ROW_TOO_LARGE', 'item@2:{"b":1}']);
-    const semi = join(dir, 'semi.csv');
+    const semi = join(tmp.dir, 'semi.csv');
     await writeFile(semi, 'call_id;text\nc1;a,b\n');
     for (const engine of ['fast', 'csv-parse'] as const) {
       expect(brief(await collect(readInput(semi, { delimiter: ';', engine })))).toEqual(['item@2:{"call_id":"c1","text":"a,b"}']);
@@ -205,7 +199,7 @@ describe('readInputs', () => {
   });
 
   it('openInput reads a plain file straight into the caller\'s buffers', async () => {
-    const p = join(dir, 'reader.jsonl');
+    const p = join(tmp.dir, 'reader.jsonl');
     await writeFile(p, '{"a":1}\n');
     const opened = await openInput(p);
     expect(opened.format).toBe('jsonl');

@@ -176,7 +176,7 @@ describe('a line far over the limit is rejected without being held', () => {
     const MiB = 1 << 20;
     const out: Out[] = [];
     const d = new JsonlDecoder({ maxLineBytes: MiB }, (x) => out.push(x));
-    const state = d as unknown as { pendingBytes: number; discarding: boolean };
+    const state = (d as unknown as { lines: { pendingBytes: number; dropping: boolean } }).lines;
     const body = Buffer.alloc(MiB, 'abcd'); // one chunk pushed 64 times: the test allocates nothing per chunk
     const before = process.memoryUsage().arrayBuffers;
     let most = 0;
@@ -184,7 +184,7 @@ describe('a line far over the limit is rejected without being held', () => {
     for (let i = 0; i < 64; i++) {
       d.push(body);
       most = Math.max(most, state.pendingBytes);
-      if (i > 0) expect(state.discarding).toBe(true);
+      if (i > 0) expect(state.dropping).toBe(true);
     }
     d.push(bytes('"}\n{"call_id":"3"}\n'));
     d.end();
