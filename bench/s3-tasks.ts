@@ -15,9 +15,8 @@ import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { prepareRun } from '../src/prepare.js';
-import { quotaProfile } from '../src/shards/quotas.js';
+import { quotaProfile } from '../src/bedrock/quotas.js';
 import { s3ClientOptions } from '../src/stores/s3-client.js';
-import { setStoreDefaults } from '../src/stores/index.js';
 import { S3Store, type S3StoreOptions } from '../src/stores/s3.js';
 import { adaptCalls, promptCalls } from '../transforms/index.js';
 
@@ -35,8 +34,6 @@ async function files(dir: string): Promise<{ path: string; key: string; size: nu
 }
 
 async function prepare(input: string, out: string, s3?: S3StoreOptions) {
-  // prepareRun opens its --out with openStore(out): the store defaults are how options reach it
-  if (s3) setStoreDefaults(s3);
   const s = await prepareRun({
     inputs: [input],
     out,
@@ -45,7 +42,7 @@ async function prepare(input: string, out: string, s3?: S3StoreOptions) {
     prompt: promptCalls({}),
     model: { modelId: 'anthropic.claude-3-haiku-20240307-v1:0' },
     quotas: quotaProfile('default'),
-    ...(s3 ? { read: { s3 } } : {}),
+    ...(s3 ? { s3 } : {}),
   });
   if (s.rejected) console.error(`prepare rejected ${s.rejected}: ${JSON.stringify(s.rejectsByCode)}`);
   return s;

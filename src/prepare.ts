@@ -18,15 +18,14 @@ import { prepareItems, type EngineStats } from './parallel/engine.js';
 import type { StagesSpec } from './parallel/stages.js';
 import type { ReadInputsOptions } from './read/index.js';
 import type { AssignIdsOptions } from './records/ids.js';
-import type { PrepareItem } from './records/types.js';
-import { quotaProfile, type QuotaProfile } from './shards/quotas.js';
+import { quotaProfile, type QuotaProfile } from './bedrock/quotas.js';
 import { rollover, type JobInfo, type RolloverProblem } from './shards/rollover.js';
 import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from './run/location.js';
 import { PREPARED_KEY, REJECTS_KEY } from './run/layout.js';
 import { PREPARED_VERSION, writePreparedRun, type PreparedRunFile } from './run/prepared.js';
 import { recipeOf, type Recipe } from './run/recipe.js';
 import { isS3Uri, parseS3Uri } from './stores/uri.js';
-import { openStore } from './stores/index.js';
+import { openStore, type StoreOptions } from './stores/index.js';
 import type { Store } from './stores/store.js';
 
 export interface PrepareRunOptions {
@@ -56,6 +55,11 @@ export interface PrepareRunOptions {
   quotas?: QuotaProfile;
   ids?: AssignIdsOptions;
   read?: ReadInputsOptions;
+  /**
+   * S3 client settings for the run's s3:// locations: `out`, `rejects`, and the inputs unless
+   * `read.s3` gives their own (default: the SDK's own: the environment, the profile).
+   */
+  s3?: StoreOptions;
   /** The rejects file (a path or URI; default `<out>/rejects.jsonl`). Never inside `<out>/input/`. */
   rejects?: string;
   /**
@@ -109,8 +113,10 @@ export interface PrepareSummary {
 export const MANIFEST_KEY = PREPARED_KEY;
 
 /** What shapes a run's records (src/run/recipe.ts): compared when a run is resumed. */
-export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 'model' | 'stages' | 'adapt' | 'prompt' | 'quotas' | 'ids' | 'read' | 'rejects'>): Promise<Recipe> {
+export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 'model' | 'stages' | 'adapt' | 'prompt' | 'quotas' | 'ids' | 'read' | 'rejects' | 's3'>): Promise<Recipe> {
   const quotas = options.quotas ?? quotaProfile('default');
+  // client settings do not shape records (and may hold credentials): not part of the recipe
+  const { s3, ...read } = readOptions(options, quotas);
   return recipeOf({
     inputs: options.inputs,
     settings: {
@@ -118,10 +124,16 @@ export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 
       stages: options.stages ? options.stages.options : 'custom',
       ids: { mode: options.ids?.mode ?? 'deterministic', ...(options.ids?.namespace !== undefined ? { namespace: options.ids.namespace } : {}) },
       quotas,
-      read: { maxRowBytes: quotas.maxRecordBytes, ...options.read },
+      read,
       rejects: options.rejects ?? REJECTS_KEY,
     },
+    ...(s3 ? { s3 } : {}),
   });
+}
+
+/** How the inputs are read: rows up to the quotas' record size, with the run's S3 settings, then `read` over both. */
+function readOptions(options: Pick<PrepareRunOptions, 'read' | 's3'>, quotas: QuotaProfile): ReadInputsOptions {
+  return { maxRowBytes: quotas.maxRecordBytes, ...(options.s3 ? { s3: options.s3 } : {}), ...options.read };
 }
 
 export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSummary> {
@@ -131,7 +143,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     ...(options.model.family ? { family: options.model.family } : {}),
     ...(options.model.invocationType ? { invocationType: options.model.invocationType } : {}),
   });
-  const store = openStore(options.out);
+  const store = openStore(options.out, options.s3);
   await checkInputsApart(options.inputs, options.out);
   // the inputs first (a missing one is named before anything is written or removed), then the location
   const recipe = await prepareRecipe(options);
@@ -162,7 +174,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   if (!stages) throw new BatchError('E_BAD_OPTION', 'prepareRun needs stages, or both adapt and prompt');
   const items = prepareItems({
     inputs: options.inputs,
-    read: { maxRowBytes: quotas.maxRecordBytes, ...options.read },
+    read: readOptions(options, quotas),
     stages,
     model: { ...options.model, family: family.name },
     maxRecordBytes: quotas.maxRecordBytes,
@@ -228,8 +240,8 @@ function rejectsLocation(options: PrepareRunOptions): { rejectsStore?: Store; re
   const dir = cut < 0 ? '.' : where.slice(0, cut) || '/';
   const name = where.slice(cut + 1);
   if (!name) throw new BatchError('E_BAD_OPTION', `--rejects ${where} names a folder; give a file such as rejects.jsonl`);
-  const store = openStore(dir);
-  const inside = openStore(options.out).resolve('input/');
+  const store = openStore(dir, options.s3);
+  const inside = openStore(options.out, options.s3).resolve('input/');
   if (store.resolve(name).startsWith(inside) || resolvePath(where).startsWith(resolvePath(options.out, 'input') + '/')) {
     throw new BatchError('E_BAD_OPTION', `--rejects ${where} is inside ${inside}, which jobs read`, { hint: 'put the rejects file beside the input folder, not in it' });
   }

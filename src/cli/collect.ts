@@ -2,23 +2,42 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
+import type { FamilyName } from '../models/family.js';
 import { FAMILIES } from '../models/index.js';
-import { collectRun, type CollectRunSummary } from '../results/run.js';
+import { collectRun, type CollectRunOptions, type CollectRunSummary } from '../results/run.js';
 import { fileTarget } from '../results/layout.js';
 import { defaultPrices, loadPrices, type PriceTable } from '../results/prices.js';
 import { formatMoney } from '../results/report.js';
 import { isRetryable } from '../results/retry.js';
 import type { RecordError } from '../results/types.js';
-import { QUOTA_PROFILES, quotaProfile, type QuotaProfile } from '../shards/quotas.js';
+import type { ResultsFormat } from '../results/writers.js';
+import { QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import { readSmall } from '../results/layout.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
+import { int } from './parsers.js';
 import { withInterrupts } from './s3-options.js';
 
-const int = (name: string, min = 0) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new BatchError('E_BAD_OPTION', `${name} must be a whole number of at least ${min}, got "${v}"`);
-  return n;
-};
+/** What commander hands `collect`'s action. */
+export interface CollectFlags {
+  prepared: string;
+  results?: string;
+  format?: ResultsFormat;
+  raw?: boolean;
+  csvEscapeFormulas?: boolean;
+  retry?: string | false;
+  deadLetter?: string;
+  maxAttempts: number;
+  retryableCodes?: string;
+  quotas?: string;
+  minRecords?: number;
+  prices?: string;
+  family?: FamilyName;
+  ledger?: string | false;
+  partial?: boolean;
+  assumeEnded?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function collectCommand(): Command {
   return new Command('collect')
@@ -52,42 +71,49 @@ export function collectCommand(): Command {
     .option('--assume-ended', 'take jobs whose end is not recorded (no ledger status; without a ledger, no manifest.json.out) as ended: their unanswered records are retried')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr')
-    .action(async (outputs: string, opts: Record<string, any>) => {
-      if (opts.json && opts.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
-      const summary = await runCollect(outputs, opts);
-      if (opts.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
-      if (!opts.quiet) process.stderr.write(humanSummary(summary));
+    .action(async (outputs: string, flags: CollectFlags) => {
+      if (flags.json && flags.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
+      const summary = await runCollect(await collectOptionsFrom(outputs, flags), !flags.quiet && !flags.json);
+      if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
+      if (!flags.quiet) process.stderr.write(humanSummary(summary));
     });
 }
 
-export async function runCollect(outputs: string, opts: Record<string, any>): Promise<CollectRunSummary> {
-  const prices = await readPrices(opts.prices);
-  const quotas = retryQuotas(opts);
-  const extra = opts.retryableCodes ? new Set(String(opts.retryableCodes).split(',').map((s: string) => s.trim()).filter(Boolean)) : undefined;
+/** collectRun's options from collect's flags (everything but the signal and progress); reads the price table. */
+export async function collectOptionsFrom(outputs: string, flags: CollectFlags): Promise<CollectRunOptions> {
+  const prices = await readPrices(flags.prices);
+  const extra = flags.retryableCodes ? new Set(flags.retryableCodes.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
   const retryable = extra ? (e: RecordError) => (e.code !== undefined && extra.has(String(e.code))) || isRetryable(e) : undefined;
-  const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
+  return {
+    outputs,
+    prepared: flags.prepared,
+    ...(flags.results !== undefined ? { results: flags.results } : {}),
+    ...(flags.format ? { format: flags.format } : {}),
+    raw: flags.raw === true,
+    escapeFormulas: flags.csvEscapeFormulas !== false,
+    ...(flags.retry !== undefined ? { retry: flags.retry } : {}),
+    ...(flags.deadLetter ? { deadLetter: flags.deadLetter } : {}),
+    maxAttempts: flags.maxAttempts,
+    ...(flags.quotas ? { quotas: quotaProfile(flags.quotas) } : {}),
+    ...(flags.minRecords !== undefined ? { minRecords: flags.minRecords } : {}),
+    prices,
+    ...(retryable ? { retryable } : {}),
+    ...(flags.family ? { family: flags.family } : {}),
+    ...(flags.ledger === false ? { ledger: false as const } : typeof flags.ledger === 'string' ? { ledger: fileTarget(flags.ledger) } : {}),
+    partial: flags.partial === true,
+    assumeEnded: flags.assumeEnded === true,
+  };
+}
+
+/** collectRun with the command's progress line (when `progress`) and Ctrl-C handling. */
+export async function runCollect(options: CollectRunOptions, progress: boolean): Promise<CollectRunSummary> {
+  const status = new StatusLine(progress && process.stderr.isTTY === true);
   try {
     // Ctrl-C / SIGTERM: the results, retry and dead-letter writers are destroyed (a local file's
     // temporary is removed, an S3 upload aborted): nothing half-written is left in place.
     return await withInterrupts((signal) => collectRun({
+      ...options,
       signal,
-      outputs,
-      prepared: opts.prepared,
-      ...(opts.results !== undefined ? { results: opts.results } : {}),
-      ...(opts.format ? { format: opts.format } : {}),
-      raw: opts.raw === true,
-      escapeFormulas: opts.csvEscapeFormulas !== false,
-      retry: opts.retry === false ? false : typeof opts.retry === 'string' ? opts.retry : undefined,
-      ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
-      maxAttempts: opts.maxAttempts,
-      ...(quotas ? { quotas } : {}),
-      ...(opts.minRecords !== undefined ? { minRecords: opts.minRecords } : {}),
-      prices,
-      ...(retryable ? { retryable } : {}),
-      ...(opts.family ? { family: opts.family } : {}),
-      ...(opts.ledger === false ? { ledger: false as const } : typeof opts.ledger === 'string' ? { ledger: fileTarget(opts.ledger) } : {}),
-      partial: opts.partial === true,
-      assumeEnded: opts.assumeEnded === true,
       onProgress: (p) =>
         status.update(`collect: ${formatCount(p.records)} records, ${formatBytes(p.bytes)}${p.totalBytes ? ` of ${formatBytes(p.totalBytes)}` : ''}`),
     }), 'run the same command again: collect only reads the outputs, and writes its files anew');
@@ -112,10 +138,6 @@ export async function readPrices(file: string | undefined): Promise<PriceTable> 
     throw new BatchError('E_PRICES', `cannot read the price table ${file}: ${(error as Error).message}`, { hint: 'check the --prices path' });
   }
   return loadPrices(text, file);
-}
-
-function retryQuotas(opts: Record<string, any>): QuotaProfile | undefined {
-  return opts.quotas ? quotaProfile(opts.quotas) : undefined;
 }
 
 /** The --json shape: {"succeeded","failed","missing","inputTokens","outputTokens","results","retry","deadLetter", ...}. */

@@ -5,6 +5,13 @@ import { formatMoney } from '../results/report.js';
 import { readPrices } from './collect.js';
 import { formatCount } from './output.js';
 
+/** What commander hands `estimate`'s action. */
+interface EstimateFlags {
+  prices?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
 export function estimateCommand(): Command {
   return new Command('estimate')
     .summary('estimate the tokens and cost of a prepared run, before submitting it')
@@ -17,10 +24,10 @@ export function estimateCommand(): Command {
     .option('--prices <file>', 'price table JSON (per 1,000 tokens), over the built-in illustrative one')
     .option('--json', 'print the estimate as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr')
-    .action(async (run: string, opts: Record<string, any>) => {
-      const report = await estimateRun({ prepared: run, prices: await readPrices(opts.prices) });
-      if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
-      if (!opts.quiet) process.stderr.write(humanEstimate(run, report));
+    .action(async (run: string, flags: EstimateFlags) => {
+      const report = await estimateRun({ prepared: run, prices: await readPrices(flags.prices) });
+      if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
+      if (!flags.quiet) process.stderr.write(humanEstimate(run, report));
     });
 }
 

@@ -2,25 +2,55 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
+import type { FamilyName, InvocationType } from '../models/family.js';
 import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../prepare.js';
-import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
-import { setStoreDefaults } from '../stores/index.js';
-import { ADAPTER_NAMES, callStages } from '../../transforms/index.js';
+import type { InputFormat } from '../read/index.js';
+import type { DuplicateScope, IdMode } from '../records/ids.js';
+import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
+import type { StoreOptions } from '../stores/index.js';
+import { ADAPTER_NAMES, callStages, type RowKind } from '../../transforms/index.js';
+import { EXIT } from './exit-codes.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
-import { addS3Options, s3OptionsFrom, withInterrupts } from './s3-options.js';
+import { int, num } from './parsers.js';
+import { addS3Options, s3OptionsFrom, withInterrupts, type S3Flags } from './s3-options.js';
 
 export const DEFAULT_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new BatchError('E_BAD_OPTION', `${name} must be a whole number, got "${v}"`);
-  return n;
-};
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new BatchError('E_BAD_OPTION', `${name} must be a number, got "${v}"`);
-  return n;
-};
+/** What commander hands `prepare`'s action, besides the S3 flags. */
+export interface PrepareFlags {
+  out: string;
+  model: string;
+  family?: FamilyName;
+  invocationType?: InvocationType;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  system?: string;
+  template?: string;
+  format?: string;
+  inputFormat?: InputFormat;
+  delimiter?: string;
+  key?: string;
+  text?: string;
+  speaker?: string;
+  rows?: RowKind;
+  passthrough?: string;
+  quotas: string;
+  maxRecords?: number;
+  maxBytes?: string;
+  minRecords?: number;
+  maxJobRecords?: number;
+  maxJobBytes?: string;
+  maxRecordBytes?: string;
+  ids: IdMode;
+  idNamespace?: string;
+  duplicates: DuplicateScope;
+  workers?: number;
+  rejects?: string;
+  overwrite?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function prepareCommand(): Command {
   const cmd = new Command('prepare')
@@ -65,76 +95,75 @@ export function prepareCommand(): Command {
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr');
   return addS3Options(cmd)
-    .action(async (inputs: string[], opts: Record<string, any>, cmd: Command) => {
-      const summary = await runPrepare(inputs, opts);
-      if (opts.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
-      if (!opts.quiet) process.stderr.write(humanSummary(summary));
+    .action(async (inputs: string[], flags: PrepareFlags & S3Flags) => {
+      const summary = await runPrepare(await prepareOptionsFrom(inputs, flags, s3OptionsFrom(flags)), !flags.quiet && !flags.json);
+      if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
+      if (!flags.quiet) process.stderr.write(humanSummary(summary));
       if (summary.problem) {
         process.stderr.write(`bedrock-batch: error: ${summary.problem.code}: ${summary.problem.message}\n  hint: ${summary.problem.hint}\n`);
-        process.exitCode = 1;
+        process.exitCode = EXIT.error;
       }
-      void cmd;
     });
 }
 
-/** prepareRun's options from the command line's (everything but the signal and progress). */
-export async function prepareOptionsFrom(inputs: string[], opts: Record<string, any>): Promise<PrepareRunOptions> {
-  const quotas = quotaProfile(opts.quotas ?? 'default', {
-    maxRecordsPerFile: opts.maxRecords,
-    maxBytesPerFile: opts.maxBytes !== undefined ? parseBytes(opts.maxBytes, '--max-bytes') : undefined,
-    minRecordsPerJob: opts.minRecords,
-    maxRecordsPerJob: opts.maxJobRecords,
-    maxBytesPerJob: opts.maxJobBytes !== undefined ? parseBytes(opts.maxJobBytes, '--max-job-bytes') : undefined,
-    maxRecordBytes: opts.maxRecordBytes !== undefined ? parseBytes(opts.maxRecordBytes, '--max-record-bytes') : undefined,
+/** prepareRun's options from prepare's flags and the S3 settings (everything but the signal and progress). */
+export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, s3: StoreOptions): Promise<PrepareRunOptions> {
+  const quotas = quotaProfile(flags.quotas, {
+    maxRecordsPerFile: flags.maxRecords,
+    maxBytesPerFile: flags.maxBytes !== undefined ? parseBytes(flags.maxBytes, '--max-bytes') : undefined,
+    minRecordsPerJob: flags.minRecords,
+    maxRecordsPerJob: flags.maxJobRecords,
+    maxBytesPerJob: flags.maxJobBytes !== undefined ? parseBytes(flags.maxJobBytes, '--max-job-bytes') : undefined,
+    maxRecordBytes: flags.maxRecordBytes !== undefined ? parseBytes(flags.maxRecordBytes, '--max-record-bytes') : undefined,
   });
   // A smaller per-file limit than the profile's per-job one must not make the profile inconsistent.
-  if (opts.maxRecords !== undefined && opts.maxJobRecords === undefined && quotas.maxRecordsPerJob < quotas.maxRecordsPerFile) {
+  if (flags.maxRecords !== undefined && flags.maxJobRecords === undefined && quotas.maxRecordsPerJob < quotas.maxRecordsPerFile) {
     quotas.maxRecordsPerJob = quotas.maxRecordsPerFile;
   }
   const passthrough =
-    opts.passthrough === undefined ? undefined : opts.passthrough === '*' || opts.passthrough === 'none' ? opts.passthrough : String(opts.passthrough).split(',').map((s: string) => s.trim()).filter(Boolean);
-  const template = opts.template ? await readFile(opts.template, 'utf8').catch((e: Error) => {
-    throw new BatchError('E_TEMPLATE', `cannot read the template file ${opts.template}: ${e.message}`);
+    flags.passthrough === undefined ? undefined : flags.passthrough === '*' || flags.passthrough === 'none' ? flags.passthrough : flags.passthrough.split(',').map((s) => s.trim()).filter(Boolean);
+  const template = flags.template ? await readFile(flags.template, 'utf8').catch((e: Error) => {
+    throw new BatchError('E_TEMPLATE', `cannot read the template file ${flags.template}: ${e.message}`);
   }) : undefined;
   return {
     inputs,
-    out: opts.out,
+    out: flags.out,
     stages: callStages({
       adapt: {
-        ...(opts.format ? { format: opts.format } : {}),
-        ...(opts.key ? { key: opts.key } : {}),
-        ...(opts.text ? { text: opts.text } : {}),
-        ...(opts.speaker ? { speaker: opts.speaker } : {}),
-        ...(opts.rows ? { rows: opts.rows } : {}),
+        ...(flags.format ? { format: flags.format } : {}),
+        ...(flags.key ? { key: flags.key } : {}),
+        ...(flags.text ? { text: flags.text } : {}),
+        ...(flags.speaker ? { speaker: flags.speaker } : {}),
+        ...(flags.rows ? { rows: flags.rows } : {}),
         ...(passthrough !== undefined ? { passthrough } : {}),
         maxCallBytes: quotas.maxRecordBytes,
       },
-      prompt: { ...(template !== undefined ? { template } : {}), ...(opts.system ? { system: opts.system } : {}) },
+      prompt: { ...(template !== undefined ? { template } : {}), ...(flags.system ? { system: flags.system } : {}) },
     }),
-    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
     model: {
-      modelId: opts.model,
-      ...(opts.family ? { family: opts.family } : {}),
-      ...(opts.invocationType ? { invocationType: opts.invocationType } : {}),
-      ...(opts.maxTokens !== undefined ? { maxTokens: opts.maxTokens } : {}),
-      ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
-      ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
+      modelId: flags.model,
+      ...(flags.family ? { family: flags.family } : {}),
+      ...(flags.invocationType ? { invocationType: flags.invocationType } : {}),
+      ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+      ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
+      ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
     },
     quotas,
-    ids: { mode: opts.ids ?? 'deterministic', ...(opts.idNamespace ? { namespace: opts.idNamespace } : {}), ...(opts.duplicates ? { duplicates: opts.duplicates } : {}) },
+    ids: { mode: flags.ids, ...(flags.idNamespace ? { namespace: flags.idNamespace } : {}), duplicates: flags.duplicates },
     read: {
-      ...(opts.inputFormat ? { format: opts.inputFormat } : {}),
-      ...(opts.delimiter ? { delimiter: opts.delimiter === '\\t' ? '\t' : opts.delimiter } : {}),
+      ...(flags.inputFormat ? { format: flags.inputFormat } : {}),
+      ...(flags.delimiter ? { delimiter: flags.delimiter === '\\t' ? '\t' : flags.delimiter } : {}),
     },
-    overwrite: opts.overwrite === true,
-    ...(opts.rejects ? { rejects: opts.rejects } : {}),
+    s3,
+    overwrite: flags.overwrite === true,
+    ...(flags.rejects ? { rejects: flags.rejects } : {}),
   };
 }
 
-export async function runPrepare(inputs: string[], opts: Record<string, any>): Promise<PrepareSummary> {
-  setStoreDefaults(s3OptionsFrom(opts));
-  const options = await prepareOptionsFrom(inputs, opts);
-  const status = new StatusLine(!opts.quiet && !opts.json && process.stderr.isTTY === true);
+/** prepareRun with the command's progress line (when `progress`) and Ctrl-C handling. */
+export async function runPrepare(options: PrepareRunOptions, progress: boolean): Promise<PrepareSummary> {
+  const status = new StatusLine(progress && process.stderr.isTTY === true);
   try {
     return await withInterrupts((signal) =>
       prepareRun({

@@ -13,23 +13,42 @@
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
 import { Ledger } from '../jobs/ledger.js';
-import { isS3 } from '../jobs/run.js';
-import { decideMode } from '../jobs/target.js';
-import { isTerminal } from '../local/validation.js';
+import { isS3Uri } from '../stores/uri.js';
+import { decideMode } from '../target.js';
+import { isTerminal, jobIdOf } from '../bedrock/vocabulary.js';
 import { prepareRecipe } from '../prepare.js';
+import type { DuplicateScope } from '../records/ids.js';
 import { LEDGER_KEY } from '../run/layout.js';
 import { inspectRunLocation } from '../run/location.js';
 import { recipeChanges } from '../run/recipe.js';
 import { claimWork, freshWork, ledgerJobs } from '../run/work.js';
-import { QUOTA_PROFILES } from '../shards/quotas.js';
-import { openStore, setStoreDefaults } from '../stores/index.js';
+import { QUOTA_PROFILES } from '../bedrock/quotas.js';
+import { openStore } from '../stores/index.js';
 import { ADAPTER_NAMES } from '../../transforms/index.js';
-import { runCollect } from './collect.js';
+import { collectOptionsFrom, runCollect } from './collect.js';
 import { formatCount } from './output.js';
-import { DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare } from './prepare.js';
-import { addS3Options, s3OptionsFrom } from './s3-options.js';
-import { collect, executeSubmit, int } from './submit.js';
+import { int, repeatable } from './parsers.js';
+import { DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare, type PrepareFlags } from './prepare.js';
+import { addS3Options, s3OptionsFrom, type S3Flags } from './s3-options.js';
+import { executeSubmit, submitOptionsFrom, type SubmitFlags } from './submit.js';
 import { formatMoney } from '../results/report.js';
+
+/**
+ * What commander hands `run`'s action. A flag named as one of prepare's or submit's means the same;
+ * but `--endpoint-url` is S3's (S3Flags), and Bedrock's is `--bedrock-endpoint-url`.
+ */
+interface RunFlags
+  extends S3Flags,
+    Pick<PrepareFlags, 'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'minRecords' | 'json' | 'quiet'>,
+    Pick<SubmitFlags, 'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay'> {
+  work: string;
+  results?: string;
+  duplicates?: DuplicateScope;
+  quotas?: string;
+  bedrockEndpointUrl?: string;
+  csvEscapeFormulas: boolean;
+  fresh?: boolean;
+}
 
 export function runCommand(): Command {
   const cmd = new Command('run')
@@ -65,37 +84,38 @@ export function runCommand(): Command {
     .option('--local', 'run on the local service in this process')
     .option('--aws', 'run on Amazon Bedrock')
     .option('--bedrock-endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
-    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', collect)
+    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', repeatable)
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
     .option('--no-csv-escape-formulas', "CSV/TSV results: write cells exactly as they are (by default a cell a spreadsheet would run gets a leading ')")
     .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'only the report');
-  return addS3Options(cmd).action(async (inputs: string[], opts: Record<string, any>) => {
-    process.exitCode = await runAll(inputs, opts);
+  return addS3Options(cmd).action(async (inputs: string[], flags: RunFlags) => {
+    process.exitCode = await runAll(inputs, flags);
   });
 }
 
 const join = (base: string, name: string) => `${base.replace(/\/+$/, '')}/${name}`;
 
-async function runAll(inputs: string[], opts: Record<string, any>): Promise<number> {
-  const work: string = opts.work;
-  const s3Work = isS3(work);
+async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
+  const work = flags.work;
+  const s3Work = isS3Uri(work);
   const batch = join(work, 'batch');
-  const output: string = opts.output ?? join(work, 'out');
-  const results: string = opts.results ?? join(work, 'results.jsonl');
-  if (!s3Work && isS3(output)) {
+  const output = flags.output ?? join(work, 'out');
+  const results = flags.results ?? join(work, 'results.jsonl');
+  if (!s3Work && isS3Uri(output)) {
     throw new BatchError('E_BAD_OPTION', `--output ${output} is in S3 but --work ${work} is local: Bedrock reads a job's input from S3`, {
       hint: 'give --work s3://bucket/prefix/ (the shards go there), or leave --output out to run locally',
     });
   }
-  setStoreDefaults(s3OptionsFrom(opts));
+  // one set of S3 settings (and so one client) for every stage
+  const s3 = s3OptionsFrom(flags);
   const say = (text: string) => {
-    if (!opts.quiet && !opts.json) process.stderr.write(text);
+    if (!flags.quiet && !flags.json) process.stderr.write(text);
   };
-  if (opts.fresh) {
+  if (flags.fresh) {
     if (s3Work) throw new BatchError('E_BAD_OPTION', '--fresh clears only a local --work', { hint: `remove the run's files under ${work} yourself, or use another --work` });
-    const f = await freshWork(work, { batch, output, results });
+    const f = await freshWork(work, { batch, output, results }, s3);
     say(`run: --fresh removed ${formatCount(f.removed)} file(s) this run wrote under ${work}; nothing else was touched\n`);
     if (f.jobs.length > 0) {
       // created, billed, maybe still running: never silently orphaned
@@ -107,24 +127,45 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
       );
     }
   }
-  const mode = decideMode({ run: batch, output, local: opts.local === true, aws: opts.aws === true, endpointUrl: opts.bedrockEndpointUrl });
-  const quotas: string = opts.quotas ?? (mode.mode === 'local' ? 'local' : 'default');
-  await claimWork(work, { batch, output, results });
+  const mode = decideMode({ run: batch, output, local: flags.local === true, aws: flags.aws === true, endpointUrl: flags.bedrockEndpointUrl });
+  const quotas = flags.quotas ?? (mode.mode === 'local' ? 'local' : 'default');
+  await claimWork(work, { batch, output, results }, s3);
 
   // 1. prepare, unless this work location already holds the same run
-  const prepareOpts = { ...opts, out: batch, quotas, ids: 'deterministic', quiet: true, json: false };
-  const here = await inspectRunLocation(openStore(batch));
+  const here = await inspectRunLocation(openStore(batch, s3));
+  const prepareOptions = await prepareOptionsFrom(
+    inputs,
+    {
+      out: batch,
+      model: flags.model,
+      maxTokens: flags.maxTokens,
+      system: flags.system,
+      template: flags.template,
+      format: flags.format,
+      key: flags.key,
+      text: flags.text,
+      speaker: flags.speaker,
+      rows: flags.rows,
+      passthrough: flags.passthrough,
+      quotas,
+      maxRecords: flags.maxRecords,
+      minRecords: flags.minRecords,
+      ids: 'deterministic',
+      duplicates: flags.duplicates ?? 'run',
+    },
+    s3,
+  );
   let rejected: number;
   let read: number;
   if (here.state === 'prepared') {
     const file = here.prepared!.file;
-    const now = await prepareRecipe(await prepareOptionsFrom(inputs, prepareOpts));
+    const now = await prepareRecipe(prepareOptions);
     const changes = recipeChanges(file.recipe, now);
     if (changes.length > 0) {
-      const jobs = here.submitted ? ledgerJobs(batch, await Ledger.read(openStore(batch).resolve(LEDGER_KEY))) : [];
+      const jobs = here.submitted ? ledgerJobs(batch, await Ledger.read(openStore(batch, s3).resolve(LEDGER_KEY), s3)) : [];
       throw new BatchError('E_RUN_CHANGED', `${batch} was prepared from other inputs or settings: ${changes.slice(0, 6).join('; ')}${changes.length > 6 ? `; and ${changes.length - 6} more` : ''}`, {
         hint:
-          (jobs.length ? `its ${jobs.length} job(s) were already created (${jobs.map((j) => `${j.job} ${j.jobArn.slice(j.jobArn.lastIndexOf('/') + 1)} ${j.status}`).join(', ')}). ` : '') +
+          (jobs.length ? `its ${jobs.length} job(s) were already created (${jobs.map((j) => `${j.job} ${jobIdOf(j.jobArn)} ${j.status}`).join(', ')}). ` : '') +
           'run it as it was prepared (the same inputs and options), or --fresh to prepare it again (only files this run wrote are removed; jobs already created are left alone and listed), or use another --work',
       });
     }
@@ -133,11 +174,8 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
     rejected = file.rejected ?? 0;
     say(`run: ${batch} is already prepared (${formatCount(file.written ?? 0)} records, quotas ${file.quotas?.name ?? '?'}): going on from there\n`);
   } else {
-    const summary = await runPrepare(inputs, {
-      ...prepareOpts,
-      // a prepare that was interrupted is replaced (its own files only)
-      overwrite: here.state === 'preparing',
-    });
+    // a prepare that was interrupted is replaced (its own files only)
+    const summary = await runPrepare({ ...prepareOptions, overwrite: here.state === 'preparing' }, false);
     say(prepareText(summary));
     if (summary.problem) {
       throw new BatchError(summary.problem.code, summary.problem.message, { hint: summary.problem.hint });
@@ -146,20 +184,25 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
     rejected = summary.rejected;
   }
 
-  // 2. submit and watch (resumes from the ledger)
-  const { code, result } = await executeSubmit(batch, {
-    ...opts,
+  // 2. submit and watch (resumes from the ledger): the prepared run's model, watched to the end
+  const submit = submitOptionsFrom(batch, {
     output,
-    wait: true,
-    json: false,
-    quiet: opts.quiet === true || opts.json === true,
-    endpointUrl: opts.bedrockEndpointUrl, // submit's --endpoint-url is Bedrock's; run's is S3's
-    model: undefined, // the prepared run's model
+    roleArn: flags.roleArn,
+    local: flags.local,
+    aws: flags.aws,
+    endpointUrl: flags.bedrockEndpointUrl, // submit's --endpoint-url is Bedrock's; run's is S3's
+    region: flags.region,
+    maxInFlight: flags.maxInFlight,
+    timeoutHours: flags.timeoutHours,
+    fault: flags.fault,
+    localRecordDelay: flags.localRecordDelay,
   });
+  const { code, result } = await executeSubmit({ ...submit, s3 }, flags.quiet === true || flags.json === true);
   if (!result) return code;
 
   // 3. collect
-  const c = await runCollect(output, { prepared: batch, results, quiet: true, maxAttempts: 3, ...(opts.csvEscapeFormulas === false ? { csvEscapeFormulas: false } : {}) });
+  const collect = await collectOptionsFrom(output, { prepared: batch, results, maxAttempts: 3, csvEscapeFormulas: flags.csvEscapeFormulas });
+  const c = await runCollect({ ...collect, s3 }, false);
   const s = c.collect;
   const cost = c.cost.total.cost;
   const report = {
@@ -179,8 +222,8 @@ async function runAll(inputs: string[], opts: Record<string, any>): Promise<numb
     service: result.target,
     jobs: result.jobs.map((j) => ({ job: j.job, status: j.status, jobArn: j.jobArn ?? null })),
   };
-  if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
-  if (!opts.json) {
+  if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
+  if (!flags.json) {
     const lines = [
       `run: ${formatCount(read)} calls read, ${formatCount(s.succeeded)} summaries written, ${formatCount(rejected)} rejected, ${formatCount(s.failed)} failed, ${formatCount(s.missing)} missing`,
       `  tokens:  ${formatCount(s.inputTokens)} in, ${formatCount(s.outputTokens)} out; estimated cost at Bedrock batch prices ${cost ? formatMoney(cost.total, c.cost.currency) : 'unknown (no price for this model)'}`,

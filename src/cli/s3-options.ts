@@ -4,9 +4,11 @@
  */
 import { Option, type Command } from 'commander';
 import { BatchError } from '../errors.js';
-import { parseBytes } from '../shards/quotas.js';
+import { parseBytes } from '../bedrock/quotas.js';
 import { abortOpenUploads, openUploadCount, uploadsSettled } from '../stores/s3-writer.js';
-import type { S3StoreOptions } from '../stores/s3.js';
+import type { S3StoreOptions, VerifyMode } from '../stores/s3.js';
+import { exitCodeFor } from './exit-codes.js';
+import { int } from './parsers.js';
 
 export function addS3Options(cmd: Command): Command {
   return cmd
@@ -22,24 +24,33 @@ export function addS3Options(cmd: Command): Command {
     .addOption(new Option('--max-attempts <n>', 'attempts per S3 request, retries included (default: AWS_MAX_ATTEMPTS, else 3)'));
 }
 
+/** What commander hands an action for the options addS3Options declares. */
+export interface S3Flags {
+  endpointUrl?: string;
+  region?: string;
+  profile?: string;
+  forcePathStyle?: boolean;
+  kmsKeyId?: string;
+  expectedBucketOwner?: string;
+  partSize?: string;
+  uploadQueueSize?: string;
+  verify?: VerifyMode;
+  maxAttempts?: string;
+}
+
 /** The store options the parsed flags ask for (only those given: the rest comes from the environment). */
-export function s3OptionsFrom(opts: Record<string, unknown>): S3StoreOptions {
-  const whole = (name: string, v: unknown) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new BatchError('E_BAD_OPTION', `${name} must be a whole number of at least 1, got "${String(v)}"`);
-    return n;
-  };
+export function s3OptionsFrom(flags: S3Flags): S3StoreOptions {
   const out: S3StoreOptions = {};
-  if (opts.endpointUrl !== undefined) out.endpointUrl = String(opts.endpointUrl);
-  if (opts.region !== undefined) out.region = String(opts.region);
-  if (opts.profile !== undefined) out.profile = String(opts.profile);
-  if (opts.forcePathStyle) out.forcePathStyle = true;
-  if (opts.kmsKeyId !== undefined) out.kmsKeyId = String(opts.kmsKeyId);
-  if (opts.expectedBucketOwner !== undefined) out.expectedBucketOwner = String(opts.expectedBucketOwner);
-  if (opts.partSize !== undefined) out.partSize = parseSize(String(opts.partSize), '--part-size');
-  if (opts.uploadQueueSize !== undefined) out.queueSize = whole('--upload-queue-size', opts.uploadQueueSize);
-  if (opts.maxAttempts !== undefined) out.maxAttempts = whole('--max-attempts', opts.maxAttempts);
-  if (opts.verify !== undefined) out.verify = opts.verify as NonNullable<S3StoreOptions['verify']>;
+  if (flags.endpointUrl !== undefined) out.endpointUrl = flags.endpointUrl;
+  if (flags.region !== undefined) out.region = flags.region;
+  if (flags.profile !== undefined) out.profile = flags.profile;
+  if (flags.forcePathStyle) out.forcePathStyle = true;
+  if (flags.kmsKeyId !== undefined) out.kmsKeyId = flags.kmsKeyId;
+  if (flags.expectedBucketOwner !== undefined) out.expectedBucketOwner = flags.expectedBucketOwner;
+  if (flags.partSize !== undefined) out.partSize = parseSize(flags.partSize, '--part-size');
+  if (flags.uploadQueueSize !== undefined) out.queueSize = int('--upload-queue-size', 1)(flags.uploadQueueSize);
+  if (flags.maxAttempts !== undefined) out.maxAttempts = int('--max-attempts', 1)(flags.maxAttempts);
+  if (flags.verify !== undefined) out.verify = flags.verify;
   return out;
 }
 
@@ -48,11 +59,6 @@ function parseSize(value: string, name: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(KiB|MiB|GiB)\s*$/i.exec(value);
   if (m) return Math.round(Number(m[1]) * { kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[m[2]!.toLowerCase() as 'kib' | 'mib' | 'gib']);
   return parseBytes(value, name);
-}
-
-/** The exit code of a command stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM). */
-export function exitCodeFor(signal: NodeJS.Signals): number {
-  return signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130;
 }
 
 /**

@@ -1,8 +1,22 @@
 /** `bedrock-batch serve`: the local Bedrock batch service on 127.0.0.1, for any client. */
 import { Command, Option } from 'commander';
-import { QUOTA_PROFILES, quotaProfile } from '../shards/quotas.js';
+import { QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import { startLocalService } from '../local/server.js';
-import { collect, int, localServiceOptions } from './submit.js';
+import { int, repeatable } from './parsers.js';
+import { localServiceOptionsFrom, type LocalServiceFlags } from './submit.js';
+
+/** What commander hands `serve`'s action. */
+interface ServeFlags extends LocalServiceFlags {
+  port?: number;
+  root?: string;
+  state?: string | false;
+  region: string;
+  accountId: string;
+  quotas: string;
+  minRecords?: number;
+  maxInFlight?: number;
+  quiet?: boolean;
+}
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -33,32 +47,32 @@ export function serveCommand(): Command {
     .option('--model-endpoint <url>', 'answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
-    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', collect)
+    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', repeatable)
     .option('-q, --quiet', 'no log of job transitions on stderr')
-    .action(async (opts: Record<string, any>) => {
-      const local = localServiceOptions(opts, '');
-      const quotas = quotaProfile(opts.quotas, { minRecordsPerJob: opts.minRecords, maxJobsInFlight: opts.maxInFlight });
+    .action(async (flags: ServeFlags) => {
+      const local = localServiceOptionsFrom(flags);
+      const quotas = quotaProfile(flags.quotas, { minRecordsPerJob: flags.minRecords, maxJobsInFlight: flags.maxInFlight });
       const service = await startLocalService({
-        port: opts.port ?? 0,
-        ...(opts.root ? { root: opts.root } : {}),
-        ...(opts.state === false ? { stateFile: false as const } : typeof opts.state === 'string' ? { stateFile: opts.state } : {}),
-        region: opts.region,
-        accountId: opts.accountId,
+        port: flags.port ?? 0,
+        ...(flags.root ? { root: flags.root } : {}),
+        ...(flags.state === false ? { stateFile: false as const } : typeof flags.state === 'string' ? { stateFile: flags.state } : {}),
+        region: flags.region,
+        accountId: flags.accountId,
         quotas,
         ...local,
-        ...(opts.quiet ? {} : { log: (line: string) => process.stderr.write(`serve: ${line}\n`) }),
+        ...(flags.quiet ? {} : { log: (line: string) => process.stderr.write(`serve: ${line}\n`) }),
       });
       process.stdout.write(`${service.endpoint}\n`);
-      if (!opts.root) {
+      if (!flags.root) {
         // Said even with --quiet: whoever reaches the endpoint acts with these credentials.
         process.stderr.write(
           `serve: without --root, jobs read and write S3 with the AWS credentials of this environment (${credentialSource(process.env)}): ` +
             `any process of this machine that reaches ${service.endpoint} can have it read and write what they allow; --root DIR keeps everything in DIR\n`,
         );
       }
-      if (!opts.quiet) {
+      if (!flags.quiet) {
         process.stderr.write(
-          `serve: the local Bedrock batch service listens on ${service.endpoint} (${opts.root ? `its own S3 under ${opts.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name})\n`,
+          `serve: the local Bedrock batch service listens on ${service.endpoint} (${flags.root ? `its own S3 under ${flags.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name})\n`,
         );
       }
       await new Promise<void>((resolve) => {
@@ -67,7 +81,7 @@ export function serveCommand(): Command {
         process.once('SIGTERM', stop);
       });
       await service.close();
-      if (!opts.quiet) process.stderr.write('serve: stopped; unfinished jobs go on at the next start with the same state\n');
+      if (!flags.quiet) process.stderr.write('serve: stopped; unfinished jobs go on at the next start with the same state\n');
     });
 }
 

@@ -1,7 +1,14 @@
 /** `bedrock-batch status`: the run's jobs from the ledger, with live record counts from the service. */
 import { Command } from 'commander';
 import type { RunStatus } from '../jobs/status.js';
-import { jobsJson, serviceOptions } from './submit.js';
+import { addServiceOptions, jobsJson, serviceOptionsFrom, type ServiceFlags } from './submit.js';
+
+/** What commander hands `status`'s action. */
+interface StatusFlags extends ServiceFlags {
+  ledger?: string;
+  live: boolean;
+  json?: boolean;
+}
 
 export function statusCommand(): Command {
   const cmd = new Command('status')
@@ -11,17 +18,15 @@ export function statusCommand(): Command {
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
     .option('--no-live', 'only what the ledger recorded: no calls to the service')
     .option('--json', 'print {"jobs": [...]} on stdout');
-  return serviceOptions(cmd).action(async (run: string, opts: Record<string, any>) => {
+  return addServiceOptions(cmd).action(async (run: string, flags: StatusFlags) => {
     const { runStatus } = await import('../jobs/status.js');
     const status = await runStatus({
       run,
-      ...(opts.ledger ? { ledger: opts.ledger } : {}),
-      live: opts.live !== false,
-      ...(opts.region ? { region: opts.region } : {}),
-      ...(opts.endpointUrl ? { endpointUrl: opts.endpointUrl } : {}),
-      ...(opts.s3Root ? { s3Root: opts.s3Root } : {}),
+      ...(flags.ledger ? { ledger: flags.ledger } : {}),
+      live: flags.live,
+      ...serviceOptionsFrom(flags),
     });
-    if (opts.json) process.stdout.write(JSON.stringify(jobsJson(status.jobs)) + '\n');
+    if (flags.json) process.stdout.write(JSON.stringify(jobsJson(status.jobs)) + '\n');
     else process.stdout.write(statusTable(status));
     for (const note of status.notes) process.stderr.write(`status: note: ${note}\n`);
   });

@@ -1,6 +1,14 @@
 /** `bedrock-batch stop`: StopModelInvocationJob for one job of a run, or all of them. */
 import { Command } from 'commander';
-import { serviceOptions } from './submit.js';
+import { addServiceOptions, serviceOptionsFrom, type ServiceFlags } from './submit.js';
+
+/** What commander hands `stop`'s action. */
+interface StopFlags extends ServiceFlags {
+  all?: boolean;
+  run: string;
+  ledger?: string;
+  json?: boolean;
+}
 
 export function stopCommand(): Command {
   const cmd = new Command('stop')
@@ -14,18 +22,16 @@ export function stopCommand(): Command {
     .option('--run <dir>', 'the prepared run', './batch')
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
     .option('--json', 'print {"stopped": [{job, jobArn, outcome, status}]} on stdout');
-  return serviceOptions(cmd).action(async (jobs: string[], opts: Record<string, any>) => {
+  return addServiceOptions(cmd).action(async (jobs: string[], flags: StopFlags) => {
     const { stopJobs } = await import('../jobs/status.js');
     const out = await stopJobs({
-      run: opts.run,
-      ...(opts.ledger ? { ledger: opts.ledger } : {}),
+      run: flags.run,
+      ...(flags.ledger ? { ledger: flags.ledger } : {}),
       jobs,
-      all: opts.all === true,
-      ...(opts.region ? { region: opts.region } : {}),
-      ...(opts.endpointUrl ? { endpointUrl: opts.endpointUrl } : {}),
-      ...(opts.s3Root ? { s3Root: opts.s3Root } : {}),
+      all: flags.all === true,
+      ...serviceOptionsFrom(flags),
     });
-    if (opts.json) process.stdout.write(JSON.stringify({ stopped: out }) + '\n');
+    if (flags.json) process.stdout.write(JSON.stringify({ stopped: out }) + '\n');
     if (out.length === 0) process.stderr.write('stop: no job to stop: every job of the run has finished\n');
     for (const o of out) {
       const what = o.outcome === 'stopping' ? 'stopping' : o.outcome === 'finished' ? `already ${o.status ?? 'finished'}` : 'not submitted';

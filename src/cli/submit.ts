@@ -5,21 +5,9 @@ import { parseFaults } from '../local/faults.js';
 import { openAiChatModel } from '../local/models.js';
 import { reportSubmission } from '../jobs/progress.js';
 import type { JobState, SubmitResult, SubmitRunOptions } from '../jobs/submit.js';
-import type { LocalRunOptions } from '../jobs/target.js';
-import { exitCodeFor } from './s3-options.js';
-
-export const int = (name: string, min = 0) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new BatchError('E_BAD_OPTION', `${name} must be a whole number${min ? ` of at least ${min}` : ''}, got "${v}"`);
-  return n;
-};
-const seconds = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new BatchError('E_BAD_OPTION', `${name} must be a number of seconds, got "${v}"`);
-  return n;
-};
-/** Commander's argParser for a repeatable option. */
-export const collect = (v: string, all: string[] = []) => [...all, v];
+import type { LocalRunOptions } from '../target.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { int, repeatable, seconds } from './parsers.js';
 
 /** The `--json` shape of submit and status: `{"jobs": [{jobArn, jobName, status, input, output, records}]}`. */
 export function jobsJson(jobs: readonly JobState[]): { jobs: Record<string, unknown>[] } {
@@ -36,37 +24,86 @@ export function jobsJson(jobs: readonly JobState[]): { jobs: Record<string, unkn
 }
 
 /** Options shared by the commands that talk to a service. */
-export function serviceOptions(cmd: Command): Command {
+export function addServiceOptions(cmd: Command): Command {
   return cmd
     .option('--region <region>', 'AWS region (default: AWS_REGION or the profile)')
     .option('--endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
     .option('--s3-root <dir>', 'with --endpoint-url: local paths under DIR are s3://bucket/key, as `serve --root DIR` maps them');
 }
 
+/** What commander hands an action for the options addServiceOptions declares. */
+export interface ServiceFlags {
+  region?: string;
+  /** Bedrock's endpoint (never S3's: that is `S3Flags.endpointUrl`). */
+  endpointUrl?: string;
+  s3Root?: string;
+}
+
+/** The service options the flags ask for (only those given). */
+export function serviceOptionsFrom(flags: ServiceFlags): Pick<SubmitRunOptions, 'region' | 'endpointUrl' | 's3Root'> {
+  return {
+    ...(flags.region ? { region: flags.region } : {}),
+    ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+    ...(flags.s3Root ? { s3Root: flags.s3Root } : {}),
+  };
+}
+
+/** The local service's flags, by `serve`'s names (submit's delays and concurrency carry a `--local-` prefix). */
+export interface LocalServiceFlags {
+  modelEndpoint?: string;
+  modelName?: string;
+  allowInsecureModelEndpoint?: boolean;
+  fault?: string[];
+  delay?: number;
+  recordDelay?: number;
+  concurrency?: number;
+  hour?: number;
+}
+
 /** The local model and faults from the command line. */
-export function localServiceOptions(opts: Record<string, any>, prefix: 'local' | ''): LocalRunOptions {
-  const key = (name: string) => (prefix ? `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}` : name);
+export function localServiceOptionsFrom(flags: LocalServiceFlags): LocalRunOptions {
   const local: LocalRunOptions = {};
-  if (opts.modelEndpoint) {
+  if (flags.modelEndpoint) {
     local.model = openAiChatModel({
-      url: opts.modelEndpoint,
-      ...(opts.modelName ? { model: opts.modelName } : {}),
-      ...(opts.allowInsecureModelEndpoint ? { allowInsecureHttp: true } : {}),
+      url: flags.modelEndpoint,
+      ...(flags.modelName ? { model: flags.modelName } : {}),
+      ...(flags.allowInsecureModelEndpoint ? { allowInsecureHttp: true } : {}),
     });
   }
-  if (opts.fault?.length) local.faults = parseFaults(opts.fault);
-  const delay = opts[key('delay')];
-  const record = opts[key('recordDelay')];
+  if (flags.fault?.length) local.faults = parseFaults(flags.fault);
+  const { delay, recordDelay: record } = flags;
   if (delay !== undefined || record !== undefined) {
     local.delays = {
       ...(delay !== undefined ? { submitted: delay, validating: delay, scheduled: delay, stopping: delay } : {}),
       ...(record !== undefined ? { record } : {}),
     };
   }
-  const concurrency = opts[key('concurrency')];
-  if (concurrency !== undefined) local.concurrency = concurrency;
-  if (opts.hour !== undefined) local.hourMs = opts.hour;
+  if (flags.concurrency !== undefined) local.concurrency = flags.concurrency;
+  if (flags.hour !== undefined) local.hourMs = flags.hour;
   return local;
+}
+
+/** What commander hands `submit`'s action. */
+export interface SubmitFlags extends ServiceFlags, Pick<LocalServiceFlags, 'modelEndpoint' | 'modelName' | 'allowInsecureModelEndpoint' | 'fault' | 'hour'> {
+  output?: string;
+  roleArn?: string;
+  model?: string;
+  local?: boolean;
+  aws?: boolean;
+  ledger?: string;
+  wait?: boolean;
+  maxInFlight?: number;
+  timeoutHours?: number;
+  tag?: string[];
+  kmsKey?: string;
+  subnet?: string[];
+  securityGroup?: string[];
+  poll?: number;
+  json?: boolean;
+  quiet?: boolean;
+  localDelay?: number;
+  localRecordDelay?: number;
+  localConcurrency?: number;
 }
 
 export function submitCommand(): Command {
@@ -86,72 +123,69 @@ export function submitCommand(): Command {
     .option('-m, --model <id>', 'another id of the prepared model\'s family (e.g. a us./eu. profile id)')
     .option('--local', 'run on the local service in this process')
     .option('--aws', 'run on Amazon Bedrock');
-  serviceOptions(cmd)
+  addServiceOptions(cmd)
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
     .option('--wait', 'watch until every job has ended (the default)')
     .option('--no-wait', 'return once every folder has a job (AWS; the local service always waits)')
     .option('--max-in-flight <n>', "jobs of the model in flight at once (default: the run's quota profile)", int('--max-in-flight', 1))
     .option('--timeout-hours <n>', 'job timeout, 24 to 168 (Bedrock default 24)', int('--timeout-hours', 1))
-    .option('--tag <key=value>', 'a job tag (repeat for more)', collect)
+    .option('--tag <key=value>', 'a job tag (repeat for more)', repeatable)
     .option('--kms-key <id>', 'KMS key id or ARN for the output')
-    .option('--subnet <id>', 'VPC subnet (repeat; with --security-group)', collect)
-    .option('--security-group <id>', 'VPC security group (repeat; with --subnet)', collect)
+    .option('--subnet <id>', 'VPC subnet (repeat; with --security-group)', repeatable)
+    .option('--security-group <id>', 'VPC security group (repeat; with --subnet)', repeatable)
     .option('--poll <seconds>', 'first poll interval (default 5, local 0.2)', seconds('--poll'))
     .option('--json', 'print {"jobs": [...]} on stdout at the end')
     .option('-q, --quiet', 'only warnings on stderr')
     .option('--model-endpoint <url>', 'local service: answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'local service: the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'local service: allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
-    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, throttle=0.2, fail=job-0002, partial=..., expire=..., slow-validation=MS, seed=N)', collect)
+    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, throttle=0.2, fail=job-0002, partial=..., expire=..., slow-validation=MS, seed=N)', repeatable)
     .option('--local-delay <ms>', 'local service: milliseconds per lifecycle step', int('--local-delay'))
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
     .option('--local-concurrency <n>', 'local service: jobs running at once', int('--local-concurrency', 1))
     .addOption(new Option('--hour <ms>', 'local service: milliseconds in one hour of the job timeout').argParser(int('--hour', 1)).hideHelp())
-    .action(async (run: string, opts: Record<string, any>) => {
-      const code = await runSubmit(run, opts);
-      process.exitCode = code;
+    .action(async (run: string, flags: SubmitFlags) => {
+      process.exitCode = await runSubmit(run, flags);
     });
   return cmd;
 }
 
-export function submitOptions(run: string, opts: Record<string, any>, signal?: AbortSignal): SubmitRunOptions {
-  const tags = (opts.tag as string[] | undefined)?.map((t) => {
+/** submitRun's options from submit's flags (all but the signal). */
+export function submitOptionsFrom(run: string, flags: SubmitFlags): SubmitRunOptions {
+  const tags = flags.tag?.map((t) => {
     const m = /^([^=]+)=(.*)$/.exec(t);
     if (!m) throw new BatchError('E_BAD_OPTION', `--tag ${t}: expected key=value`);
     return { key: m[1]!, value: m[2]! };
   });
-  if (Boolean(opts.subnet?.length) !== Boolean(opts.securityGroup?.length)) {
+  if (Boolean(flags.subnet?.length) !== Boolean(flags.securityGroup?.length)) {
     throw new BatchError('E_BAD_OPTION', 'a VPC config needs both --subnet and --security-group');
   }
-  const local = localServiceOptions(opts, 'local');
+  const local = localServiceOptionsFrom({ ...flags, delay: flags.localDelay, recordDelay: flags.localRecordDelay, concurrency: flags.localConcurrency });
   return {
     run,
-    ...(opts.output ? { output: opts.output } : {}),
-    ...(opts.ledger ? { ledger: opts.ledger } : {}),
-    ...(opts.local ? { local: true } : {}),
-    ...(opts.aws ? { aws: true } : {}),
-    ...(opts.endpointUrl ? { endpointUrl: opts.endpointUrl } : {}),
-    ...(opts.s3Root ? { s3Root: opts.s3Root } : {}),
-    ...(opts.region ? { region: opts.region } : {}),
-    ...(opts.roleArn ? { roleArn: opts.roleArn } : {}),
-    ...(opts.model ? { modelId: opts.model } : {}),
-    wait: opts.wait !== false,
-    ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
-    ...(opts.timeoutHours !== undefined ? { timeoutHours: opts.timeoutHours } : {}),
+    ...(flags.output ? { output: flags.output } : {}),
+    ...(flags.ledger ? { ledger: flags.ledger } : {}),
+    ...(flags.local ? { local: true } : {}),
+    ...(flags.aws ? { aws: true } : {}),
+    ...serviceOptionsFrom(flags),
+    ...(flags.roleArn ? { roleArn: flags.roleArn } : {}),
+    ...(flags.model ? { modelId: flags.model } : {}),
+    wait: flags.wait !== false,
+    ...(flags.maxInFlight !== undefined ? { maxInFlight: flags.maxInFlight } : {}),
+    ...(flags.timeoutHours !== undefined ? { timeoutHours: flags.timeoutHours } : {}),
     ...(tags?.length ? { tags } : {}),
-    ...(opts.kmsKey ? { kmsKeyId: opts.kmsKey } : {}),
-    ...(opts.subnet?.length ? { vpc: { subnetIds: opts.subnet, securityGroupIds: opts.securityGroup } } : {}),
-    ...(opts.poll !== undefined ? { pollMs: Math.round(opts.poll * 1000) } : {}),
+    ...(flags.kmsKey ? { kmsKeyId: flags.kmsKey } : {}),
+    ...(flags.subnet?.length && flags.securityGroup ? { vpc: { subnetIds: flags.subnet, securityGroupIds: flags.securityGroup } } : {}),
+    ...(flags.poll !== undefined ? { pollMs: Math.round(flags.poll * 1000) } : {}),
     ...(Object.keys(local).length ? { localService: local } : {}),
-    ...(signal ? { signal } : {}),
   };
 }
 
-async function runSubmit(run: string, opts: Record<string, any>): Promise<number> {
-  const { code, result } = await executeSubmit(run, opts);
+async function runSubmit(run: string, flags: SubmitFlags): Promise<number> {
+  const { code, result } = await executeSubmit(submitOptionsFrom(run, flags), flags.quiet === true);
   if (!result) return code;
-  if (opts.json) process.stdout.write(JSON.stringify(jobsJson(result.jobs)) + '\n');
-  if (!opts.quiet) process.stderr.write(summaryText(result));
+  if (flags.json) process.stdout.write(JSON.stringify(jobsJson(result.jobs)) + '\n');
+  if (!flags.quiet) process.stderr.write(summaryText(result));
   return code;
 }
 
@@ -159,9 +193,9 @@ async function runSubmit(run: string, opts: Record<string, any>): Promise<number
  * Submit and watch with the progress display and Ctrl-C handling of the command, without printing
  * the summary: `run` uses it too. `result` is absent when interrupted (code 130, 143 for SIGTERM).
  */
-export async function executeSubmit(run: string, opts: Record<string, any>): Promise<{ code: number; result?: SubmitResult }> {
+export async function executeSubmit(options: SubmitRunOptions, quiet: boolean): Promise<{ code: number; result?: SubmitResult }> {
   const controller = new AbortController();
-  let signalCode = 130;
+  let signalCode: number = EXIT.sigint;
   const onSignal = (signal: NodeJS.Signals) => {
     signalCode = exitCodeFor(signal);
     controller.abort(new BatchError('E_INTERRUPTED', `interrupted by ${signal}`));
@@ -170,8 +204,8 @@ export async function executeSubmit(run: string, opts: Record<string, any>): Pro
   process.once('SIGTERM', onSignal);
   // The SDK loads only for the commands that need it (not for prepare or --help).
   const { submitRun } = await import('../jobs/submit.js');
-  const submission = submitRun(submitOptions(run, opts, controller.signal));
-  const stopDisplay = reportSubmission(submission, { quiet: opts.quiet === true });
+  const submission = submitRun({ ...options, signal: controller.signal });
+  const stopDisplay = reportSubmission(submission, { quiet });
   let result: SubmitResult;
   try {
     result = await submission.done();
@@ -187,7 +221,7 @@ export async function executeSubmit(run: string, opts: Record<string, any>): Pro
     process.off('SIGTERM', onSignal);
   }
   stopDisplay();
-  return { code: result.ok ? 0 : 1, result };
+  return { code: result.ok ? EXIT.ok : EXIT.error, result };
 }
 
 function summaryText(r: SubmitResult): string {

@@ -7,7 +7,7 @@ import { BatchError } from '../errors.js';
 import { readPreparedRun, type PreparedRunFile } from '../run/prepared.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { openStore } from '../stores/index.js';
+import { openStore, type StoreOptions } from '../stores/index.js';
 export { fileTarget, readSmall } from '../stores/index.js';
 import { LocalStore, readFileStream } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
@@ -82,9 +82,9 @@ export const OUTPUT_MANIFEST = 'manifest.json.out';
 
 export type { PreparedJob, PreparedRunFile, PreparedShard } from '../run/prepared.js';
 
-/** A store for a location given as a URI or a Store. */
-export function storeOf(location: string | Store): Store {
-  return typeof location === 'string' ? openStore(location) : location;
+/** A store for a location given as a URI (opened with the S3 settings `s3`) or a Store. */
+export function storeOf(location: string | Store, s3?: StoreOptions): Store {
+  return typeof location === 'string' ? openStore(location, s3) : location;
 }
 
 /** Read and check `<run>/prepared.json` (src/run/prepared.ts). */

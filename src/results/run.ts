@@ -5,9 +5,9 @@
  * failed + missing = retried + dead-lettered + pending).
  */
 import { BatchError } from '../errors.js';
-import type { QuotaProfile } from '../shards/quotas.js';
-import { quotaProfile } from '../shards/quotas.js';
-import { openStore } from '../stores/index.js';
+import type { QuotaProfile } from '../bedrock/quotas.js';
+import { quotaProfile } from '../bedrock/quotas.js';
+import { openStore, type StoreOptions } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import type { Writable } from 'node:stream';
 import { collectResults, lineageColumns, type CollectOptions, type CollectProgress } from './collect.js';
@@ -45,6 +45,8 @@ export interface CollectRunOptions {
   /** See CollectOptions.assumeEnded. */
   assumeEnded?: boolean;
   stdout?: Writable;
+  /** S3 client settings for the locations given as s3:// URIs (default: the SDK's own). */
+  s3?: StoreOptions;
   signal?: AbortSignal;
   onProgress?: (p: CollectProgress) => void;
 }
@@ -58,7 +60,7 @@ export interface CollectRunSummary {
 
 /** Run a whole collection: see the module comment. */
 export async function collectRun(options: CollectRunOptions): Promise<CollectRunSummary> {
-  const prepared = storeOf(options.prepared);
+  const prepared = storeOf(options.prepared, options.s3);
   const run = await readPrepared(prepared);
   const attempt = run.retry?.attempt ?? 1;
   const prices = options.prices ?? defaultPrices();
@@ -66,7 +68,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   const format = options.format ?? formatOf(resultsUri) ?? 'jsonl';
   const passthroughColumns = format === 'jsonl' ? undefined : await lineageColumns(prepared);
   const collector = collectResults({
-    outputs: options.outputs,
+    outputs: storeOf(options.outputs, options.s3),
     prepared,
     ...(options.family !== undefined ? { family: options.family } : {}),
     ...(options.ledger !== undefined ? { ledger: options.ledger } : {}),
@@ -88,8 +90,8 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     options.retry === false
       ? undefined
       : planRetries({
-          out: options.retry ?? prepared.resolve(`retry-${attempt + 1}`),
-          deadLetter: fileTarget(deadLetterUri),
+          out: storeOf(options.retry ?? prepared.resolve(`retry-${attempt + 1}`), options.s3),
+          deadLetter: fileTarget(deadLetterUri, options.s3),
           quotas,
           model: run.model,
           from: { prepared: prepared.uri, outputs: typeof options.outputs === 'string' ? options.outputs : options.outputs.uri },
@@ -101,7 +103,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   }
   await planner?.check();
   const writer = resultsWriter({
-    target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: '-' } : fileTarget(resultsUri),
+    target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: '-' } : fileTarget(resultsUri, options.s3),
     format,
     ...(passthroughColumns ? { passthroughColumns } : {}),
     raw: options.raw === true,

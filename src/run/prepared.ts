@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { BatchError } from '../errors.js';
 import type { FamilyName, InvocationType } from '../models/family.js';
-import type { QuotaProfile } from '../shards/quotas.js';
+import type { QuotaProfile } from '../bedrock/quotas.js';
 import { readSmall } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import { PREPARED_KEY } from './layout.js';

@@ -21,7 +21,6 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { expandInputs } from '../read/index.js';
 import { s3ClientFor, type S3StoreOptions } from '../stores/s3.js';
 import { isS3Uri, parseS3Uri } from '../stores/uri.js';
-import { storeDefaults } from '../stores/index.js';
 
 export type RecipeValue = string | number | boolean | null;
 
@@ -37,6 +36,7 @@ export interface RecipeSource {
   inputs: readonly string[];
   /** Settings to flatten under their names (`model`, `stages`, `ids`, `quotas`, `read`, `rejects`). */
   settings: Record<string, unknown>;
+  /** Client settings for `s3://` inputs (default: the SDK's own). */
   s3?: S3StoreOptions;
 }
 
@@ -76,8 +76,8 @@ export async function recipeOf(source: RecipeSource): Promise<Recipe> {
     else if (isS3Uri(input)) {
       const { bucket, key } = parseS3Uri(input);
       try {
-        const s3 = source.s3 ?? storeDefaults();
-        const head = await s3ClientFor(s3).send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(s3.expectedBucketOwner ? { ExpectedBucketOwner: s3.expectedBucketOwner } : {}) }));
+        const owner = source.s3?.expectedBucketOwner;
+        const head = await s3ClientFor(source.s3).send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(owner ? { ExpectedBucketOwner: owner } : {}) }));
         inputs.push({ input, ...(head.ContentLength !== undefined ? { size: head.ContentLength } : {}), ...(head.ETag ? { etag: head.ETag } : {}) });
       } catch {
         inputs.push({ input });

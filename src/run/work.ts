@@ -16,7 +16,7 @@ import { readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BatchError } from '../errors.js';
 import { Ledger, type LedgerState } from '../jobs/ledger.js';
-import { fileTarget, openStore, readSmall } from '../stores/index.js';
+import { fileTarget, openStore, readSmall, type StoreOptions } from '../stores/index.js';
 import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
 import { DEAD_LETTER_KEY, LEDGER_KEY } from './layout.js';
@@ -67,14 +67,14 @@ async function writeManifest(store: Store, m: WorkManifest): Promise<void> {
 /**
  * Claim the work location for a run (before anything is written): run.json records the prepared
  * run, the output and the results file. A results file that exists and that run.json does not list
- * was not written by run: E_IN_THE_WAY.
+ * was not written by run: E_IN_THE_WAY. `s3`: the S3 settings for the locations in S3.
  */
-export async function claimWork(work: string, where: { batch: string; output: string; results: string }): Promise<WorkManifest> {
-  const store = openStore(work);
+export async function claimWork(work: string, where: { batch: string; output: string; results: string }, s3?: StoreOptions): Promise<WorkManifest> {
+  const store = openStore(work, s3);
   const known = await readManifest(store);
   const m: WorkManifest = known ?? { version: 1, tool: 'bedrock-batch run', createdAt: new Date().toISOString(), batch: where.batch, output: where.output, results: [] };
   if (where.results !== '-' && !m.results.includes(where.results)) {
-    const r = fileTarget(where.results);
+    const r = fileTarget(where.results, s3);
     if (await r.store.exists(r.key)) {
       throw new BatchError('E_IN_THE_WAY', `the results file ${where.results} exists, and this run did not write it`, {
         hint: 'nothing was overwritten: give --results another file, or move that one away',
@@ -99,9 +99,9 @@ export interface FreshResult {
   ledgers: string[];
 }
 
-/** `run --fresh` on a local work location: see the module comment. */
-export async function freshWork(work: string, where: { batch: string; output: string; results: string }): Promise<FreshResult> {
-  const workStore = openStore(work);
+/** `run --fresh` on a local work location: see the module comment. `s3`: the S3 settings for the locations in S3. */
+export async function freshWork(work: string, where: { batch: string; output: string; results: string }, s3?: StoreOptions): Promise<FreshResult> {
+  const workStore = openStore(work, s3);
   if (!(workStore instanceof LocalStore)) {
     throw new BatchError('E_BAD_OPTION', '--fresh clears only a local --work', { hint: `remove the run's files under ${work} yourself, or use another --work` });
   }
@@ -112,7 +112,7 @@ export async function freshWork(work: string, where: { batch: string; output: st
   const out: FreshResult = { removed: 0, jobs: [], ledgers: [] };
 
   // the prepared run and its retry runs, each only its own files; refuse before removing anything
-  const batchStore = openStore(batchLoc);
+  const batchStore = openStore(batchLoc, s3);
   const runs = [{ name: batchLoc, store: batchStore }];
   if (batchStore instanceof LocalStore) {
     const entries = await readdir(batchStore.root, { withFileTypes: true }).catch(() => []);
@@ -127,12 +127,12 @@ export async function freshWork(work: string, where: { batch: string; output: st
 
   for (const { name, store, loc } of locations.reverse()) {
     if (loc.submitted) {
-      const state = await Ledger.read(store.resolve(LEDGER_KEY));
+      const state = await Ledger.read(store.resolve(LEDGER_KEY), s3);
       const jobs = ledgerJobs(name, state);
       out.jobs.push(...jobs);
       // outputs of the ledger's jobs: <output>/<jobId>/*.jsonl.out and manifest.json.out
       const output = state.run?.output ?? outputLoc;
-      const outStore = openStore(output);
+      const outStore = openStore(output, s3);
       for (const j of jobs) {
         const jobId = j.jobArn.slice(j.jobArn.lastIndexOf('/') + 1);
         for await (const o of outStore.list(`${jobId}/`)) {
@@ -159,11 +159,11 @@ export async function freshWork(work: string, where: { batch: string; output: st
   }
   if (batchStore instanceof LocalStore) await rmdir(batchStore.root).catch(() => {});
   if (outputLoc) {
-    const o = openStore(outputLoc);
+    const o = openStore(outputLoc, s3);
     if (o instanceof LocalStore) await rmdir(o.root).catch(() => {});
   }
   for (const r of results) {
-    const f = fileTarget(r);
+    const f = fileTarget(r, s3);
     if (await f.store.exists(f.key)) {
       await f.store.delete(f.key);
       out.removed++;
