@@ -1,34 +1,216 @@
 /**
- * bedrock-batch: the generic toolkit. Every stage of prepare is exported here so a user's own
- * `node` script can compose them with `stream/promises` `pipeline`:
+ * bedrock-batch: the generic toolkit's public API, what a pipeline author composes. Every stage of
+ * prepare is here so a user's own `node` script can compose them with `stream/promises` `pipeline`:
  *
  *   pipeline(readInputs([...]), stepStream(fuse(adaptCalls(), promptCalls(), toRecords({...}),
  *            assignIds(), validateRecords({...}))), rollover({ store, quotas }))
  *
- * The call-center layer (source adapters, prompt templates) is `bedrock-batch/transforms`.
+ * and so are the later stages (submit, watch, collect) and the embedded local service. The
+ * call-center layer (source adapters, prompt templates) is `bedrock-batch/transforms`. What is not
+ * listed here is internal; test/package/api.test.ts pins this list, so a change to it is deliberate.
  */
-export * from './errors.js';
-export { fuse, mapStep, stepStream, type Emit, type Step, type StepStreamOptions } from './core/step.js';
-export * from './read/index.js';
-export * from './records/types.js';
-export { assignIds, assignIdsStream, base62of64, checkIdOptions, digest64, duplicateKeyReject, IdRegistry, idSource, recordIdFor, RECORD_ID_PATTERN, type AssignIdsOptions, type DuplicateScope, type FirstSeen, type IdMode } from './records/ids.js';
-export { toRecords, toRecordsStream, resolveModel, type ToRecordsOptions } from './records/to-records.js';
+
+// errors: every failure is a BatchError with a code (README.md, "Errors")
+export { BatchError, isBatchError, type ErrorCode, type ErrorContext } from './errors.js';
+
+// steps: a stage's logic as a Step, run as a stream or fused with others into one
+export { decoderStream, fuse, mapStep, stepStream, type Decoder, type DecoderStreamOptions, type Emit, type Step, type StepStreamOptions } from './core/step.js';
+
+// what flows between the stages (docs/contracts.md)
+export {
+  reject,
+  type Call,
+  type Lineage,
+  type Origin,
+  type PreparedRecord,
+  type PrepareItem,
+  type PromptItem,
+  type Reject,
+  type RejectStage,
+  type Role,
+  type SourceItem,
+  type Turn,
+} from './records/types.js';
+
+// sources: inputs expanded, opened (gzip, s3://, stdin), decoded by format
+export {
+  decodeInput,
+  decoderFor,
+  expandInputs,
+  INPUT_FORMATS,
+  openInput,
+  openSource,
+  readInput,
+  readInputs,
+  type ByteReader,
+  type InputFormat,
+  type OpenedInput,
+  type OpenOptions,
+  type ReadInputsOptions,
+} from './read/index.js';
+
+// decoders: bytes to source items, one Transform per format
+export { csvRows, jsonItems, jsonlRows, textDocument, type CsvEngine, type CsvOptions, type JsonlOptions, type JsonOptions, type TextOptions } from './read/index.js';
+
+// records: prompts to model records, recordIds, validation
+export { toRecords, toRecordsStream, type ToRecordsOptions } from './records/to-records.js';
+export { assignIds, assignIdsStream, IdRegistry, idSource, RECORD_ID_PATTERN, recordIdFor, type AssignIdsOptions, type DuplicateScope, type IdMode } from './records/ids.js';
 export { serializeRecord, validateRecords, validateRecordsStream, type ValidateRecordsOptions } from './records/validate.js';
 export { estimateTokens } from './records/tokens.js';
-export * from './models/index.js';
-export { parseBytes, quotaProfile, QUOTA_PROFILES, type QuotaOverrides, type QuotaProfile } from './shards/quotas.js';
-export { lineageLine, rejectLine, rollover, Rollover, type JobInfo, type RolloverOptions, type RolloverProblem, type RolloverResult, type ShardInfo } from './shards/rollover.js';
-export * from './stores/index.js';
-export { MANIFEST_KEY, prepareRecipe, prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';
-// the prepared run, one owner: prepared.json, "is there a run here", its own files, its recipe
-export { readPreparedRun, readPreparedRunIfAny, writePreparedRun, PREPARED_VERSION, type PreparedRunFile, type PreparedRunRead } from './run/prepared.js';
-export { inspectRunLocation, refuseInTheWay, removeOwnFiles, type RunLocation } from './run/location.js';
-export { recipeChanges, recipeOf, type Recipe } from './run/recipe.js';
-export { prepareItems, type EngineItem, type EngineOptions, type EngineStats } from './parallel/engine.js';
-export { loadStages, runtimeUrl, type PinnedStages, type StagesModule, type StagesSpec } from './parallel/stages.js';
-export { type RecordBatch } from './shards/rollover.js';
-// jobs and the local service (issue 4): submit / watch / resume / status / stop, and the embedded Bedrock batch service
-export * from './jobs/index.js';
-export * from './local/index.js';
-// collect: output parsers, join, results writers, retry plans, token and cost report
-export * from './results/index.js';
+
+// model families: which family builds a model's records and reads its outputs
+export {
+  FAMILIES,
+  familyFor,
+  parseModelId,
+  SUPPORTED_MODEL_PATTERNS,
+  type FamilyForOptions,
+  type FamilyName,
+  type InvocationType,
+  type ModelFamily,
+  type ModelIdKind,
+  type ModelLimits,
+  type ModelOptions,
+  type ModelOutputSummary,
+  type ParsedModelId,
+  type PromptText,
+  type ValidationIssue,
+} from './models/index.js';
+
+// Bedrock's vocabulary: job statuses
+export { isTerminal, TERMINAL_STATUSES, type JobStatus } from './bedrock/vocabulary.js';
+
+// shards within the quotas
+export { QUOTA_PROFILES, quotaProfile, type QuotaOverrides, type QuotaProfile } from './bedrock/quotas.js';
+export { rollover, Rollover, type JobInfo, type RolloverOptions, type RolloverProblem, type RolloverResult, type ShardInfo } from './shards/rollover.js';
+
+// stores: where runs, outputs and results live (a local directory or S3)
+export { LocalStore, openStore, S3Store, type ObjectInfo, type S3StoreOptions, type Store, type StoreOptions, type WriteOptions } from './stores/index.js';
+
+// prepare in one call, and the prepared run it writes
+export { prepareRun, type PrepareProgress, type PrepareRunOptions, type PrepareSummary } from './prepare.js';
+export type { PinnedStages, StagesModule, StagesSpec } from './parallel/stages.js';
+export {
+  PREPARED_VERSION,
+  readPreparedRun,
+  readPreparedRunIfAny,
+  writePreparedRun,
+  type PreparedJob,
+  type PreparedRunFile,
+  type PreparedRunRead,
+  type PreparedShard,
+  type RetryOrigin,
+} from './run/prepared.js';
+
+// jobs: submit a prepared run, watch its jobs, status, stop
+export {
+  createBedrockClient,
+  JobWatch,
+  runStatus,
+  RunSubmission,
+  stopJobs,
+  submitRun,
+  watchJobs,
+  type BackoffOptions,
+  type BedrockClientOptions,
+  type JobState,
+  type LocalRunOptions,
+  type Mode,
+  type PollOptions,
+  type Progress,
+  type RecordCounts,
+  type RetryEvent,
+  type RunStatus,
+  type RunStatusOptions,
+  type StopJobsOptions,
+  type StopOutcome,
+  type SubmitResult,
+  type SubmitRunOptions,
+  type SubmittedEvent,
+  type TargetEvent,
+  type WaitingEvent,
+  type WatchedJob,
+  type WatchOptions,
+} from './jobs/index.js';
+
+// the embedded local Bedrock batch service, and the local models it answers with
+export {
+  extractiveSummariser,
+  localClientConfig,
+  ModelCallError,
+  openAiChatModel,
+  startLocalService,
+  type ChatTurn,
+  type ExtractiveOptions,
+  type JobSelector,
+  type LocalBatchService,
+  type LocalDelays,
+  type LocalFaults,
+  type LocalModel,
+  type LocalService,
+  type LocalServiceOptions,
+  type ModelAnswer,
+  type ModelContext,
+  type ModelRequest,
+  type OpenAiChatOptions,
+  type StartLocalServiceOptions,
+  type StoredJob,
+  type StoreResolver,
+  type Transition,
+} from './local/index.js';
+
+// collect: outputs joined to their calls by recordId, one typed result per record
+export {
+  collectResults,
+  collectRun,
+  Collector,
+  lineageColumns,
+  readModelOutput,
+  type BadLine,
+  type CollectOptions,
+  type CollectProgress,
+  type CollectResult,
+  type CollectRunOptions,
+  type CollectRunSummary,
+  type CollectSummary,
+  type ErrorResult,
+  type JobTally,
+  type ManifestIssue,
+  type MissingResult,
+  type RecordError,
+  type ResultKind,
+  type SuccessResult,
+} from './results/index.js';
+
+// results writers: JSONL, CSV, TSV
+export { RESULT_COLUMNS, resultJsonLine, resultRow, ResultsWriter, resultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './results/index.js';
+
+// retry planning: retry runs and dead letters
+export {
+  DEFAULT_MAX_ATTEMPTS,
+  isRetryableRecordError,
+  planRetries,
+  RetryPlanner,
+  type Decision,
+  type Disposition,
+  type RetryPlanOptions,
+  type RetryPlanSummary,
+} from './results/index.js';
+
+// estimate and prices: tokens and cost, before submitting and after collecting
+export {
+  costOf,
+  costReport,
+  defaultPrices,
+  estimateRun,
+  loadPrices,
+  priceFor,
+  type CostLine,
+  type CostReport,
+  type EstimateOptions,
+  type EstimateReport,
+  type ModelPrice,
+  type PriceRow,
+  type PriceTable,
+  type TokenSource,
+} from './results/index.js';

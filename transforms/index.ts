@@ -3,68 +3,25 @@
  * text). `adaptCalls` + `promptCalls` are what `prepare` uses; each adapter is also usable alone,
  * and a user's own transform has the same shape (a Step from `SourceItem` to `Call`).
  */
-export {
-  DEFAULT_MAX_CALL_BYTES,
-  PASSTHROUGH_MAX_CHARS,
-  baseName,
-  callBytes,
-  checkCall,
-  documentStep,
-  fileKey,
-  normaliseAdapterOptions,
-  pickPassthrough,
-  roleFromLabel,
-  type AdapterOptions,
-  type DocumentAdapter,
-  type NormalisedAdapterOptions,
-  type PassthroughOption,
-} from './adapters/common.js';
-export {
-  KEY_COLUMNS,
-  TEXT_COLUMNS,
-  detectRowColumns,
-  normaliseColumn,
-  rowCalls,
-  rowCallsStream,
-  utteranceRows,
-  type RowColumns,
-  type RowKind,
-  type RowOptions,
-} from './adapters/rows.js';
-export { transcribeAdapter, transcribeCalls, transcribeCallsStream } from './adapters/transcribe.js';
-export { contactLensAdapter, contactLensCalls, contactLensCallsStream } from './adapters/contact-lens.js';
-export { parseTranscriptText, textAdapter, textCalls, textCallsStream, textRole } from './adapters/text.js';
-export { microsoftAdapter, microsoftCalls, microsoftCallsStream, parseMarkdownTranscript } from './adapters/microsoft.js';
-export {
-  abcdAdapter,
-  abcdCalls,
-  abcdCallsStream,
-  taskmasterAdapter,
-  taskmasterCalls,
-  taskmasterCallsStream,
-} from './adapters/chat-datasets.js';
-export { whisperAdapter, whisperCalls, whisperCallsStream } from './adapters/whisper.js';
-export {
-  ADAPTER_DESCRIPTIONS,
-  ADAPTER_NAMES,
-  DOCUMENT_ADAPTERS,
-  adaptCalls,
-  adaptCallsStream,
-  detectFormat,
-  type AdaptOptions,
-} from './adapters/detect.js';
-export {
-  CALL_SUMMARY_TEMPLATE,
-  compileTemplate,
-  promptCalls,
-  promptCallsStream,
-  renderTranscript,
-  type PromptOptions,
-} from './prompts/call-summary.js';
-export { createStages, groupKeyOf, pinStages, type CallStageOptions } from './stages.js';
+// adapters: export formats to calls, detected per file, or one format alone
+export { ADAPTER_DESCRIPTIONS, ADAPTER_NAMES, adaptCalls, adaptCallsStream, type AdaptOptions } from './adapters/detect.js';
+export { DEFAULT_MAX_CALL_BYTES, type AdapterOptions, type PassthroughOption } from './adapters/common.js';
+export { rowCalls, rowCallsStream, type RowKind, type RowOptions } from './adapters/rows.js';
+export { transcribeCalls, transcribeCallsStream } from './adapters/transcribe.js';
+export { contactLensCalls, contactLensCallsStream } from './adapters/contact-lens.js';
+export { textCalls, textCallsStream } from './adapters/text.js';
+export { microsoftCalls, microsoftCallsStream } from './adapters/microsoft.js';
+export { abcdCalls, abcdCallsStream, taskmasterCalls, taskmasterCallsStream } from './adapters/chat-datasets.js';
+export { whisperCalls, whisperCallsStream } from './adapters/whisper.js';
 
+// prompts: calls to prompt text
+export { CALL_SUMMARY_TEMPLATE, promptCalls, promptCallsStream, renderTranscript, type PromptOptions } from './prompts/call-summary.js';
+
+// both, as prepareRun's stages on every worker thread
 import type { StagesSpec } from '../src/parallel/stages.js';
 import type { CallStageOptions } from './stages.js';
+
+export type { CallStageOptions };
 
 /**
  * The call stages as a spec for `prepareRun({ stages })`: the adapter and prompt built from these

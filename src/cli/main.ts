@@ -1,4 +1,5 @@
 /** The `bedrock-batch` command: wires stages together; no logic of its own beyond that. */
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { prepareCommand } from './prepare.js';
 import { submitCommand } from './submit.js';
@@ -8,22 +9,25 @@ import { serveCommand } from './serve.js';
 import { collectCommand } from './collect.js';
 import { estimateCommand } from './estimate.js';
 import { runCommand } from './run.js';
+import { EXIT } from './exit-codes.js';
 import { reportError } from './output.js';
+
+/** The package's version, from its package.json (found by the package's own name, from src/ or dist/ alike). */
+function version(): string {
+  return (createRequire(import.meta.url)('bedrock-batch/package.json') as { version: string }).version;
+}
 
 export function program(): Command {
   const cli = new Command('bedrock-batch')
     .description('Prepare call-center exports for Amazon Bedrock batch inference, submit them, and collect the results.')
+    .version(version(), '-V, --version', 'print the version')
     .option('--debug', 'print stack traces with errors')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
-  cli.addCommand(prepareCommand());
-  cli.addCommand(submitCommand());
-  cli.addCommand(statusCommand());
-  cli.addCommand(stopCommand());
-  cli.addCommand(serveCommand());
-  cli.addCommand(collectCommand());
-  cli.addCommand(estimateCommand());
-  cli.addCommand(runCommand());
+  for (const command of [prepareCommand(), submitCommand(), statusCommand(), stopCommand(), serveCommand(), collectCommand(), estimateCommand(), runCommand()]) {
+    // commander would otherwise end the process itself on a usage error in a command
+    cli.addCommand(command.exitOverride());
+  }
   return cli;
 }
 
@@ -31,14 +35,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const cli = program();
   try {
     await cli.parseAsync(argv);
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // commander has printed its own message (or the help)
-      return error.exitCode;
+      // commander has printed its own message (or the help, or the version)
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     reportError(error, argv.includes('--debug'));
     // a command may have set its own code first (130 for an interrupt)
-    return process.exitCode !== undefined && Number(process.exitCode) !== 0 ? Number(process.exitCode) : 1;
+    return process.exitCode !== undefined && Number(process.exitCode) !== 0 ? Number(process.exitCode) : EXIT.error;
   }
 }
