@@ -13,23 +13,16 @@
  *   parse     collectResults() iterated: the fast line reader, the join, normalised results
  *   collect   collectRun(): the same plus the JSONL results file, the retry run and dead letters
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../src/core/random.js';
 import { collectResults } from '../src/results/collect.js';
 import { collectRun } from '../src/results/run.js';
-import { prng } from './generate.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const dataDir = join(here, '..', '..', 'bench', '.data');
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-};
+import { arg, dataDir, num, pad, runChild, type Row } from './driver.js';
 
 const RECORDS_PER_FILE = 46_000;
 const MAX_FILE_BYTES = 200_000_000;
@@ -83,7 +76,7 @@ async function generate(bytes: number, seed: number): Promise<Generated> {
     return JSON.parse(await readFile(done, 'utf8')) as Generated;
   } catch {}
   await rm(base, { recursive: true, force: true });
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const pick = <T>(a: readonly T[]) => a[Math.floor(rand() * a.length)]!;
   let written = 0;
   let records = 0;
@@ -170,16 +163,6 @@ async function generate(bytes: number, seed: number): Promise<Generated> {
   return g;
 }
 
-interface Row {
-  task: string;
-  seconds: number;
-  /** CPU seconds (user + system): steadier than wall time when the machine is shared. */
-  cpuSeconds: number;
-  bytes: number;
-  records: number;
-  maxRssMiB: number;
-}
-
 type Task = (g: Generated, scratch: string) => Promise<number>;
 
 const tasks: Record<string, Task> = {
@@ -247,16 +230,8 @@ async function child(task: string, size: string): Promise<void> {
 }
 
 function runTask(task: string, size: number): Row {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', task, '--size', String(size)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(out.trim().split('\n').pop()!) as Row;
+  return runChild(fileURLToPath(import.meta.url), ['--child', task, '--size', String(size)]);
 }
-
-const pad = (s: string, n: number) => s.padEnd(n);
-const num = (n: number, d = 1) => n.toFixed(d).padStart(9);
 
 async function main(): Promise<void> {
   const childTask = arg('child', '');

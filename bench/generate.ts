@@ -7,18 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
-
-/** mulberry32: a small, fast, seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, type Random } from '../src/core/random.js';
 
 const AGENT_LINES = [
   'Thank you for calling Oktank support, my name is {agent}. How can I help you today?',
@@ -51,7 +40,8 @@ function csvQuote(s: string): string {
   return '"' + s.replace(/"/g, '""') + '"';
 }
 
-export function makeCall(rand: () => number, index: number): string {
+/** Call number `index` as one CSV row (newline-terminated), drawn from `rand`. */
+export function makeCall(rand: Random, index: number): string {
   const agent = AGENTS[Math.floor(rand() * AGENTS.length)]!;
   const turns = 14 + Math.floor(rand() * 30);
   const lines: string[] = [];
@@ -74,7 +64,7 @@ export async function generateCsv(path: string, bytes: number, seed = 42): Promi
   } catch {}
   await mkdir(dirname(path), { recursive: true });
   const out = createWriteStream(path);
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   let written = 0;
   let calls = 0;
   const header = 'call_id,agent,queue,started_at,transcript\n';

@@ -6,6 +6,7 @@
  * string (every job whose name contains it).
  */
 import { createHash } from 'node:crypto';
+import { mulberry32, type Random } from '../core/random.js';
 import { BatchError } from '../errors.js';
 
 export type JobSelector = number | string;
@@ -42,16 +43,9 @@ export function selects(selector: JobSelector | undefined, seed: number, jobName
   return unitHash(seed, `${kind}\n${jobName}`) < selector;
 }
 
-/** A seeded stream of numbers in [0, 1) (mulberry32), for per-request faults. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The seeded stream of numbers in [0, 1) that per-request faults draw from (a seed of 0 counts as 1). */
+export function seededRandom(seed: number): Random {
+  return mulberry32(seed >>> 0 || 1);
 }
 
 const RATE_KEYS = ['recordErrors', 'throttle', 'serverErrors'] as const;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { BedrockClient, ListModelInvocationJobsCommand } from '@aws-sdk/client-bedrock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../prepare/helpers.js';
+import { firstLine } from '../support/cli.js';
 
 let readme: string;
 let dir: string;
@@ -102,14 +103,7 @@ describe('the README, line by line on this machine', () => {
     const cli = command.replace('npx bedrock-batch ', '').split(/\s+/);
     const child = spawn(process.execPath, [BIN, ...cli], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          if (out.includes('\n')) resolve(out.split('\n')[0]!.trim());
-        });
-        child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-      });
+      const url = await firstLine(child);
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
       // unsigned requests are refused, as Bedrock refuses them; any SDK with any credentials is let in
       expect((await fetch(`${url.replace(/\/$/, '')}/model-invocation-jobs`)).status).toBe(403);

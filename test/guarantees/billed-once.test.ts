@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalService } from '../../src/local/server.js';
-import { ROLE, startFast, tempDir } from '../local/helpers.js';
+import { ROLE, startFast } from '../local/helpers.js';
+import { tempDir } from '../support/temp.js';
 import { cli, finish, start, until } from '../support/cli.js';
 
 const CALLS = fileURLToPath(new URL('../../fixtures/calls.csv', import.meta.url));

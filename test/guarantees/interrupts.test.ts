@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../local/helpers.js';
+import { tempDir } from '../support/temp.js';
 import { claude, writeOutputs } from '../results/helpers.js';
 import { cli, finish, start, until } from '../support/cli.js';
 

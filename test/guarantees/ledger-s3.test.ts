@@ -7,24 +7,22 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, type NewLedgerEvent } from '../../src/jobs/ledger.js';
-import { setStoreDefaults } from '../../src/stores/index.js';
+import type { StoreOptions } from '../../src/stores/index.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
-import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
+import { startProxiedS3, stopProxiedS3, type S3Proxy } from '../support/s3-proxy.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 let s3: MotoServer;
 let proxy: S3Proxy;
+/** S3 settings: through the pass-through, one attempt per request (no SDK retries). */
+let settings: StoreOptions;
 beforeAll(async () => {
-  s3 = await startMoto();
-  await s3.createBucket('runs');
-  proxy = await startS3Proxy(s3);
-  setStoreDefaults({ ...proxy.clientOptions, maxAttempts: 1 });
+  ({ s3, proxy } = await startProxiedS3(startMoto, ['runs']));
+  settings = { ...proxy.clientOptions, maxAttempts: 1 };
 }, 60_000);
 afterAll(async () => {
-  setStoreDefaults({});
-  await proxy?.stop();
-  await s3?.stop();
+  await stopProxiedS3({ s3, proxy });
 });
 afterEach(() => {
   proxy.fault = undefined;
@@ -37,13 +35,13 @@ const stop = (job: string): NewLedgerEvent => ({ event: 'stop-requested', job, j
 describe('a ledger in S3 with two writers', () => {
   it('keeps both writers\' events when they race to create it and to append to it (moto\'s own 412s)', async () => {
     const uri = 's3://runs/race-1/ledger.jsonl';
-    const submit = await Ledger.open(uri);
-    const stopper = await Ledger.open(uri); // both read "no ledger yet"
+    const submit = await Ledger.open(uri, settings);
+    const stopper = await Ledger.open(uri, settings); // both read "no ledger yet"
     await submit.append(status('job-0001', 'Submitted'));
     await stopper.append(stop('job-0001')); // If-None-Match: * loses: reads again, appends
     await submit.append(status('job-0001', 'InProgress')); // its ETag is stale now: reads again, appends
     await stopper.append(stop('job-0002'));
-    const state = await Ledger.read(uri);
+    const state = await Ledger.read(uri, settings);
     expect(state.events).toBe(4);
     expect(state.jobs.get('job-0001')).toMatchObject({ status: 'InProgress' });
     expect(state.jobs.has('job-0002')).toBe(true);
@@ -54,9 +52,9 @@ describe('a ledger in S3 with two writers', () => {
 
   it('rides out 409 ConditionalRequestConflict and injected 412s, and loses nothing', async () => {
     const uri = 's3://runs/race-2/ledger.jsonl';
-    const a = await Ledger.open(uri);
+    const a = await Ledger.open(uri, settings);
     await a.append(status('job-0001', 'Submitted'));
-    const b = await Ledger.open(uri);
+    const b = await Ledger.open(uri, settings);
     let n = 0;
     proxy.fault = (r) => {
       if (r.op !== 'PutObject' || r.key !== 'race-2/ledger.jsonl') return undefined;
@@ -70,7 +68,7 @@ describe('a ledger in S3 with two writers', () => {
     await b.append(status('job-0002', 'Submitted'));
     await a.append(status('job-0001', 'Stopped'));
     expect(n).toBeGreaterThanOrEqual(6);
-    const state = await Ledger.read(uri);
+    const state = await Ledger.read(uri, settings);
     expect(state.events).toBe(5);
     expect(state.jobs.get('job-0001')).toMatchObject({ status: 'Stopped' });
     expect(state.jobs.get('job-0002')).toMatchObject({ status: 'Submitted' });

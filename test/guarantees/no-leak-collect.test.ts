@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareCalls } from '../jobs/helpers.js';
-import { tempDir } from '../local/helpers.js';
+import { tempDir } from '../support/temp.js';
 import { claude, writeOutputs } from '../results/helpers.js';
 import { cli } from '../support/cli.js';
 

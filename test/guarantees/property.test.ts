@@ -35,22 +35,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/core/random.js';
 import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../../src/prepare.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { submitRun } from '../../src/jobs/submit.js';
 import type { LocalFaults } from '../../src/local/faults.js';
 import { collectRun, type CollectRunSummary } from '../../src/results/run.js';
 import { adaptCalls, callStages, promptCalls } from '../../transforms/index.js';
 import { FAST_LOCAL, QUICK } from '../jobs/helpers.js';
-import { prng } from '../prepare/helpers.js';
 
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
 // ---- seeded randomness -------------------------------------------------------------------------
 
 type Rand = () => number;
-
-const mulberry32: (seed: number) => Rand = prng;
 
 const int = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

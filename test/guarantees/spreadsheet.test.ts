@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../local/helpers.js';
+import { tempDir } from '../support/temp.js';
 import { cli } from '../support/cli.js';
 
 let dir: string;

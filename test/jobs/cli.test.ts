@@ -10,24 +10,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clientOf, createInput, jsonl, put, tempDir, waitFor } from '../local/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { clientOf, createInput, jsonl, put, waitFor } from '../local/helpers.js';
+import { firstLine } from '../support/cli.js';
+import { useTempDir } from '../support/temp.js';
 import { ledgerEvents, outputLines, prepareCalls, shardIds } from './helpers.js';
 
 // The built CLI (`npm test` builds dist/ first), what `npx bedrock-batch` runs.
 const bin = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
 
-let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('cli-'));
-});
-afterEach(() => cleanup());
+const tmp = useTempDir('cli-');
 
 const ENV = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
 
 function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { cwd: dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [bin, ...args], { cwd: tmp.dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function finish(child: ChildProcess): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
@@ -55,17 +52,11 @@ const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 describe('serve', () => {
   it('prints its URL as the first stdout line once it listens, serves the SDK, and saves its jobs on SIGTERM', async () => {
-    await put(dir, 'root/in-bucket/run/a.jsonl', jsonl(3));
-    await mkdir(join(dir, 'root', 'out-bucket'));
+    await put(tmp.dir, 'root/in-bucket/run/a.jsonl', jsonl(3));
+    await mkdir(join(tmp.dir, 'root', 'out-bucket'));
     const child = start(['serve', '--port', '0', '--root', 'root', '--quotas', 'local', '--delay', '1']);
     const done = finish(child);
-    const url = await new Promise<string>((resolve) => {
-      let text = '';
-      child.stdout!.on('data', (d) => {
-        text += d;
-        if (text.includes('\n')) resolve(text.split('\n')[0]!);
-      });
-    });
+    const url = await firstLine(child);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const client = clientOf(url);
     const { jobArn } = await client.send(new CreateModelInvocationJobCommand(createInput()));
@@ -76,7 +67,7 @@ describe('serve', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${url}\n`);
     expect(r.stderr).toContain('Validating -> Scheduled');
-    const state = JSON.parse(readFileSync(join(dir, 'root', '.local-service', 'jobs.json'), 'utf8'));
+    const state = JSON.parse(readFileSync(join(tmp.dir, 'root', '.local-service', 'jobs.json'), 'utf8'));
     expect(state.jobs.map((j: { jobArn: string; status: string }) => [j.jobArn, j.status])).toEqual([[jobArn, 'Completed']]);
   });
 });
@@ -102,8 +93,8 @@ async function inProcess(args: string[]): Promise<{ code: number; stdout: string
 
 describe('submit, status, stop', () => {
   it('submit --json prints {"jobs": [...]} with the six keys; status --json agrees; failures exit 1', async () => {
-    const run = join(dir, 'batch');
-    const outDir = join(dir, 'out');
+    const run = join(tmp.dir, 'batch');
+    const outDir = join(tmp.dir, 'out');
     await prepareCalls(run, 9, 3);
     const r = await inProcess(['submit', run, '--output', outDir, '--wait', '--json', '--local-delay', '1', '--poll', '0.01']);
     expect(r.code).toBe(0);
@@ -125,22 +116,22 @@ describe('submit, status, stop', () => {
     expect(table.stdout).toMatch(/^JOB\s+STATUS\s+RECORDS\s+ERRORS\s+JOB ID\s+NAME\n/);
     expect(table.stdout).toContain('3 jobs: 3 Completed; 9/9 records processed, 0 errors');
 
-    await prepareCalls(join(dir, 'failing'), 4, 2);
-    const bad = await inProcess(['submit', join(dir, 'failing'), '--output', join(dir, 'out2'), '--fault', 'fail=job-0002', '--local-delay', '1', '--poll', '0.01']);
+    await prepareCalls(join(tmp.dir, 'failing'), 4, 2);
+    const bad = await inProcess(['submit', join(tmp.dir, 'failing'), '--output', join(tmp.dir, 'out2'), '--fault', 'fail=job-0002', '--local-delay', '1', '--poll', '0.01']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/job-0002 Failed: The job failed while processing records/);
-    const usage = await inProcess(['submit', join(dir, 'nowhere'), '--output', outDir]);
+    const usage = await inProcess(['submit', join(tmp.dir, 'nowhere'), '--output', outDir]);
     expect(usage.code).toBe(1);
     expect(usage.stderr).toMatch(/^bedrock-batch: error: E_NOT_PREPARED: .*prepared\.json: does not exist/);
   });
 
   it('status and stop --all from other processes reach the running submit, which ends with the jobs Stopped', async () => {
-    await prepareCalls(join(dir, 'batch'), 40, 20);
+    await prepareCalls(join(tmp.dir, 'batch'), 40, 20);
     // one job at a time, 20 records of 150 ms each: job-0002 is still waiting or running when stop
     // comes, even on a busy machine where each CLI process takes a second to start
     const submit = start(['submit', './batch', '--output', './out', '--json', '--local-delay', '1', '--local-record-delay', '150', '--local-concurrency', '1', '--poll', '0.02']);
     const done = finish(submit);
-    await until(submit, () => ledgerOf(join(dir, 'batch')).includes('"status":"InProgress"'), 'a job in progress');
+    await until(submit, () => ledgerOf(join(tmp.dir, 'batch')).includes('"status":"InProgress"'), 'a job in progress');
     const status = await cli(['status', '--json']);
     expect(status.code).toBe(0);
     const live = JSON.parse(status.stdout).jobs;
@@ -156,7 +147,7 @@ describe('submit, status, stop', () => {
   });
 
   it('SIGINT stops watching with exit 130 and a resume hint; the same command then finishes', async () => {
-    const run = join(dir, 'batch');
+    const run = join(tmp.dir, 'batch');
     await prepareCalls(run, 30, 15);
     const submit = start(['submit', './batch', '--output', './out', '--local-delay', '1', '--local-record-delay', '20', '--poll', '0.02']);
     const done = finish(submit);
@@ -178,7 +169,7 @@ describe('a submit killed with SIGKILL, then run again', () => {
     ['while jobs run', (l) => count(l, '"event":"submitted"') === 3 && l.includes('"status":"InProgress"')],
   ];
   it.each(moments)('killed %s: no second job for any folder, no record lost', async (_when, ready) => {
-    const run = join(dir, 'batch');
+    const run = join(tmp.dir, 'batch');
     await prepareCalls(run, 36, 12);
     const child = start(['submit', './batch', '--output', './out', '--local-delay', '2', '--local-record-delay', '10', '--local-concurrency', '1', '--poll', '0.01']);
     const done = finish(child);

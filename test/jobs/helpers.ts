@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareRun, type PrepareSummary } from '../../src/prepare.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { adaptCalls, promptCalls } from '../../transforms/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -14,34 +14,40 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { localClientConfig, type LocalService } from '../../src/local/server.js';
-import { PATTERNS } from '../../src/local/validation.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
-import { clientOf, createInput, failure, HAIKU, jsonl, put, ROLE, startFast, tempDir, waitFor } from './helpers.js';
+import { PATTERNS } from '../../src/bedrock/vocabulary.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
+import { useTempDir } from '../support/temp.js';
+import { clientOf, createInput, failure, HAIKU, jsonl, put, ROLE, startFast, waitFor } from './helpers.js';
 
 const many = quotaProfile('local', { maxJobsInFlight: 50 });
 
-describe('routes and responses', () => {
-  let local: LocalService;
-  let client: BedrockClient;
-  let cleanup: () => Promise<void>;
+/**
+ * For the tests of a describe block: a paused service (jobs stay as created, so stored values can be
+ * read exactly) on a root of its own, and its SDK client; started before the first test, closed
+ * after the last.
+ */
+function pausedService(): { readonly local: LocalService; readonly client: BedrockClient } {
+  const tmp = useTempDir('local-', { shared: true });
+  const svc = {} as { local: LocalService; client: BedrockClient };
   beforeAll(async () => {
-    const t = await tempDir();
-    cleanup = t.cleanup;
-    // paused: jobs stay as created, so stored values can be read exactly
-    local = await startFast({ root: t.dir, paused: true, quotas: many, stateFile: false });
-    client = clientOf(local);
+    svc.local = await startFast({ root: tmp.dir, paused: true, quotas: many, stateFile: false });
+    svc.client = clientOf(svc.local);
   });
   afterAll(async () => {
-    client.destroy();
-    await local.close();
-    await cleanup();
+    svc.client.destroy();
+    await svc.local.close();
   });
+  return svc;
+}
+
+describe('routes and responses', () => {
+  const svc = pausedService();
 
   it('creates a job and stores the defaults Bedrock fills in', async () => {
     const before = Date.now();
-    const { jobArn } = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'defaults', clientRequestToken: 'tok-defaults-1' })));
+    const { jobArn } = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'defaults', clientRequestToken: 'tok-defaults-1' })));
     expect(jobArn).toMatch(/^arn:aws:bedrock:us-east-1:123456789012:model-invocation-job\/[a-z0-9]{12}$/);
-    const job = await client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
+    const job = await svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
     expect(job.status).toBe('Submitted');
     expect(job.jobName).toBe('defaults');
     expect(job.modelId).toBe(`arn:aws:bedrock:us-east-1::foundation-model/${HAIKU}`);
@@ -59,7 +65,7 @@ describe('routes and responses', () => {
   });
 
   it('passes timeout, tags, KMS key, VPC and invocation type through, and a profile id becomes its ARN', async () => {
-    const { jobArn } = await client.send(
+    const { jobArn } = await svc.client.send(
       new CreateModelInvocationJobCommand(
         createInput({
           jobName: 'settings',
@@ -72,7 +78,7 @@ describe('routes and responses', () => {
         }),
       ),
     );
-    const job = await client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
+    const job = await svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
     expect(job.modelId).toBe('arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0');
     expect(job.timeoutDurationInHours).toBe(72);
     expect(job.vpcConfig).toEqual({ subnetIds: ['subnet-0abc'], securityGroupIds: ['sg-0def'] });
@@ -82,11 +88,11 @@ describe('routes and responses', () => {
   });
 
   it('speaks the wire format: RFC 3339 strings, JSON numbers, request ids, percent-encoded ARNs or bare ids', async () => {
-    const { jobArn } = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'wire' })));
+    const { jobArn } = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'wire' })));
     const id = jobArn!.split('/')[1]!;
     const auth = { authorization: 'Bearer local-test-token' };
     for (const path of [`/model-invocation-job/${encodeURIComponent(jobArn!)}`, `/model-invocation-job/${id}`]) {
-      const res = await fetch(`${local.endpoint}${path}`, { headers: auth });
+      const res = await fetch(`${svc.local.endpoint}${path}`, { headers: auth });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/json');
       expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
@@ -100,84 +106,71 @@ describe('routes and responses', () => {
   });
 
   it('answers unknown jobs with ResourceNotFoundException 404, and bad identifiers with ValidationException', async () => {
-    const missing = await failure(client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'abcdefabcdef' })));
+    const missing = await failure(svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'abcdefabcdef' })));
     expect(missing).toMatchObject({ name: 'ResourceNotFoundException', status: 404, fault: 'client' });
     expect(missing.message).toContain('abcdefabcdef');
-    const otherRegion = await failure(client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'arn:aws:bedrock:eu-west-1:123456789012:model-invocation-job/abcdefabcdef' })));
+    const otherRegion = await failure(svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'arn:aws:bedrock:eu-west-1:123456789012:model-invocation-job/abcdefabcdef' })));
     expect(otherRegion).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
-    const bad = await failure(client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'My Job' })));
+    const bad = await failure(svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'My Job' })));
     expect(bad).toMatchObject({ name: 'ValidationException', status: 400 });
     expect(bad.message).toBe(`1 validation error detected: Value 'My Job' at 'jobIdentifier' failed to satisfy constraint: Member must satisfy regular expression pattern: ${PATTERNS.jobIdentifier}`);
-    const empty = await failure(client.send(new GetModelInvocationJobCommand({ jobIdentifier: '' })));
+    const empty = await failure(svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: '' })));
     expect(empty).toMatchObject({ name: 'ValidationException', status: 400 });
-    const stopMissing = await failure(client.send(new StopModelInvocationJobCommand({ jobIdentifier: 'zzzzzzzzzzzz' })));
+    const stopMissing = await failure(svc.client.send(new StopModelInvocationJobCommand({ jobIdentifier: 'zzzzzzzzzzzz' })));
     expect(stopMissing).toMatchObject({ name: 'ResourceNotFoundException', status: 404 });
   });
 
   it('is idempotent on clientRequestToken: the first job comes back, whatever else changed', async () => {
-    const a = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'idem-a', clientRequestToken: 'same-token-42' })));
-    const b = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'idem-b', clientRequestToken: 'same-token-42', timeoutDurationInHours: 48 })));
+    const a = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'idem-a', clientRequestToken: 'same-token-42' })));
+    const b = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'idem-b', clientRequestToken: 'same-token-42', timeoutDurationInHours: 48 })));
     expect(b.jobArn).toBe(a.jobArn);
-    const list = await client.send(new ListModelInvocationJobsCommand({ nameContains: 'idem-' }));
+    const list = await svc.client.send(new ListModelInvocationJobsCommand({ nameContains: 'idem-' }));
     expect(list.invocationJobSummaries!.map((j) => j.jobName)).toEqual(['idem-a']);
   });
 
   it('refuses a job name in use by an unfinished job', async () => {
-    await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'taken' })));
-    const err = await failure(client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'taken' }))));
+    await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'taken' })));
+    const err = await failure(svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'taken' }))));
     expect(err).toMatchObject({ name: 'ValidationException', status: 400, message: 'The provided job name is currently in use: taken' });
   });
 
   it('stops a job: 200 with an empty body, Stopping then Stopped; ConflictException on a finished one', async () => {
-    const { jobArn } = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'to-stop' })));
-    const res = await fetch(`${local.endpoint}/model-invocation-job/${encodeURIComponent(jobArn!)}/stop`, { method: 'POST', headers: { authorization: 'Bearer x' } });
+    const { jobArn } = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'to-stop' })));
+    const res = await fetch(`${svc.local.endpoint}/model-invocation-job/${encodeURIComponent(jobArn!)}/stop`, { method: 'POST', headers: { authorization: 'Bearer x' } });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('');
-    expect((await client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }))).status).toMatch(/^Stopp(ing|ed)$/);
-    const stopped = await waitFor(client, jobArn!, ['Stopped']);
+    expect((await svc.client.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }))).status).toMatch(/^Stopp(ing|ed)$/);
+    const stopped = await waitFor(svc.client, jobArn!, ['Stopped']);
     expect(stopped.endTime).toBeInstanceOf(Date);
-    await client.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn })).catch(() => {});
-    const again = await failure(client.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn })));
+    await svc.client.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn })).catch(() => {});
+    const again = await failure(svc.client.send(new StopModelInvocationJobCommand({ jobIdentifier: jobArn })));
     expect(again).toMatchObject({ name: 'ConflictException', status: 400, fault: 'client' });
     expect(again.message).toContain('Stopped');
   });
 
   it('answers routes it does not serve, bodies that are not JSON and unsigned requests as AWS does', async () => {
-    const unknown = await fetch(`${local.endpoint}/custom-models`, { headers: { authorization: 'Bearer x' } });
+    const unknown = await fetch(`${svc.local.endpoint}/custom-models`, { headers: { authorization: 'Bearer x' } });
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
-    const notJson = await fetch(`${local.endpoint}/model-invocation-job`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: '{"jobName":' });
+    const notJson = await fetch(`${svc.local.endpoint}/model-invocation-job`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: '{"jobName":' });
     expect(notJson.status).toBe(400);
     expect(notJson.headers.get('x-amzn-errortype')).toBe('SerializationException');
     expect(await notJson.json()).toEqual({ message: 'The request body is not valid JSON' });
-    const unsigned = await fetch(`${local.endpoint}/model-invocation-jobs`);
+    const unsigned = await fetch(`${svc.local.endpoint}/model-invocation-jobs`);
     expect(unsigned.status).toBe(403);
     expect(unsigned.headers.get('x-amzn-errortype')).toBe('AccessDeniedException');
   });
 
   it('refuses a role of another account with AccessDeniedException 403', async () => {
-    const err = await failure(client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'other-acct', roleArn: 'arn:aws:iam::999999999999:role/Other' }))));
+    const err = await failure(svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'other-acct', roleArn: 'arn:aws:iam::999999999999:role/Other' }))));
     expect(err).toMatchObject({ name: 'AccessDeniedException', status: 403, fault: 'client' });
     expect(err.message).toContain('iam:PassRole');
   });
 });
 
 describe('request validation names the field and the constraint (Coral style)', () => {
-  let local: LocalService;
-  let client: BedrockClient;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    const t = await tempDir();
-    cleanup = t.cleanup;
-    local = await startFast({ root: t.dir, paused: true, quotas: many, stateFile: false });
-    client = clientOf(local);
-  });
-  afterAll(async () => {
-    client.destroy();
-    await local.close();
-    await cleanup();
-  });
-  const create = (input: Record<string, unknown>) => failure(client.send(new CreateModelInvocationJobCommand(input as any)));
+  const svc = pausedService();
+  const create = (input: Record<string, unknown>) => failure(svc.client.send(new CreateModelInvocationJobCommand(input as any)));
 
   it('lists every missing required member', async () => {
     const err = await create({});
@@ -226,43 +219,32 @@ describe('request validation names the field and the constraint (Coral style)', 
       'arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/abcdef123456',
     ];
     for (const [i, modelId] of ids.entries()) {
-      const r = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: `model-form-${i}`, modelId })));
+      const r = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: `model-form-${i}`, modelId })));
       expect(r.jobArn).toBeTruthy();
     }
   });
 });
 
 describe('ListModelInvocationJobs', () => {
-  let local: LocalService;
-  let client: BedrockClient;
-  let cleanup: () => Promise<void>;
+  const svc = pausedService();
   const arns: string[] = [];
   beforeAll(async () => {
-    const t = await tempDir();
-    cleanup = t.cleanup;
-    local = await startFast({ root: t.dir, paused: true, quotas: many, stateFile: false });
-    client = clientOf(local);
     for (let i = 0; i < 7; i++) {
-      const r = await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: `list-${i % 2 ? 'odd' : 'even'}-${i}` })));
+      const r = await svc.client.send(new CreateModelInvocationJobCommand(createInput({ jobName: `list-${i % 2 ? 'odd' : 'even'}-${i}` })));
       arns.push(r.jobArn!);
       await new Promise((r) => setTimeout(r, 3)); // distinct submit times
     }
-    await client.send(new StopModelInvocationJobCommand({ jobIdentifier: arns[0] }));
-    await waitFor(client, arns[0]!, ['Stopped']);
-  });
-  afterAll(async () => {
-    client.destroy();
-    await local.close();
-    await cleanup();
+    await svc.client.send(new StopModelInvocationJobCommand({ jobIdentifier: arns[0] }));
+    await waitFor(svc.client, arns[0]!, ['Stopped']);
   });
 
   it('pages with an opaque nextToken, omitted on the last page; the SDK paginator walks them all', async () => {
-    const first = await client.send(new ListModelInvocationJobsCommand({ maxResults: 3 }));
+    const first = await svc.client.send(new ListModelInvocationJobsCommand({ maxResults: 3 }));
     expect(first.invocationJobSummaries).toHaveLength(3);
     expect(first.nextToken).toBeTruthy();
     const pages: number[] = [];
     const seen: string[] = [];
-    for await (const page of paginateListModelInvocationJobs({ client, pageSize: 3 }, {})) {
+    for await (const page of paginateListModelInvocationJobs({ client: svc.client, pageSize: 3 }, {})) {
       pages.push(page.invocationJobSummaries!.length);
       seen.push(...page.invocationJobSummaries!.map((j) => j.jobArn!));
       if (pages.length < 3) expect(page.nextToken).toBeTruthy();
@@ -273,32 +255,32 @@ describe('ListModelInvocationJobs', () => {
   });
 
   it('sorts ascending on request and filters by status, name and submit time', async () => {
-    const asc = await client.send(new ListModelInvocationJobsCommand({ sortBy: 'CreationTime', sortOrder: 'Ascending' }));
+    const asc = await svc.client.send(new ListModelInvocationJobsCommand({ sortBy: 'CreationTime', sortOrder: 'Ascending' }));
     expect(asc.invocationJobSummaries!.map((j) => j.jobArn)).toEqual(arns);
-    const stopped = await client.send(new ListModelInvocationJobsCommand({ statusEquals: 'Stopped' }));
+    const stopped = await svc.client.send(new ListModelInvocationJobsCommand({ statusEquals: 'Stopped' }));
     expect(stopped.invocationJobSummaries!.map((j) => j.jobArn)).toEqual([arns[0]]);
-    const odd = await client.send(new ListModelInvocationJobsCommand({ nameContains: 'list-odd' }));
+    const odd = await svc.client.send(new ListModelInvocationJobsCommand({ nameContains: 'list-odd' }));
     expect(odd.invocationJobSummaries!.map((j) => j.jobName).sort()).toEqual(['list-odd-1', 'list-odd-3', 'list-odd-5']);
     const all = asc.invocationJobSummaries!;
     const middle = all[3]!.submitTime!;
-    const after = await client.send(new ListModelInvocationJobsCommand({ submitTimeAfter: middle, sortOrder: 'Ascending' }));
+    const after = await svc.client.send(new ListModelInvocationJobsCommand({ submitTimeAfter: middle, sortOrder: 'Ascending' }));
     expect(after.invocationJobSummaries!.map((j) => j.jobArn)).toEqual(arns.slice(4));
-    const before = await client.send(new ListModelInvocationJobsCommand({ submitTimeBefore: middle, sortOrder: 'Ascending' }));
+    const before = await svc.client.send(new ListModelInvocationJobsCommand({ submitTimeBefore: middle, sortOrder: 'Ascending' }));
     expect(before.invocationJobSummaries!.map((j) => j.jobArn)).toEqual(arns.slice(0, 3));
     // summaries carry the required members and the record counts
     expect(all[0]).toMatchObject({ jobName: 'list-even-0', roleArn: ROLE, totalRecordCount: 0, processedRecordCount: 0 });
   });
 
   it('takes submit times with or without milliseconds, and Bearer auth from the SDK', async () => {
-    const res = await fetch(`${local.endpoint}/model-invocation-jobs?submitTimeAfter=2024-01-01T00:00:00Z&submitTimeBefore=2999-12-31T00:00:00.500Z&maxResults=1000`, { headers: { authorization: 'Bearer t' } });
+    const res = await fetch(`${svc.local.endpoint}/model-invocation-jobs?submitTimeAfter=2024-01-01T00:00:00Z&submitTimeBefore=2999-12-31T00:00:00.500Z&maxResults=1000`, { headers: { authorization: 'Bearer t' } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { invocationJobSummaries: unknown[] }).invocationJobSummaries).toHaveLength(7);
-    const bad = await fetch(`${local.endpoint}/model-invocation-jobs?submitTimeAfter=2024-01-01T00:00:00`, { headers: { authorization: 'Bearer t' } });
+    const bad = await fetch(`${svc.local.endpoint}/model-invocation-jobs?submitTimeAfter=2024-01-01T00:00:00`, { headers: { authorization: 'Bearer t' } });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('x-amzn-errortype')).toBe('SerializationException');
     process.env.AWS_BEARER_TOKEN_BEDROCK = 'local-bearer-token';
     const seen: string[] = [];
-    const bearer = new BedrockClient({ endpoint: local.endpoint, region: 'us-east-1' });
+    const bearer = new BedrockClient({ endpoint: svc.local.endpoint, region: 'us-east-1' });
     bearer.middlewareStack.add((next) => async (args: any) => {
       const r = await next(args);
       const headers = args.request.headers as Record<string, string>;
@@ -316,33 +298,26 @@ describe('ListModelInvocationJobs', () => {
   });
 
   it('validates its parameters', async () => {
-    const zero = await failure(client.send(new ListModelInvocationJobsCommand({ maxResults: 0 })));
+    const zero = await failure(svc.client.send(new ListModelInvocationJobsCommand({ maxResults: 0 })));
     expect(zero.message).toBe("1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1");
-    const big = await failure(client.send(new ListModelInvocationJobsCommand({ maxResults: 1001 })));
+    const big = await failure(svc.client.send(new ListModelInvocationJobsCommand({ maxResults: 1001 })));
     expect(big.message).toContain('Member must have value less than or equal to 1000');
-    const status = await failure(client.send(new ListModelInvocationJobsCommand({ statusEquals: 'Done' as any })));
+    const status = await failure(svc.client.send(new ListModelInvocationJobsCommand({ statusEquals: 'Done' as any })));
     expect(status.message).toContain("Value 'Done' at 'statusEquals' failed to satisfy constraint: Member must satisfy enum value set: [Submitted, InProgress, Completed, Failed, Stopping, Stopped, PartiallyCompleted, Expired, Validating, Scheduled]");
-    const name = await failure(client.send(new ListModelInvocationJobsCommand({ nameContains: 'has space' })));
+    const name = await failure(svc.client.send(new ListModelInvocationJobsCommand({ nameContains: 'has space' })));
     expect(name.message).toContain("at 'nameContains' failed to satisfy constraint: Member must satisfy regular expression pattern");
-    const token = await failure(client.send(new ListModelInvocationJobsCommand({ nextToken: 'bm90LWEtdG9rZW4' })));
+    const token = await failure(svc.client.send(new ListModelInvocationJobsCommand({ nextToken: 'bm90LWEtdG9rZW4' })));
     expect(token).toMatchObject({ name: 'ValidationException', status: 400 });
-    const first = await client.send(new ListModelInvocationJobsCommand({ maxResults: 2 }));
-    const mixed = await failure(client.send(new ListModelInvocationJobsCommand({ maxResults: 2, nextToken: first.nextToken, statusEquals: 'Submitted' })));
+    const first = await svc.client.send(new ListModelInvocationJobsCommand({ maxResults: 2 }));
+    const mixed = await failure(svc.client.send(new ListModelInvocationJobsCommand({ maxResults: 2, nextToken: first.nextToken, statusEquals: 'Submitted' })));
     expect(mixed.message).toContain('nextToken is not valid');
-    const sort = await failure(client.send(new ListModelInvocationJobsCommand({ sortBy: 'Name' as any })));
+    const sort = await failure(svc.client.send(new ListModelInvocationJobsCommand({ sortBy: 'Name' as any })));
     expect(sort.message).toContain('Member must satisfy enum value set: [CreationTime]');
   });
 });
 
 describe('quota and faults on the control plane', () => {
-  let cleanup: () => Promise<void>;
-  let root: string;
-  beforeAll(async () => {
-    const t = await tempDir();
-    cleanup = t.cleanup;
-    root = t.dir;
-  });
-  afterAll(() => cleanup());
+  const tmp = useTempDir('local-', { shared: true });
   let local: LocalService | undefined;
   afterEach(async () => {
     await local?.close();
@@ -350,7 +325,7 @@ describe('quota and faults on the control plane', () => {
   });
 
   it('refuses a job beyond the per-model quota with ServiceQuotaExceededException 400, per model', async () => {
-    local = await startFast({ root, paused: true, quotas: quotaProfile('local', { maxJobsInFlight: 2 }), stateFile: false });
+    local = await startFast({ root: tmp.dir, paused: true, quotas: quotaProfile('local', { maxJobsInFlight: 2 }), stateFile: false });
     const client = clientOf(local);
     await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'q1' })));
     await client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'q2', modelId: `us.${HAIKU}` })));
@@ -363,7 +338,7 @@ describe('quota and faults on the control plane', () => {
   });
 
   it('throttles with ThrottlingException 429, which the SDK retries (3 attempts)', async () => {
-    local = await startFast({ root, paused: true, stateFile: false, faults: { throttle: 1 } });
+    local = await startFast({ root: tmp.dir, paused: true, stateFile: false, faults: { throttle: 1 } });
     const once = clientOf(local, 1);
     expect(await failure(once.send(new ListModelInvocationJobsCommand({})))).toMatchObject({ name: 'ThrottlingException', status: 429, fault: 'client' });
     // the SDK's standard strategy, with short waits so the test stays fast
@@ -379,7 +354,7 @@ describe('quota and faults on the control plane', () => {
   });
 
   it('fails with InternalServerException 500 on request', async () => {
-    local = await startFast({ root, paused: true, stateFile: false, faults: { serverErrors: 1 } });
+    local = await startFast({ root: tmp.dir, paused: true, stateFile: false, faults: { serverErrors: 1 } });
     const client = clientOf(local, 1);
     expect(await failure(client.send(new GetModelInvocationJobCommand({ jobIdentifier: 'abcdefabcdef' })))).toMatchObject({ name: 'InternalServerException', status: 500, fault: 'server' });
     client.destroy();
@@ -388,7 +363,7 @@ describe('quota and faults on the control plane', () => {
   it('throttles a seeded share of requests, the same share every run', async () => {
     const outcomes: string[][] = [];
     for (let run = 0; run < 2; run++) {
-      local = await startFast({ root, paused: true, stateFile: false, faults: { throttle: 0.3, seed: 7 } });
+      local = await startFast({ root: tmp.dir, paused: true, stateFile: false, faults: { throttle: 0.3, seed: 7 } });
       const client = clientOf(local, 1);
       const seen: string[] = [];
       for (let i = 0; i < 20; i++) seen.push(await client.send(new ListModelInvocationJobsCommand({})).then(() => 'ok', (e) => e.name));
@@ -404,8 +379,8 @@ describe('quota and faults on the control plane', () => {
   });
 
   it('records nothing for a throttled Create', async () => {
-    await put(root, 'in-bucket/run/a.jsonl', jsonl(2));
-    local = await startFast({ root, paused: true, stateFile: false, faults: { throttle: 1 } });
+    await put(tmp.dir, 'in-bucket/run/a.jsonl', jsonl(2));
+    local = await startFast({ root: tmp.dir, paused: true, stateFile: false, faults: { throttle: 1 } });
     const client = clientOf(local, 1);
     await failure(client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'never' }))));
     expect(local.service.snapshot()).toEqual([]);

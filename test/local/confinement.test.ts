@@ -7,42 +7,30 @@ import { existsSync, symlinkSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateModelInvocationJobCommand, type BedrockClient } from '@aws-sdk/client-bedrock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LocalService } from '../../src/local/server.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfinedStore } from '../../src/local/confined.js';
 import { mountResolver } from '../../src/local/stores.js';
-import { clientOf, createInput, jsonl, put, startFast, tempDir, waitFor } from './helpers.js';
+import { useTempDir } from '../support/temp.js';
+import { createInput, jsonl, put, useLocalService, waitFor } from './helpers.js';
 
-let base: string;
+const tmp = useTempDir('confined-');
 let root: string;
 let outside: string;
-let cleanup: () => Promise<void>;
-let local: LocalService | undefined;
-let client: BedrockClient | undefined;
 beforeEach(async () => {
-  ({ dir: base, cleanup } = await tempDir('confined-'));
-  root = join(base, 'root');
-  outside = join(base, 'outside');
+  root = join(tmp.dir, 'root');
+  outside = join(tmp.dir, 'outside');
   await mkdir(root);
   await mkdir(outside);
 });
-afterEach(async () => {
-  client?.destroy();
-  await local?.close();
-  local = undefined;
-  client = undefined;
-  await cleanup();
-});
+const service = useLocalService();
 
-async function start(): Promise<BedrockClient> {
-  local = await startFast({ root });
-  client = clientOf(local);
-  return client;
+function start(): Promise<BedrockClient> {
+  return service.start({ root });
 }
 
 async function run(over: Record<string, unknown> = {}): Promise<{ status?: string; message?: string; jobId: string }> {
-  const { jobArn } = await client!.send(new CreateModelInvocationJobCommand(createInput(over)));
-  const job = await waitFor(client!, jobArn!, ['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
+  const { jobArn } = await service.client!.send(new CreateModelInvocationJobCommand(createInput(over)));
+  const job = await waitFor(service.client!, jobArn!, ['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
   return { status: job.status, message: job.message, jobId: jobArn!.split('/')[1]! };
 }
 

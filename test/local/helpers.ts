@@ -1,8 +1,8 @@
-/** Helpers for tests of the local service: temp roots, records, a fast service, an SDK client. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+/** Helpers for tests of the local service: records, a fast service, an SDK client, a service per test. */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BedrockClient, GetModelInvocationJobCommand, type GetModelInvocationJobCommandOutput } from '@aws-sdk/client-bedrock';
+import { afterEach } from 'vitest';
 import { localClientConfig, startLocalService, type LocalService, type StartLocalServiceOptions } from '../../src/local/server.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -10,11 +10,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export const ROLE = 'arn:aws:iam::123456789012:role/BatchRole';
 export const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
 export const FAST = { submitted: 1, validating: 1, scheduled: 1, stopping: 1 } as const;
-
-export async function tempDir(prefix = 'local-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 export const TRANSCRIPT =
   '<transcript>\nCustomer: Hello, I am calling about a wrong charge on my last bill.\n' +
@@ -51,6 +46,43 @@ export async function startFast(options: StartLocalServiceOptions): Promise<Loca
 export function clientOf(local: LocalService | string, maxAttempts = 1): BedrockClient {
   const endpoint = typeof local === 'string' ? local : local.endpoint;
   return new BedrockClient({ ...localClientConfig(endpoint), maxAttempts });
+}
+
+export interface TestService {
+  /** The running service: undefined before `start` and after `stop`. */
+  readonly local: LocalService | undefined;
+  readonly client: BedrockClient | undefined;
+  /** Starts a fast service (`startFast`) and its SDK client. */
+  start(options: StartLocalServiceOptions): Promise<BedrockClient>;
+  /** Closes the client and the service (a test restarts one with `stop`, then `start`). */
+  stop(): Promise<void>;
+}
+
+/** For each test where it is called: the service the test starts, closed with its client after the test. */
+export function useLocalService(): TestService {
+  let local: LocalService | undefined;
+  let client: BedrockClient | undefined;
+  const service: TestService = {
+    get local() {
+      return local;
+    },
+    get client() {
+      return client;
+    },
+    async start(options) {
+      local = await startFast(options);
+      client = clientOf(local);
+      return client;
+    },
+    async stop() {
+      client?.destroy();
+      await local?.close();
+      local = undefined;
+      client = undefined;
+    },
+  };
+  afterEach(() => service.stop());
+  return service;
 }
 
 /** Poll until the job is in one of `statuses` (the guard only stops a hung test). */

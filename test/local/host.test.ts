@@ -8,7 +8,8 @@ import { connect } from 'node:net';
 import { CreateModelInvocationJobCommand, ListModelInvocationJobsCommand } from '@aws-sdk/client-bedrock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalService } from '../../src/local/server.js';
-import { clientOf, createInput, startFast, tempDir } from './helpers.js';
+import { tempDir } from '../support/temp.js';
+import { clientOf, createInput, startFast } from './helpers.js';
 
 let local: LocalService;
 let cleanup: () => Promise<void>;

@@ -7,23 +7,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { acquireLock, LocalLockedError, readLock } from '../../src/local/state.js';
-import { tempDir } from './helpers.js';
+import { useTempDir } from '../support/temp.js';
 
 const CONTENDER = fileURLToPath(new URL('./lock-contender.mjs', import.meta.url));
 /** Small bounds, so that the tests never wait seconds. */
 const FAST = { staleMs: 400, heartbeatMs: 50, claimStaleMs: 300 };
 
-let dir: string;
-let cleanup: () => Promise<void>;
+const tmp = useTempDir('lock-');
 const children: ChildProcess[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('lock-'));
-});
-afterEach(async () => {
+afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await cleanup();
 });
 
 type Message = { type?: string; round?: number; won?: boolean; pid?: number; code?: string; message?: string };
@@ -77,7 +72,7 @@ describe('the state lock', () => {
     const dead = deadPid();
     const tally: number[] = [];
     for (let round = 0; round < 30; round++) {
-      const stateFile = join(dir, `round-${round}`, 'jobs.json');
+      const stateFile = join(tmp.dir, `round-${round}`, 'jobs.json');
       // even rounds: its process is gone; odd rounds: a live process that is not the owner (PID
       // reuse), whose heartbeat stopped an hour ago
       writeLock(stateFile, lockJson(round % 2 === 0 ? dead : process.ppid), round % 2 === 0 ? 0 : 3_600_000);
@@ -95,7 +90,7 @@ describe('the state lock', () => {
   });
 
   it('takes over a lock naming this very process (a reused PID, as PID 1 in a container run twice)', async () => {
-    const stateFile = join(dir, 'jobs.json');
+    const stateFile = join(tmp.dir, 'jobs.json');
     writeLock(stateFile, lockJson(process.pid));
     const lock = await acquireLock(stateFile, FAST);
     expect(JSON.parse(readFileSync(`${stateFile}.lock`, 'utf8'))).toMatchObject({ pid: process.pid });
@@ -104,7 +99,7 @@ describe('the state lock', () => {
   });
 
   it('takes over a lock naming a live unrelated process whose heartbeat stopped; keeps one whose heartbeat is fresh', async () => {
-    const stateFile = join(dir, 'jobs.json');
+    const stateFile = join(tmp.dir, 'jobs.json');
     writeLock(stateFile, lockJson(process.ppid));
     const err = await acquireLock(stateFile, FAST).then(
       () => undefined,
@@ -121,7 +116,7 @@ describe('the state lock', () => {
   });
 
   it('keeps a live owner\'s lock past the staleness bound (its heartbeat), and takes it once the owner is killed', async () => {
-    const stateFile = join(dir, 'jobs.json');
+    const stateFile = join(tmp.dir, 'jobs.json');
     const owner = contender();
     await owner.next((m) => m.type === 'ready');
     owner.child.send({ type: 'hold', stateFile, options: FAST });
@@ -135,7 +130,7 @@ describe('the state lock', () => {
   });
 
   it('never treats an empty or half-written lock file as stale while it is fresh; an old one is taken over', async () => {
-    const stateFile = join(dir, 'jobs.json');
+    const stateFile = join(tmp.dir, 'jobs.json');
     for (const content of ['', '{"pid": 12', '{"pid":']) {
       writeLock(stateFile, content);
       await expect(acquireLock(stateFile, FAST)).rejects.toMatchObject({ code: 'E_LOCAL_LOCKED' });
@@ -148,8 +143,8 @@ describe('the state lock', () => {
   });
 
   it('never shows a half-written lock: a reader racing a process that takes and releases it only ever sees whole JSON', async () => {
-    const stateFile = join(dir, 'jobs.json');
-    mkdirSync(dir, { recursive: true });
+    const stateFile = join(tmp.dir, 'jobs.json');
+    mkdirSync(tmp.dir, { recursive: true });
     const churner = contender();
     await churner.next((m) => m.type === 'ready');
     let done = false;
@@ -180,7 +175,7 @@ describe('the state lock', () => {
   });
 
   it('finishes a takeover that a crashed process left half-done (its claim is stale)', async () => {
-    const stateFile = join(dir, 'jobs.json');
+    const stateFile = join(tmp.dir, 'jobs.json');
     const stale = token();
     writeLock(stateFile, JSON.stringify({ pid: deadPid(), token: stale, startedAt: new Date().toISOString() }));
     // the claim of a process that died while it took the lock over
@@ -191,7 +186,7 @@ describe('the state lock', () => {
   });
 
   it('refuses a second lock in the same process, and a lock of an older version (no token) is judged like any other', async () => {
-    const stateFile = join(dir, 'jobs.json');
+    const stateFile = join(tmp.dir, 'jobs.json');
     const lock = await acquireLock(stateFile, FAST);
     await expect(acquireLock(stateFile, FAST)).rejects.toMatchObject({ code: 'E_LOCAL_LOCKED', owner: { pid: process.pid } });
     lock.release();

@@ -1,7 +1,7 @@
 /**
- * The local model: the extractive summariser, each family's request and response shapes (read back
- * by the families' own readers), an OpenAI-compatible endpoint (against a tiny fake server), and the
- * line splitter and key mapping the runner relies on.
+ * The local model: the extractive summariser, the double's own token count, each family's request
+ * and response shapes (read back by the families' own readers), an OpenAI-compatible endpoint
+ * (against a tiny fake server), and the line splitter and key mapping the runner relies on.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,9 +16,11 @@ import type { FamilyName } from '../../src/models/family.js';
 import { extractiveSummariser, extractiveSummary, openAiChatModel, withinBudget } from '../../src/local/models.js';
 import { modelOutputFor, requestOf } from '../../src/local/responses.js';
 import { readLines, LineTooLongError } from '../../src/local/lines.js';
+import { countTokens, cutToTokens } from '../../src/local/tokens.js';
 import { decodeKey, DotSafeStore, encodeKey, mountResolver, rootResolver } from '../../src/local/stores.js';
 import { LocalStore } from '../../src/stores/local.js';
-import { anthropicInput, clientOf, createInput, jsonl, put, startFast, tempDir, waitFor } from './helpers.js';
+import { tempDir } from '../support/temp.js';
+import { anthropicInput, clientOf, createInput, jsonl, put, startFast, waitFor } from './helpers.js';
 
 const FIXTURE_CALLS = readFileSync(new URL('../../fixtures/calls.jsonl', import.meta.url), 'utf8')
   .trim()
@@ -64,6 +66,23 @@ describe('the extractive summariser', () => {
   });
 });
 
+describe("the double's token count", () => {
+  it('counts a token per word of up to 6 characters, per character of a script without spaces, per other visible character', () => {
+    expect(countTokens('Hello, I am calling about a wrong charge on my last bill.')).toBe(15);
+    expect(countTokens('internationalization')).toBe(4);
+    expect(countTokens('日本語のテキスト')).toBe(8);
+    expect(countTokens('ok 😀😀')).toBe(3);
+    expect(countTokens(' \n\t')).toBe(0);
+  });
+
+  it('cuts text after the last whole piece within a budget', () => {
+    expect(cutToTokens('word '.repeat(20), 10)).toBe(Array(10).fill('word').join(' '));
+    expect(cutToTokens('Reason: a refund.', 3)).toBe('Reason: a');
+    expect(cutToTokens('internationalization', 3)).toBe('');
+    expect(cutToTokens('short', 10)).toBe('short');
+  });
+});
+
 describe('family shapes', () => {
   const cases: [FamilyName, string][] = [
     ['anthropic', 'anthropic.claude-3-haiku-20240307-v1:0'],
@@ -86,7 +105,7 @@ describe('family shapes', () => {
     expect(read.text).toBe('A summary.');
     expect(read.stopReason).toMatch(/^(max_tokens|LENGTH|length)$/);
     if (family !== 'mistral') expect([read.inputTokens, read.outputTokens]).toEqual([12, 3]);
-    expect(FAMILIES[family].validateInput(input, modelId)).toEqual([]);
+    expect(FAMILIES[family].local.checkRequest(input, modelId)).toEqual([]);
   });
 });
 

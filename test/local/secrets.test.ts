@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openAiChatModel } from '../../src/local/models.js';
-import { anthropicInput, clientOf, createInput, jsonl, put, startFast, tempDir, waitFor } from './helpers.js';
+import { tempDir } from '../support/temp.js';
+import { anthropicInput, clientOf, createInput, jsonl, put, startFast, waitFor } from './helpers.js';
 
 const KEY = 'sk-test-0123456789abcdef-secret';
 

@@ -7,17 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { firstLine } from '../support/cli.js';
+import { useTempDir } from '../support/temp.js';
 
 const bin = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
 
-let dir: string;
-let cleanup: () => Promise<void>;
+const tmp = useTempDir('serve-');
 const running: ChildProcess[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir('serve-'));
-});
 afterEach(async () => {
   for (const c of running.splice(0)) {
     if (c.exitCode === null && c.signalCode === null) {
@@ -25,11 +22,10 @@ afterEach(async () => {
       await new Promise((r) => c.once('close', r));
     }
   }
-  await cleanup();
 });
 
 /** A clean environment: no AWS settings but what a test gives, HOME in the temporary directory. */
-const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' });
+const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: tmp.dir, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' });
 
 interface Serve {
   child: ChildProcess;
@@ -39,18 +35,13 @@ interface Serve {
 }
 
 function serve(args: string[], env: NodeJS.ProcessEnv = {}): Serve {
-  const child = spawn(process.execPath, [bin, 'serve', ...args], { cwd: dir, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { cwd: tmp.dir, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.push(child);
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-      if (stdout.includes('\n')) resolve(stdout.split('\n')[0]!);
-    });
-    child.on('close', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  child.stdout!.on('data', (d) => (stdout += d));
+  const url = firstLine(child);
   url.catch(() => {});
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
   return { child, url, stderr: () => stderr, done };
@@ -67,8 +58,8 @@ async function stderrHas(s: Serve, text: string): Promise<void> {
 
 describe('serve', () => {
   it('picks a free port by default: two services start side by side, each printing its own URL first', async () => {
-    await mkdir(join(dir, 'a'));
-    await mkdir(join(dir, 'b'));
+    await mkdir(join(tmp.dir, 'a'));
+    await mkdir(join(tmp.dir, 'b'));
     const one = serve(['--root', 'a', '--quiet']);
     const two = serve(['--root', 'b', '--quiet']);
     const [u1, u2] = await Promise.all([one.url, two.url]);
@@ -99,7 +90,7 @@ describe('serve', () => {
       }
     }
     // with --root it touches no AWS account, and says nothing of credentials
-    await mkdir(join(dir, 'root'));
+    await mkdir(join(tmp.dir, 'root'));
     const rooted = serve(['--root', 'root'], { AWS_PROFILE: 'team-dev' });
     await rooted.url;
     await stderrHas(rooted, 'listens on');
@@ -118,7 +109,7 @@ describe('serve', () => {
   });
 
   it('submit refuses such an endpoint too, before anything else', async () => {
-    const child = spawn(process.execPath, [bin, 'submit', './nowhere', '--output', './out', '--model-endpoint', 'http://10.1.2.3/v1'], { cwd: dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'submit', './nowhere', '--output', './out', '--model-endpoint', 'http://10.1.2.3/v1'], { cwd: tmp.dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     running.push(child);
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));

@@ -2,16 +2,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callsCsv, cli, readRun, ROOT, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../support/temp.js';
+import { callsCsv, cli, readRun, ROOT } from './helpers.js';
 
-let tmp: { dir: string; done: () => Promise<void> };
-beforeEach(async () => {
-  tmp = await tempDir();
-});
-afterEach(async () => {
-  await tmp.done();
-});
+const tmp = useTempDir('prep-');
 
 const fixture = (rel: string) => join(ROOT, 'fixtures', rel);
 

@@ -6,16 +6,11 @@
  */
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callsCsv, cli, readRun, ROOT, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../support/temp.js';
+import { callsCsv, cli, readRun, ROOT } from './helpers.js';
 
-let tmp: { dir: string; done: () => Promise<void> };
-beforeEach(async () => {
-  tmp = await tempDir('dups-');
-});
-afterEach(async () => {
-  await tmp.done();
-});
+const tmp = useTempDir('dups-');
 
 const CALLS = join(ROOT, 'fixtures', 'calls.csv'); // 283 calls, 1.4 MB: cut into pieces for the workers
 

@@ -1,34 +1,17 @@
-/** Helpers for the end-to-end prepare tests: temp dirs, seeded exports, reading a prepared run back. */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+/** Helpers for the end-to-end prepare tests: seeded exports, reading a prepared run back, the built CLI. */
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
+import { mulberry32, type Random } from '../../src/core/random.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'dist/src/cli/bin.js');
 export const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
-export async function tempDir(prefix = 'prep-'): Promise<{ dir: string; done: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, done: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** mulberry32 */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS = ['order', 'refund', 'the', 'delayed', 'card', 'thanks', 'account', 'please', 'shipping', '¿Puede?', 'naïve', 'café', '—', 'ok'];
 
-export function sentence(rand: () => number, n = 8): string {
+export function sentence(rand: Random, n = 8): string {
   const w: string[] = [];
   for (let i = 0; i < n; i++) w.push(WORDS[Math.floor(rand() * WORDS.length)]!);
   return w.join(' ');
@@ -38,7 +21,7 @@ const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** One call per row, multi-line quoted transcripts with quotes and commas inside. */
 export function callsCsv(n: number, seed = 1, opts: { duplicateEvery?: number } = {}): string {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   let out = 'call_id,agent,queue,transcript\n';
   for (let i = 0; i < n; i++) {
     const id = opts.duplicateEvery && i > 0 && i % opts.duplicateEvery === 0 ? `C${i - 5}` : `C${i}`;
@@ -52,7 +35,7 @@ export function callsCsv(n: number, seed = 1, opts: { duplicateEvery?: number } 
 
 /** One utterance per row, calls of 1 to 30 rows (so calls span pieces), a few keyless rows. */
 export function utterancesCsv(calls: number, seed = 2): string {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   let out = 'call_id,speaker,start_time,text\n';
   for (let c = 0; c < calls; c++) {
     const rows = 1 + Math.floor(rand() * 30);

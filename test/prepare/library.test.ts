@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   assignIdsStream,
   csvRows,
@@ -23,15 +23,10 @@ import { adaptCalls, adaptCallsStream, promptCalls, promptCallsStream } from '..
 import { assignIds } from '../../src/records/ids.js';
 import { toRecords } from '../../src/records/to-records.js';
 import { validateRecords } from '../../src/records/validate.js';
-import { callsCsv, MODEL, readRun, tempDir } from './helpers.js';
+import { useTempDir } from '../support/temp.js';
+import { callsCsv, MODEL, readRun } from './helpers.js';
 
-let tmp: { dir: string; done: () => Promise<void> };
-beforeEach(async () => {
-  tmp = await tempDir();
-});
-afterEach(async () => {
-  await tmp.done();
-});
+const tmp = useTempDir('prep-');
 
 describe('prepare as a library', () => {
   it('pipeline(open, decode, adapter, <own stage>, prompt, toRecords, assignIds, validate, rollover)', async () => {

@@ -7,16 +7,11 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, tempDir, type CliResult } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../support/temp.js';
+import { cli, type CliResult } from './helpers.js';
 
-let tmp: { dir: string; done: () => Promise<void> };
-beforeEach(async () => {
-  tmp = await tempDir('noleak-');
-});
-afterEach(async () => {
-  await tmp.done();
-});
+const tmp = useTempDir('noleak-');
 
 const PII = 'Zebediah Quarrington, card 4111 1111 1111 1111, SSN 078-05-1120, phone +1 555 867 5309, mail zebediah.q@example.org';
 /** What must never be seen outside the shards (fragments too: a preview cut at 40 characters still leaks). */

@@ -6,19 +6,15 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/core/random.js';
 import { prepareRun, type PrepareRunOptions } from '../../src/prepare.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { callStages } from '../../transforms/index.js';
-import { callsCsv, MODEL, readRun, sentence, prng, tempDir, utterancesCsv } from './helpers.js';
+import { useTempDir } from '../support/temp.js';
+import { callsCsv, MODEL, readRun, sentence, utterancesCsv } from './helpers.js';
 
-let tmp: { dir: string; done: () => Promise<void> };
-beforeEach(async () => {
-  tmp = await tempDir();
-});
-afterEach(async () => {
-  await tmp.done();
-});
+const tmp = useTempDir('prep-');
 
 async function both(file: string, extra: Partial<PrepareRunOptions> = {}) {
   const base = (out: string, workers: number): PrepareRunOptions => ({
@@ -102,7 +98,7 @@ describe('parallel prepare = one thread', () => {
 
   it('JSONL: numeric call ids above 2^53 in every piece stay distinct calls', async () => {
     const lines: string[] = [];
-    for (let i = 0; i < 400; i++) lines.push(`{"contact_id": ${12345678901234567000n + BigInt(i)}, "transcript": "Agent: ${sentence(prng(i), 12)}"}`);
+    for (let i = 0; i < 400; i++) lines.push(`{"contact_id": ${12345678901234567000n + BigInt(i)}, "transcript": "Agent: ${sentence(mulberry32(i), 12)}"}`);
     const file = join(tmp.dir, 'big-ids.jsonl');
     await writeFile(file, lines.join('\n') + '\n');
     const r = await both(file);
@@ -112,7 +108,7 @@ describe('parallel prepare = one thread', () => {
   });
 
   it('JSONL: identical results, line numbers kept across pieces, bad lines rejected', async () => {
-    const rand = prng(11);
+    const rand = mulberry32(11);
     const lines: string[] = [];
     for (let i = 0; i < 600; i++) {
       if (i % 97 === 50) lines.push('{"contact_id": "broken", ');
@@ -131,8 +127,8 @@ describe('parallel prepare = one thread', () => {
     // `a"b` is a bad quote (the line is skipped); on the next line a quoted field holds a newline. By
     // quote parity the cutter then sees an LF inside that field as a row end.
     let text = 'call_id,transcript\n';
-    for (let i = 0; i < 60; i++) text += `G${i},"Agent: fine ${sentence(prng(i), 30)}"\n`;
-    for (let i = 0; i < 200; i++) text += `B${i},a"b\nM${i},"Agent: one\nCustomer: two ${sentence(prng(i), 6)}"\n`;
+    for (let i = 0; i < 60; i++) text += `G${i},"Agent: fine ${sentence(mulberry32(i), 30)}"\n`;
+    for (let i = 0; i < 200; i++) text += `B${i},a"b\nM${i},"Agent: one\nCustomer: two ${sentence(mulberry32(i), 6)}"\n`;
     const file = join(tmp.dir, 'bad.csv');
     await writeFile(file, text);
     const r = await both(file);

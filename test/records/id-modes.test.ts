@@ -7,24 +7,13 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { assignIds, checkIdMode, IdRegistry, recordIdFor, RECORD_ID_PATTERN } from '../../src/records/ids.js';
 import type { PreparedRecord, Reject } from '../../src/records/types.js';
+import { base62, run } from './helpers.js';
 
 const rec = (key: string, file = 'calls.csv', line = 2): PreparedRecord => ({ kind: 'record', recordId: '', modelInput: {}, file, line, key });
-function run(step: ReturnType<typeof assignIds>, items: PreparedRecord[]): (PreparedRecord | Reject)[] {
-  const out: (PreparedRecord | Reject)[] = [];
-  for (const i of items) step.write(i, (o) => out.push(o as PreparedRecord | Reject));
-  return out;
-}
 
 /** The documented rule, written out independently: base 62 of the first 64 bits of SHA-256(source, NUL, key). */
 function reference(source: string, key: string): string {
-  let v = createHash('sha256').update(source).update('\u0000').update(key).digest().readBigUInt64BE(0);
-  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-  let s = '';
-  for (let i = 0; i < 11; i++) {
-    s = alphabet[Number(v % 62n)] + s;
-    v /= 62n;
-  }
-  return s;
+  return base62(createHash('sha256').update(source).update('\u0000').update(key).digest().readBigUInt64BE(0));
 }
 
 describe('deterministic ids', () => {

@@ -5,15 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { assignIds, base62of64, idSource, recordIdFor, RECORD_ID_PATTERN } from '../../src/records/ids.js';
 import { FingerprintSet } from '../../src/records/fingerprints.js';
 import type { PreparedRecord, Reject } from '../../src/records/types.js';
+import { base62, run } from './helpers.js';
 
 function rec(key: string, file = 'calls.csv', line = 2): PreparedRecord {
   return { kind: 'record', recordId: '', modelInput: { prompt: 'x' }, file, line, key };
-}
-
-function run(step: ReturnType<typeof assignIds>, items: unknown[]): unknown[] {
-  const out: unknown[] = [];
-  for (const i of items) step.write(i, (o) => out.push(o));
-  return out;
 }
 
 describe('base62of64', () => {
@@ -23,27 +18,17 @@ describe('base62of64', () => {
     expect(base62of64(0, 62)).toBe('00000000010');
     // 2^64 - 1 = 18446744073709551615 = "LygHa16AHYF" in base 62 with this alphabet
     expect(base62of64(0xffffffff, 0xffffffff)).toBe('LygHa16AHYF');
-    expect(base62of64(1, 0)).toBe(toBase62(2n ** 32n));
+    expect(base62of64(1, 0)).toBe(base62(2n ** 32n));
   });
 
   it('agrees with BigInt arithmetic on random values', () => {
     for (let i = 0; i < 2000; i++) {
       const hi = Math.floor(Math.random() * 2 ** 32);
       const lo = Math.floor(Math.random() * 2 ** 32);
-      expect(base62of64(hi, lo)).toBe(toBase62((BigInt(hi) << 32n) | BigInt(lo)));
+      expect(base62of64(hi, lo)).toBe(base62((BigInt(hi) << 32n) | BigInt(lo)));
     }
   });
 });
-
-function toBase62(v: bigint): string {
-  const a = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-  let s = '';
-  for (let i = 0; i < 11; i++) {
-    s = a[Number(v % 62n)] + s;
-    v /= 62n;
-  }
-  return s;
-}
 
 describe('assignIds', () => {
   it('gives deterministic 11-character ids: same input, same ids', () => {

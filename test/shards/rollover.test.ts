@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { quotaProfile, type QuotaOverrides } from '../../src/shards/quotas.js';
+import { quotaProfile, type QuotaOverrides } from '../../src/bedrock/quotas.js';
 import { rollover, type RolloverResult } from '../../src/shards/rollover.js';
 import { LocalStore } from '../../src/stores/local.js';
 import type { PreparedRecord, Reject } from '../../src/records/types.js';

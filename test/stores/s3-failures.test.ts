@@ -12,7 +12,7 @@ import { isBatchError } from '../../src/errors.js';
 import { createS3Client } from '../../src/stores/s3-client.js';
 import { S3ObjectWriter, UploadError, abortOpenUploads, uploadsSettled } from '../../src/stores/s3-writer.js';
 import { S3Store } from '../../src/stores/s3.js';
-import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
+import { startProxiedS3, stopProxiedS3, type S3Proxy } from '../support/s3-proxy.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
 
 const MiB = 1 << 20;
@@ -20,19 +20,10 @@ let s3: S3Server;
 let proxy: S3Proxy;
 
 beforeAll(async () => {
-  s3 = await startS3Server();
-  await s3.createBucket('batch-in');
-  proxy = await startS3Proxy(s3);
+  ({ s3, proxy } = await startProxiedS3(startS3Server, ['batch-in']));
 });
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
-beforeEach(() => {
-  proxy.requests.length = 0;
-  proxy.aborts.length = 0;
-  proxy.fault = undefined;
-});
+afterAll(() => stopProxiedS3({ s3, proxy }));
+beforeEach(() => proxy.reset());
 
 function* data(size: number, chunk = 256 * 1024): Generator<Buffer> {
   for (let at = 0; at < size; at += chunk) yield Buffer.alloc(Math.min(chunk, size - at), 0x61 + ((at / chunk) % 26));

@@ -12,12 +12,13 @@ import { text } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { mulberry32 } from '../../src/core/random.js';
 import { prepareRun, type PrepareRunOptions } from '../../src/prepare.js';
 import { expandInputs } from '../../src/read/index.js';
-import { quotaProfile } from '../../src/shards/quotas.js';
-import { openStore, setStoreDefaults } from '../../src/stores/index.js';
+import { quotaProfile } from '../../src/bedrock/quotas.js';
+import { openStore } from '../../src/stores/index.js';
 import { adaptCalls, promptCalls } from '../../transforms/index.js';
-import { makeCall, prng } from '../../bench/generate.js';
+import { makeCall } from '../../bench/generate.js';
 import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
 import { startS3Server, TEST_CREDENTIALS, type S3Server } from '../support/s3-server.js';
 
@@ -61,20 +62,19 @@ const run = (inputs: string[], out: string, extra: Partial<PrepareRunOptions> = 
     // several shards and jobs, and a short tail job that must be topped up from the one before
     quotas: quotaProfile('default', { maxRecordsPerFile: 40, maxRecordsPerJob: 130, minRecordsPerJob: 50 }),
     ids: { namespace: 'calls' },
-    read: { s3: proxy.clientOptions },
+    s3: proxy.clientOptions,
     ...extra,
   });
 
 describe('prepare on S3', () => {
   it('reads a gzipped export from S3 and writes the same run into S3 as into a directory', async () => {
     await import('node:fs/promises').then((fs) => fs.writeFile(join(dir, 'calls.csv'), csv));
-    setStoreDefaults(proxy.clientOptions);
     const local = await run([join(dir, 'calls.csv')], join(dir, 'out'));
     const remote = await run(['s3://exports/2026-11/calls.csv.gz'], 's3://batch-in/run-42/');
-    setStoreDefaults({});
     expect(remote.read).toBe(283);
     expect(remote.written + remote.rejected).toBe(283);
     expect(remote.jobs.map((j) => j.records)).toEqual([130, 103, 50]);
+    expect(local.jobs.map((j) => j.records)).toEqual([130, 103, 50]);
     expect(remote.rebalanced).toBe(27);
     expect(remote.shards.length).toBeGreaterThan(7);
     expect(remote.jobs[0]!.uri).toBe('s3://batch-in/run-42/input/job-0001/');
@@ -111,12 +111,10 @@ describe('prepare on S3', () => {
   });
 
   it('names a missing input object before anything is written', async () => {
-    setStoreDefaults(proxy.clientOptions);
     await expect(run(['s3://exports/2026-11/nope.csv'], 's3://batch-in/missing-input/', { quotas: quotaProfile('local') })).rejects.toMatchObject({
       code: 'E_READ',
       message: 's3://exports/2026-11/nope.csv does not exist',
     });
-    setStoreDefaults({});
     expect(proxy.requests.filter((r) => r.bucket === 'batch-in' && r.op !== 'ListObjects')).toEqual([]);
   });
 
@@ -153,7 +151,6 @@ describe('prepare on S3 from the CLI', () => {
     vi.restoreAllMocks();
     process.env = { ...saved };
     process.exitCode = undefined;
-    setStoreDefaults({});
   });
   const cli = (...args: string[]) => main(['node', 'bedrock-batch', 'prepare', ...args]);
 
@@ -207,7 +204,7 @@ describe('prepare on S3 from the CLI', () => {
 
   it('aborts every open upload when interrupted, and leaves nothing behind', async () => {
     // an export big enough for multipart shards, and a slow server so the interrupt lands mid-upload
-    const rand = prng(7);
+    const rand = mulberry32(7);
     const rows = ['call_id,agent,queue,started_at,transcript\n'];
     for (let i = 0, n = 0; n < 24e6; i++) n += (rows[rows.length] = makeCall(rand, i)).length;
     await import('node:fs/promises').then((fs) => fs.writeFile(join(dir, 'big.csv'), rows.join('')));

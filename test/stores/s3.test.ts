@@ -9,26 +9,19 @@ import { buffer, text } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
 import { S3Store, type UploadProgress } from '../../src/stores/s3.js';
-import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
+import { startProxiedS3, stopProxiedS3, type S3Proxy } from '../support/s3-proxy.js';
 import { startS3Server, type S3Server } from '../support/s3-server.js';
+import { expectKeyedStore, expectReplaceOnFinish } from '../support/stores.js';
 
 const MiB = 1 << 20;
 let s3: S3Server;
 let proxy: S3Proxy;
 
 beforeAll(async () => {
-  s3 = await startS3Server();
-  await s3.createBucket('batch-in');
-  proxy = await startS3Proxy(s3);
+  ({ s3, proxy } = await startProxiedS3(startS3Server, ['batch-in']));
 });
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
-beforeEach(() => {
-  proxy.requests.length = 0;
-  proxy.fault = undefined;
-});
+afterAll(() => stopProxiedS3({ s3, proxy }));
+beforeEach(() => proxy.reset());
 
 /** Deterministic bytes, written in chunks of awkward sizes so part boundaries fall inside chunks. */
 function bytes(size: number, seed = 1): Buffer {
@@ -49,18 +42,7 @@ describe('S3Store', () => {
   it('writes, reads, lists, tells existence and deletes by key, like the local store', async () => {
     const store = openStore('s3://batch-in/run-1/', proxy.clientOptions);
     expect(store).toBeInstanceOf(S3Store);
-    await pipeline(Readable.from(['a\n', 'b\n']), store.createWriteStream('input/job-0001/part-00001.jsonl'));
-    await pipeline(Readable.from(['{}\n']), store.createWriteStream('prepared.json'));
-    expect(await text(store.createReadStream('input/job-0001/part-00001.jsonl'))).toBe('a\nb\n');
-    const listed = [];
-    for await (const o of store.list('input/')) listed.push(o);
-    expect(listed).toEqual([{ key: 'input/job-0001/part-00001.jsonl', size: 4 }]);
-    const all = [];
-    for await (const o of store.list()) all.push(o.key);
-    expect(all).toEqual(['input/job-0001/part-00001.jsonl', 'prepared.json']);
-    expect(await store.exists('prepared.json')).toBe(true);
-    await store.delete('prepared.json');
-    expect(await store.exists('prepared.json')).toBe(false);
+    await expectKeyedStore(store);
     expect(store.resolve('input/job-0001/')).toBe('s3://batch-in/run-1/input/job-0001/');
     // a store on a prefix sees only its own keys
     const other = openStore('s3://batch-in/run-10/', proxy.clientOptions);
@@ -115,13 +97,7 @@ describe('S3Store', () => {
   });
 
   it('replaces an object only once the new content is complete', async () => {
-    const store = openStore('s3://batch-in/replace/', proxy.clientOptions);
-    await pipeline(Readable.from(['old\n']), store.createWriteStream('a.jsonl'));
-    const w = store.createWriteStream('a.jsonl');
-    w.write('new\n');
-    expect(await text(store.createReadStream('a.jsonl'))).toBe('old\n');
-    await new Promise<void>((res) => w.end(res));
-    expect(await text(store.createReadStream('a.jsonl'))).toBe('new\n');
+    await expectReplaceOnFinish(openStore('s3://batch-in/replace/', proxy.clientOptions));
   });
 
   it('sends SSE-KMS and the expected bucket owner on every request that takes them', async () => {

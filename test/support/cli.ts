@@ -1,6 +1,8 @@
 /** The built CLI in child processes, as a user runs it: for the tests that drive bedrock-batch end to end. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import split2 from 'split2';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -25,6 +27,18 @@ export function finish(child: ChildProcess): Promise<Finished> {
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/**
+ * The first line a child writes (`serve` prints its URL first), split as text by split2; rejects when
+ * the child exits before it. Other listeners of the stream still see all of its output.
+ */
+export function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines: Readable = child.stdout!.pipe(split2());
+    lines.once('data', (line: string) => resolve(line.trim()));
+    child.once('close', (code) => reject(new Error(`the command exited (${code}) before it wrote a line`)));
+  });
 }
 
 /** Run the CLI to its end. */

@@ -12,6 +12,9 @@
  * - with `checksums: true` it answers as S3 does with flexible checksums (which s3rver lacks): the
  *   CRC32 of the bytes the server received on UploadPart / PutObject (`x-amz-checksum-crc32`), and
  *   the composite checksum of the parts in CompleteMultipartUpload's result.
+ *
+ * An S3 test file starts its server and the pass-through once (`startProxiedS3`), calls
+ * `proxy.reset()` before each test and `stopProxiedS3` after the last.
  */
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -72,6 +75,8 @@ export interface S3Proxy {
   /** Answer with CRC32 checksums as S3 does (see the module comment). */
   checksums: boolean;
   ops(op: S3Operation): ProxyRequest[];
+  /** Forget the requests and aborts seen so far and drop the fault (between tests). */
+  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -99,6 +104,18 @@ const b64 = (crc: number) => {
   return b.toString('base64');
 };
 
+/** Forwards the first `limit` bytes that `from` emits with `write`, then calls `cut` (a connection that dies mid-body). */
+function forwardFirst(from: NodeJS.ReadableStream, limit: number, write: (chunk: Buffer) => void, cut: () => void): void {
+  let passed = 0;
+  from.on('data', (chunk: Buffer) => {
+    if (passed >= limit) return;
+    const take = Math.min(chunk.length, limit - passed);
+    passed += take;
+    write(chunk.subarray(0, take));
+    if (passed >= limit) cut();
+  });
+}
+
 /** What the proxy needs of a server: s3rver (test/support/s3-server.ts, whose aborts it emulates) or moto (test/support/moto.ts). */
 export type ProxiedServer = Pick<S3Server, 'endpoint'> & { clientOptions: S3Server['clientOptions'] | MotoServer['clientOptions']; dir?: string };
 
@@ -117,6 +134,11 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
     fault: options.fault,
     checksums: options.checksums ?? false,
     ops: (op) => requests.filter((r) => r.op === op),
+    reset() {
+      requests.length = 0;
+      aborts.length = 0;
+      proxy.fault = undefined;
+    },
     async stop() {
       for (const s of sockets) s.destroy();
       http.close();
@@ -186,21 +208,12 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
     });
 
     if (action && 'resetAfterBytes' in action) {
-      let seen = 0;
-      req.on('data', (chunk: Buffer) => {
-        if (seen >= action.resetAfterBytes) return;
-        const take = Math.min(chunk.length, action.resetAfterBytes - seen);
-        seen += take;
-        upstream.write(chunk.subarray(0, take));
-        if (seen >= action.resetAfterBytes) {
-          upstream.destroy();
-          req.socket.destroy();
-        }
-      });
-      req.on('end', () => {
+      const reset = () => {
         upstream.destroy();
         req.socket.destroy();
-      });
+      };
+      forwardFirst(req, action.resetAfterBytes, (chunk) => upstream.write(chunk), reset);
+      req.on('end', reset);
       return;
     }
 
@@ -251,16 +264,9 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
       }
       res.writeHead(up.statusCode ?? 500, up.headers);
       if (action && 'cutResponseAfterBytes' in action) {
-        let sent = 0;
-        up.on('data', (chunk: Buffer) => {
-          if (sent >= action.cutResponseAfterBytes) return;
-          const take = Math.min(chunk.length, action.cutResponseAfterBytes - sent);
-          sent += take;
-          res.write(chunk.subarray(0, take));
-          if (sent >= action.cutResponseAfterBytes) {
-            up.destroy();
-            res.socket?.destroy();
-          }
+        forwardFirst(up, action.cutResponseAfterBytes, (chunk) => res.write(chunk), () => {
+          up.destroy();
+          res.socket?.destroy();
         });
         return;
       }
@@ -280,4 +286,25 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
   proxy.endpoint = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   proxy.clientOptions = { ...server.clientOptions, endpointUrl: proxy.endpoint };
   return proxy;
+}
+
+/** A test server that can stand behind the proxy: s3rver (`startS3Server`) or moto (`startMoto`). */
+type TestS3 = ProxiedServer & { createBucket(name: string): Promise<void>; stop(): Promise<void> };
+
+/** The usual start of an S3 test file: `start()`'s server with these buckets, behind a pass-through (stop both with `stopProxiedS3`). */
+export async function startProxiedS3<S extends TestS3>(start: () => Promise<S>, buckets: readonly string[]): Promise<{ s3: S; proxy: S3Proxy }> {
+  const s3 = await start();
+  try {
+    for (const bucket of buckets) await s3.createBucket(bucket);
+    return { s3, proxy: await startS3Proxy(s3) };
+  } catch (err) {
+    await s3.stop();
+    throw err;
+  }
+}
+
+/** Stops what `startProxiedS3` started, the pass-through first (either is missing when the start failed). */
+export async function stopProxiedS3({ s3, proxy }: { s3: TestS3 | undefined; proxy: S3Proxy | undefined }): Promise<void> {
+  await proxy?.stop();
+  await s3?.stop();
 }

@@ -11,23 +11,13 @@ import { adaptCalls, detectFormat } from '../../transforms/adapters/detect.js';
 import { detectRowColumns, normaliseColumn, rowCalls, sniffRows } from '../../transforms/adapters/rows.js';
 import { CALL_SUMMARY_TEMPLATE, compileTemplate, promptCalls, renderTranscript } from '../../transforms/prompts/call-summary.js';
 import { assignIds } from '../../src/records/ids.js';
-import { isBatchError } from '../../src/errors.js';
 import type { Call, PrepareItem, PromptItem, Reject, SourceItem } from '../../src/records/types.js';
+import { thrownBatchError } from '../support/errors.js';
 import { FIXTURES, calls, csvItems, item, jsonItem, jsonlItems, only, rejects, run, textItem } from './helpers.js';
 
 /** Rows as SourceItems: the first line is the header, rows start on line 2 (one line each). */
 function rows(file: string, header: string[], ...data: unknown[][]): SourceItem[] {
   return data.map((r, i) => item(file, i + 2, Object.fromEntries(header.map((h, c) => [h, r[c]])), 10));
-}
-
-function thrown(fn: () => unknown): { code: string; message: string; hint?: string; file?: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isBatchError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a BatchError');
 }
 
 describe('rows: one call per row', () => {
@@ -84,7 +74,7 @@ describe('rows: adjacent rows with the same key are one call only in an utteranc
     expect(keys(run(rowCalls(), rows('n.csv', ['call_id', 'text'], ['A', 'x'], ['A', 'y'])))).toEqual(['A@2x1', 'A@3x1']);
     expect(keys(run(rowCalls({ rows: 'utterances' }), rows('n.csv', ['call_id', 'text'], ['A', 'x'], ['A', 'y'])))).toEqual(['A@2x2']);
     expect(keys(run(rowCalls({ rows: 'calls' }), rows('s.csv', ['call_id', 'speaker', 'text'], ['A', 'Agent', 'x'], ['A', 'Customer', 'y'])))).toEqual(['A@2x1', 'A@3x1']);
-    expect(thrown(() => rowCalls({ rows: 'lines' as never }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/rows must be "calls" or "utterances"/) });
+    expect(thrownBatchError(() => rowCalls({ rows: 'lines' as never }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/rows must be "calls" or "utterances"/) });
   });
 });
 
@@ -225,7 +215,7 @@ describe('rows: finding the columns', () => {
     [['ticket', 'transcript'], 'E_UNKNOWN_FORMAT', /no call-id column among the columns \["ticket", "transcript"\]/],
     [['call_id', 'notes'], 'E_UNKNOWN_FORMAT', /no transcript-text column among the columns \["call_id", "notes"\]/],
   ])('columns %j: %s naming the columns and the flags', (cols, code, message) => {
-    const e = thrown(() => detect(cols));
+    const e = thrownBatchError(() => detect(cols));
     expect(e.code).toBe(code);
     expect(e.message).toMatch(message);
     expect(e.file).toBe('f.csv');
@@ -241,17 +231,17 @@ describe('rows: finding the columns', () => {
   });
 
   it('a bad override names the flag and the columns', () => {
-    expect(thrown(() => detect(['call_id', 'text'], { key: 'nope' }))).toMatchObject({
+    expect(thrownBatchError(() => detect(['call_id', 'text'], { key: 'nope' }))).toMatchObject({
       code: 'E_UNKNOWN_FORMAT',
       message: expect.stringMatching(/--key "nope" is not a column; the columns are \["call_id", "text"\]/),
     });
-    expect(thrown(() => detect(['Call_ID', 'call-id', 'text'], { key: 'callid' }))).toMatchObject({ code: 'E_AMBIGUOUS_FORMAT', message: expect.stringMatching(/matches several columns/) });
-    expect(thrown(() => detect(['call_id', 'text'], { key: 'text', text: 'text' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/same column "text"/) });
-    expect(thrown(() => rowCalls({ key: '' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/key must be a non-empty column name/) });
+    expect(thrownBatchError(() => detect(['Call_ID', 'call-id', 'text'], { key: 'callid' }))).toMatchObject({ code: 'E_AMBIGUOUS_FORMAT', message: expect.stringMatching(/matches several columns/) });
+    expect(thrownBatchError(() => detect(['call_id', 'text'], { key: 'text', text: 'text' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/same column "text"/) });
+    expect(thrownBatchError(() => rowCalls({ key: '' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/key must be a non-empty column name/) });
   });
 
   it('detection errors name columns, never values', () => {
-    const e = thrown(() => detectRowColumns({ ticket: 'PRIVATE-VALUE', body: 'x', transcript: 'PRIVATE' }, 'f.csv'));
+    const e = thrownBatchError(() => detectRowColumns({ ticket: 'PRIVATE-VALUE', body: 'x', transcript: 'PRIVATE' }, 'f.csv'));
     expect(e.message).not.toContain('PRIVATE');
   });
 
@@ -285,24 +275,24 @@ describe('adaptCalls: format detection per file', () => {
   });
 
   it('an unknown shape is E_UNKNOWN_FORMAT naming the fields seen (never values) and the flags', () => {
-    const e = thrown(() => detectFormat(item('x.json', 1, { ticket: 'PRIVATE', payload: { a: 1 } })));
+    const e = thrownBatchError(() => detectFormat(item('x.json', 1, { ticket: 'PRIVATE', payload: { a: 1 } })));
     expect(e.code).toBe('E_UNKNOWN_FORMAT');
     expect(e.message).toMatch(/fields \["ticket", "payload"\].*tried rows, .*; as rows: no call-id column/);
     expect(e.message).not.toContain('PRIVATE');
     expect(e.hint).toMatch(/--format <rows\|.*--key <column> --text <column>/);
-    expect(thrown(() => detectFormat(item('x.json', 1, 42)))).toMatchObject({ code: 'E_UNKNOWN_FORMAT', message: expect.stringMatching(/a number/) });
+    expect(thrownBatchError(() => detectFormat(item('x.json', 1, 42)))).toMatchObject({ code: 'E_UNKNOWN_FORMAT', message: expect.stringMatching(/a number/) });
   });
 
   it('ambiguous rows stop with E_AMBIGUOUS_FORMAT', () => {
-    expect(thrown(() => run(adaptCalls(), rows('a.csv', ['call_id', 'text', 'transcript'], ['A', 'x', 'y'])))).toMatchObject({ code: 'E_AMBIGUOUS_FORMAT' });
+    expect(thrownBatchError(() => run(adaptCalls(), rows('a.csv', ['call_id', 'text', 'transcript'], ['A', 'x', 'y'])))).toMatchObject({ code: 'E_AMBIGUOUS_FORMAT' });
   });
 
   it('a forced format, column flags implying rows, and conflicting options', () => {
     const out = run(adaptCalls({ key: 'ticket', text: 'body' }), rows('a.csv', ['ticket', 'body'], ['T1', 'x']));
     expect(only(out).key).toBe('T1');
     expect(only(run(adaptCalls({ format: 'text' }), [item('notes/call-7.md', 1, 'Agent: hi\nCustomer: bye')])).turns).toHaveLength(2);
-    expect(thrown(() => adaptCalls({ format: 'xml' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/format must be one of rows, /) });
-    expect(thrown(() => adaptCalls({ format: 'transcribe', key: 'x' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/--key applies to row formats only/) });
+    expect(thrownBatchError(() => adaptCalls({ format: 'xml' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/format must be one of rows, /) });
+    expect(thrownBatchError(() => adaptCalls({ format: 'transcribe', key: 'x' }))).toMatchObject({ code: 'E_BAD_OPTION', message: expect.stringMatching(/--key applies to row formats only/) });
   });
 
   it('rejects from the readers pass through; read = calls + rejects', () => {
@@ -357,11 +347,11 @@ describe('call-summary prompt', () => {
   });
 
   it('bad templates are E_TEMPLATE at construction', () => {
-    expect(thrown(() => promptCalls({ template: '   ' }))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringMatching(/empty/) });
-    expect(thrown(() => promptCalls({ template: 'Summarise {{key}}' }))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringMatching(/no \{\{transcript\}\}/) });
-    expect(thrown(() => compileTemplate('{{}} {{transcript}}'))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringMatching(/malformed placeholder/) });
-    expect(thrown(() => compileTemplate('{{ bad name! }} {{transcript}}'))).toMatchObject({ code: 'E_TEMPLATE' });
-    expect(thrown(() => promptCalls({ template: '{{agnet}} {{transcript}}', fields: ['agent'] }))).toMatchObject({
+    expect(thrownBatchError(() => promptCalls({ template: '   ' }))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringMatching(/empty/) });
+    expect(thrownBatchError(() => promptCalls({ template: 'Summarise {{key}}' }))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringMatching(/no \{\{transcript\}\}/) });
+    expect(thrownBatchError(() => compileTemplate('{{}} {{transcript}}'))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringMatching(/malformed placeholder/) });
+    expect(thrownBatchError(() => compileTemplate('{{ bad name! }} {{transcript}}'))).toMatchObject({ code: 'E_TEMPLATE' });
+    expect(thrownBatchError(() => promptCalls({ template: '{{agnet}} {{transcript}}', fields: ['agent'] }))).toMatchObject({
       code: 'E_TEMPLATE',
       message: expect.stringMatching(/unknown placeholder \{\{agnet\}\}/),
       hint: expect.stringMatching(/\{\{agent\}\}/),
@@ -374,13 +364,13 @@ describe('call-summary prompt', () => {
       const file = join(dir, 'summary.txt');
       await writeFile(file, '\ufeffKey {{key}}\n{{transcript}}');
       expect((prompt({ templateFile: file }) as PromptItem).prompt).toBe('Key c-1\nAgent: Hello, how can I help?\nCustomer: My card was charged twice.');
-      expect(thrown(() => promptCalls({ templateFile: join(dir, 'missing.txt') }))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringContaining('missing.txt') });
+      expect(thrownBatchError(() => promptCalls({ templateFile: join(dir, 'missing.txt') }))).toMatchObject({ code: 'E_TEMPLATE', message: expect.stringContaining('missing.txt') });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    expect(thrown(() => promptCalls({ template: '{{transcript}}', templateFile: 'x' }))).toMatchObject({ code: 'E_BAD_OPTION' });
+    expect(thrownBatchError(() => promptCalls({ template: '{{transcript}}', templateFile: 'x' }))).toMatchObject({ code: 'E_BAD_OPTION' });
     expect((prompt({ system: 'You summarise calls.' }) as PromptItem).system).toBe('You summarise calls.');
-    expect(thrown(() => promptCalls({ system: '  ' }))).toMatchObject({ code: 'E_BAD_OPTION' });
+    expect(thrownBatchError(() => promptCalls({ system: '  ' }))).toMatchObject({ code: 'E_BAD_OPTION' });
   });
 
   it('other items pass through untouched', () => {
