@@ -1,5 +1,5 @@
 /**
- * Research chat data sets (data/README.md §2.11), one dialogue per item (JSON array elements or a
+ * Research chat data sets (docs/formats.md §8, §9), one dialogue per item (JSON array elements or a
  * single object):
  * - ABCD (`abcd`): `{convo_id, scenario, original: [[speaker, text]], ...}`. Speakers `agent`,
  *   `customer` and `action`; `action` rows are system/tool events, kept as turns with role `system`
@@ -12,14 +12,12 @@ import { reject } from '../../src/records/types.js';
 import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
 import {
+  codedTurn,
   documentStep,
   isRecord,
   keyString,
-  labelFromCode,
   makeCall,
-  makeTurn,
   pickPassthrough,
-  roleFromLabel,
   textString,
   type AdapterOptions,
   type DocumentAdapter,
@@ -38,9 +36,7 @@ export const abcdAdapter: DocumentAdapter = {
     if (key === undefined) return reject(item, 'adapt', 'E_MISSING_KEY', 'the dialogue has no convo_id');
     const turns: Turn[] = [];
     for (const pair of v.original) {
-      if (!Array.isArray(pair)) continue;
-      const speaker = textString(pair[0]) ?? '';
-      turns.push(makeTurn(textString(pair[1]) ?? '', labelFromCode(speaker), roleFromLabel(speaker) ?? 'unknown'));
+      if (Array.isArray(pair)) turns.push(codedTurn(textString(pair[1]) ?? '', textString(pair[0])));
     }
     const scenario = isRecord(v.scenario) ? v.scenario : {};
     const pick = options.passthrough === 'none' ? undefined : pickPassthrough({ flow: scenario.flow, subflow: scenario.subflow }, new Set(), 'auto');
@@ -61,9 +57,7 @@ export const taskmasterAdapter: DocumentAdapter = {
     if (key === undefined) return reject(item, 'adapt', 'E_MISSING_KEY', 'the dialogue has no conversation_id');
     const turns: Turn[] = [];
     for (const u of v.utterances) {
-      if (!isRecord(u)) continue;
-      const speaker = textString(u.speaker) ?? '';
-      turns.push(makeTurn(textString(u.text) ?? '', labelFromCode(speaker), roleFromLabel(speaker) ?? 'unknown'));
+      if (isRecord(u)) turns.push(codedTurn(textString(u.text) ?? '', textString(u.speaker)));
     }
     return makeCall(item, key, turns, pickPassthrough(v, new Set(['conversation_id', 'utterances']), options.passthrough));
   },

@@ -3,6 +3,8 @@
  * labels, passthrough columns, and `documentStep`, which turns a one-item-one-call adapter into a
  * Step. Adapters that need no state between items (one JSON document, array element or text file
  * per call) are a `DocumentAdapter`; the row adapter (`rows.ts`) groups rows and is a Step of its own.
+ * The rules every format shares (key fallback, roles from labels, passthrough, the size bound) are
+ * docs/formats.md §0.
  */
 import { BatchError, preview } from '../../src/errors.js';
 import { reject } from '../../src/records/types.js';
@@ -248,6 +250,14 @@ export function makeTurn(text: string, speaker?: string, role?: Role, startMs?: 
   if (startMs !== undefined) t.startMs = startMs;
   if (endMs !== undefined) t.endMs = endMs;
   return t;
+}
+
+/**
+ * A turn spoken by a role code (`AGENT`, `end_user`, `action`): the code as a readable label (never a
+ * person's name) and the role it names, else `unknown`. An empty or missing code leaves both off.
+ */
+export function codedTurn(text: string, code: string | undefined, startMs?: number, endMs?: number): Turn {
+  return makeTurn(text, code ? labelFromCode(code) : undefined, roleFromLabel(code) ?? 'unknown', startMs, endMs);
 }
 
 /** Top-level keys of a value, for error messages (names only, never values; at most 20). */

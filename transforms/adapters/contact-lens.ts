@@ -1,5 +1,5 @@
 /**
- * Amazon Connect Contact Lens post-call analysis, one file per contact (data/README.md §2.3).
+ * Amazon Connect Contact Lens post-call analysis, one file per contact (docs/formats.md §4).
  *
  * - Voice: `Transcript[]` turns carry only `ParticipantId`; the role comes from `Participants[]`
  *   (`{ParticipantId, ParticipantRole}`), falling back to the id itself when it reads as a role.
@@ -12,17 +12,16 @@
  * contact id at the start of the file name (`<contactId>_analysis_<ts>.json`), else the file name.
  */
 import { reject } from '../../src/records/types.js';
-import type { Role, SourceItem, Turn } from '../../src/records/types.js';
+import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
 import {
   baseName,
+  codedTurn,
   documentStep,
   fileKey,
   isRecord,
   keyString,
-  labelFromCode,
   makeCall,
-  makeTurn,
   msValue,
   pickPassthrough,
   roleFromLabel,
@@ -64,8 +63,7 @@ export const contactLensAdapter: DocumentAdapter = {
       if (typeof t.Type === 'string' && t.Type !== 'MESSAGE') continue; // chat EVENT rows
       const id = textString(t.ParticipantId);
       const code = textString(t.ParticipantRole) ?? (id !== undefined ? roles.get(id) : undefined) ?? (roleFromLabel(id) ? id : undefined);
-      const role: Role = roleFromLabel(code) ?? 'unknown';
-      turns.push(makeTurn(textString(t.Content) ?? '', code ? labelFromCode(code) : undefined, role, msValue(t.BeginOffsetMillis), msValue(t.EndOffsetMillis)));
+      turns.push(codedTurn(textString(t.Content) ?? '', code, msValue(t.BeginOffsetMillis), msValue(t.EndOffsetMillis)));
     }
     const meta = isRecord(v.CustomerMetadata) ? v.CustomerMetadata : undefined;
     const fromName = /^(.+?)_analysis_/.exec(baseName(item.file))?.[1];

@@ -3,7 +3,8 @@
  * file's first item, picks the format (or takes `options.format`), and hands that file's items to
  * the matching adapter. Detection throws before any of the file's calls flow: `E_UNKNOWN_FORMAT`
  * when nothing matches (naming the fields or columns seen, never values, and the flags to use),
- * `E_AMBIGUOUS_FORMAT` when the row columns are ambiguous.
+ * `E_AMBIGUOUS_FORMAT` when the row columns are ambiguous. The formats, and the order detection
+ * tries them in, are docs/formats.md §0.
  *
  * Files are taken one after the other, as the readers deliver them; when an item from a new file
  * arrives, the previous file's adapter is ended first (so a grouped call never spans two files).

@@ -1,5 +1,5 @@
 /**
- * Microsoft Conversation Knowledge Mining solution-accelerator calls (data/README.md §2.8):
+ * Microsoft Conversation Knowledge Mining solution-accelerator calls (docs/formats.md §7):
  * `{ConversationId, StartTime, EndTime, Content, ...}`, one per file or as a JSON array. All the
  * speaker information is inside `Content`, in one of three forms: Markdown labels (`**Agent:** ...`,
  * also with the newlines collapsed to spaces), `Label: text` lines (parsed as plain text, see

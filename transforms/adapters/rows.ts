@@ -23,6 +23,8 @@
  * kept: the second run of A leaves as a second call with the same key, and the id stage downstream
  * rejects duplicate keys naming both lines. Memory is bounded by one call (`maxCallBytes`): once a
  * call passes the bound its turns are dropped and its remaining rows only counted.
+ *
+ * The column names detection looks for, and the rest of the format's contract: docs/formats.md §1.
  */
 import { BatchError, preview } from '../../src/errors.js';
 import { reject } from '../../src/records/types.js';
@@ -135,6 +137,16 @@ function findExplicit(columns: string[], wanted: string, flag: string, file: str
   );
 }
 
+/** The one column found for a role, else `E_AMBIGUOUS_FORMAT` (several) or `E_UNKNOWN_FORMAT` (none), naming the columns. */
+function onlyCandidate(found: string[], columns: string[], role: { several: string; none: string }, file: string): string {
+  if (found.length === 1) return found[0]!;
+  throw new BatchError(
+    found.length > 1 ? 'E_AMBIGUOUS_FORMAT' : 'E_UNKNOWN_FORMAT',
+    found.length > 1 ? `several columns could be ${role.several}: ${columnList(found)}` : `no ${role.none} column among the columns ${columnList(columns)}`,
+    { file, hint: FLAGS },
+  );
+}
+
 /** Columns whose normalised name is in `names`, grouped by the first (best) name matched. */
 function candidates(columns: string[], names: readonly string[]): string[] {
   for (const name of names) {
@@ -167,31 +179,13 @@ export function detectRowColumns(first: Record<string, unknown>, file: string, o
   else {
     let found = candidates(columns.filter((c) => c !== options.text), KEY_COLUMNS);
     if (found.length === 0) found = columns.filter((c) => normaliseColumn(c) === 'id');
-    if (found.length !== 1) {
-      throw new BatchError(
-        found.length > 1 ? 'E_AMBIGUOUS_FORMAT' : 'E_UNKNOWN_FORMAT',
-        found.length > 1
-          ? `several columns could be the call id: ${columnList(found)}`
-          : `no call-id column among the columns ${columnList(columns)}`,
-        { file, hint: FLAGS },
-      );
-    }
-    key = found[0]!;
+    key = onlyCandidate(found, columns, { several: 'the call id', none: 'call-id' }, file);
   }
   let text: string;
   if (options.text !== undefined) text = findExplicit(columns, options.text, 'text', file);
   else {
     const found = columns.filter((c) => c !== key && (TEXT_COLUMNS as readonly string[]).includes(normaliseColumn(c)));
-    if (found.length !== 1) {
-      throw new BatchError(
-        found.length > 1 ? 'E_AMBIGUOUS_FORMAT' : 'E_UNKNOWN_FORMAT',
-        found.length > 1
-          ? `several columns could be the transcript text: ${columnList(found)}`
-          : `no transcript-text column among the columns ${columnList(columns)}`,
-        { file, hint: FLAGS },
-      );
-    }
-    text = found[0]!;
+    text = onlyCandidate(found, columns, { several: 'the transcript text', none: 'transcript-text' }, file);
   }
   if (key === text) {
     throw new BatchError('E_BAD_OPTION', `the key and the text are the same column ${JSON.stringify(key)}`, { file, hint: FLAGS });

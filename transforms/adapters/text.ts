@@ -1,5 +1,5 @@
 /**
- * Plain-text transcripts, one call per file, `Speaker: text` per turn (data/README.md §2.9: the
+ * Plain-text transcripts, one call per file, `Speaker: text` per turn (docs/formats.md §5: the
  * synthetic AWS set of the Bedrock batch summarisation sample).
  *
  * Rules, in the order they apply:

@@ -1,5 +1,5 @@
 /**
- * Amazon Transcribe output, one job's JSON per item (data/README.md §2.1, §2.2):
+ * Amazon Transcribe output, one job's JSON per item (docs/formats.md §2, §3):
  *
  * - Standard batch output `{jobName, results: {transcripts, items, speaker_labels?, channel_labels?,
  *   audio_segments?}}`. Turns come from, in order of preference: `results.audio_segments` (newer
@@ -16,19 +16,18 @@
  * Key: `jobName` / `JobName`, else the file name (see `fileKey`).
  */
 import { reject } from '../../src/records/types.js';
-import type { Role, SourceItem, Turn } from '../../src/records/types.js';
+import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
 import {
+  codedTurn,
   documentStep,
   fileKey,
   isRecord,
   keyString,
-  labelFromCode,
   makeCall,
   makeTurn,
   msValue,
   pickPassthrough,
-  roleFromLabel,
   secondsToMs,
   textString,
   type AdapterOptions,
@@ -155,9 +154,7 @@ function callAnalyticsTurns(transcript: unknown[]): Turn[] {
   const turns: Turn[] = [];
   for (const t of transcript) {
     if (!isRecord(t)) continue;
-    const code = textString(t.ParticipantRole);
-    const role: Role = roleFromLabel(code) ?? 'unknown';
-    turns.push(makeTurn(textString(t.Content) ?? '', code ? labelFromCode(code) : undefined, role, msValue(t.BeginOffsetMillis), msValue(t.EndOffsetMillis)));
+    turns.push(codedTurn(textString(t.Content) ?? '', textString(t.ParticipantRole), msValue(t.BeginOffsetMillis), msValue(t.EndOffsetMillis)));
   }
   // Stable sort by start; turns without a time keep their place relative to each other.
   return turns.map((t, i) => ({ t, i })).sort((a, b) => (a.t.startMs ?? 0) - (b.t.startMs ?? 0) || a.i - b.i).map((x) => x.t);

@@ -1,5 +1,5 @@
 /**
- * The AWS "conversation intelligence using AI/ML on AWS" sample output (data/README.md §2.5):
+ * The AWS "conversation intelligence using AI/ML on AWS" sample output (docs/formats.md §6):
  * `{RawTranscript[], SpeechSegments: [{SegmentSpeaker, DisplayText, SegmentStartTime,
  * SegmentEndTime, ...}], ConversationAnalytics}`. One turn per segment with text (segments with an
  * empty `DisplayText` are left out); consecutive segments are not merged. The labels are used as
