@@ -14,9 +14,9 @@
  * `{errorCode, errorMessage}` instead of `modelOutput`, as Bedrock writes it.
  */
 import { BatchError } from '../errors.js';
-import { estimateTokens } from '../records/tokens.js';
 import { normalizeModelId } from '../models/ids.js';
 import { requestText, type ModelAnswer, type ModelRequest } from './responses.js';
+import { countTokens, cutToTokens } from './tokens.js';
 
 export interface ModelContext {
   /** The job's model id as the job was created with it. */
@@ -138,22 +138,14 @@ export function transcriptOf(prompt: string): string {
   return m ? m[1]! : prompt;
 }
 
-/** Cut `text` to about `maxTokens` tokens (the 4-characters-a-token estimate), on a word boundary. */
-function truncateToTokens(text: string, maxTokens: number): string {
-  let cut = text.slice(0, Math.max(0, maxTokens * 4));
-  while (cut.length > 0 && estimateTokens(cut) > maxTokens) cut = cut.slice(0, -8);
-  const space = cut.lastIndexOf(' ');
-  return space > cut.length * 0.6 ? cut.slice(0, space) : cut;
-}
-
-/** Cap an answer's text at the request's output budget, as a model would stop at it. */
+/** Cap an answer's text at the request's output budget, as a model would stop at it (tokens as tokens.ts counts them). */
 export function withinBudget(text: string, request: ModelRequest): ModelAnswer {
-  const inputTokens = Math.max(1, estimateTokens(requestText(request)));
-  let outputTokens = Math.max(1, estimateTokens(text));
+  const inputTokens = Math.max(1, countTokens(requestText(request)));
+  const outputTokens = Math.max(1, countTokens(text));
   const max = request.maxTokens;
   if (max !== undefined && max >= 0 && outputTokens > max) {
-    const cut = truncateToTokens(text, max);
-    return { text: cut, inputTokens, outputTokens: Math.min(max, Math.max(estimateTokens(cut), max === 0 ? 0 : 1)), stop: 'length' };
+    const cut = cutToTokens(text, max);
+    return { text: cut, inputTokens, outputTokens: Math.min(max, Math.max(1, countTokens(cut))), stop: 'length' };
   }
   return { text, inputTokens, outputTokens, stop: 'end' };
 }

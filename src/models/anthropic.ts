@@ -10,7 +10,7 @@
 import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, joinTexts, num, outputSummary, samplingOf, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
-import { chatRequest, withSettings } from './local-double.js';
+import { chatMessages, chatRequest, is, refusals, turnOrder, withSettings } from './local-double.js';
 import {
   blockText,
   checkMessages,
@@ -108,6 +108,35 @@ function textOfContent(content: unknown): string {
 
 const refusesTemperatureWithTopP = (modelId: string) => TEMPERATURE_XOR_TOP_P.test(normalizeModelId(modelId));
 
+// The local double's own description of the body (see local-double.ts), written apart from validateInput.
+const LOCAL_TEXT_BLOCK = is.object({ type: is.oneOf('text'), text: is.text, cache_control: is.any, citations: is.any }, ['type', 'text']);
+const LOCAL_BLOCK = is.tagged('type', {
+  text: LOCAL_TEXT_BLOCK,
+  image: is.any,
+  document: is.any,
+  tool_use: is.any,
+  tool_result: is.any,
+  thinking: is.any,
+  redacted_thinking: is.any,
+});
+const LOCAL_REQUEST = is.object(
+  {
+    anthropic_version: is.oneOf(ANTHROPIC_VERSION),
+    anthropic_beta: is.list(is.string),
+    max_tokens: is.tokens(1),
+    messages: chatMessages(is.either(is.text, is.list(LOCAL_BLOCK, { min: 1 }))),
+    system: is.either(is.text, is.list(LOCAL_TEXT_BLOCK, { min: 1 })),
+    temperature: is.unit,
+    top_p: is.unit,
+    top_k: is.integer(0, 500),
+    stop_sequences: is.list(is.string, { max: 8191 }),
+    tools: is.list(is.any),
+    tool_choice: is.any,
+    thinking: is.any,
+  },
+  ['anthropic_version', 'max_tokens', 'messages'],
+);
+
 export const anthropic: ModelFamily = {
   name: 'anthropic',
   invocationType: 'InvokeModel',
@@ -168,6 +197,13 @@ export const anthropic: ModelFamily = {
   ownsOutput: (output) => isObject(output) && Array.isArray(output.content) && (output.type === 'message' || 'stop_reason' in output),
 
   local: {
+    checkRequest(input, modelId) {
+      const found = [...refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens), ...turnOrder(input.messages)];
+      if (input.temperature !== undefined && input.top_p !== undefined && refusesTemperatureWithTopP(modelId)) {
+        found.push('#: this model takes temperature or top_p, not both');
+      }
+      return found;
+    },
     claimsInput: (input) => typeof input.anthropic_version === 'string',
     readRequest: (input) => withSettings(chatRequest(input.messages, input.system), input.max_tokens, input.temperature, input.top_p),
     writeOutput: (answer, context) => ({

@@ -23,6 +23,7 @@ import {
   keyedRequest,
   readKeyedOutput,
 } from './keyed-blocks.js';
+import { chatMessages, is, refusals, turnOrder } from './local-double.js';
 import { NATIVE } from './native.js';
 import { checkOptionsFor, nestedObject, numberField, strayKeys, stringArrayField, UNIT } from './rules.js';
 
@@ -69,6 +70,41 @@ function limits(modelId: string): ModelLimits {
   return hit;
 }
 
+// The local double's own description of the body (see local-double.ts), written apart from validateInput.
+const LOCAL_REQUEST = is.object(
+  {
+    messages: chatMessages(
+      is.list(
+        is.oneKeyOf({
+          text: is.text,
+          image: is.any,
+          document: is.any,
+          video: is.any,
+          audio: is.any,
+          toolUse: is.any,
+          toolResult: is.any,
+          guardContent: is.any,
+          cachePoint: is.any,
+          reasoningContent: is.any,
+          citationsContent: is.any,
+        }),
+        { min: 1 },
+      ),
+    ),
+    system: is.list(is.oneKeyOf({ text: is.text, guardContent: is.any, cachePoint: is.any }), { min: 1 }),
+    inferenceConfig: is.object({ maxTokens: is.tokens(1), temperature: is.unit, topP: is.unit, stopSequences: is.list(is.string, { max: 4 }) }),
+    // docs/bedrock.md §1.1: records with toolConfig fail in Converse-type jobs.
+    toolConfig: is.refused('tools are not accepted in Converse batch jobs'),
+    guardrailConfig: is.any,
+    additionalModelRequestFields: is.any,
+    additionalModelResponseFieldPaths: is.any,
+    promptVariables: is.any,
+    requestMetadata: is.any,
+    performanceConfig: is.any,
+  },
+  ['messages'],
+);
+
 export const converse: ModelFamily = {
   name: 'converse',
   invocationType: 'Converse',
@@ -107,6 +143,7 @@ export const converse: ModelFamily = {
   sharesOutputShapeWith: 'nova',
 
   local: {
+    checkRequest: (input, modelId) => [...refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens), ...turnOrder(input.messages)],
     /** Any `messages` body a native family has not claimed first (Converse comes last in the registry). */
     claimsInput: (input) => Array.isArray(input.messages),
     readRequest: keyedRequest,

@@ -2,10 +2,11 @@
  * A model family knows one request/response shape (docs/bedrock.md §1.2), all of it in one file per
  * family: how to build `modelInput` for a prompt, which rules a `modelInput` must follow, how to read
  * `modelOutput` back and tell its shape from the others', and its `local` part: how the local double
- * (src/local) reads a `modelInput` and what it answers. The local part is a reader of its own,
- * written from the documented shape, never a call into the builder or the rules above it: the double
- * checks what prepare writes, so it must not see records through prepare's eyes (see
- * local-double.ts). The registry (index.ts) iterates the families; nothing else names them.
+ * (src/local) checks and reads a `modelInput` and what it answers. The local part is a check and a
+ * reader of its own, written from the documented shape, never a call into the builder or the rules
+ * above it: the double checks what prepare writes, so it must not see records through prepare's
+ * eyes (see local-double.ts). It shares only the model facts: limits, the version string, which
+ * models refuse what. The registry (index.ts) iterates the families; nothing else names them.
  */
 import type { ErrorCode } from '../errors.js';
 import type { LocalShape } from './local-double.js';
@@ -88,6 +89,6 @@ export interface ModelFamily {
    * gives to it may still be this family's, and both read it alike.
    */
   readonly sharesOutputShapeWith?: FamilyName;
-  /** How the local double reads this family's `modelInput` and answers it. */
+  /** How the local double checks and reads this family's `modelInput` and answers it. */
   readonly local: LocalShape;
 }

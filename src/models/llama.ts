@@ -12,7 +12,7 @@
 import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
-import { withSettings, type ModelRequest } from './local-double.js';
+import { is, refusals, withSettings, type ModelRequest } from './local-double.js';
 import { checkOptionsFor, hasText, isObject, numberField, strayKeys, textField, UNIT } from './rules.js';
 
 /** max_gen_len is capped at 2048 on Bedrock for the Llama 3 line; Llama 4's cap is [UNCONFIRMED], kept at 2048. */
@@ -69,6 +69,13 @@ const TEMPLATE_TURN = /<\|(?:start_header_id|header_start)\|>(system|user|assist
 
 const limits = limitTable(LIMITS, FALLBACK);
 
+// The local double's own description of the body (see local-double.ts), written apart from validateInput:
+// the prompt is the model's text, template and all; what is inside it is not the body's shape.
+const LOCAL_REQUEST = is.object(
+  { prompt: is.text, max_gen_len: is.tokens(1), temperature: is.unit, top_p: is.unit, images: is.list(is.string) },
+  ['prompt'],
+);
+
 export const llama: ModelFamily = {
   name: 'llama',
   invocationType: 'InvokeModel',
@@ -115,6 +122,7 @@ export const llama: ModelFamily = {
   ownsOutput: (output) => isObject(output) && (typeof output.generation === 'string' || 'generation_token_count' in output),
 
   local: {
+    checkRequest: (input, modelId) => refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens),
     /** Any prompt string but a Mistral `[INST]` turn. */
     claimsInput: (input) => typeof input.prompt === 'string' && !input.prompt.includes('[INST]'),
     readRequest(input) {

@@ -1,12 +1,13 @@
 /**
  * What the local double (src/local) asks of every model family: the family-neutral request a
  * `modelInput` makes, the answer a local model gives, the `local` part each family declares to
- * translate between the two and its own shapes (docs/bedrock.md §1.2), and the few readers those
- * parts share.
+ * check, read and answer its own shapes (docs/bedrock.md §1.2), and the few readers and the
+ * request check those parts share.
  *
- * Independent on purpose: the double exists to check what prepare wrote, so these readers are
- * written from the request shapes and never call the families' builders or rules (rules.ts,
- * fields.ts, keyed-blocks.ts' checks).
+ * Independent on purpose: the double exists to check what prepare wrote, so these readers and
+ * checks are written from the request shapes and never call the families' builders or rules
+ * (rules.ts, fields.ts, keyed-blocks.ts' checks). Prepare's rules and the double's check are two
+ * implementations of one contract that test each other (test/local/independent-checks.test.ts).
  */
 
 export interface ChatTurn {
@@ -42,8 +43,14 @@ export interface AnswerContext {
   latencyMs: number;
 }
 
-/** How the local double reads one family's `modelInput` and answers it. */
+/** How the local double checks one family's `modelInput`, reads it and answers it. */
 export interface LocalShape {
+  /**
+   * Why a real model would refuse this `modelInput` for the job's model (none for a body it takes):
+   * stray keys, missing or mistyped fields, settings out of range, blank text, turns out of order.
+   * Each reason names its place as a JSON pointer (`#/messages/0/role: ...`).
+   */
+  checkRequest(modelInput: Record<string, unknown>, modelId: string): string[];
   /**
    * Whether a `modelInput` has this family's shape, for jobs whose model id cannot tell (custom
    * models, application inference profiles); the first family in the registry that claims it wins.
@@ -96,4 +103,170 @@ export function withSettings(req: ModelRequest, maxTokens: unknown, temperature:
 
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
+}
+
+// The double's request check: each family describes its documented body (docs/bedrock.md §1.2)
+// with the schemas below, and `refusals` walks a `modelInput` against it. A schema says what a
+// value must be; objects are closed (a key they do not name is refused: docs/bedrock.md §1.1, §6.12).
+
+/** What one value of a request must be. */
+export type Schema =
+  /** A string; `visible`: with some non-whitespace text; `oneOf`: one of these strings. */
+  | { readonly kind: 'string'; readonly visible?: boolean; readonly oneOf?: readonly string[] }
+  | { readonly kind: 'number'; readonly integer?: boolean; readonly min: number; readonly max: number }
+  /** An output-token budget: an integer from `min` to the most output tokens of the job's model. */
+  | { readonly kind: 'tokens'; readonly min: number }
+  | { readonly kind: 'list'; readonly items: Schema; readonly min?: number; readonly max?: number }
+  /** An object of these fields and no others; `one`: exactly one of them present (keyed content blocks). */
+  | { readonly kind: 'object'; readonly fields: Readonly<Record<string, Schema>>; readonly required?: readonly string[]; readonly one?: boolean }
+  /** An object whose `tag` field names its variant (Anthropic's `{"type": "text", ...}` blocks). */
+  | { readonly kind: 'tagged'; readonly tag: string; readonly variants: Readonly<Record<string, Schema>> }
+  /** The first alternative whose JSON type the value has (a string or a list of blocks). */
+  | { readonly kind: 'either'; readonly of: readonly Schema[] }
+  /** Anything: a field the double does not look into (tool definitions, images, ...). */
+  | { readonly kind: 'any' }
+  /** Never accepted, for the reason given. */
+  | { readonly kind: 'refused'; readonly why: string };
+
+/** Schema builders, read as `max_tokens: is.tokens(1)`, `messages: is.list(MESSAGE, { min: 1 })`. */
+export const is = {
+  string: { kind: 'string' } satisfies Schema,
+  /** A string with some non-whitespace text: models refuse blank text. */
+  text: { kind: 'string', visible: true } satisfies Schema,
+  oneOf: (...values: string[]): Schema => ({ kind: 'string', oneOf: values }),
+  /** Temperature and top-p: a number from 0 to 1 in every family here. */
+  unit: { kind: 'number', min: 0, max: 1 } satisfies Schema,
+  integer: (min: number, max: number): Schema => ({ kind: 'number', integer: true, min, max }),
+  tokens: (min: number): Schema => ({ kind: 'tokens', min }),
+  list: (items: Schema, count: { min?: number; max?: number } = {}): Schema => ({ kind: 'list', items, ...count }),
+  /** An object of these fields and no others, the `required` ones present. */
+  object: (fields: Record<string, Schema>, required: string[] = []): Schema => ({ kind: 'object', fields, required }),
+  /** A content block keyed by its kind (`{text}`, `{image}`, ...): exactly one of these fields. */
+  oneKeyOf: (fields: Record<string, Schema>): Schema => ({ kind: 'object', fields, one: true }),
+  tagged: (tag: string, variants: Record<string, Schema>): Schema => ({ kind: 'tagged', tag, variants }),
+  either: (...of: Schema[]): Schema => ({ kind: 'either', of }),
+  any: { kind: 'any' } satisfies Schema,
+  refused: (why: string): Schema => ({ kind: 'refused', why }),
+};
+
+/** `messages` of a chat body: a non-empty list of `{role: user|assistant, content}`. */
+export function chatMessages(content: Schema): Schema {
+  return is.list(is.object({ role: is.oneOf('user', 'assistant'), content }, ['role', 'content']), { min: 1 });
+}
+
+/**
+ * Why a model would refuse the order of a chat body's turns: the first turn must be the user's and
+ * turns alternate. Claude on Bedrock and Converse answer 400 otherwise ([3RD-PARTY] evidence only,
+ * the errors users report; not yet in docs/bedrock.md); Nova's native body is taken to follow
+ * Converse. Messages that are not `{role}` objects are the schema's to refuse.
+ */
+export function turnOrder(messages: unknown): string[] {
+  if (!Array.isArray(messages)) return [];
+  const roles = messages.map((m) => objectOr(m).role);
+  if (roles[0] === 'assistant') return ["#/messages/0/role: the first turn must be the user's"];
+  const twice = roles.findIndex((role, i) => i > 0 && role === roles[i - 1] && (role === 'user' || role === 'assistant'));
+  return twice < 0 ? [] : [`#/messages/${twice}/role: turns must alternate between user and assistant, found two ${String(roles[twice])} turns in a row`];
+}
+
+/**
+ * Why a model would refuse `value` as `schema` describes it, each reason led by the JSON pointer
+ * of its place (`#/inferenceConfig/topP: 2 is above the maximum 1`). `maxOutputTokens` is the job's
+ * model's, for `tokens` budgets. A key holding `undefined` counts as absent, as in the JSON line.
+ */
+export function refusals(value: unknown, schema: Schema, maxOutputTokens: number): string[] {
+  const found: string[] = [];
+  walk(value, schema, '#', maxOutputTokens, found);
+  return found;
+}
+
+function walk(value: unknown, schema: Schema, at: string, maxOutputTokens: number, found: string[]): void {
+  switch (schema.kind) {
+    case 'string':
+      if (typeof value !== 'string') found.push(`${at}: expected a string, found ${shown(value)}`);
+      else if (schema.oneOf && !schema.oneOf.includes(value)) found.push(`${at}: expected ${schema.oneOf.map((v) => JSON.stringify(v)).join(' or ')}, found ${shown(value)}`);
+      else if (schema.visible && !/\S/.test(value)) found.push(`${at}: blank, the model needs some text`);
+      return;
+    case 'number':
+    case 'tokens': {
+      const integer = schema.kind === 'tokens' || schema.integer === true;
+      if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+        found.push(`${at}: expected ${integer ? 'an integer' : 'a number'}, found ${shown(value)}`);
+      } else if (value < schema.min) {
+        found.push(`${at}: ${value} is below the minimum ${schema.min}`);
+      } else if (schema.kind === 'number' && value > schema.max) {
+        found.push(`${at}: ${value} is above the maximum ${schema.max}`);
+      } else if (schema.kind === 'tokens' && value > maxOutputTokens) {
+        found.push(`${at}: ${value} is above ${maxOutputTokens}, the most output tokens of this model`);
+      }
+      return;
+    }
+    case 'list':
+      if (!Array.isArray(value)) return void found.push(`${at}: expected a list, found ${shown(value)}`);
+      if (schema.min !== undefined && value.length < schema.min) found.push(`${at}: expected at least ${schema.min} item(s), found ${value.length}`);
+      if (schema.max !== undefined && value.length > schema.max) found.push(`${at}: expected at most ${schema.max} item(s), found ${value.length}`);
+      value.forEach((item, i) => walk(item, schema.items, `${at}/${i}`, maxOutputTokens, found));
+      return;
+    case 'object': {
+      if (!isObj(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
+      let known = 0;
+      for (const [key, field] of Object.entries(value)) {
+        if (field === undefined) continue;
+        if (!Object.hasOwn(schema.fields, key)) found.push(`${at}/${key}: not a key of this request (extra inputs are not permitted)`);
+        else {
+          known++;
+          walk(field, schema.fields[key]!, `${at}/${key}`, maxOutputTokens, found);
+        }
+      }
+      for (const key of schema.required ?? []) if (value[key] === undefined) found.push(`${at}/${key}: required`);
+      if (schema.one && known !== 1) found.push(`${at}: expected exactly one of ${Object.keys(schema.fields).join(', ')}, found ${known}`);
+      return;
+    }
+    case 'tagged': {
+      if (!isObj(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
+      const tag = value[schema.tag];
+      if (typeof tag !== 'string' || !Object.hasOwn(schema.variants, tag)) {
+        return void found.push(`${at}/${schema.tag}: expected one of ${Object.keys(schema.variants).join(', ')}, found ${shown(tag)}`);
+      }
+      walk(value, schema.variants[tag]!, at, maxOutputTokens, found);
+      return;
+    }
+    case 'either': {
+      const fit = schema.of.find((s) => takes(s) === undefined || takes(s) === typeOf(value));
+      if (fit) walk(value, fit, at, maxOutputTokens, found);
+      else found.push(`${at}: expected ${schema.of.map((s) => A_TYPE[takes(s)!]).join(' or ')}, found ${shown(value)}`);
+      return;
+    }
+    case 'any':
+      return;
+    case 'refused':
+      found.push(`${at}: ${schema.why}`);
+      return;
+  }
+}
+
+type JsonType = 'string' | 'number' | 'list' | 'object';
+const A_TYPE: Record<JsonType, string> = { string: 'a string', number: 'a number', list: 'a list', object: 'an object' };
+
+/** The JSON type a schema takes; undefined when it takes any. */
+function takes(schema: Schema): JsonType | undefined {
+  if (schema.kind === 'tokens') return 'number';
+  if (schema.kind === 'tagged') return 'object';
+  if (schema.kind === 'any' || schema.kind === 'refused' || schema.kind === 'either') return undefined;
+  return schema.kind;
+}
+
+function typeOf(value: unknown): JsonType | undefined {
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'number') return 'number';
+  if (Array.isArray(value)) return 'list';
+  return isObj(value) ? 'object' : undefined;
+}
+
+/** A value as a reason shows it: numbers and short strings as they are, others by their type. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 24 ? `${value.slice(0, 24)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (value === undefined) return 'nothing';
+  const type = typeOf(value);
+  return type ? A_TYPE[type] : typeof value;
 }

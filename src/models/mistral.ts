@@ -12,7 +12,7 @@
 import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
-import { withSettings } from './local-double.js';
+import { is, refusals, withSettings } from './local-double.js';
 import { checkOptionsFor, hasText, isObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
 
 /** Output maxima from the Bedrock Mistral text-completion page (max_tokens column). */
@@ -33,6 +33,20 @@ export function mistralPrompt(prompt: string, system?: string): string {
 }
 
 const limits = limitTable(LIMITS, FALLBACK);
+
+// The local double's own description of the body (see local-double.ts), written apart from validateInput:
+// the prompt is the model's text, `[INST]` turn and all; what is inside it is not the body's shape.
+const LOCAL_REQUEST = is.object(
+  {
+    prompt: is.text,
+    max_tokens: is.tokens(1),
+    stop: is.list(is.string, { max: 10 }),
+    temperature: is.unit,
+    top_p: is.unit,
+    top_k: is.integer(1, 200),
+  },
+  ['prompt'],
+);
 
 export const mistral: ModelFamily = {
   name: 'mistral',
@@ -80,6 +94,7 @@ export const mistral: ModelFamily = {
   ownsOutput: (output) => isObject(output) && Array.isArray(output.outputs),
 
   local: {
+    checkRequest: (input, modelId) => refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens),
     claimsInput: (input) => typeof input.prompt === 'string' && input.prompt.includes('[INST]'),
     readRequest(input) {
       const prompt = typeof input.prompt === 'string' ? input.prompt : '';

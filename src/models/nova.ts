@@ -25,6 +25,7 @@ import {
   keyedRequest,
   readKeyedOutput,
 } from './keyed-blocks.js';
+import { chatMessages, is, objectOr, refusals, turnOrder } from './local-double.js';
 import { checkOptionsFor, nestedObject, numberField, strayKeys, stringArrayField, UNIT } from './rules.js';
 
 /**
@@ -67,6 +68,45 @@ const SYSTEM_KEYS: ReadonlySet<string> = new Set(['text', 'cachePoint']);
 const SPELLINGS = [['maxTokens', 'max_new_tokens'], ['topP', 'top_p'], ['topK', 'top_k']] as const;
 
 const limits = limitTable(LIMITS, FALLBACK);
+
+// The local double's own description of the body (see local-double.ts), written apart from validateInput.
+const LOCAL_REQUEST = is.object(
+  {
+    schemaVersion: is.oneOf('messages-v1'),
+    messages: chatMessages(
+      is.list(
+        is.oneKeyOf({
+          text: is.text,
+          image: is.any,
+          video: is.any,
+          audio: is.any,
+          document: is.any,
+          toolUse: is.any,
+          toolResult: is.any,
+          reasoningContent: is.any,
+          cachePoint: is.any,
+        }),
+        { min: 1 },
+      ),
+    ),
+    system: is.list(is.oneKeyOf({ text: is.text, cachePoint: is.any }), { min: 1 }),
+    // Either spelling of each setting (see the module comment), never both.
+    inferenceConfig: is.object({
+      maxTokens: is.tokens(1),
+      max_new_tokens: is.tokens(1),
+      temperature: is.unit,
+      topP: is.unit,
+      top_p: is.unit,
+      topK: is.integer(0, 500),
+      top_k: is.integer(0, 500),
+      stopSequences: is.list(is.string, { max: 4 }),
+    }),
+    toolConfig: is.any,
+    reasoningConfig: is.any,
+  },
+  ['messages'],
+);
+const LOCAL_SPELLINGS: readonly (readonly [string, string])[] = [['maxTokens', 'max_new_tokens'], ['topP', 'top_p'], ['topK', 'top_k']];
 
 export const nova: ModelFamily = {
   name: 'nova',
@@ -117,6 +157,14 @@ export const nova: ModelFamily = {
   sharesOutputShapeWith: 'converse',
 
   local: {
+    checkRequest(input, modelId) {
+      const found = [...refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens), ...turnOrder(input.messages)];
+      const config = objectOr(input.inferenceConfig);
+      for (const [a, b] of LOCAL_SPELLINGS) {
+        if (config[a] !== undefined && config[b] !== undefined) found.push(`#/inferenceConfig: ${a} and ${b} are one setting, give it once`);
+      }
+      return found;
+    },
     // No claimsInput: a Nova body is a Converse body by shape; the job's model id tells them apart.
     readRequest: keyedRequest,
     writeOutput: keyedAnswer,

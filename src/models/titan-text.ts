@@ -10,7 +10,7 @@
 import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
-import { objectOr, withSettings, type ModelRequest } from './local-double.js';
+import { is, objectOr, refusals, withSettings, type ModelRequest } from './local-double.js';
 import { checkOptionsFor, hasText, isObject, nestedObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
 
 const LIMITS: readonly LimitRow[] = [
@@ -25,6 +25,16 @@ const KEYS: ReadonlySet<string> = new Set(['inputText', 'textGenerationConfig'])
 const CONFIG_KEYS: ReadonlySet<string> = new Set(['maxTokenCount', 'temperature', 'topP', 'stopSequences']);
 
 const limits = limitTable(LIMITS, FALLBACK);
+
+// The local double's own description of the body (see local-double.ts), written apart from validateInput:
+// inputText is the model's text, `User:` and `Bot:` turns and all; what is inside it is not the body's shape.
+const LOCAL_REQUEST = is.object(
+  {
+    inputText: is.text,
+    textGenerationConfig: is.object({ maxTokenCount: is.tokens(0), temperature: is.unit, topP: is.unit, stopSequences: is.list(is.string, { max: 4 }) }),
+  },
+  ['inputText'],
+);
 
 export const titanText: ModelFamily = {
   name: 'titan-text',
@@ -81,6 +91,7 @@ export const titanText: ModelFamily = {
   ownsOutput: (output) => isObject(output) && Array.isArray(output.results) && ('inputTextTokenCount' in output || isObject(output.results[0])),
 
   local: {
+    checkRequest: (input, modelId) => refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens),
     claimsInput: (input) => typeof input.inputText === 'string',
     readRequest(input) {
       const text = typeof input.inputText === 'string' ? input.inputText : '';

@@ -1,8 +1,8 @@
 /**
  * Every family in the registry (src/models/index.ts), the same round trip: build a record for a
- * prompt, let the family's local part read it back as the local double does, answer, and read the
- * answer with the family's reader; each shape test claims its own shapes only. The per-family
- * tests pin the exact documented shapes; this one catches a family whose parts disagree.
+ * prompt, let the family's local part check it and read it back as the local double does, answer,
+ * and read the answer with the family's reader; each shape test claims its own shapes only. The
+ * per-family tests pin the exact documented shapes; this one catches a family whose parts disagree.
  */
 import { describe, expect, it } from 'vitest';
 import type { FamilyName, ModelFamily } from '../../src/models/family.js';
@@ -45,6 +45,13 @@ describe.each(all.map((f): [FamilyName, ModelFamily] => [f.name, f]))('the %s fa
       // No system field in the shape (Mistral): the system prompt leads the user turn.
       expect(turn.text.startsWith(SYSTEM) && turn.text.endsWith(PROMPT)).toBe(true);
     }
+  });
+
+  it("builds records its local check takes, up to the model's most output tokens", () => {
+    const most = family.buildInput({ prompt: PROMPT }, { modelId, maxTokens: family.limits(modelId).maxOutputTokens });
+    expect(family.local.checkRequest(input, modelId)).toEqual([]);
+    expect(family.local.checkRequest(most, modelId)).toEqual([]);
+    expect(family.local.checkRequest({ ...input, modelId }, modelId)).toEqual(['#/modelId: not a key of this request (extra inputs are not permitted)']);
   });
 
   it('is the family a shape guess gives the record, or one that reads it alike', () => {
