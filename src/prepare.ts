@@ -21,8 +21,8 @@ import type { AssignIdsOptions } from './records/ids.js';
 import { quotaProfile, type QuotaProfile } from './bedrock/quotas.js';
 import { rollover, type JobInfo, type RolloverProblem } from './shards/rollover.js';
 import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from './run/location.js';
-import { PREPARED_KEY, REJECTS_KEY } from './run/layout.js';
-import { PREPARED_VERSION, writePreparedRun, type PreparedRunFile } from './run/prepared.js';
+import { INPUT_PREFIX, LEDGER_KEY, LINEAGE_PREFIX, PREPARED_KEY, REJECTS_KEY } from './run/layout.js';
+import { PREPARED_VERSION, preparedJobsOf, writePreparedRun, type PreparedRunFile } from './run/prepared.js';
 import { recipeOf, type Recipe } from './run/recipe.js';
 import { isS3Uri, parseS3Uri } from './stores/uri.js';
 import { openStore, type StoreOptions } from './stores/index.js';
@@ -108,9 +108,6 @@ export interface PrepareSummary {
   /** Pieces prepared on worker threads, and inputs the main thread finished alone (see engine.ts). */
   parallel: EngineStats;
 }
-
-/** The run's manifest key: submit and collect find the shards and lineage through it (src/run/layout.ts). */
-export const MANIFEST_KEY = PREPARED_KEY;
 
 /** What shapes a run's records (src/run/recipe.ts): compared when a run is resumed. */
 export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 'model' | 'stages' | 'adapt' | 'prompt' | 'quotas' | 'ids' | 'read' | 'rejects' | 's3'>): Promise<Recipe> {
@@ -220,7 +217,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     ...(r.problem ? { problem: r.problem } : {}),
     out: options.out,
     rejects: r.rejectsUri,
-    manifest: store.resolve(MANIFEST_KEY),
+    manifest: store.resolve(PREPARED_KEY),
     model: { modelId: options.model.modelId, family: family.name, invocationType: family.invocationType },
     quotas,
     idMode: options.ids?.mode ?? 'deterministic',
@@ -256,14 +253,7 @@ async function writeManifest(store: Store, summary: PrepareSummary, jobs: JobInf
     ...summary,
     ...(extra.rejectsKey ? { rejectsKey: extra.rejectsKey } : {}),
     recipe: extra.recipe,
-    jobs: jobs.map((j) => ({
-      name: j.name,
-      prefix: j.prefix,
-      uri: j.uri,
-      records: j.records,
-      bytes: j.bytes,
-      shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, ...(s.lineageKey ? { lineage: s.lineageKey } : {}), records: s.records, bytes: s.bytes })),
-    })),
+    jobs: preparedJobsOf(jobs),
   };
   await writePreparedRun(store, file);
 }
@@ -324,7 +314,7 @@ async function checkInputsApart(inputs: readonly string[], out: string): Promise
   for (const input of inputs) {
     if (input === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(input)) continue;
     const path = await real(input);
-    const ownPlaces = ['input', 'lineage', REJECTS_KEY, PREPARED_KEY, 'ledger.jsonl'].map((p) => resolvePath(outPath, p));
+    const ownPlaces = [INPUT_PREFIX, LINEAGE_PREFIX, REJECTS_KEY, PREPARED_KEY, LEDGER_KEY].map((p) => resolvePath(outPath, p));
     if (inside(path, outPath) || ownPlaces.some((p) => inside(p, path))) {
       throw new BatchError('E_BAD_OPTION', `the input ${input} and --out ${out} overlap: prepare would read the run it writes${inside(path, outPath) ? ' (the output is inside the input folder)' : ''}`, {
         hint: 'give --out a folder outside the inputs, e.g. beside them',

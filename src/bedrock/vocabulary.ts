@@ -77,6 +77,22 @@ export function accountOfRole(roleArn: string): string {
   return /^arn:aws(?:-[^:]+)?:iam::([0-9]{12})?:/.exec(roleArn)?.[1] ?? '';
 }
 
+/**
+ * A job's output folder (§2.1): `<output>/<jobId>/`, holding `<input file name>.out` for each input
+ * file and `manifest.json.out` (which ends in `.out` too, but is not data).
+ */
+export const OUTPUT_MANIFEST = 'manifest.json.out';
+
+/** The output file Bedrock writes for an input file of this name (`part-00001.jsonl` -> `part-00001.jsonl.out`). */
+export function outputNameFor(inputName: string): string {
+  return `${inputName}.out`;
+}
+
+/** The input file name an output file answers (`part-00001.jsonl.out` -> `part-00001.jsonl`). */
+export function inputNameOf(outputName: string): string {
+  return outputName.endsWith('.out') ? outputName.slice(0, -'.out'.length) : outputName;
+}
+
 /** The counters of a job's `manifest.json.out` (§2.3), in the order Bedrock writes them. */
 export const MANIFEST_FIELDS = Object.freeze([
   'totalRecordCount',

@@ -4,14 +4,14 @@
  * record, echoing `modelInput`, with `modelOutput` or `error`: docs/bedrock.md §2.2), then write
  * `manifest.json.out` with the six counters (§2.3), and say how the job ends. Records whose
  * `modelInput` a real model would refuse (the family's own local check, never prepare's rules) get
- * a 400 error line, as Bedrock answers a malformed body per record; a record error leaves the job Completed (PartiallyCompleted means "not processed in
- * time").
+ * a 400 error line, as Bedrock answers a malformed body per record; a record error leaves the job
+ * Completed (PartiallyCompleted means "not processed in time").
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MANIFEST_FIELDS } from '../bedrock/vocabulary.js';
+import { MANIFEST_FIELDS, OUTPUT_MANIFEST, outputNameFor } from '../bedrock/vocabulary.js';
 import { FAMILIES } from '../models/index.js';
 import { selects, unitHash, type LocalFaults } from './faults.js';
 import type { StoredJob } from './jobs.js';
@@ -37,8 +37,6 @@ export interface RunEnd {
   status: 'Completed' | 'PartiallyCompleted' | 'Failed';
   message?: string;
 }
-
-/** The six counters of `manifest.json.out`, exactly, in this order (docs/bedrock.md §2.3). */
 
 /** One record's output line and whether it holds modelOutput (true) or an error (false). */
 interface Answered {
@@ -70,7 +68,7 @@ export async function runJob(job: StoredJob, plan: RunPlan, c: RunContext): Prom
     let written: Promise<void> | undefined;
     const open = (): Writable => {
       if (!writer) {
-        writer = plan.outStore.createWriteStream(`${plan.outPrefix}/${file.name}.out`, { contentType: 'application/jsonl' });
+        writer = plan.outStore.createWriteStream(`${plan.outPrefix}/${outputNameFor(file.name)}`, { contentType: 'application/jsonl' });
         written = finished(writer);
         written.catch(() => {});
       }
@@ -126,7 +124,7 @@ export async function runJob(job: StoredJob, plan: RunPlan, c: RunContext): Prom
     }
     if (end !== 'done') break;
   }
-  const m = plan.outStore.createWriteStream(`${plan.outPrefix}/manifest.json.out`, { contentType: 'application/json' });
+  const m = plan.outStore.createWriteStream(`${plan.outPrefix}/${OUTPUT_MANIFEST}`, { contentType: 'application/json' });
   m.end(JSON.stringify(Object.fromEntries(MANIFEST_FIELDS.map((f) => [f, job[f]]))));
   await finished(m);
   if (stopped) throw new Stop('stop');

@@ -40,19 +40,9 @@ import { LineSplitter } from '../core/lines.js';
 import { Arena, ShardLineage } from './lineage.js';
 import { parseManifest } from './manifest.js';
 import { Tally } from './tally.js';
-import {
-  baseName,
-  findOutputFolders,
-  readObject,
-  readPrepared,
-  scanObject,
-  readSmall,
-  storeOf,
-  type OutputFolder,
-  type PreparedJob,
-  type PreparedRunFile,
-  type PreparedShard,
-} from './layout.js';
+import { inputNameOf } from '../bedrock/vocabulary.js';
+import { baseName, findOutputFolders, type OutputFolder } from '../run/outputs.js';
+import { readObject, readPrepared, scanObject, readSmall, storeOf, type PreparedJob, type PreparedRunFile, type PreparedShard } from './layout.js';
 import type { CollectResult, CollectSummary, OutputManifest } from './types.js';
 
 export interface CollectOptions {
@@ -264,7 +254,7 @@ export class Collector implements AsyncIterable<CollectResult> {
       for (const file of f.files) {
         this.summary.outputFiles++;
         this.summary.outputBytes += file.size;
-        const name = baseName(file.key).replace(/\.out$/, '');
+        const name = inputNameOf(baseName(file.key));
         const plan = byName.get(name);
         if (plan) plan.outputs.push({ jobId: f.jobId, key: file.key, size: file.size });
         else this.summary.unmatchedFiles.push(file.key);
@@ -285,7 +275,7 @@ export class Collector implements AsyncIterable<CollectResult> {
       withManifest = new Set<string>();
       for (const f of folders) {
         if (!f.manifest) continue;
-        for (const file of f.files) withManifest.add(baseName(file.key).replace(/\.out$/, ''));
+        for (const file of f.files) withManifest.add(inputNameOf(baseName(file.key)));
       }
     }
     for (const job of run.jobs) {

@@ -7,7 +7,9 @@ export { parseOutputLine, parseOutputLineFull, scanOutputLine, scanRanges, sniff
 export { familyOfOutput, readModelOutput } from './model-output.js';
 export { addManifest, parseManifest, reconcileManifest, type ParsedCounts } from './manifest.js';
 export { readLedger as readOutputLedger, type OutputLedger, type OutputLedgerJob } from './ledger.js';
-export { fileTarget, findOutputFolders, OUTPUT_MANIFEST, PREPARED_KEY, readPrepared, type OutputFolder, type PreparedRunFile } from './layout.js';
+export { fileTarget, PREPARED_KEY, readPrepared, type PreparedRunFile } from './layout.js';
+export { findOutputFolders, type OutputFolder } from '../run/outputs.js';
+export { OUTPUT_MANIFEST } from '../bedrock/vocabulary.js';
 export { formatOf, passthroughColumn, RESULT_COLUMNS, resultJsonLine, resultRow, resultsWriter, ResultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './writers.js';
 export { DEFAULT_MAX_ATTEMPTS, isRetryable as isRetryableRecordError, planRetries, RetryPlanner, type Decision, type Disposition, type RetryPlanOptions, type RetryPlanSummary } from './retry.js';
 export { costOf, defaultPrices, loadPrices, priceFor, priceLabel, type ModelPrice, type PriceRow, type PriceTable } from './prices.js';

@@ -1,7 +1,7 @@
 /**
- * Where collect finds things: the prepared run (`prepared.json`, lineage sidecars, shards), the
- * job output folders under the output location (`<output>/<jobId>/<shard file>.out` and
- * `manifest.json.out`, docs/bedrock.md §2.1), and small whole-file reads through a Store.
+ * How collect reads: the prepared run (`prepared.json` through src/run/prepared.ts), objects as
+ * byte streams in chunks sized for the join, and small whole-file reads through a Store. The job
+ * output folders are found by src/run/outputs.ts.
  */
 import { BatchError } from '../errors.js';
 import { readPreparedRun, type PreparedRunFile } from '../run/prepared.js';
@@ -77,8 +77,6 @@ export async function* scanObject(store: Store, key: string): AsyncGenerator<Buf
 }
 
 export { PREPARED_KEY } from '../run/layout.js';
-/** The manifest Bedrock writes in each job's output folder. */
-export const OUTPUT_MANIFEST = 'manifest.json.out';
 
 export type { PreparedJob, PreparedRunFile, PreparedShard } from '../run/prepared.js';
 
@@ -92,49 +90,3 @@ export async function readPrepared(store: Store): Promise<PreparedRunFile> {
   return (await readPreparedRun(store, 'pass --prepared the location that `prepare --out` was given (it holds prepared.json, input/ and lineage/)')).file;
 }
 
-export function baseName(key: string): string {
-  const i = key.lastIndexOf('/');
-  return i < 0 ? key : key.slice(i + 1);
-}
-
-/** One job's output folder: its data files and its manifest, if it has one. */
-export interface OutputFolder {
-  /** The folder's name: the job id (last segment of the job ARN). */
-  jobId: string;
-  /** Keys (in the output store) of its `.jsonl.out` files, in key order. */
-  files: { key: string; size: number }[];
-  /** Key of `manifest.json.out`, when present. */
-  manifest?: string;
-}
-
-/**
- * The job folders under an output location: every `<jobId>/` that holds `.jsonl.out` files or a
- * manifest. `manifest.json.out` is never a data file. Data files directly at the location (it was
- * a job folder itself) form one folder named after the location's last segment.
- */
-export async function findOutputFolders(store: Store): Promise<OutputFolder[]> {
-  const folders = new Map<string, OutputFolder>();
-  const root = rootName(store.uri);
-  for await (const o of store.list('')) {
-    const slash = o.key.indexOf('/');
-    const jobId = slash < 0 ? root : o.key.slice(0, slash);
-    const name = baseName(o.key);
-    const isManifest = name === OUTPUT_MANIFEST;
-    if (!isManifest && !name.endsWith('.jsonl.out')) continue;
-    let f = folders.get(jobId);
-    if (!f) folders.set(jobId, (f = { jobId, files: [] }));
-    if (isManifest) {
-      // only the folder's own manifest (not one nested deeper)
-      if (o.key === (slash < 0 ? OUTPUT_MANIFEST : `${jobId}/${OUTPUT_MANIFEST}`)) f.manifest = o.key;
-    } else {
-      f.files.push({ key: o.key, size: o.size });
-    }
-  }
-  return [...folders.values()].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));
-}
-
-function rootName(uri: string): string {
-  const trimmed = uri.replace(/\/+$/, '');
-  const i = trimmed.lastIndexOf('/');
-  return i < 0 ? trimmed : trimmed.slice(i + 1);
-}

@@ -25,7 +25,7 @@ import { LEDGER_KEY } from './ledger.js';
 import { PREPARED_KEY, storeOf } from './layout.js';
 import { REJECTS_KEY } from '../run/layout.js';
 import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from '../run/location.js';
-import { PREPARED_VERSION, writePreparedRun, type PreparedRunFile } from '../run/prepared.js';
+import { PREPARED_VERSION, preparedJobsOf, writePreparedRun, type PreparedRunFile } from '../run/prepared.js';
 import type { CollectResult, RecordError } from './types.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
@@ -359,14 +359,7 @@ export class RetryPlanner {
       bytesRead: 0,
       bytesWritten: r.bytes,
       shards: r.shards.map((s) => ({ uri: s.uri, records: s.records, bytes: s.bytes })),
-      jobs: r.jobs.map((j) => ({
-        name: j.name,
-        prefix: j.prefix,
-        uri: j.uri,
-        records: j.records,
-        bytes: j.bytes,
-        shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, ...(s.lineageKey ? { lineage: s.lineageKey } : {}), records: s.records, bytes: s.bytes })),
-      })),
+      jobs: preparedJobsOf(r.jobs),
       rebalanced: r.rebalanced,
       submittable: r.submittable,
       ...(r.problem ? { problem: r.problem } : {}),

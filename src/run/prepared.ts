@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { BatchError } from '../errors.js';
 import type { FamilyName, InvocationType } from '../models/family.js';
 import type { QuotaProfile } from '../bedrock/quotas.js';
+import type { JobInfo } from '../shards/rollover.js';
 import { readSmall } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import { PREPARED_KEY } from './layout.js';
@@ -102,6 +103,18 @@ export interface PreparedRunRead {
 function notPrepared(uri: string, what: string, hint: string): BatchError {
   // the message starts with the file (BatchError puts it first)
   return new BatchError('E_NOT_PREPARED', what, { file: uri, hint });
+}
+
+/** The jobs as prepared.json lists them, from what the rollover wrote. */
+export function preparedJobsOf(jobs: readonly JobInfo[]): PreparedJob[] {
+  return jobs.map((j) => ({
+    name: j.name,
+    prefix: j.prefix,
+    uri: j.uri,
+    records: j.records,
+    bytes: j.bytes,
+    shards: j.shards.map((s) => ({ key: s.key, uri: s.uri, ...(s.lineageKey ? { lineage: s.lineageKey } : {}), records: s.records, bytes: s.bytes })),
+  }));
 }
 
 /**

@@ -7,7 +7,6 @@ import type { Reject, SourceItem } from '../../src/records/types.js';
 import { brief, bytes, decode, splitAt, splitEvery, sumBytes, type Out } from './helpers.js';
 
 const ENGINES = ['fast', 'csv-parse'] as const;
-const items = (out: Out[]) => out.filter((x): x is SourceItem => x.kind === 'item');
 const rejects = (out: Out[]) => out.filter((x): x is Reject => x.kind === 'reject');
 const BOM = '\ufeff';
 

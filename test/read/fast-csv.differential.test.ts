@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
 import { csvRows } from '../../src/read/csv.js';
 import { FastCsvDecoder, type FastCsvSink } from '../../src/read/fast-csv.js';
-import { decode, splitAt, splitEvery, type Out } from './helpers.js';
+import { decode, splitAt, splitEvery } from './helpers.js';
 
 const SEED = 20240917;
 
