@@ -103,114 +103,36 @@ export {
 } from './run/prepared.js';
 
 // jobs: submit a prepared run, watch its jobs, status, stop
-export {
-  createBedrockClient,
-  JobWatch,
-  runStatus,
-  RunSubmission,
-  stopJobs,
-  submitRun,
-  watchJobs,
-  type BackoffOptions,
-  type BedrockClientOptions,
-  type JobState,
-  type LocalRunOptions,
-  type Mode,
-  type PollOptions,
-  type Progress,
-  type RecordCounts,
-  type RetryEvent,
-  type RunStatus,
-  type RunStatusOptions,
-  type StopJobsOptions,
-  type StopOutcome,
-  type SubmitResult,
-  type SubmitRunOptions,
-  type SubmittedEvent,
-  type TargetEvent,
-  type WaitingEvent,
-  type WatchedJob,
-  type WatchOptions,
-} from './jobs/index.js';
+export { createBedrockClient, type BedrockClientOptions } from './jobs/client.js';
+export { JobWatch, watchJobs, type PollOptions, type Progress, type RetryEvent, type WatchedJob, type WatchOptions } from './jobs/watch.js';
+export { runStatus, stopJobs, type RunStatus, type RunStatusOptions, type StopJobsOptions, type StopOutcome } from './jobs/status.js';
+export { RunSubmission, submitRun, type JobState, type SubmitResult, type SubmitRunOptions, type SubmittedEvent, type TargetEvent, type WaitingEvent } from './jobs/submit.js';
+export type { BackoffOptions } from './jobs/backoff.js';
+export type { LocalRunOptions, Mode } from './target.js';
+export type { RecordCounts } from './jobs/ledger.js';
 
 // the embedded local Bedrock batch service, and the local models it answers with
-export {
-  extractiveSummariser,
-  localClientConfig,
-  ModelCallError,
-  openAiChatModel,
-  startLocalService,
-  type ChatTurn,
-  type ExtractiveOptions,
-  type JobSelector,
-  type LocalBatchService,
-  type LocalDelays,
-  type LocalFaults,
-  type LocalModel,
-  type LocalService,
-  type LocalServiceOptions,
-  type ModelAnswer,
-  type ModelContext,
-  type ModelRequest,
-  type OpenAiChatOptions,
-  type StartLocalServiceOptions,
-  type StoredJob,
-  type StoreResolver,
-  type Transition,
-} from './local/index.js';
+export { extractiveSummariser, ModelCallError, openAiChatModel, type ExtractiveOptions, type LocalModel, type ModelContext, type OpenAiChatOptions } from './local/models.js';
+export { localClientConfig, startLocalService, type LocalService, type StartLocalServiceOptions } from './local/server.js';
+export type { ChatTurn, ModelAnswer, ModelRequest } from './local/responses.js';
+export type { JobSelector, LocalFaults } from './local/faults.js';
+export type { LocalBatchService, LocalDelays, LocalServiceOptions, Transition } from './local/service.js';
+export type { StoredJob } from './local/jobs.js';
+export type { StoreResolver } from './local/stores.js';
 
 // collect: outputs joined to their calls by recordId, one typed result per record
-export {
-  collectResults,
-  collectRun,
-  Collector,
-  lineageColumns,
-  readModelOutput,
-  type BadLine,
-  type CollectOptions,
-  type CollectProgress,
-  type CollectResult,
-  type CollectRunOptions,
-  type CollectRunSummary,
-  type CollectSummary,
-  type ErrorResult,
-  type JobTally,
-  type ManifestIssue,
-  type MissingResult,
-  type RecordError,
-  type ResultKind,
-  type SuccessResult,
-} from './results/index.js';
+export { collectResults, Collector, lineageColumns, type CollectOptions, type CollectProgress } from './results/collect.js';
+export { collectRun, type CollectRunOptions, type CollectRunSummary } from './results/run.js';
+export { readModelOutput } from './results/model-output.js';
+export type { BadLine, CollectResult, CollectSummary, ErrorResult, JobTally, ManifestIssue, MissingResult, RecordError, ResultKind, SuccessResult } from './results/types.js';
 
 // results writers: JSONL, CSV, TSV
-export { RESULT_COLUMNS, resultJsonLine, resultRow, ResultsWriter, resultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './results/index.js';
+export { RESULT_COLUMNS, resultJsonLine, resultRow, ResultsWriter, resultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './results/writers.js';
 
 // retry planning: retry runs and dead letters
-export {
-  DEFAULT_MAX_ATTEMPTS,
-  isRetryableRecordError,
-  planRetries,
-  RetryPlanner,
-  type Decision,
-  type Disposition,
-  type RetryPlanOptions,
-  type RetryPlanSummary,
-} from './results/index.js';
+export { DEFAULT_MAX_ATTEMPTS, isRetryable as isRetryableRecordError, planRetries, RetryPlanner, type Decision, type Disposition, type RetryPlanOptions, type RetryPlanSummary } from './results/retry.js';
 
 // estimate and prices: tokens and cost, before submitting and after collecting
-export {
-  costOf,
-  costReport,
-  defaultPrices,
-  estimateRun,
-  loadPrices,
-  priceFor,
-  type CostLine,
-  type CostReport,
-  type EstimateOptions,
-  type EstimateReport,
-  type ModelPrice,
-  type PriceRow,
-  type PriceTable,
-  type TokenSource,
-} from './results/index.js';
+export { costOf, defaultPrices, loadPrices, priceFor, type ModelPrice, type PriceRow, type PriceTable } from './results/prices.js';
+export { costReport, type CostLine, type CostReport, type TokenSource } from './results/report.js';
+export { estimateRun, type EstimateOptions, type EstimateReport } from './results/estimate.js';

@@ -7,6 +7,7 @@
  */
 import { BatchError } from '../errors.js';
 import type { Store } from '../stores/store.js';
+import { LineSplitter } from '../core/lines.js';
 import { scanObject } from './layout.js';
 
 const HEAD = Buffer.from('{"recordId":"');
@@ -51,29 +52,22 @@ export class ShardLineage {
       chunk.copy(arena.reserve(size + chunk.length, size), size);
       size += chunk.length;
     }
+    // The file ends with `\n` as rollover writes it; one added to a cut-off last line keeps every
+    // line inside the arena, so the one splitter hands each over as offsets into it, no copies.
+    if (size > 0 && arena.buf[size - 1] !== 10) arena.reserve(size + 1, size)[size++] = 10;
     const b = arena.buf;
     const l = new ShardLineage(b);
-    let pos = size >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-    let lineNo = 0;
-    while (pos < size) {
-      let nl = b.indexOf(10, pos);
-      if (nl < 0 || nl > size) nl = size;
-      lineNo++;
-      let end = nl;
-      if (end > pos && b[end - 1] === 13) end--;
-      let s = pos;
-      while (s < end && (b[s] === 32 || b[s] === 9)) s++;
-      if (s < end) {
-        const id = recordIdAt(b, pos, end);
-        if (id === undefined) throw new BatchError('E_NOT_PREPARED', 'a lineage line without a recordId', { file: uri, line: lineNo, hint: 'the run is damaged: prepare it again' });
-        if (l.index.has(id)) throw new BatchError('E_DUPLICATE_ID', `recordId ${id} appears twice in the lineage`, { file: uri, line: lineNo, hint: 'the run is damaged: prepare it again' });
-        l.index.set(id, l.ids.length);
-        l.ids.push(id);
-        l.starts.push(pos);
-        l.ends.push(end);
-      }
-      pos = nl + 1;
-    }
+    const lines = new LineSplitter({ maxLineBytes: MAX_BYTES, overflow: 'error', file: uri });
+    lines.push(b.subarray(0, size), (_buf, start, end, line) => {
+      const id = recordIdAt(b, start, end);
+      if (id === undefined) throw new BatchError('E_NOT_PREPARED', 'a lineage line without a recordId', { file: uri, line, hint: 'the run is damaged: prepare it again' });
+      if (l.index.has(id)) throw new BatchError('E_DUPLICATE_ID', `recordId ${id} appears twice in the lineage`, { file: uri, line, hint: 'the run is damaged: prepare it again' });
+      l.index.set(id, l.ids.length);
+      l.ids.push(id);
+      l.starts.push(start);
+      l.ends.push(end);
+    });
+    lines.end(() => {});
     l.answered = new Uint8Array(l.ids.length);
     l.open = l.ids.length;
     return l;

@@ -76,6 +76,12 @@ describe('stream-json in place of the JSON reader', () => {
     expect(sent(theirs)).toEqual(sent(ours));
   });
 
+  it('README.md shows examples/stream-json.mjs word for word, under "With stream-json"', async () => {
+    const readme = await readFile(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    const section = readme.slice(readme.indexOf('\n### With stream-json\n'));
+    expect(/\n```js\n([\s\S]*?)```\n/.exec(section)?.[1]).toBe(await readFile(EXAMPLE, 'utf8'));
+  });
+
   it('examples/stream-json.mjs prepares the export: the shard holds those records', async () => {
     const out = join(tmp.dir, 'batch');
     const { stdout } = await promisify(execFile)(process.execPath, [EXAMPLE, DIALOGUES, out], { cwd: tmp.dir, env: ENV });
