@@ -21,6 +21,10 @@ export class RunSlots {
    */
   acquire(signal: AbortSignal, deadline?: number): Promise<Release | undefined> {
     return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
       let waiting = true;
       const stopWaiting = () => {
         waiting = false;
