@@ -21,12 +21,12 @@
  *   writing outside.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readlink, realpath, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import type { ObjectInfo, Store } from '../stores/store.js';
-import { handleStream } from '../stores/local.js';
+import { handleStream, removeDeadPartialsBelow } from '../stores/local.js';
 
 /** `.` and `..` segments stored as `%2E` / `%2E%2E`, so a key is never a path step out of the store. */
 export function encodeKey(key: string): string {
@@ -334,25 +334,6 @@ export class ConfinedStore implements Store {
       return 0;
     }
     if (!isInside(root, start)) return 0; // its writes are refused anyway, naming the key
-    let removed = 0;
-    const walk = async (d: string): Promise<void> => {
-      const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        const p = join(d, e.name);
-        if (e.isDirectory()) await walk(p);
-        const m = /\.partial-(\d+)-\d+$/.exec(e.name);
-        if (!e.isFile() || !m) continue;
-        const pid = Number(m[1]);
-        if (pid === process.pid ? !writing.has(p) : !alive(pid)) {
-          const st = await lstat(p).catch(() => undefined);
-          if (st?.isFile()) {
-            await rm(p, { force: true });
-            removed++;
-          }
-        }
-      }
-    };
-    await walk(start);
-    return removed;
+    return removeDeadPartialsBelow(start, (pid, path) => (pid === process.pid ? !writing.has(path) : !alive(pid)));
   }
 }

@@ -88,8 +88,6 @@ export function writeStateFile(path: string, jobs: Iterable<StoredJob>): void {
   writeFileAtomic(path, JSON.stringify({ version: STATE_VERSION, jobs: [...jobs] } satisfies StateFile) + '\n');
 }
 
-export { pidAlive };
-
 /**
  * The lock of a state file, `<file>.lock`: correct under races, half-written files and PID reuse.
  *

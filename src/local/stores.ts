@@ -18,13 +18,13 @@
  * the names back.
  */
 import { join } from 'node:path';
-import { readdir, realpath, rm, stat } from 'node:fs/promises';
-import { pidAlive } from './state.js';
+import { realpath, stat } from 'node:fs/promises';
+import { pidAlive } from '../core/process.js';
 import { ConfinedStore, decodeKey, encodeKey, isInside } from './confined.js';
 import type { Readable, Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
 import { openStore } from '../stores/index.js';
-import { LocalStore } from '../stores/local.js';
+import { LocalStore, removeDeadPartialsBelow } from '../stores/local.js';
 import type { ObjectInfo, Store, WriteOptions } from '../stores/store.js';
 
 export { parseS3Uri, type S3Location } from '../stores/uri.js';
@@ -99,22 +99,7 @@ export async function removeOrphanedPartials(store: Store, prefix: string): Prom
   if (store instanceof ConfinedStore) return store.removeOrphanedPartials(prefix, pidAlive);
   const local = store instanceof DotSafeStore ? store.inner : store;
   if (!(local instanceof LocalStore)) return 0;
-  const dir = local.path(encodeKey(prefix));
-  let removed = 0;
-  const walk = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      const m = /\.partial-(\d+)-\d+$/.exec(e.name);
-      if (e.isFile() && m && !pidAlive(Number(m[1]))) {
-        await rm(p, { force: true });
-        removed++;
-      }
-    }
-  };
-  await walk(dir);
-  return removed;
+  return removeDeadPartialsBelow(local.path(encodeKey(prefix)));
 }
 
 /** A local store whose keys are S3 keys (see the module comment). */

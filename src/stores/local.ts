@@ -1,6 +1,6 @@
 /** A store on a local directory. Writes go to a temporary file, fsynced and renamed into place on finish. */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, open as openFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, open as openFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fsyncDir } from '../core/durable.js';
@@ -122,6 +122,31 @@ export class LocalStore implements Store {
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
   }
+}
+
+/**
+ * The temporary files of dead writers anywhere below `dir`: `<file>.partial-<pid>-<n>` for which
+ * `orphan(pid, path)` holds (default: its process is gone). Only real folders are walked, links are
+ * not followed, and only regular files are removed. Returns how many were.
+ */
+export async function removeDeadPartialsBelow(dir: string, orphan: (pid: number, path: string) => boolean = (pid) => !pidAlive(pid)): Promise<number> {
+  let removed = 0;
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      const m = /\.partial-(\d+)-\d+$/.exec(e.name);
+      if (!e.isFile() || !m || !orphan(Number(m[1]), p)) continue;
+      const st = await lstat(p).catch(() => undefined);
+      if (st?.isFile()) {
+        await rm(p, { force: true });
+        removed++;
+      }
+    }
+  };
+  await walk(dir);
+  return removed;
 }
 
 /**

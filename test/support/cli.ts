@@ -44,10 +44,10 @@ export function firstLine(child: ChildProcess): Promise<string> {
 /** Run the CLI to its end. */
 export const cli = (args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Finished> => finish(start(args, cwd, env));
 
-/** Wait until `test` holds while `child` runs (the guard only stops a hung test). */
-export async function until(child: ChildProcess, test: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
+/** Wait until `holds()` is true while `child` runs (the guard only stops a hung test). */
+export async function until(child: ChildProcess, holds: () => boolean | Promise<boolean>, what: string, guardMs = 30_000): Promise<void> {
   const end = Date.now() + guardMs;
-  while (!(await test())) {
+  while (!(await holds())) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the process ended (${child.exitCode ?? child.signalCode}) before ${what}`);
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
