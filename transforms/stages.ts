@@ -8,7 +8,8 @@ import type { Step } from '../src/core/step.js';
 import type { PrepareItem, SourceItem } from '../src/records/types.js';
 import type { PinnedStages, StagesModule } from '../src/parallel/stages.js';
 import { adaptCalls, detectFormat, type AdaptOptions } from './adapters/detect.js';
-import { keyString, isRecord } from './adapters/common.js';
+import { isObject } from '../src/core/values.js';
+import { keyString } from './adapters/common.js';
 import { detectRowColumns, utteranceRows } from './adapters/rows.js';
 import { promptCalls, type PromptOptions } from './prompts/call-summary.js';
 
@@ -32,7 +33,7 @@ export function pinStages(first: SourceItem, options: CallStageOptions = {}): Pi
   const implied = adapt.key !== undefined || adapt.text !== undefined || adapt.speaker !== undefined ? 'rows' : undefined;
   const format = adapt.format ?? implied ?? detectFormat(first, adapt);
   if (format !== 'rows') return { options: { ...options, adapt: { ...adapt, format } }, groupKey: undefined };
-  if (adapt.columns === undefined && !isRecord(first.value)) return undefined;
+  if (adapt.columns === undefined && !isObject(first.value)) return undefined;
   const columns = adapt.columns ?? detectRowColumns(first.value as Record<string, unknown>, first.file, adapt);
   // Only an utterance export groups adjacent rows: a one-call-per-row file is cut anywhere between rows.
   return { options: { ...options, adapt: { ...adapt, format, columns } }, groupKey: utteranceRows(columns, adapt.rows) ? columns.key : undefined };
@@ -40,7 +41,7 @@ export function pinStages(first: SourceItem, options: CallStageOptions = {}): Pi
 
 /** The key adjacent rows are grouped by, as the row adapter reads it (undefined: no key). */
 export function groupKeyOf(item: SourceItem, column: string): string | undefined {
-  return isRecord(item.value) ? keyString(item.value[column]) : undefined;
+  return isObject(item.value) ? keyString(item.value[column]) : undefined;
 }
 
 const stages: StagesModule<CallStageOptions> = { createStages, pinStages, groupKeyOf };

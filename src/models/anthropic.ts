@@ -7,6 +7,7 @@
  * Output: `{id, type:"message", role, model, content:[{type:"text",text}], stop_reason, stop_sequence,
  * usage:{input_tokens, output_tokens}}`.
  */
+import { isObject } from '../core/values.js';
 import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, joinTexts, num, outputSummary, samplingOf, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
@@ -16,7 +17,6 @@ import {
   checkMessages,
   checkOptionsFor,
   hasText,
-  isObject,
   numberField,
   strayKeys,
   stringArrayField,

@@ -4,7 +4,8 @@
  * and the summary made of the fields an output holds.
  */
 import type { ModelOptions, ModelOutputSummary } from './family.js';
-import { hasText, isObject } from './rules.js';
+import { isObject } from '../core/values.js';
+import { hasText } from './rules.js';
 
 /** The system prompt to send: the per-record one, else the option; blank counts as none. */
 export function systemOf(prompt: { system?: string | undefined }, options: ModelOptions): string | undefined {

@@ -9,7 +9,8 @@
 import type { ModelOptions, ModelOutputSummary, PromptText } from './family.js';
 import { fieldsOf, joinTexts, outputSummary, samplingOf, systemOf } from './fields.js';
 import { chatRequest, objectOr, withSettings, type ModelAnswer, type ModelRequest } from './local-double.js';
-import { blockText, checkMessages, isObject, strayKeys, type BlankCode, type Issues } from './rules.js';
+import { isObject } from '../core/values.js';
+import { blockText, checkMessages, strayKeys, type BlankCode, type Issues } from './rules.js';
 
 /** The body for one prompt: the user message, system blocks when there is a system prompt, `inferenceConfig`. */
 export function buildKeyedInput(prompt: PromptText, options: ModelOptions, defaultMaxTokens: number): Record<string, unknown> {

@@ -13,7 +13,8 @@ import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
 import { is, refusals, withSettings, type ModelRequest } from './local-double.js';
-import { checkOptionsFor, hasText, isObject, numberField, strayKeys, textField, UNIT } from './rules.js';
+import { isObject } from '../core/values.js';
+import { checkOptionsFor, hasText, numberField, strayKeys, textField, UNIT } from './rules.js';
 
 /** max_gen_len is capped at 2048 on Bedrock for the Llama 3 line; Llama 4's cap is [UNCONFIRMED], kept at 2048. */
 const LIMITS: readonly LimitRow[] = [

@@ -9,6 +9,7 @@
  * (rules.ts, fields.ts, keyed-blocks.ts' checks). Prepare's rules and the double's check are two
  * implementations of one contract that test each other (test/local/independent-checks.test.ts).
  */
+import { isObject } from '../core/values.js';
 
 export interface ChatTurn {
   role: 'user' | 'assistant';
@@ -63,13 +64,9 @@ export interface LocalShape {
   writeOutput(answer: ModelAnswer, context: AnswerContext): Record<string, unknown>;
 }
 
-function isObj(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** The object itself, or an empty one for anything else. */
 export function objectOr(value: unknown): Record<string, unknown> {
-  return isObj(value) ? value : {};
+  return isObject(value) ? value : {};
 }
 
 /** A string's text, or the `text` of content blocks joined by newlines; '' for anything else. */
@@ -85,7 +82,7 @@ export function blocksText(content: unknown): string {
 /** The request of a chat body: `messages` `[{role, content}]` and an optional `system` (a string or blocks). */
 export function chatRequest(messages: unknown, system: unknown): ModelRequest {
   const turns = Array.isArray(messages)
-    ? messages.filter(isObj).map((m): ChatTurn => ({ role: m.role === 'assistant' ? 'assistant' : 'user', text: blocksText(m.content) }))
+    ? messages.filter(isObject).map((m): ChatTurn => ({ role: m.role === 'assistant' ? 'assistant' : 'user', text: blocksText(m.content) }))
     : [];
   const req: ModelRequest = { turns };
   const text = blocksText(system);
@@ -207,7 +204,7 @@ function walk(value: unknown, schema: Schema, at: string, maxOutputTokens: numbe
       value.forEach((item, i) => walk(item, schema.items, `${at}/${i}`, maxOutputTokens, found));
       return;
     case 'object': {
-      if (!isObj(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
+      if (!isObject(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
       let known = 0;
       for (const [key, field] of Object.entries(value)) {
         if (field === undefined) continue;
@@ -222,7 +219,7 @@ function walk(value: unknown, schema: Schema, at: string, maxOutputTokens: numbe
       return;
     }
     case 'tagged': {
-      if (!isObj(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
+      if (!isObject(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
       const tag = value[schema.tag];
       if (typeof tag !== 'string' || !Object.hasOwn(schema.variants, tag)) {
         return void found.push(`${at}/${schema.tag}: expected one of ${Object.keys(schema.variants).join(', ')}, found ${shown(tag)}`);
@@ -259,7 +256,7 @@ function typeOf(value: unknown): JsonType | undefined {
   if (typeof value === 'string') return 'string';
   if (typeof value === 'number') return 'number';
   if (Array.isArray(value)) return 'list';
-  return isObj(value) ? 'object' : undefined;
+  return isObject(value) ? 'object' : undefined;
 }
 
 /** A value as a reason shows it: numbers and short strings as they are, others by their type. */

@@ -13,7 +13,8 @@ import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
 import { is, refusals, withSettings } from './local-double.js';
-import { checkOptionsFor, hasText, isObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
+import { isObject } from '../core/values.js';
+import { checkOptionsFor, hasText, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
 
 /** Output maxima from the Bedrock Mistral text-completion page (max_tokens column). */
 const LIMITS: readonly LimitRow[] = [

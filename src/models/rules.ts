@@ -3,13 +3,10 @@
  * Each names the field and the rule in a `ValidationIssue` (one line) pushed onto `issues`.
  * These run on every record: no regex over whole texts, no copies of the input.
  */
+import { isObject } from '../core/values.js';
 import type { ModelLimits, ModelOptions, ValidationIssue } from './family.js';
 
 export type Issues = ValidationIssue[];
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Does the text hold anything but whitespace? Stops at the first non-blank character. */
 export function hasText(text: string): boolean {

@@ -11,7 +11,8 @@ import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
 import { is, objectOr, refusals, withSettings, type ModelRequest } from './local-double.js';
-import { checkOptionsFor, hasText, isObject, nestedObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
+import { isObject } from '../core/values.js';
+import { checkOptionsFor, hasText, nestedObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
 
 const LIMITS: readonly LimitRow[] = [
   { pattern: /^amazon\.titan-text-lite/, contextTokens: 4_096, maxOutputTokens: 4_096 },

@@ -18,7 +18,7 @@ import { BatchError } from '../errors.js';
 import { stepStream, type Step } from '../core/step.js';
 import { familyFor } from '../models/index.js';
 import type { FamilyName, InvocationType, ModelFamily } from '../models/family.js';
-import { isObject } from '../models/rules.js';
+import { isObject } from '../core/values.js';
 import { estimateTokens } from './tokens.js';
 import { reject, type PrepareItem, type PreparedRecord } from './types.js';
 

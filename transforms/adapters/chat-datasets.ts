@@ -11,34 +11,25 @@
 import { reject } from '../../src/records/types.js';
 import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
-import {
-  codedTurn,
-  documentStep,
-  isRecord,
-  keyString,
-  makeCall,
-  pickPassthrough,
-  textString,
-  type AdapterOptions,
-  type DocumentAdapter,
-} from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { codedTurn, documentStep, keyString, makeCall, pickPassthrough, textString, type AdapterOptions, type DocumentAdapter } from './common.js';
 
 export const abcdAdapter: DocumentAdapter = {
   name: 'abcd',
   description: 'ASAPP ABCD dialogues ({convo_id, original: [[speaker, text]]})',
   sniff(value) {
-    return isRecord(value) && 'convo_id' in value && Array.isArray(value.original);
+    return isObject(value) && 'convo_id' in value && Array.isArray(value.original);
   },
   adapt(item: SourceItem, options) {
     const v = item.value;
-    if (!isRecord(v) || !Array.isArray(v.original)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected an ABCD dialogue {convo_id, original}');
+    if (!isObject(v) || !Array.isArray(v.original)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected an ABCD dialogue {convo_id, original}');
     const key = keyString(v.convo_id);
     if (key === undefined) return reject(item, 'adapt', 'E_MISSING_KEY', 'the dialogue has no convo_id');
     const turns: Turn[] = [];
     for (const pair of v.original) {
       if (Array.isArray(pair)) turns.push(codedTurn(textString(pair[1]) ?? '', textString(pair[0])));
     }
-    const scenario = isRecord(v.scenario) ? v.scenario : {};
+    const scenario = isObject(v.scenario) ? v.scenario : {};
     const pick = options.passthrough === 'none' ? undefined : pickPassthrough({ flow: scenario.flow, subflow: scenario.subflow }, new Set(), 'auto');
     return makeCall(item, key, turns, pick);
   },
@@ -48,16 +39,16 @@ export const taskmasterAdapter: DocumentAdapter = {
   name: 'taskmaster',
   description: 'Google Taskmaster-1 dialogues ({conversation_id, utterances: [{speaker, text}]})',
   sniff(value) {
-    return isRecord(value) && 'conversation_id' in value && Array.isArray(value.utterances);
+    return isObject(value) && 'conversation_id' in value && Array.isArray(value.utterances);
   },
   adapt(item: SourceItem, options) {
     const v = item.value;
-    if (!isRecord(v) || !Array.isArray(v.utterances)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected a Taskmaster dialogue {conversation_id, utterances}');
+    if (!isObject(v) || !Array.isArray(v.utterances)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected a Taskmaster dialogue {conversation_id, utterances}');
     const key = keyString(v.conversation_id);
     if (key === undefined) return reject(item, 'adapt', 'E_MISSING_KEY', 'the dialogue has no conversation_id');
     const turns: Turn[] = [];
     for (const u of v.utterances) {
-      if (isRecord(u)) turns.push(codedTurn(textString(u.text) ?? '', textString(u.speaker)));
+      if (isObject(u)) turns.push(codedTurn(textString(u.text) ?? '', textString(u.speaker)));
     }
     return makeCall(item, key, turns, pickPassthrough(v, new Set(['conversation_id', 'utterances']), options.passthrough));
   },

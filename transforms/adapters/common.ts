@@ -6,6 +6,7 @@
  * The rules every format shares (key fallback, roles from labels, passthrough, the size bound) are
  * docs/formats.md §0.
  */
+import { isObject } from '../../src/core/values.js';
 import { BatchError, preview } from '../../src/errors.js';
 import { reject } from '../../src/records/types.js';
 import type { Call, PrepareItem, Reject, Role, SourceItem, Turn } from '../../src/records/types.js';
@@ -165,10 +166,6 @@ export function labelFromCode(code: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function isScalar(value: unknown): value is string | number | boolean {
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
@@ -264,7 +261,7 @@ export function codedTurn(text: string, code: string | undefined, startMs?: numb
 export function describeShape(value: unknown): string {
   if (typeof value === 'string') return 'a text document';
   if (Array.isArray(value)) return 'a JSON array';
-  if (!isRecord(value)) return `a ${value === null ? 'null' : typeof value}`;
+  if (!isObject(value)) return `a ${value === null ? 'null' : typeof value}`;
   const keys = Object.keys(value);
   const shown = keys.slice(0, 20).map((k) => JSON.stringify(preview(k, 40)));
   return `fields [${shown.join(', ')}${keys.length > 20 ? `, … ${keys.length - 20} more` : ''}]`;

@@ -14,25 +14,12 @@
 import { reject } from '../../src/records/types.js';
 import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
-import {
-  baseName,
-  codedTurn,
-  documentStep,
-  fileKey,
-  isRecord,
-  keyString,
-  makeCall,
-  msValue,
-  pickPassthrough,
-  roleFromLabel,
-  textString,
-  type AdapterOptions,
-  type DocumentAdapter,
-} from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { baseName, codedTurn, documentStep, fileKey, keyString, makeCall, msValue, pickPassthrough, roleFromLabel, textString, type AdapterOptions, type DocumentAdapter } from './common.js';
 
 function looksLikeContactLens(v: Record<string, unknown>): boolean {
   if (!Array.isArray(v.Transcript) || typeof v.JobName === 'string') return false;
-  if (isRecord(v.CustomerMetadata)) return true;
+  if (isObject(v.CustomerMetadata)) return true;
   const version = typeof v.Version === 'string' ? v.Version : '';
   return Array.isArray(v.Participants) && (/^(VOICE|CHAT)-/.test(version) || /^\d+\.\d+\.\d+$/.test(version));
 }
@@ -44,28 +31,28 @@ export const contactLensAdapter: DocumentAdapter = {
   name: 'contact-lens',
   description: 'Amazon Connect Contact Lens analysis (voice: roles via Participants[]; chat: MESSAGE entries)',
   sniff(value) {
-    return isRecord(value) && looksLikeContactLens(value);
+    return isObject(value) && looksLikeContactLens(value);
   },
   adapt(item: SourceItem, options) {
     const v = item.value;
-    if (!isRecord(v) || !Array.isArray(v.Transcript)) {
+    if (!isObject(v) || !Array.isArray(v.Transcript)) {
       return reject(item, 'adapt', 'E_MISSING_TEXT', 'not a Contact Lens analysis: no Transcript[]; check the file or pick another --format');
     }
     const roles = new Map<string, string>();
     if (Array.isArray(v.Participants)) {
       for (const p of v.Participants) {
-        if (isRecord(p) && typeof p.ParticipantId === 'string' && typeof p.ParticipantRole === 'string') roles.set(p.ParticipantId, p.ParticipantRole);
+        if (isObject(p) && typeof p.ParticipantId === 'string' && typeof p.ParticipantRole === 'string') roles.set(p.ParticipantId, p.ParticipantRole);
       }
     }
     const turns: Turn[] = [];
     for (const t of v.Transcript) {
-      if (!isRecord(t)) continue;
+      if (!isObject(t)) continue;
       if (typeof t.Type === 'string' && t.Type !== 'MESSAGE') continue; // chat EVENT rows
       const id = textString(t.ParticipantId);
       const code = textString(t.ParticipantRole) ?? (id !== undefined ? roles.get(id) : undefined) ?? (roleFromLabel(id) ? id : undefined);
       turns.push(codedTurn(textString(t.Content) ?? '', code, msValue(t.BeginOffsetMillis), msValue(t.EndOffsetMillis)));
     }
-    const meta = isRecord(v.CustomerMetadata) ? v.CustomerMetadata : undefined;
+    const meta = isObject(v.CustomerMetadata) ? v.CustomerMetadata : undefined;
     const fromName = /^(.+?)_analysis_/.exec(baseName(item.file))?.[1];
     const key = keyString(meta?.ContactId) ?? fromName ?? fileKey(item);
     return makeCall(item, key, turns, pickPassthrough(v, USED, options.passthrough));

@@ -13,7 +13,8 @@
 import { BatchError, preview } from '../../src/errors.js';
 import type { PrepareItem, SourceItem } from '../../src/records/types.js';
 import { stepStream, type Step } from '../../src/core/step.js';
-import { describeShape, documentStep, isRecord, normaliseAdapterOptions, type DocumentAdapter } from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { describeShape, documentStep, normaliseAdapterOptions, type DocumentAdapter } from './common.js';
 import { abcdAdapter, taskmasterAdapter } from './chat-datasets.js';
 import { contactLensAdapter } from './contact-lens.js';
 import { microsoftAdapter } from './microsoft.js';
@@ -58,7 +59,7 @@ const FLAG_HINT = `pick the format with --format <${ADAPTER_NAMES.join('|')}>, o
 export function detectFormat(first: SourceItem, options: RowOptions = {}): string {
   for (const adapter of DOCUMENT_ADAPTERS) if (adapter.sniff(first.value)) return adapter.name;
   let rowsWhy = '';
-  if (isRecord(first.value)) {
+  if (isObject(first.value)) {
     try {
       detectRowColumns(first.value, first.file, options);
       return 'rows';

@@ -10,16 +10,8 @@
 import { reject } from '../../src/records/types.js';
 import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
-import {
-  documentStep,
-  isRecord,
-  keyString,
-  makeCall,
-  makeTurn,
-  pickPassthrough,
-  type AdapterOptions,
-  type DocumentAdapter,
-} from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { documentStep, keyString, makeCall, makeTurn, pickPassthrough, type AdapterOptions, type DocumentAdapter } from './common.js';
 import { parseTranscriptText, textRole } from './text.js';
 
 const BOLD_LABEL = /\*\*([A-Za-z{][^*:\n]{0,39}?):\*\*/g;
@@ -48,11 +40,11 @@ export const microsoftAdapter: DocumentAdapter = {
   name: 'microsoft',
   description: 'Microsoft Conversation Knowledge Mining JSON ({ConversationId, Content} with "**Agent:**" turns)',
   sniff(value) {
-    return isRecord(value) && 'ConversationId' in value && typeof value.Content === 'string';
+    return isObject(value) && 'ConversationId' in value && typeof value.Content === 'string';
   },
   adapt(item: SourceItem, options) {
     const v = item.value;
-    if (!isRecord(v)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected a {ConversationId, Content} object');
+    if (!isObject(v)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected a {ConversationId, Content} object');
     const key = keyString(v.ConversationId);
     if (key === undefined) return reject(item, 'adapt', 'E_MISSING_KEY', 'the call has no ConversationId; fill it or use --format rows with --key');
     const content = typeof v.Content === 'string' ? v.Content : '';

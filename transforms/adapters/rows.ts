@@ -30,20 +30,8 @@ import { BatchError, preview } from '../../src/errors.js';
 import { reject } from '../../src/records/types.js';
 import type { Call, PrepareItem, Role, SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream, type Step } from '../../src/core/step.js';
-import {
-  isRecord,
-  isScalar,
-  keyString,
-  makeTurn,
-  normaliseAdapterOptions,
-  pickPassthrough,
-  roleFromLabel,
-  secondsToMs,
-  textString,
-  turnBytes,
-  type AdapterOptions,
-  type PassthroughOption,
-} from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { isScalar, keyString, makeTurn, normaliseAdapterOptions, pickPassthrough, roleFromLabel, secondsToMs, textString, turnBytes, type AdapterOptions, type PassthroughOption } from './common.js';
 
 export interface RowOptions extends AdapterOptions {
   /** The call-id column (`--key`); detected when absent. */
@@ -208,7 +196,7 @@ export function detectRowColumns(first: Record<string, unknown>, file: string, o
 
 /** Whether the row adapter can read a file whose first item is `value` (throws on ambiguity). */
 export function sniffRows(value: unknown, file: string, options: RowOptions = {}): boolean {
-  if (!isRecord(value)) return false;
+  if (!isObject(value)) return false;
   try {
     detectRowColumns(value, file, options);
     return true;
@@ -306,7 +294,7 @@ export function rowCalls(options: RowOptions = {}): Step<PrepareItem, PrepareIte
         columns = undefined;
       }
       const value = item.value;
-      if (!isRecord(value)) {
+      if (!isObject(value)) {
         emit(
           reject(item, 'adapt', 'E_NOT_AN_OBJECT', `expected a row of named columns, got ${Array.isArray(value) ? 'an array' : typeof value}`,
             item.bytes !== undefined ? { bytes: item.bytes } : {}),

@@ -18,30 +18,17 @@
 import { reject } from '../../src/records/types.js';
 import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
-import {
-  codedTurn,
-  documentStep,
-  fileKey,
-  isRecord,
-  keyString,
-  makeCall,
-  makeTurn,
-  msValue,
-  pickPassthrough,
-  secondsToMs,
-  textString,
-  type AdapterOptions,
-  type DocumentAdapter,
-} from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { codedTurn, documentStep, fileKey, keyString, makeCall, makeTurn, msValue, pickPassthrough, secondsToMs, textString, type AdapterOptions, type DocumentAdapter } from './common.js';
 
 function isStandard(v: Record<string, unknown>): boolean {
-  return isRecord(v.results) && (Array.isArray(v.results.transcripts) || Array.isArray(v.results.items));
+  return isObject(v.results) && (Array.isArray(v.results.transcripts) || Array.isArray(v.results.items));
 }
 
 function isCallAnalytics(v: Record<string, unknown>): boolean {
-  if (!Array.isArray(v.Transcript) || isRecord(v.CustomerMetadata)) return false;
+  if (!Array.isArray(v.Transcript) || isObject(v.CustomerMetadata)) return false;
   const first: unknown = v.Transcript[0];
-  const turnLooksRight = isRecord(first) && typeof first.ParticipantRole === 'string' && 'BeginOffsetMillis' in first;
+  const turnLooksRight = isObject(first) && typeof first.ParticipantRole === 'string' && 'BeginOffsetMillis' in first;
   return typeof v.JobName === 'string' || (v.Transcript.length > 0 && turnLooksRight);
 }
 
@@ -54,7 +41,7 @@ interface Word {
 
 function contentOf(item: Record<string, unknown>): string | undefined {
   const alts = item.alternatives;
-  if (!Array.isArray(alts) || !isRecord(alts[0])) return undefined;
+  if (!Array.isArray(alts) || !isObject(alts[0])) return undefined;
   return textString(alts[0].content);
 }
 
@@ -62,7 +49,7 @@ function contentOf(item: Record<string, unknown>): string | undefined {
 function wordsOf(items: unknown[], labelOf: (item: Record<string, unknown>) => string | undefined): Word[] {
   const words: Word[] = [];
   for (const item of items) {
-    if (!isRecord(item)) continue;
+    if (!isObject(item)) continue;
     const content = contentOf(item);
     if (content === undefined || content === '') continue;
     const last = words[words.length - 1];
@@ -99,7 +86,7 @@ function standardTurns(results: Record<string, unknown>): Turn[] {
   if (Array.isArray(results.audio_segments) && results.audio_segments.length > 0) {
     const turns: Turn[] = [];
     for (const s of results.audio_segments) {
-      if (!isRecord(s)) continue;
+      if (!isObject(s)) continue;
       const text = textString(s.transcript) ?? '';
       const label = textString(s.speaker_label) ?? textString(s.channel_label);
       turns.push(makeTurn(text, label, undefined, secondsToMs(s.start_time), secondsToMs(s.end_time)));
@@ -107,19 +94,19 @@ function standardTurns(results: Record<string, unknown>): Turn[] {
     return turns;
   }
   const items = Array.isArray(results.items) ? results.items : [];
-  const labelled = items.some((i) => isRecord(i) && (typeof i.speaker_label === 'string' || typeof i.channel_label === 'string'));
+  const labelled = items.some((i) => isObject(i) && (typeof i.speaker_label === 'string' || typeof i.channel_label === 'string'));
   // 2. Items that carry their own label.
   if (labelled) {
     return turnsOfWords(wordsOf(items, (i) => textString(i.speaker_label) ?? textString(i.channel_label)));
   }
   // 3. Old diarized outputs: the label is only in speaker_labels.segments, joined by start_time.
   const speakerLabels = results.speaker_labels;
-  if (isRecord(speakerLabels) && Array.isArray(speakerLabels.segments)) {
+  if (isObject(speakerLabels) && Array.isArray(speakerLabels.segments)) {
     const byStart = new Map<string, string>();
     for (const seg of speakerLabels.segments) {
-      if (!isRecord(seg) || !Array.isArray(seg.items)) continue;
+      if (!isObject(seg) || !Array.isArray(seg.items)) continue;
       for (const si of seg.items) {
-        if (isRecord(si) && typeof si.start_time === 'string' && typeof si.speaker_label === 'string') byStart.set(si.start_time, si.speaker_label);
+        if (isObject(si) && typeof si.start_time === 'string' && typeof si.speaker_label === 'string') byStart.set(si.start_time, si.speaker_label);
       }
     }
     if (byStart.size > 0) {
@@ -128,10 +115,10 @@ function standardTurns(results: Record<string, unknown>): Turn[] {
   }
   // 4. Old channel outputs: words per channel, merged by start time.
   const channelLabels = results.channel_labels;
-  if (isRecord(channelLabels) && Array.isArray(channelLabels.channels)) {
+  if (isObject(channelLabels) && Array.isArray(channelLabels.channels)) {
     const all: Word[] = [];
     for (const ch of channelLabels.channels) {
-      if (!isRecord(ch) || !Array.isArray(ch.items)) continue;
+      if (!isObject(ch) || !Array.isArray(ch.items)) continue;
       const label = textString(ch.channel_label);
       all.push(...wordsOf(ch.items, () => label));
     }
@@ -143,7 +130,7 @@ function standardTurns(results: Record<string, unknown>): Turn[] {
   // 5. No speakers at all: the plain transcript.
   const transcripts = Array.isArray(results.transcripts) ? results.transcripts : [];
   const text = transcripts
-    .map((t) => (isRecord(t) ? textString(t.transcript) : undefined))
+    .map((t) => (isObject(t) ? textString(t.transcript) : undefined))
     .filter((t): t is string => t !== undefined)
     .join('\n');
   if (text.trim() !== '') return [makeTurn(text)];
@@ -153,7 +140,7 @@ function standardTurns(results: Record<string, unknown>): Turn[] {
 function callAnalyticsTurns(transcript: unknown[]): Turn[] {
   const turns: Turn[] = [];
   for (const t of transcript) {
-    if (!isRecord(t)) continue;
+    if (!isObject(t)) continue;
     turns.push(codedTurn(textString(t.Content) ?? '', textString(t.ParticipantRole), msValue(t.BeginOffsetMillis), msValue(t.EndOffsetMillis)));
   }
   // Stable sort by start; turns without a time keep their place relative to each other.
@@ -168,11 +155,11 @@ export const transcribeAdapter: DocumentAdapter = {
   name: 'transcribe',
   description: 'Amazon Transcribe job output (standard: speaker/channel labels, audio_segments; Call Analytics: Transcript[] with ParticipantRole)',
   sniff(value) {
-    return isRecord(value) && (isStandard(value) || isCallAnalytics(value));
+    return isObject(value) && (isStandard(value) || isCallAnalytics(value));
   },
   adapt(item: SourceItem, options) {
     const v = item.value;
-    if (!isRecord(v) || !(isStandard(v) || Array.isArray(v.Transcript))) {
+    if (!isObject(v) || !(isStandard(v) || Array.isArray(v.Transcript))) {
       return reject(item, 'adapt', 'E_MISSING_TEXT', 'not a Transcribe output: no results.transcripts and no Transcript[]; check the file or pick another --format');
     }
     if (isStandard(v)) {

@@ -10,40 +10,28 @@
 import { reject } from '../../src/records/types.js';
 import type { SourceItem, Turn } from '../../src/records/types.js';
 import { stepStream } from '../../src/core/step.js';
-import {
-  baseName,
-  documentStep,
-  fileKey,
-  isRecord,
-  keyString,
-  makeCall,
-  makeTurn,
-  roleFromLabel,
-  secondsToMs,
-  textString,
-  type AdapterOptions,
-  type DocumentAdapter,
-} from './common.js';
+import { isObject } from '../../src/core/values.js';
+import { baseName, documentStep, fileKey, keyString, makeCall, makeTurn, roleFromLabel, secondsToMs, textString, type AdapterOptions, type DocumentAdapter } from './common.js';
 
 export const whisperAdapter: DocumentAdapter = {
   name: 'conversation-intelligence',
   description: 'AWS conversation-intelligence sample output ({SpeechSegments: [{SegmentSpeaker, DisplayText}]})',
   sniff(value) {
-    return isRecord(value) && Array.isArray(value.SpeechSegments);
+    return isObject(value) && Array.isArray(value.SpeechSegments);
   },
   adapt(item: SourceItem) {
     const v = item.value;
-    if (!isRecord(v) || !Array.isArray(v.SpeechSegments)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected {SpeechSegments: [...]}');
+    if (!isObject(v) || !Array.isArray(v.SpeechSegments)) return reject(item, 'adapt', 'E_NOT_AN_OBJECT', 'expected {SpeechSegments: [...]}');
     const turns: Turn[] = [];
     for (const s of v.SpeechSegments) {
-      if (!isRecord(s)) continue;
+      if (!isObject(s)) continue;
       const text = (textString(s.DisplayText) ?? '').trim();
       if (text === '') continue;
       const speaker = textString(s.SegmentSpeaker);
       turns.push(makeTurn(text, speaker, roleFromLabel(speaker) ?? 'unknown', secondsToMs(s.SegmentStartTime), secondsToMs(s.SegmentEndTime)));
     }
-    const analytics = isRecord(v.ConversationAnalytics) ? v.ConversationAnalytics : {};
-    const source = isRecord(analytics.SourceInformation) ? analytics.SourceInformation : {};
+    const analytics = isObject(v.ConversationAnalytics) ? v.ConversationAnalytics : {};
+    const source = isObject(analytics.SourceInformation) ? analytics.SourceInformation : {};
     const audioKey = keyString(source.Key);
     return makeCall(item, audioKey !== undefined ? baseName(audioKey) : fileKey(item), turns, undefined);
   },
