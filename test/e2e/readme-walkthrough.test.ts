@@ -102,6 +102,7 @@ describe('the README, line by line on this machine', () => {
     const command = line('npx bedrock-batch serve').replace('--port 8089', '--port 0'); // any free port here
     const cli = command.replace('npx bedrock-batch ', '').split(/\s+/);
     const child = spawn(process.execPath, [BIN, ...cli], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       const url = await firstLine(child);
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
@@ -112,7 +113,9 @@ describe('the README, line by line on this machine', () => {
       expect(listed.invocationJobSummaries ?? []).toEqual([]);
       bedrock.destroy();
     } finally {
+      // the server saves its state as it stops: wait for it, or the scratch folder is removed under it
       child.kill('SIGTERM');
+      await exited;
     }
   });
 });
