@@ -24,6 +24,7 @@
  */
 import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
+import { isLoopbackEndpoint, resolveAwsSettings } from './aws/config.js';
 import { checkBedrockS3Uri } from './bedrock/s3-uri.js';
 import { accountOfRole } from './bedrock/vocabulary.js';
 import { BatchError } from './errors.js';
@@ -100,8 +101,15 @@ export interface TargetOptions {
   /** Local directory or s3:// prefix. */
   output: string;
   roleArn?: string | undefined;
+  /** AWS settings (src/aws/config.ts): the region, the profile, the debug log. */
   region?: string | undefined;
+  profile?: string | undefined;
+  /** Bedrock's endpoint, if not AWS's: else the environment's or the profile's (src/aws/config.ts). */
   endpointUrl?: string | undefined;
+  /** One line per AWS request (`--debug`). */
+  debug?: ((line: string) => void) | undefined;
+  /** The environment to read (default `process.env`); for tests. */
+  env?: NodeJS.ProcessEnv | undefined;
   local?: LocalRunOptions | undefined;
   /**
    * With an endpoint (aws mode): local paths under this directory are the service's
@@ -188,8 +196,6 @@ function s3Buckets(locations: string[], s3: StoreOptions | undefined): Record<st
   return buckets;
 }
 
-const LOOPBACK = /^https?:\/\/(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:\/|$)/i;
-
 export async function openTarget(o: TargetOptions): Promise<Target> {
   const { run } = o;
   if (o.mode === 'aws') {
@@ -208,23 +214,35 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     const outputUri = outputS3.endsWith('/') ? outputS3 : `${outputS3}/`;
     checkBedrockS3Uri(outputUri, 'the output');
     const output = isS3Uri(o.output) ? outputUri : resolvePath(o.output);
-    const loopback = o.endpointUrl !== undefined && LOOPBACK.test(o.endpointUrl);
+    // The endpoint the client will really use, from whichever source names it (src/aws/config.ts).
+    const settings = await resolveAwsSettings('Bedrock', {
+      ...(o.region ? { region: o.region } : {}),
+      ...(o.profile ? { profile: o.profile } : {}),
+      ...(o.endpointUrl ? { endpointUrl: o.endpointUrl } : {}),
+      ...(o.env ? { env: o.env } : {}),
+    });
+    const loopback = isLoopbackEndpoint(settings.endpoint);
+    const region = settings.region ?? (loopback ? 'us-east-1' : undefined);
+    if (!region) {
+      throw new BatchError('E_BAD_OPTION', 'no AWS region: Bedrock jobs are regional', {
+        hint: 'pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or give the profile a region',
+      });
+    }
     const client = createBedrockClient({
-      ...(o.region ? { region: o.region } : loopback ? { region: 'us-east-1' } : {}),
-      ...(o.endpointUrl ? { endpoint: o.endpointUrl } : {}),
+      region,
+      ...(o.profile ? { profile: o.profile } : {}),
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
       // Never send the user's AWS credentials to a service on this machine.
       ...(loopback ? { credentials: localCredentials() } : {}),
+      ...(o.debug ? { debug: o.debug } : {}),
+      ...(o.env ? { env: o.env } : {}),
     });
-    const region = o.region ?? (await client.config.region().catch(() => undefined));
-    if (!region) {
-      throw new BatchError('E_BAD_OPTION', 'no AWS region: Bedrock jobs are regional', { hint: 'pass --region or set AWS_REGION' });
-    }
     return {
       mode: 'aws',
       client,
-      description: o.endpointUrl ? `the Bedrock endpoint ${o.endpointUrl}` : `Amazon Bedrock in ${region}`,
+      description: settings.endpoint ? `the Bedrock endpoint ${settings.endpoint} (${settings.endpointSource})` : `Amazon Bedrock in ${region}`,
       region,
-      ...(o.endpointUrl ? { endpoint: o.endpointUrl } : {}),
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
       output,
       outputUri,
       inputUriFor(job) {
@@ -286,7 +304,7 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     }
     endpoint = local.endpoint;
   }
-  const client = createBedrockClient({ endpoint, region: o.region ?? 'us-east-1', credentials: localCredentials() });
+  const client = createBedrockClient({ endpoint, region: o.region ?? 'us-east-1', credentials: localCredentials(), ...(o.debug ? { debug: o.debug } : {}) });
   return {
     mode: 'local',
     client,

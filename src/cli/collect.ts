@@ -13,12 +13,13 @@ import type { RecordError } from '../results/types.js';
 import type { ResultsFormat } from '../results/writers.js';
 import { QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import { readSmall } from '../results/layout.js';
+import type { StoreOptions } from '../stores/index.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
 import { int } from './parsers.js';
-import { withInterrupts } from './s3-options.js';
+import { addAwsOptions, s3OptionsFrom, withInterrupts, type AwsFlags } from './s3-options.js';
 
 /** What commander hands `collect`'s action. */
-export interface CollectFlags {
+export interface CollectFlags extends Omit<AwsFlags, 'maxAttempts'> {
   prepared: string;
   results?: string;
   format?: ResultsFormat;
@@ -40,7 +41,7 @@ export interface CollectFlags {
 }
 
 export function collectCommand(): Command {
-  return new Command('collect')
+  const cmd = new Command('collect')
     .summary('stream job outputs back, join them to the source, and plan retries')
     .description(
       'Read every <jobId>/*.jsonl.out under <outputs> (local or s3://; manifest.json.out excluded), join each line to its ' +
@@ -70,18 +71,20 @@ export function collectCommand(): Command {
     .option('--partial', 'collect while jobs may still answer (their unanswered records are pending, not retried)')
     .option('--assume-ended', 'take jobs whose end is not recorded (no ledger status; without a ledger, no manifest.json.out) as ended: their unanswered records are retried')
     .option('--json', 'print the summary as one JSON object on stdout')
-    .option('-q, --quiet', 'no summary on stderr')
-    .action(async (outputs: string, flags: CollectFlags) => {
-      if (flags.json && flags.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
-      const summary = await runCollect(await collectOptionsFrom(outputs, flags), !flags.quiet && !flags.json);
-      if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
-      if (!flags.quiet) process.stderr.write(humanSummary(summary));
-    });
+    .option('-q, --quiet', 'no summary on stderr');
+  // --max-attempts is tries per record here: S3's attempts come from AWS_MAX_ATTEMPTS or the profile
+  return addAwsOptions(cmd, { primary: 'S3', maxAttempts: false }).action(async (outputs: string, flags: CollectFlags) => {
+    if (flags.json && flags.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
+    const summary = await runCollect(await collectOptionsFrom(outputs, flags), !flags.quiet && !flags.json);
+    if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
+    if (!flags.quiet) process.stderr.write(humanSummary(summary));
+  });
 }
 
 /** collectRun's options from collect's flags (everything but the signal and progress); reads the price table. */
 export async function collectOptionsFrom(outputs: string, flags: CollectFlags): Promise<CollectRunOptions> {
-  const prices = await readPrices(flags.prices);
+  const s3 = await s3OptionsFrom(flags);
+  const prices = await readPrices(flags.prices, s3);
   const extra = flags.retryableCodes ? new Set(flags.retryableCodes.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
   const retryable = extra ? (e: RecordError) => (e.code !== undefined && extra.has(String(e.code))) || isRetryable(e) : undefined;
   return {
@@ -99,7 +102,8 @@ export async function collectOptionsFrom(outputs: string, flags: CollectFlags): 
     prices,
     ...(retryable ? { retryable } : {}),
     ...(flags.family ? { family: flags.family } : {}),
-    ...(flags.ledger === false ? { ledger: false as const } : typeof flags.ledger === 'string' ? { ledger: fileTarget(flags.ledger) } : {}),
+    ...(flags.ledger === false ? { ledger: false as const } : typeof flags.ledger === 'string' ? { ledger: fileTarget(flags.ledger, s3) } : {}),
+    ...(Object.keys(s3).length ? { s3 } : {}),
     partial: flags.partial === true,
     assumeEnded: flags.assumeEnded === true,
   };
@@ -123,12 +127,12 @@ export async function runCollect(options: CollectRunOptions, progress: boolean):
 }
 
 /** The price table: the built-in one, or a user's file over it. */
-export async function readPrices(file: string | undefined): Promise<PriceTable> {
+export async function readPrices(file: string | undefined, s3?: StoreOptions): Promise<PriceTable> {
   if (!file) return defaultPrices();
   let text: string;
   try {
     if (/^s3:\/\//i.test(file)) {
-      const t = fileTarget(file);
+      const t = fileTarget(file, s3);
       text = await readSmall(t.store, t.key, 8 << 20);
     } else {
       text = await readFile(file, 'utf8');

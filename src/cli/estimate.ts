@@ -4,16 +4,17 @@ import { estimateRun, type EstimateReport } from '../results/estimate.js';
 import { formatMoney } from '../results/report.js';
 import { readPrices } from './collect.js';
 import { formatCount } from './output.js';
+import { addAwsOptions, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 
 /** What commander hands `estimate`'s action. */
-interface EstimateFlags {
+interface EstimateFlags extends AwsFlags {
   prices?: string;
   json?: boolean;
   quiet?: boolean;
 }
 
 export function estimateCommand(): Command {
-  return new Command('estimate')
+  const cmd = new Command('estimate')
     .summary('estimate the tokens and cost of a prepared run, before submitting it')
     .description(
       "Price a prepared run with the same table as collect's report. Input tokens are prepare's rough estimate; " +
@@ -23,12 +24,13 @@ export function estimateCommand(): Command {
     .argument('<run>', 'the prepared run (what prepare --out was given)')
     .option('--prices <file>', 'price table JSON (per 1,000 tokens), over the built-in illustrative one')
     .option('--json', 'print the estimate as one JSON object on stdout')
-    .option('-q, --quiet', 'no summary on stderr')
-    .action(async (run: string, flags: EstimateFlags) => {
-      const report = await estimateRun({ prepared: run, prices: await readPrices(flags.prices) });
-      if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
-      if (!flags.quiet) process.stderr.write(humanEstimate(run, report));
-    });
+    .option('-q, --quiet', 'no summary on stderr');
+  return addAwsOptions(cmd, { primary: 'S3' }).action(async (run: string, flags: EstimateFlags) => {
+    const s3 = await s3OptionsFrom(flags);
+    const report = await estimateRun({ prepared: run, prices: await readPrices(flags.prices, s3), s3 });
+    if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
+    if (!flags.quiet) process.stderr.write(humanEstimate(run, report));
+  });
 }
 
 export function humanEstimate(run: string, r: EstimateReport): string {

@@ -21,9 +21,13 @@ export function program(): Command {
   const cli = new Command('bedrock-batch')
     .description('Prepare call-center exports for Amazon Bedrock batch inference, submit them, and collect the results.')
     .version(version(), '-V, --version', 'print the version')
-    .option('--debug', 'print stack traces with errors')
+    .option('--debug', 'print stack traces with errors, and log each AWS request on stderr: service, operation, host, status, time and request id (never bodies or credentials)')
     .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // `--debug` anywhere on the line is the program's: each command sees it as its own `debug` flag
+    .hook('preAction', (root, command) => {
+      if (root.opts().debug) command.setOptionValue('debug', true);
+    });
   for (const command of [prepareCommand(), submitCommand(), statusCommand(), stopCommand(), serveCommand(), collectCommand(), estimateCommand(), runCommand()]) {
     // commander would otherwise end the process itself on a usage error in a command
     cli.addCommand(command.exitOverride());

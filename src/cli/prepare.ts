@@ -96,7 +96,7 @@ export function prepareCommand(): Command {
     .option('-q, --quiet', 'no summary on stderr');
   return addS3Options(cmd)
     .action(async (inputs: string[], flags: PrepareFlags & S3Flags) => {
-      const summary = await runPrepare(await prepareOptionsFrom(inputs, flags, s3OptionsFrom(flags)), !flags.quiet && !flags.json);
+      const summary = await runPrepare(await prepareOptionsFrom(inputs, flags, await s3OptionsFrom(flags)), !flags.quiet && !flags.json);
       if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
       if (!flags.quiet) process.stderr.write(humanSummary(summary));
       if (summary.problem) {

@@ -29,23 +29,23 @@ import { collectOptionsFrom, runCollect } from './collect.js';
 import { formatCount } from './output.js';
 import { int, repeatable } from './parsers.js';
 import { DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare, type PrepareFlags } from './prepare.js';
-import { addS3Options, s3OptionsFrom, type S3Flags } from './s3-options.js';
+import { addAwsOptions, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 import { executeSubmit, submitOptionsFrom, type SubmitFlags } from './submit.js';
 import { formatMoney } from '../results/report.js';
 
 /**
  * What commander hands `run`'s action. A flag named as one of prepare's or submit's means the same;
- * but `--endpoint-url` is S3's (S3Flags), and Bedrock's is `--bedrock-endpoint-url`.
+ * but `--endpoint-url` is S3's (as prepare's), and Bedrock's is `--bedrock-endpoint-url`. The AWS
+ * options (profile, region, endpoints, debug) reach every stage alike.
  */
 interface RunFlags
-  extends S3Flags,
+  extends AwsFlags,
     Pick<PrepareFlags, 'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'minRecords' | 'json' | 'quiet'>,
     Pick<SubmitFlags, 'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay'> {
   work: string;
   results?: string;
   duplicates?: DuplicateScope;
   quotas?: string;
-  bedrockEndpointUrl?: string;
   csvEscapeFormulas: boolean;
   fresh?: boolean;
 }
@@ -83,14 +83,13 @@ export function runCommand(): Command {
     .option('--timeout-hours <n>', 'AWS: job timeout, 24 to 168', int('--timeout-hours', 1))
     .option('--local', 'run on the local service in this process')
     .option('--aws', 'run on Amazon Bedrock')
-    .option('--bedrock-endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
     .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', repeatable)
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
     .option('--no-csv-escape-formulas', "CSV/TSV results: write cells exactly as they are (by default a cell a spreadsheet would run gets a leading ')")
     .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'only the report');
-  return addS3Options(cmd).action(async (inputs: string[], flags: RunFlags) => {
+  return addAwsOptions(cmd, { primary: 'S3', bedrock: true }).action(async (inputs: string[], flags: RunFlags) => {
     process.exitCode = await runAll(inputs, flags);
   });
 }
@@ -109,7 +108,7 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     });
   }
   // one set of S3 settings (and so one client) for every stage
-  const s3 = s3OptionsFrom(flags);
+  const s3 = await s3OptionsFrom(flags);
   const say = (text: string) => {
     if (!flags.quiet && !flags.json) process.stderr.write(text);
   };
@@ -185,13 +184,16 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
   }
 
   // 2. submit and watch (resumes from the ledger): the prepared run's model, watched to the end
-  const submit = submitOptionsFrom(batch, {
+  const submit = await submitOptionsFrom(batch, {
     output,
     roleArn: flags.roleArn,
     local: flags.local,
     aws: flags.aws,
-    endpointUrl: flags.bedrockEndpointUrl, // submit's --endpoint-url is Bedrock's; run's is S3's
-    region: flags.region,
+    // the same AWS settings as every stage; submit's --endpoint-url is Bedrock's, run's is S3's
+    ...(flags.bedrockEndpointUrl ? { bedrockEndpointUrl: flags.bedrockEndpointUrl } : {}),
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.region ? { region: flags.region } : {}),
+    ...(flags.debug ? { debug: true } : {}),
     maxInFlight: flags.maxInFlight,
     timeoutHours: flags.timeoutHours,
     fault: flags.fault,

@@ -24,7 +24,7 @@ export function statusCommand(): Command {
       run,
       ...(flags.ledger ? { ledger: flags.ledger } : {}),
       live: flags.live,
-      ...serviceOptionsFrom(flags),
+      ...(await serviceOptionsFrom(flags)),
     });
     if (flags.json) process.stdout.write(JSON.stringify(jobsJson(status.jobs)) + '\n');
     else process.stdout.write(statusTable(status));

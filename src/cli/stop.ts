@@ -29,7 +29,7 @@ export function stopCommand(): Command {
       ...(flags.ledger ? { ledger: flags.ledger } : {}),
       jobs,
       all: flags.all === true,
-      ...serviceOptionsFrom(flags),
+      ...(await serviceOptionsFrom(flags)),
     });
     if (flags.json) process.stdout.write(JSON.stringify({ stopped: out }) + '\n');
     if (out.length === 0) process.stderr.write('stop: no job to stop: every job of the run has finished\n');

@@ -8,6 +8,7 @@ import type { JobState, SubmitResult, SubmitRunOptions } from '../jobs/submit.js
 import type { LocalRunOptions } from '../target.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { int, repeatable, seconds } from './parsers.js';
+import { addAwsOptions, bedrockSettingsFrom, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 
 /** The `--json` shape of submit and status: `{"jobs": [{jobArn, jobName, status, input, output, records}]}`. */
 export function jobsJson(jobs: readonly JobState[]): { jobs: Record<string, unknown>[] } {
@@ -23,28 +24,26 @@ export function jobsJson(jobs: readonly JobState[]): { jobs: Record<string, unkn
   };
 }
 
-/** Options shared by the commands that talk to a service. */
+/** Options shared by the commands that talk to Bedrock: the AWS options (Bedrock's `--endpoint-url`), and `--s3-root`. */
 export function addServiceOptions(cmd: Command): Command {
-  return cmd
-    .option('--region <region>', 'AWS region (default: AWS_REGION or the profile)')
-    .option('--endpoint-url <url>', 'a Bedrock-compatible endpoint instead of AWS (e.g. `bedrock-batch serve`)')
-    .option('--s3-root <dir>', 'with --endpoint-url: local paths under DIR are s3://bucket/key, as `serve --root DIR` maps them');
+  return addAwsOptions(cmd, { primary: 'Bedrock' }).option(
+    '--s3-root <dir>',
+    'with a Bedrock --endpoint-url: local paths under DIR are s3://bucket/key, as `serve --root DIR` maps them',
+  );
 }
 
 /** What commander hands an action for the options addServiceOptions declares. */
-export interface ServiceFlags {
-  region?: string;
-  /** Bedrock's endpoint (never S3's: that is `S3Flags.endpointUrl`). */
-  endpointUrl?: string;
+export interface ServiceFlags extends AwsFlags {
   s3Root?: string;
 }
 
-/** The service options the flags ask for (only those given). */
-export function serviceOptionsFrom(flags: ServiceFlags): Pick<SubmitRunOptions, 'region' | 'endpointUrl' | 's3Root'> {
+/** The service options the flags ask for (only those given): Bedrock's settings, and S3's for a run in S3. */
+export async function serviceOptionsFrom(flags: ServiceFlags): Promise<Pick<SubmitRunOptions, 'region' | 'endpointUrl' | 'profile' | 'debug' | 's3Root' | 's3'>> {
+  const s3 = await s3OptionsFrom(flags, 'Bedrock');
   return {
-    ...(flags.region ? { region: flags.region } : {}),
-    ...(flags.endpointUrl ? { endpointUrl: flags.endpointUrl } : {}),
+    ...bedrockSettingsFrom(flags, 'Bedrock'),
     ...(flags.s3Root ? { s3Root: flags.s3Root } : {}),
+    ...(Object.keys(s3).length ? { s3 } : {}),
   };
 }
 
@@ -151,7 +150,7 @@ export function submitCommand(): Command {
 }
 
 /** submitRun's options from submit's flags (all but the signal). */
-export function submitOptionsFrom(run: string, flags: SubmitFlags): SubmitRunOptions {
+export async function submitOptionsFrom(run: string, flags: SubmitFlags): Promise<SubmitRunOptions> {
   const tags = flags.tag?.map((t) => {
     const m = /^([^=]+)=(.*)$/.exec(t);
     if (!m) throw new BatchError('E_BAD_OPTION', `--tag ${t}: expected key=value`);
@@ -167,7 +166,7 @@ export function submitOptionsFrom(run: string, flags: SubmitFlags): SubmitRunOpt
     ...(flags.ledger ? { ledger: flags.ledger } : {}),
     ...(flags.local ? { local: true } : {}),
     ...(flags.aws ? { aws: true } : {}),
-    ...serviceOptionsFrom(flags),
+    ...(await serviceOptionsFrom(flags)),
     ...(flags.roleArn ? { roleArn: flags.roleArn } : {}),
     ...(flags.model ? { modelId: flags.model } : {}),
     wait: flags.wait !== false,
@@ -182,7 +181,7 @@ export function submitOptionsFrom(run: string, flags: SubmitFlags): SubmitRunOpt
 }
 
 async function runSubmit(run: string, flags: SubmitFlags): Promise<number> {
-  const { code, result } = await executeSubmit(submitOptionsFrom(run, flags), flags.quiet === true);
+  const { code, result } = await executeSubmit(await submitOptionsFrom(run, flags), flags.quiet === true);
   if (!result) return code;
   if (flags.json) process.stdout.write(JSON.stringify(jobsJson(result.jobs)) + '\n');
   if (!flags.quiet) process.stderr.write(summaryText(result));

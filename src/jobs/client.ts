@@ -1,19 +1,14 @@
 /**
  * The Bedrock client: `@aws-sdk/client-bedrock` for everything, against AWS or, with an endpoint,
- * any service that speaks Bedrock's API (the local service). One code path serves both.
+ * any service that speaks Bedrock's API (the local service). One code path serves both; its
+ * settings come from the toolkit's one AWS configuration (src/aws/config.ts).
  */
-import { BedrockClient, type BedrockClientConfig } from '@aws-sdk/client-bedrock';
+import { BedrockClient } from '@aws-sdk/client-bedrock';
+import { createAwsClient, type AwsClientOptions } from '../aws/config.js';
 
-export interface BedrockClientOptions {
-  /** AWS region (default: the SDK's chain: AWS_REGION, the profile's region). */
-  region?: string;
+export interface BedrockClientOptions extends Omit<AwsClientOptions, 'endpointUrl'> {
   /** A Bedrock-compatible endpoint instead of AWS's (`http://127.0.0.1:8089` for `serve`). */
   endpoint?: string;
-  /**
-   * Credentials for this client alone instead of the SDK's chain: the local service's placeholders,
-   * so the user's own never go to an endpoint that is not AWS's.
-   */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
   /**
    * SDK attempts per call (default 1: submit, watch, status and stop retry throttling, quota, 5xx
    * and network errors themselves, with jittered backoff they report, so the SDK does not retry too).
@@ -22,12 +17,8 @@ export interface BedrockClientOptions {
 }
 
 export function createBedrockClient(options: BedrockClientOptions = {}): BedrockClient {
-  const config: BedrockClientConfig = {};
-  if (options.endpoint) config.endpoint = options.endpoint;
-  if (options.region) config.region = options.region;
-  if (options.credentials) config.credentials = options.credentials;
-  config.maxAttempts = options.maxAttempts ?? 1;
-  return new BedrockClient(config);
+  const { endpoint, ...rest } = options;
+  return createAwsClient(BedrockClient, 'Bedrock', { ...rest, ...(endpoint !== undefined ? { endpointUrl: endpoint } : {}), maxAttempts: options.maxAttempts ?? 1 });
 }
 
 /** The fields of an SDK error we act on: its exception name and HTTP status. */

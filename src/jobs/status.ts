@@ -23,6 +23,10 @@ export interface RunStatusOptions extends Pick<PollOptions, 'backoff' | 'maxRetr
   live?: boolean;
   region?: string;
   endpointUrl?: string;
+  /** The AWS profile (src/aws/config.ts; default AWS_PROFILE). */
+  profile?: string;
+  /** One line per AWS request (`--debug`). */
+  debug?: (line: string) => void;
   s3Root?: string;
   /** S3 client settings for a run and ledger in S3 (default: the SDK's own). */
   s3?: StoreOptions;
@@ -79,7 +83,7 @@ async function openRun(o: { run: string; ledger?: string; s3?: StoreOptions }): 
   return { prepared, ledgerPath, state, jobs };
 }
 
-async function targetFor(opened: Opened, o: { region?: string; endpointUrl?: string; s3Root?: string }, purpose: 'status' | 'stop'): Promise<Target> {
+async function targetFor(opened: Opened, o: Pick<RunStatusOptions, 'region' | 'endpointUrl' | 'profile' | 'debug' | 's3Root'>, purpose: 'status' | 'stop'): Promise<Target> {
   const run = opened.state.run!;
   return openTarget({
     run: opened.prepared,
@@ -88,6 +92,8 @@ async function targetFor(opened: Opened, o: { region?: string; endpointUrl?: str
     roleArn: run.roleArn,
     region: o.region ?? run.region,
     endpointUrl: o.endpointUrl ?? run.endpoint,
+    profile: o.profile,
+    debug: o.debug,
     s3Root: o.s3Root ?? run.s3Root,
     purpose,
   });
@@ -162,6 +168,10 @@ export interface StopJobsOptions extends Pick<PollOptions, 'backoff' | 'maxRetri
   all?: boolean;
   region?: string;
   endpointUrl?: string;
+  /** The AWS profile (src/aws/config.ts; default AWS_PROFILE). */
+  profile?: string;
+  /** One line per AWS request (`--debug`). */
+  debug?: (line: string) => void;
   s3Root?: string;
   /** S3 client settings for a run and ledger in S3 (default: the SDK's own). */
   s3?: StoreOptions;

@@ -85,6 +85,10 @@ export interface SubmitRunOptions {
   /** With `endpointUrl`: local paths under this directory are `s3://bucket/key` (as `serve --root`). */
   s3Root?: string;
   region?: string;
+  /** The AWS profile (src/aws/config.ts; default AWS_PROFILE): the same for Bedrock as for S3. */
+  profile?: string;
+  /** One line per AWS request (`--debug`). */
+  debug?: (line: string) => void;
   /** The IAM role Bedrock assumes (required on AWS). */
   roleArn?: string;
   /** Another id of the same model family than prepare's (e.g. a cross-region profile id). */
@@ -226,6 +230,8 @@ export class RunSubmission extends EventEmitter {
       roleArn: o.roleArn ?? recorded?.roleArn,
       region: o.region ?? recorded?.region,
       endpointUrl: o.endpointUrl ?? recorded?.endpoint,
+      profile: o.profile,
+      debug: o.debug,
       s3Root: o.s3Root ?? recorded?.s3Root,
       local: o.localService,
       purpose: 'submit',
@@ -249,7 +255,8 @@ export class RunSubmission extends EventEmitter {
           output: target.output,
           outputUri: target.outputUri,
           ...(target.region ? { region: target.region } : {}),
-          ...(o.endpointUrl ? { endpoint: o.endpointUrl } : {}),
+          // the endpoint the client used, from a flag, the environment or the profile: a resumed run goes there too
+          ...(target.mode === 'aws' && target.endpoint ? { endpoint: target.endpoint } : {}),
           ...(o.s3Root ? { s3Root: resolvePath(o.s3Root) } : {}),
           modelId,
           invocationType,

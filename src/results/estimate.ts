@@ -11,6 +11,7 @@ import { FAMILIES } from '../models/index.js';
 import type { ModelFamily } from '../models/family.js';
 import { estimateTokens } from '../records/tokens.js';
 import type { Store } from '../stores/store.js';
+import type { StoreOptions } from '../stores/index.js';
 import { BatchError } from '../errors.js';
 import { readPrepared, storeOf, type PreparedJob } from './layout.js';
 import { LineSplitter } from '../core/lines.js';
@@ -19,6 +20,8 @@ import { assemble, type CostLine, type CostReport } from './report.js';
 
 export interface EstimateOptions {
   prepared: string | Store;
+  /** S3 client settings for a run given as an s3:// URI (default: the SDK's own). */
+  s3?: StoreOptions;
   prices: PriceTable;
   signal?: AbortSignal;
 }
@@ -58,7 +61,7 @@ export function estimateFromTotals(
 
 /** Estimate a prepared run's tokens and cost (see the module comment). */
 export async function estimateRun(options: EstimateOptions): Promise<EstimateReport> {
-  const store = storeOf(options.prepared);
+  const store = storeOf(options.prepared, options.s3);
   const run = await readPrepared(store);
   const family = FAMILIES[run.model.family];
   if (!family) throw new BatchError('E_NOT_PREPARED', `prepared.json names an unknown model family "${run.model.family}"`);
