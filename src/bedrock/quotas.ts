@@ -84,6 +84,13 @@ export function quotaProfile(name = 'default', overrides: QuotaOverrides = {}): 
   if (Object.keys(overrides).some((k) => overrides[k as keyof QuotaOverrides] !== undefined)) {
     profile.name = `${base.name}+overrides`;
   }
+  // A limit the user did not set follows one they lowered below it, rather than refuse the run:
+  // `--max-bytes 1MB` brings the per-record limit (1 MiB by default) down to 1 MB, a lower
+  // per-job count or size brings the per-file one down. Limits the user set are checked as given.
+  const unset = (k: keyof QuotaOverrides) => overrides[k] === undefined;
+  if (unset('maxRecordsPerFile') && !unset('maxRecordsPerJob')) profile.maxRecordsPerFile = Math.min(profile.maxRecordsPerFile, profile.maxRecordsPerJob);
+  if (unset('maxBytesPerFile') && !unset('maxBytesPerJob')) profile.maxBytesPerFile = Math.min(profile.maxBytesPerFile, profile.maxBytesPerJob);
+  if (unset('maxRecordBytes')) profile.maxRecordBytes = Math.min(profile.maxRecordBytes, profile.maxBytesPerFile);
   checkProfile(profile);
   return profile;
 }
