@@ -53,4 +53,14 @@ describe('module seams', () => {
   it('the library below the CLI never imports the CLI', () => {
     expect(crossings((f) => !under('cli')(f), under('cli'))).toEqual([]);
   });
+
+  it('one module builds AWS clients (src/aws/config.ts): every client is configured alike', () => {
+    // code lines only: doc comments may show a user how to build one
+    const code = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l)).join('\n');
+    const builders = sources(SRC).flatMap((file) =>
+      [...code(file).matchAll(/new\s+(?:[A-Za-z]+)?(?:S3|Bedrock|BedrockRuntime|STS|IAM|ServiceQuotas)Client\s*\(|new\s+Client\s*\(/g)].map((m) => `${relative(SRC, file)}: ${m[0]}`),
+    );
+    expect(builders.length).toBeGreaterThan(0);
+    expect(builders.filter((b) => !b.startsWith('aws/config.ts:'))).toEqual([]);
+  });
 });

@@ -189,6 +189,21 @@ describe('one AWS configuration for S3 and Bedrock', () => {
     expect(r.stderr).not.toMatch(/arrived damaged|Customer:|Agent:/);
   });
 
+  it('a profile named on the command line wins over keys in the environment, as in the AWS CLI (estimate, reading S3)', { timeout: 60_000 }, async () => {
+    s3Proxy.reset();
+    const env = bareEnv({
+      AWS_CONFIG_FILE: join(tmp.dir, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(tmp.dir, 'credentials'),
+      AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENT00002',
+      AWS_SECRET_ACCESS_KEY: 'environment-secret',
+    });
+    const r = await cli(['estimate', 's3://acme-runs/run-1/batch/', '--profile', 'acme', '--json'], tmp.dir, env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).total.records).toBe(283);
+    expect(s3Proxy.requests.length).toBeGreaterThan(0);
+    for (const q of s3Proxy.requests) expect(scope(q.headers)).toEqual({ key: KEY, region: 'eu-west-3', service: 's3' });
+  });
+
   it('a profile named but in neither file is an error that names it', { timeout: 60_000 }, async () => {
     const env = bareEnv({ AWS_CONFIG_FILE: join(tmp.dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(tmp.dir, 'credentials') });
     const r = await cli(['submit', 's3://acme-runs/run-1/batch/', '--profile', 'acme-typo', '--role-arn', ROLE], tmp.dir, env);
