@@ -1,9 +1,9 @@
 /**
  * node dist/bench/s3.js [--size 1] [--repeat 3] [--sweep] [--server-dir DIR]
  *
- * Upload throughput to a local S3 server (s3rver in its own process, a fresh one per task, its data
- * on tmpfs when /dev/shm exists so the disk's writeback does not blur the numbers) and peak RSS,
- * each task in its own child process:
+ * Upload throughput to a local S3 server (moto's, the tests' S3, in its own process, a fresh one per
+ * task, the files it spills on tmpfs when /dev/shm exists so the disk's writeback does not blur the
+ * numbers) and peak RSS, each task in its own child process:
  *
  *   prepare-local  prepare of the seeded export into a directory (prepare's own speed, and the bytes)
  *   bare-upload    those very files through a bare lib-storage Upload, one after the other: the baseline
@@ -24,9 +24,20 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCsv } from './generate.js';
-import { startBenchS3Server } from './s3-server.js';
+import { startBenchMoto } from './moto.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: node dist/bench/s3.js [--size GB] [--repeat N] [--sweep] [--server-dir DIR]
+
+Upload throughput and peak RSS of prepare-local, bare-upload, store-upload and prepare-s3 against
+moto's S3 server (python3 -m moto.server) in its own process, a fresh one per task.
+  --size GB         size of the seeded export (default 1)
+  --repeat N        runs of each task; the best is shown, with the median (default 3)
+  --sweep           also measure part sizes and queue sizes
+  --server-dir DIR  where the server spills large objects (default /dev/shm/bedrock-batch-bench-moto)`);
+  process.exit(0);
+}
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
@@ -35,7 +46,7 @@ const size = Number(arg('size', '1'));
 const repeat = Math.max(1, Number(arg('repeat', '3')));
 const sweep = process.argv.includes('--sweep');
 const dataDir = join(here, '..', '..', 'bench', '.data');
-const serverDir = arg('server-dir', existsSync('/dev/shm') ? '/dev/shm/bedrock-batch-bench-s3rver' : join(dataDir, 's3rver'));
+const serverDir = arg('server-dir', existsSync('/dev/shm') ? '/dev/shm/bedrock-batch-bench-moto' : join(dataDir, 'moto'));
 const MiB = 1024 * 1024;
 
 interface Row {
@@ -60,7 +71,7 @@ function child(args: string[]): Row {
 }
 
 async function withServer(task: string, input: string, out: string, part?: number, queue?: number): Promise<Row> {
-  const server = await startBenchS3Server(serverDir, ['bench']);
+  const server = await startBenchMoto(serverDir, ['bench']);
   let row: Row | undefined;
   try {
     row = child([task, input, server.endpoint, out, ...(part ? [String(part)] : []), ...(queue ? [String(queue)] : [])]);
@@ -77,7 +88,7 @@ const pad = (s: string, n: number) => s.padEnd(n);
 const num = (n: number | undefined, w = 9, d = 1) => (n === undefined || Number.isNaN(n) ? '' : n.toFixed(d)).padStart(w);
 
 async function main() {
-  console.log(`bedrock-batch S3 bench — node ${process.version}, ${cpus().length} cores, s3rver in its own process, data in ${serverDir}`);
+  console.log(`bedrock-batch S3 bench — node ${process.version}, ${cpus().length} cores, moto's S3 server in its own process, its files in ${serverDir}`);
   const file = join(dataDir, `calls-${size}gb.csv`);
   process.stdout.write(`\ngenerating ${file} (${size} GB) ... `);
   const g = await generateCsv(file, size * 1e9, 42);

@@ -17,7 +17,7 @@ import { BatchError } from '../errors.js';
  *   the SDK's checksums are on (AWS's default, `WHEN_SUPPORTED`); servers without them (most
  *   S3-compatible ones, `WHEN_REQUIRED`) get the size only;
  * - `md5`: as `checksum`, and on servers without checksums each part's MD5 against its ETag (S3,
- *   MinIO, s3rver... return a part's MD5 as its ETag for unencrypted and SSE-S3 objects; it is not
+ *   MinIO, moto... return a part's MD5 as its ETag for unencrypted and SSE-S3 objects; it is not
  *   a documented guarantee, and it costs about 1.5 ms of CPU per MB written, hence opt-in);
  * - `size`: the size only; `none`: nothing.
  */
@@ -121,10 +121,20 @@ export function partsAcknowledged(l: Landed): number {
   return l.uploadId ? l.parts.size : 1;
 }
 
-/** The object's ETag (unquoted) and version id, as S3 answered them. */
+/**
+ * A version id S3 answered, when it names a version of a versioning bucket; none for the literal
+ * `null` that S3 (and moto) report for an unversioned or suspended bucket. That `null` must never
+ * be sent back as `versionId=null`: moto (and so LocalStack) answers it with 400, and without a
+ * version id a read gets the object just written anyway (docs/contracts.md, "Stores").
+ */
+function realVersionId(versionId: string | undefined): string | undefined {
+  return versionId && versionId !== 'null' ? versionId : undefined;
+}
+
+/** The object's ETag (unquoted) and version id (only when the bucket versions), as S3 answered them. */
 export function landedIds(l: Landed): { etag?: string; versionId?: string } {
   const etag = unquote(l.completion?.ETag ?? l.single?.etag);
-  const versionId = l.completion?.VersionId ?? l.single?.versionId;
+  const versionId = realVersionId(l.completion?.VersionId ?? l.single?.versionId);
   return { ...(etag ? { etag } : {}), ...(versionId ? { versionId } : {}) };
 }
 
@@ -188,7 +198,7 @@ function checkCrc32(uri: string, d: PartDigests, l: Landed): boolean {
   return checked;
 }
 
-/** MD5s: S3 (and s3rver, MinIO, ...) return a part's MD5 as its ETag, except for KMS-encrypted objects. */
+/** MD5s: S3 (and moto, MinIO, ...) return a part's MD5 as its ETag, except for KMS-encrypted objects. */
 function checkMd5(uri: string, d: PartDigests, l: Landed, head: HeadObjectCommandOutput): boolean {
   if (!d.withMd5 || (head.ServerSideEncryption ?? '').startsWith('aws:kms') || head.SSECustomerAlgorithm) return false;
   const md5Like = /^[0-9a-f]{32}$/;

@@ -80,6 +80,7 @@ export interface UploadResult {
   /** 1 for a single PutObject. */
   parts: number;
   etag?: string;
+  /** Only when the bucket versions: never the literal `null` S3 reports for unversioned or suspended buckets (s3-verify.ts). */
   versionId?: string;
   verified: Verified;
 }

@@ -1,6 +1,6 @@
 /**
  * `bedrock-batch run`: the README's quick start exactly as written, in a fresh clone; and a run over
- * the local S3 server killed mid-way, then resumed to completion with every call accounted for.
+ * moto's S3 server killed mid-way, then resumed to completion with every call accounted for.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
-import { s3CliEnv, startS3Server, type S3Server } from '../support/s3-server.js';
+import { motoCliEnv, startMoto, type MotoServer } from '../support/moto.js';
 import { BIN, ROOT } from '../prepare/helpers.js';
 
 const sh = (command: string, cwd: string, env: NodeJS.ProcessEnv = process.env) =>
@@ -61,15 +61,15 @@ describe('the README quick start', () => {
   });
 });
 
-describe('run over the local S3 server, killed mid-way and resumed', () => {
-  let s3: S3Server;
+describe('run over S3 (moto\'s server), killed mid-way and resumed', () => {
+  let s3: MotoServer;
   let dir: string;
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
-    s3 = await startS3Server();
+    s3 = await startMoto();
     await s3.createBucket('work');
     dir = await mkdtemp(join(tmpdir(), 'run-s3-'));
-    env = s3CliEnv(s3);
+    env = motoCliEnv(s3);
   });
   afterAll(async () => {
     await s3?.stop();

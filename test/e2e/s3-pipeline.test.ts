@@ -1,8 +1,8 @@
 /**
- * The whole pipeline on S3, through the built CLI: prepare reads an export from the local S3 server
+ * The whole pipeline on S3, through the built CLI: prepare reads an export from moto's S3 server
  * and writes the run to it; submit runs the jobs on the embedded local service, which reads the
  * shards from and writes Bedrock's outputs to that S3 server; collect reads the outputs from S3 and
- * joins them to the run's lineage in S3. Real s3rver on 127.0.0.1, real SDK clients.
+ * joins them to the run's lineage in S3. moto on 127.0.0.1, real SDK clients.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -13,20 +13,20 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
-import { s3CliEnv, startS3Server, type S3Server } from '../support/s3-server.js';
+import { motoCliEnv, startMoto, type MotoServer } from '../support/moto.js';
 import { BIN, ROOT } from '../prepare/helpers.js';
 
-let s3: S3Server;
+let s3: MotoServer;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  s3 = await startS3Server();
+  s3 = await startMoto();
   for (const b of ['exports', 'batch-in', 'batch-out']) await s3.createBucket(b);
   const csv = await readFile(join(ROOT, 'fixtures/calls.csv'));
   await pipeline(Readable.from([gzipSync(csv)]), openStore('s3://exports/2026-11/', s3.clientOptions).createWriteStream('calls.csv.gz'));
   dir = await mkdtemp(join(tmpdir(), 's3-e2e-'));
-  env = s3CliEnv(s3);
+  env = motoCliEnv(s3);
 });
 afterAll(async () => {
   await s3?.stop();
@@ -68,5 +68,7 @@ describe('prepare, submit and collect on S3', () => {
     const csv = await readFile(results, 'utf8');
     expect(csv.split('\n')[0]).toMatch(/call_id|key/);
     expect(csv).toContain('call-0000');
+    // nothing left open on the server
+    for (const b of ['batch-in', 'batch-out']) expect(await s3.pendingUploads(b)).toEqual([]);
   });
 });

@@ -1,26 +1,26 @@
 /**
  * Uploads that fail: a server dying mid-upload (retried, then aborted), refusals, missing buckets,
- * an abort that does not get through. The evidence that nothing is orphaned comes from the
- * server's own disk (s3rver keeps each open upload's parts in `._S3rver_uploads/<uploadId>/`) and
- * from the pass-through, which implements the AbortMultipartUpload s3rver lacks.
+ * unknown credentials, an abort that does not get through. Against moto's S3: the evidence that
+ * nothing is orphaned is the server's own ListMultipartUploads and ListParts; the pass-through only
+ * injects the faults (dropped connections, 403, 500, 503) and shows which requests were sent.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, ListPartsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isBatchError } from '../../src/errors.js';
 import { createS3Client } from '../../src/stores/s3-client.js';
 import { S3ObjectWriter, UploadError, abortOpenUploads, uploadsSettled } from '../../src/stores/s3-writer.js';
 import { S3Store } from '../../src/stores/s3.js';
+import { startMoto, type MotoServer } from '../support/moto.js';
 import { startProxiedS3, stopProxiedS3, type S3Proxy } from '../support/s3-proxy.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
 
 const MiB = 1 << 20;
-let s3: S3Server;
+let s3: MotoServer;
 let proxy: S3Proxy;
 
 beforeAll(async () => {
-  ({ s3, proxy } = await startProxiedS3(startS3Server, ['batch-in']));
+  ({ s3, proxy } = await startProxiedS3(startMoto, ['batch-in']));
 });
 afterAll(() => stopProxiedS3({ s3, proxy }));
 beforeEach(() => proxy.reset());
@@ -42,6 +42,17 @@ async function failure(p: Promise<unknown>): Promise<UploadError> {
   return e as UploadError;
 }
 
+/** True when the server no longer knows the multipart upload (aborted, or never created). */
+async function uploadGone(key: string, uploadId: string | undefined): Promise<boolean> {
+  return s3.client.send(new ListPartsCommand({ Bucket: 'batch-in', Key: key, UploadId: uploadId })).then(
+    () => false,
+    (err: unknown) => (err as Error).name === 'NoSuchUpload',
+  );
+}
+
+/** The upload ids the client asked to abort. */
+const abortsSent = () => proxy.ops('AbortMultipartUpload').map((r) => r.uploadId);
+
 describe('S3 uploads that fail', () => {
   it('retries a part whose connection died, and completes the object', async () => {
     let kills = 0;
@@ -51,7 +62,7 @@ describe('S3 uploads that fail', () => {
     await pipeline(Readable.from(data(12 * MiB)), w);
     expect(w.result).toMatchObject({ bytes: 12 * MiB, parts: 3, verified: 'checksum' });
     expect(proxy.ops('UploadPart').filter((r) => r.partNumber === 2)).toHaveLength(3);
-    expect(proxy.aborts).toEqual([]);
+    expect(abortsSent()).toEqual([]);
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 
@@ -70,10 +81,11 @@ describe('S3 uploads that fail', () => {
       /^writing s3:\/\/batch-in\/dies\/input\/job-0001\/part-00001\.jsonl failed after \d+ bytes were written to it \(\d+ acknowledged by S3 in \d parts?\): UploadPart of part 2 failed: .*ECONNRESET.*; 3 attempts; the multipart upload was aborted, nothing is left behind$/,
     );
     expect(proxy.ops('UploadPart').filter((r) => r.partNumber === 2)).toHaveLength(3);
-    // the abort reached the server: the upload it names is the one that was created, and its parts are gone
-    const created = proxy.ops('CreateMultipartUpload');
-    expect(created).toHaveLength(1);
-    expect(proxy.aborts).toEqual([{ bucket: 'batch-in', key: 'dies/input/job-0001/part-00001.jsonl', uploadId: e.uploadId }]);
+    // the upload that was created is gone from the server: aborted, not completed
+    expect(proxy.ops('CreateMultipartUpload')).toHaveLength(1);
+    expect(e.uploadId).toBeTruthy();
+    expect(abortsSent()).toContain(e.uploadId);
+    expect(await uploadGone('dies/input/job-0001/part-00001.jsonl', e.uploadId)).toBe(true);
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
     expect(await s.exists('input/job-0001/part-00001.jsonl')).toBe(false);
   });
@@ -91,7 +103,8 @@ describe('S3 uploads that fail', () => {
     expect(e.abort).toBe('aborted');
     // 2 from Upload's own abort (SDK attempts), then ours: 2 more refused (2 attempts each), the third got through
     expect(proxy.ops('AbortMultipartUpload').length).toBe(5);
-    expect(proxy.aborts).toHaveLength(1);
+    expect(new Set(abortsSent())).toEqual(new Set([e.uploadId]));
+    expect(await uploadGone('abort-late/x.jsonl', e.uploadId)).toBe(true);
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 
@@ -107,9 +120,11 @@ describe('S3 uploads that fail', () => {
     expect(e.message).toContain(`aws s3api abort-multipart-upload --bucket batch-in --key 'orphan/x.jsonl' --upload-id ${e.uploadId}`);
     // the truth on the server: the upload is still there (remove it, as the message says)
     expect(await s3.pendingUploads('batch-in')).toEqual([e.uploadId]);
+    expect(await uploadGone('orphan/x.jsonl', e.uploadId)).toBe(false);
     proxy.fault = undefined;
     await client.send(new AbortMultipartUploadCommand({ Bucket: 'batch-in', Key: 'orphan/x.jsonl', UploadId: e.uploadId }));
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
+    expect(await uploadGone('orphan/x.jsonl', e.uploadId)).toBe(true);
   });
 
   it('aborts when the producer fails mid-shard, and passes the producer\'s error on', async () => {
@@ -123,13 +138,14 @@ describe('S3 uploads that fail', () => {
     await expect(pipeline(Readable.from(failing()), s.createWriteStream('a.jsonl'))).rejects.toThrow('the export is truncated');
     await uploadsSettled(); // pipeline does not wait for the writers it destroys
     expect(proxy.ops('CreateMultipartUpload')).toHaveLength(1);
-    expect(proxy.aborts).toHaveLength(1);
+    expect(abortsSent()).toHaveLength(1);
+    expect(await uploadGone('upstream/a.jsonl', abortsSent()[0])).toBe(true);
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
     expect(await s.exists('a.jsonl')).toBe(false);
   });
 
   it('aborts every open upload on an interrupt, even those already ending', async () => {
-    proxy.fault = (r) => (r.op === 'CompleteMultipartUpload' ? { resetAfterBytes: 1_000_000 } : undefined); // hold Complete until the interrupt
+    proxy.fault = (r) => (r.op === 'CompleteMultipartUpload' ? { resetAfterBytes: 0 } : undefined); // Complete never reaches the server
     const s = store('interrupt');
     const ending = s.createWriteStream('ending.jsonl');
     const writing = s.createWriteStream('writing.jsonl');
@@ -140,11 +156,14 @@ describe('S3 uploads that fail', () => {
     ending.end();
     for (const c of data(6 * MiB)) writing.write(c);
     await expect.poll(() => proxy.ops('UploadPart').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    const open = await s3.pendingUploads('batch-in');
+    expect(open).toHaveLength(2); // both uploads are open on the server
     const n = await abortOpenUploads();
     expect(n).toBe(2);
     expect(errors.map((e) => isBatchError(e) && e.code)).toEqual(['E_INTERRUPTED', 'E_INTERRUPTED']);
-    expect(proxy.aborts).toHaveLength(2);
+    expect(new Set(abortsSent())).toEqual(new Set(open));
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
+    expect(await s.exists('ending.jsonl')).toBe(false);
   });
 });
 
@@ -158,7 +177,7 @@ describe('S3 refusals', () => {
     expect(big).toMatchObject({ code: 'E_NO_BUCKET', operation: 'CreateMultipartUpload', abort: 'not-started' });
   });
 
-  it('reports access denied (answered by the pass-through: s3rver has no policies) with the permission needed', async () => {
+  it('reports access denied (injected by the pass-through: the test server grants everything) with the permission needed', async () => {
     proxy.fault = (r) => (r.op === 'CreateMultipartUpload' || r.op === 'PutObject' ? { error: { status: 403, code: 'AccessDenied', message: 'Access Denied' } } : undefined);
     const s = store('denied');
     const e = await failure(pipeline(Readable.from(data(6 * MiB)), s.createWriteStream('input/job-0001/part-00001.jsonl')));
@@ -172,17 +191,23 @@ describe('S3 refusals', () => {
     proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 2 ? { error: { status: 403, code: 'AccessDenied', message: 'Access Denied' } } : undefined);
     const e = await failure(pipeline(Readable.from(data(12 * MiB)), store('denied-late').createWriteStream('x.jsonl')));
     expect(e).toMatchObject({ code: 'E_ACCESS_DENIED', operation: 'UploadPart', part: 2, abort: 'aborted' });
+    expect(await uploadGone('denied-late/x.jsonl', e.uploadId)).toBe(true);
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 
-  it('reports credentials the server does not know (s3rver itself answers 403 InvalidAccessKeyId)', async () => {
-    const s = new S3Store('s3://batch-in/creds/', { ...s3.clientOptions, credentials: { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'not-the-secret' } });
-    const e = await failure(pipeline(Readable.from(['x']), s.createWriteStream('a.jsonl')));
-    expect(e.code).toBe('E_ACCESS_DENIED');
-    expect(e.message).toContain('InvalidAccessKeyId (HTTP 403)');
-    expect(e.hint).toContain('the access key is unknown to this endpoint');
-    expect(e.message + e.hint).not.toContain('not-the-secret');
-    await expect((async () => { for await (const _ of s.list()) void _; })()).rejects.toMatchObject({ code: 'E_ACCESS_DENIED' });
-    await expect(s.exists('a.jsonl')).rejects.toMatchObject({ code: 'E_ACCESS_DENIED' });
+  it('reports credentials the server does not know (InvalidAccessKeyId, from moto checking keys as S3 does)', async () => {
+    const strict = await startMoto({ auth: true });
+    try {
+      const s = new S3Store('s3://batch-in/creds/', { ...strict.clientOptions, credentials: { accessKeyId: 'AKIAEXAMPLEEXAMPLE00', secretAccessKey: 'not-the-secret' } });
+      const e = await failure(pipeline(Readable.from(['x']), s.createWriteStream('a.jsonl')));
+      expect(e.code).toBe('E_ACCESS_DENIED');
+      expect(e.message).toContain('InvalidAccessKeyId (HTTP 403)');
+      expect(e.hint).toContain('the access key is unknown to this endpoint');
+      expect(e.message + e.hint).not.toContain('not-the-secret');
+      await expect((async () => { for await (const _ of s.list()) void _; })()).rejects.toMatchObject({ code: 'E_ACCESS_DENIED' });
+      await expect(s.exists('a.jsonl')).rejects.toMatchObject({ code: 'E_ACCESS_DENIED' });
+    } finally {
+      await strict.stop();
+    }
   });
 });

@@ -1,7 +1,9 @@
 /**
- * prepare end to end on S3: the export read from S3 (gzip by magic bytes), shards, lineage, rejects
- * and prepared.json written through the S3 store, tail rebalancing reading shards back from S3; and
- * the CLI with its S3 options, bad locations and an interrupt.
+ * prepare end to end on S3 (moto's server, behind a recording pass-through): the export read from
+ * S3 (gzip by magic bytes), shards, lineage, rejects and prepared.json written through the S3
+ * store, tail rebalancing reading shards back from S3, multipart shards verified on unversioned and
+ * versioning buckets; and the CLI with its S3 options, bad locations and an interrupt, whose
+ * aborted uploads are checked on the server.
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { mulberry32 } from '../../src/core/random.js';
@@ -19,18 +22,20 @@ import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { openStore } from '../../src/stores/index.js';
 import { adaptCalls, promptCalls } from '../../transforms/index.js';
 import { makeCall } from '../../bench/generate.js';
+import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto.js';
 import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
-import { startS3Server, TEST_CREDENTIALS, type S3Server } from '../support/s3-server.js';
 
-let s3: S3Server;
+const MiB = 1 << 20;
+let s3: MotoServer;
 let proxy: S3Proxy;
 let dir: string;
 const csv = await readFile(new URL('../../fixtures/calls.csv', import.meta.url));
 const jsonl = await readFile(new URL('../../fixtures/calls.jsonl', import.meta.url));
 
 beforeAll(async () => {
-  s3 = await startS3Server();
-  for (const b of ['exports', 'batch-in']) await s3.createBucket(b);
+  s3 = await startMoto();
+  for (const b of ['exports', 'batch-in', 'batch-versioned']) await s3.createBucket(b);
+  await s3.setVersioning('batch-versioned', 'Enabled');
   proxy = await startS3Proxy(s3);
   const src = openStore('s3://exports/2026-11/', proxy.clientOptions);
   await pipeline(Readable.from([gzipSync(csv)]), src.createWriteStream('calls.csv.gz'));
@@ -44,13 +49,21 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 's3-prepare-'));
-  proxy.requests.length = 0;
-  proxy.aborts.length = 0;
-  proxy.fault = undefined;
+  proxy.reset();
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A seeded CSV export of about `bytes` bytes in the test's directory, big enough for multipart shards. */
+async function bigExport(bytes: number): Promise<string> {
+  const rand = mulberry32(7);
+  const rows = ['call_id,agent,queue,started_at,transcript\n'];
+  for (let i = 0, n = 0; n < bytes; i++) n += (rows[rows.length] = makeCall(rand, i)).length;
+  const file = join(dir, 'big.csv');
+  await import('node:fs/promises').then((fs) => fs.writeFile(file, rows.join('')));
+  return file;
+}
 
 const run = (inputs: string[], out: string, extra: Partial<PrepareRunOptions> = {}) =>
   prepareRun({
@@ -101,6 +114,34 @@ describe('prepare on S3', () => {
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 
+  it('writes multipart shards and verifies each one, in an unversioned and in a versioning bucket', async () => {
+    const file = await bigExport(14e6);
+    const quotas = quotaProfile('local', { maxBytesPerFile: 12e6 });
+    for (const bucket of ['batch-in', 'batch-versioned']) {
+      proxy.reset();
+      // the versioning bucket with the SDK's default checksums (CRC32s), the other with MD5 ETags
+      const s3Options = bucket === 'batch-in' ? { ...proxy.clientOptions, partSize: 5 * MiB, verify: 'md5' as const } : { ...proxy.clientOptions, partSize: 5 * MiB, requestChecksumCalculation: 'WHEN_SUPPORTED' as const };
+      const r = await run([file], `s3://${bucket}/multipart/`, { quotas, s3: s3Options });
+      expect(r.written + r.rejected, bucket).toBe(r.read);
+      const big = r.shards.filter((x) => x.bytes > 5 * MiB);
+      expect(big.length, bucket).toBeGreaterThan(0);
+      expect(proxy.ops('CompleteMultipartUpload').length, bucket).toBeGreaterThanOrEqual(big.length);
+      // every shard is on the server whole; a version id went out only where the bucket versions
+      for (const shard of r.shards) {
+        const key = shard.uri.slice(`s3://${bucket}/`.length);
+        const head = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        expect(head.ContentLength, shard.uri).toBe(shard.bytes);
+      }
+      const heads = proxy.ops('HeadObject').filter((h) => h.key.startsWith('multipart/input/'));
+      expect(heads.length, bucket).toBeGreaterThanOrEqual(r.shards.length);
+      for (const h of heads) {
+        if (bucket === 'batch-in') expect(h.versionId, h.key).toBeUndefined();
+        else expect(h.versionId, h.key).toMatch(/^(?!null$)\S+$/);
+      }
+      expect(await s3.pendingUploads(bucket)).toEqual([]);
+    }
+  });
+
   it('lists an S3 prefix as inputs: data files only, sorted, hidden ones left out', async () => {
     expect(await expandInputs(['s3://exports/2026-11/'], { s3: proxy.clientOptions })).toEqual(['s3://exports/2026-11/calls.csv.gz', 's3://exports/2026-11/more/calls.jsonl']);
     expect(await expandInputs(['s3://exports/2026-11'], { s3: proxy.clientOptions })).toHaveLength(2);
@@ -124,7 +165,7 @@ describe('prepare on S3', () => {
     process.env.AWS_CONFIG_FILE = join(dir, 'no-config');
     process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'no-credentials');
     try {
-      const store = openStore('s3://batch-in/no-region/', { credentials: TEST_CREDENTIALS });
+      const store = openStore('s3://batch-in/no-region/', { credentials: MOTO_CREDENTIALS });
       await expect(store.exists('x')).rejects.toMatchObject({ code: 'E_BAD_OPTION', hint: 'give --region, or set AWS_REGION' });
     } finally {
       process.env = saved;
@@ -141,8 +182,8 @@ describe('prepare on S3 from the CLI', () => {
     err = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
     vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
-    process.env.AWS_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
+    process.env.AWS_ACCESS_KEY_ID = MOTO_CREDENTIALS.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = MOTO_CREDENTIALS.secretAccessKey;
     delete process.env.AWS_PROFILE;
     delete process.env.AWS_REGION;
     process.exitCode = undefined;
@@ -202,15 +243,28 @@ describe('prepare on S3 from the CLI', () => {
     expect(text).toContain('hint: the identity in use needs s3:PutObject');
   });
 
+  it('writes multipart shards straight to the server and verifies them (the CLI, no pass-through)', async () => {
+    const file = await bigExport(14e6);
+    const code = await cli(file, '--out', 's3://batch-in/multipart-cli/', '--endpoint-url', s3.endpoint, '--quotas', 'local', '--max-bytes', '12MB', '--part-size', '5MiB', '--json');
+    expect(err.join('')).not.toContain('E_UPLOAD');
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.join(''));
+    expect(summary.shards.some((x: { bytes: number }) => x.bytes > 5 * MiB)).toBe(true);
+    for (const shard of summary.shards as { uri: string; bytes: number }[]) {
+      const head = await s3.client.send(new HeadObjectCommand({ Bucket: 'batch-in', Key: shard.uri.slice('s3://batch-in/'.length) }));
+      expect(head.ContentLength, shard.uri).toBe(shard.bytes);
+    }
+    expect(await s3.pendingUploads('batch-in')).toEqual([]);
+  });
+
   it('aborts every open upload when interrupted, and leaves nothing behind', async () => {
     // an export big enough for multipart shards, and a slow server so the interrupt lands mid-upload
-    const rand = mulberry32(7);
-    const rows = ['call_id,agent,queue,started_at,transcript\n'];
-    for (let i = 0, n = 0; n < 24e6; i++) n += (rows[rows.length] = makeCall(rand, i)).length;
-    await import('node:fs/promises').then((fs) => fs.writeFile(join(dir, 'big.csv'), rows.join('')));
+    const file = await bigExport(24e6);
     proxy.fault = (r) => (r.op === 'UploadPart' ? { delayMs: 300 } : undefined);
-    const done = cli(join(dir, 'big.csv'), '--out', 's3://batch-in/interrupted/', '--endpoint-url', proxy.endpoint, '--quotas', 'local', '--max-bytes', '12MB', '--part-size', '5MiB');
+    const done = cli(file, '--out', 's3://batch-in/interrupted/', '--endpoint-url', proxy.endpoint, '--quotas', 'local', '--max-bytes', '12MB', '--part-size', '5MiB');
     await vi.waitUntil(() => proxy.ops('UploadPart').length >= 2, { timeout: 20_000, interval: 5 });
+    const open = await s3.pendingUploads('batch-in');
+    expect(open.length).toBeGreaterThan(0); // uploads open on the server at the interrupt
     process.emit('SIGINT', 'SIGINT');
     const code = await done;
     expect(code).toBe(130); // 128 + SIGINT, as shells report an interrupted command
@@ -218,7 +272,10 @@ describe('prepare on S3 from the CLI', () => {
     const created = proxy.ops('CreateMultipartUpload').length;
     const completed = proxy.ops('CompleteMultipartUpload').length;
     expect(created).toBeGreaterThan(completed);
-    expect(proxy.aborts.length).toBe(created - completed);
+    // every upload that was not completed was aborted on the server: none is left open
+    const aborted = new Set(proxy.ops('AbortMultipartUpload').map((r) => r.uploadId));
+    for (const id of open) expect(aborted.has(id)).toBe(true);
+    expect(aborted.size).toBe(created - completed);
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 });

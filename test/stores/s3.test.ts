@@ -1,24 +1,33 @@
 /**
- * The S3 store against a real S3-compatible server (s3rver on 127.0.0.1), through the real SDK,
- * with a recording pass-through in front of it to see which requests were made.
+ * The S3 store against a real S3 (moto's server on 127.0.0.1), through the real SDK, with a
+ * recording pass-through in front of it to see which requests were made. What landed (objects,
+ * versions, checksums, uploads left open) is asked of the server itself.
  */
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { buffer, text } from 'node:stream/consumers';
+import { HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/index.js';
+import { createS3Client } from '../../src/stores/s3-client.js';
+import { compositeCrc32 } from '../../src/stores/s3-verify.js';
+import { S3ObjectWriter } from '../../src/stores/s3-writer.js';
 import { S3Store, type UploadProgress } from '../../src/stores/s3.js';
+import { startMoto, type MotoServer } from '../support/moto.js';
 import { startProxiedS3, stopProxiedS3, type S3Proxy } from '../support/s3-proxy.js';
-import { startS3Server, type S3Server } from '../support/s3-server.js';
 import { expectKeyedStore, expectReplaceOnFinish } from '../support/stores.js';
 
 const MiB = 1 << 20;
-let s3: S3Server;
+let s3: MotoServer;
 let proxy: S3Proxy;
 
 beforeAll(async () => {
-  ({ s3, proxy } = await startProxiedS3(startS3Server, ['batch-in']));
+  ({ s3, proxy } = await startProxiedS3(startMoto, ['batch-in', 'batch-versioned', 'batch-suspended']));
+  await s3.setVersioning('batch-versioned', 'Enabled');
+  await s3.setVersioning('batch-suspended', 'Enabled');
+  await s3.setVersioning('batch-suspended', 'Suspended');
 });
 afterAll(() => stopProxiedS3({ s3, proxy }));
 beforeEach(() => proxy.reset());
@@ -74,6 +83,8 @@ describe('S3Store', () => {
     expect(proxy.ops('UploadPart').map((r) => r.partNumber).sort()).toEqual([1, 2, 3]);
     expect(proxy.ops('CompleteMultipartUpload')).toHaveLength(1);
     expect(proxy.ops('HeadObject')).toHaveLength(1);
+    expect(proxy.ops('HeadObject')[0]!.versionId).toBeUndefined(); // never versionId=null (moto answers it 400)
+    expect(w.result!.versionId).toBeUndefined();
     expect(proxy.ops('CreateMultipartUpload')[0]!.headers['content-type']).toBe('application/x-ndjson');
     // progress: per acknowledged part, then done
     expect(progress.map((p) => p.uploaded)).toEqual([...progress.map((p) => p.uploaded)].sort((a, b) => a - b));
@@ -84,11 +95,36 @@ describe('S3Store', () => {
     expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 
+  it('verifies a multipart object in an unversioned, a versioning and a suspended bucket, naming a version only where the bucket versions', async () => {
+    const data = bytes(11 * MiB, 5);
+    const writerClient = createS3Client(proxy.clientOptions);
+    for (const bucket of ['batch-in', 'batch-versioned', 'batch-suspended']) {
+      proxy.reset();
+      const w = new S3ObjectWriter({ client: writerClient, bucket, key: 'versions/part-00001.jsonl', uri: `s3://${bucket}/versions/part-00001.jsonl`, partSize: 5 * MiB, queueSize: 2 });
+      await pipeline(Readable.from(chunks(data)), w);
+      expect(w.result, bucket).toMatchObject({ bytes: data.length, parts: 3, verified: 'size' });
+      const versions = await s3.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: 'versions/' }));
+      const [head] = proxy.ops('HeadObject');
+      if (bucket === 'batch-versioned') {
+        // the version S3 made is the one verified, and the one the result names
+        expect(versions.Versions).toHaveLength(1);
+        expect(w.result!.versionId).toBe(versions.Versions![0]!.VersionId);
+        expect(head!.versionId).toBe(w.result!.versionId);
+      } else {
+        // unversioned and suspended: S3 (and moto) answer version "null"; it is neither sent nor reported
+        expect(w.result!.versionId, bucket).toBeUndefined();
+        expect(head!.versionId, bucket).toBeUndefined();
+      }
+      expect(await s3.pendingUploads(bucket)).toEqual([]);
+    }
+  });
+
   it('sends a small object as one PutObject, and an empty one too', async () => {
     const store = openStore('s3://batch-in/small/', proxy.clientOptions);
-    const w = store.createWriteStream('rejects.jsonl') as import('../../src/stores/s3.js').S3ObjectWriter;
+    const w = store.createWriteStream('rejects.jsonl') as S3ObjectWriter;
     await pipeline(Readable.from([Buffer.from('{"line":1}\n')]), w);
-    expect(w.result).toMatchObject({ bytes: 11, parts: 1, verified: 'size' }); // s3rver computes no checksums
+    // the default for a custom endpoint is checksums WHEN_REQUIRED: none to compare, and verify checksum asks no MD5
+    expect(w.result).toMatchObject({ bytes: 11, parts: 1, verified: 'size' });
     expect(proxy.ops('PutObject')).toHaveLength(1);
     expect(proxy.ops('CreateMultipartUpload')).toHaveLength(0);
     const empty = store.createWriteStream('empty.jsonl');
@@ -113,6 +149,9 @@ describe('S3Store', () => {
     await text(store.createReadStream('part.jsonl'));
     for await (const _ of store.list()) void _;
     for (const r of proxy.requests) expect(r.headers['x-amz-expected-bucket-owner']).toBe('111122223333');
+    // what the server stored (moto ignores the expected owner: that part is only seen on the wire)
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: 'batch-in', Key: 'kms/part.jsonl' }));
+    expect(head).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: kmsKeyId, ContentLength: 6 * MiB });
   });
 
   it('with verify md5, fails a write whose bytes arrive altered, and deletes the object', async () => {
@@ -133,28 +172,53 @@ describe('S3Store', () => {
     });
   });
 
-  it("checks the CRC32s S3 computes (the SDK's default checksums), and catches bytes altered on the way", async () => {
-    proxy.checksums = true;
-    try {
-      const options = { ...proxy.clientOptions, requestChecksumCalculation: 'WHEN_SUPPORTED' as const, partSize: 5 * MiB };
-      const store = new S3Store('s3://batch-in/crc/', options);
-      const w = store.createWriteStream('a.jsonl') as import('../../src/stores/s3.js').S3ObjectWriter;
-      await pipeline(Readable.from(chunks(bytes(11 * MiB, 3))), w);
-      expect(w.result).toMatchObject({ parts: 3, verified: 'checksum' });
-      expect(proxy.ops('CreateMultipartUpload').at(-1)!.headers['x-amz-checksum-algorithm']).toBe('CRC32');
-      const small = store.createWriteStream('b.jsonl') as import('../../src/stores/s3.js').S3ObjectWriter;
-      await pipeline(Readable.from(['{"a":1}\n']), small);
-      expect(small.result).toMatchObject({ parts: 1, verified: 'checksum' });
-      // altered after the SDK computed its checksum: S3 would refuse it (BadDigest); here the
-      // server's CRC32 differs from ours and the writer says so
-      proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 3 ? { flipRequestByteAt: 10 } : undefined);
-      await expect(pipeline(Readable.from(chunks(bytes(11 * MiB, 3))), store.createWriteStream('c.jsonl'))).rejects.toMatchObject({
-        code: 'E_UPLOAD',
-        message: expect.stringMatching(/verification failed: part 3 of s3:\/\/batch-in\/crc\/c\.jsonl: S3 computed CRC32 \S+, the bytes written have \S+; the object was deleted/),
-      });
-    } finally {
-      proxy.checksums = false;
-    }
+  it("checks the CRC32s S3 answers (the SDK's default checksums), and the object's checksum on the server", async () => {
+    const options = { ...proxy.clientOptions, requestChecksumCalculation: 'WHEN_SUPPORTED' as const, partSize: 5 * MiB };
+    const store = new S3Store('s3://batch-in/crc/', options);
+    const data = bytes(11 * MiB, 3);
+    const w = store.createWriteStream('a.jsonl') as S3ObjectWriter;
+    await pipeline(Readable.from(chunks(data)), w);
+    expect(w.result).toMatchObject({ parts: 3, verified: 'checksum' });
+    expect(proxy.ops('CreateMultipartUpload').at(-1)!.headers['x-amz-checksum-algorithm']).toBe('CRC32');
+    expect(proxy.ops('UploadPart').every((r) => typeof r.headers['x-amz-checksum-crc32'] === 'string')).toBe(true);
+    // the server holds the composite checksum of the parts' CRC32s of the bytes written
+    const partCrcs = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)].map((p) => crc32(p));
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: 'batch-in', Key: 'crc/a.jsonl', ChecksumMode: 'ENABLED' }));
+    expect(head.ChecksumCRC32?.replace(/-\d+$/, '')).toBe(compositeCrc32(partCrcs).replace(/-\d+$/, '')); // moto leaves off the "-3"
+    const small = store.createWriteStream('b.jsonl') as S3ObjectWriter;
+    await pipeline(Readable.from(['{"a":1}\n']), small);
+    expect(small.result).toMatchObject({ parts: 1, verified: 'checksum' });
+  });
+
+  it('fails a write whose bytes S3 refuses as altered (BadDigest), and leaves nothing behind', async () => {
+    // S3 checks the CRC32 the SDK sends against the bytes it receives and refuses a mismatch;
+    // moto checks nothing, so the pass-through answers as S3 would
+    const store = new S3Store('s3://batch-in/crc/', { ...proxy.clientOptions, requestChecksumCalculation: 'WHEN_SUPPORTED', partSize: 5 * MiB });
+    proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 3 ? { error: { status: 400, code: 'BadDigest', message: 'The CRC32 you specified did not match the calculated checksum.' } } : undefined);
+    const error = await pipeline(Readable.from(chunks(bytes(11 * MiB, 3))), store.createWriteStream('refused.jsonl')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'E_UPLOAD', operation: 'UploadPart', part: 3, abort: 'aborted' });
+    expect((error as Error).message).toContain('UploadPart of part 3 failed: BadDigest (HTTP 400)');
+    expect(proxy.ops('UploadPart').filter((r) => r.partNumber === 3)).toHaveLength(1); // a refusal is not retried
+    expect(await s3.pendingUploads('batch-in')).toEqual([]);
+    expect(await store.exists('refused.jsonl')).toBe(false);
+  });
+
+  it("catches bytes altered on the way when the server's CRC32 is of other bytes than the ones written, and deletes the object", async () => {
+    // without the SDK's checksum header moto computes the CRC32 of the bytes it received (as S3 does)
+    const store = new S3Store('s3://batch-in/crc/', { ...proxy.clientOptions, requestChecksumCalculation: 'WHEN_SUPPORTED', partSize: 5 * MiB });
+    const drop = ['x-amz-checksum-crc32'];
+    proxy.fault = (r) => (r.op === 'UploadPart' && r.partNumber === 3 ? { flipRequestByteAt: 10, dropHeaders: drop } : r.op === 'PutObject' ? { flipRequestByteAt: 3, dropHeaders: drop } : undefined);
+    await expect(pipeline(Readable.from(chunks(bytes(11 * MiB, 3))), store.createWriteStream('c.jsonl'))).rejects.toMatchObject({
+      code: 'E_UPLOAD',
+      message: expect.stringMatching(/verification failed: part 3 of s3:\/\/batch-in\/crc\/c\.jsonl: S3 computed CRC32 \S+, the bytes written have \S+; the object was deleted$/),
+    });
+    await expect(pipeline(Readable.from(['{"a":1}\n']), store.createWriteStream('d.jsonl'))).rejects.toMatchObject({
+      code: 'E_UPLOAD',
+      message: expect.stringMatching(/verification failed: the object of s3:\/\/batch-in\/crc\/d\.jsonl: S3 computed CRC32 \S+, the bytes written have \S+; the object was deleted$/),
+    });
+    expect(await store.exists('c.jsonl')).toBe(false);
+    expect(await store.exists('d.jsonl')).toBe(false);
+    expect(await s3.pendingUploads('batch-in')).toEqual([]);
   });
 
   it('reads resume after a dropped connection, pinned to the same object version', async () => {

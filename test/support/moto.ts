@@ -1,14 +1,22 @@
 /**
  * A real S3 for tests: moto's server (`python3 -m moto.server`) on 127.0.0.1, on a free port,
- * started and stopped by the test itself. Unlike s3rver it implements multipart uploads with CRC32
- * checksums, ListMultipartUploads, AbortMultipartUpload and conditional writes (`If-None-Match: *`
- * and `If-Match` answered 412 PreconditionFailed); it does not serialise racing writers and never
- * answers 409 ConditionalRequestConflict, so race tests inject those through the pass-through in
- * `s3-proxy.ts`. It answers `HEAD key?versionId=null` with 400 (docs/contracts.md, "Stores").
+ * started and stopped by the test itself. It implements multipart uploads, ListMultipartUploads,
+ * AbortMultipartUpload, versioning and conditional writes (`If-None-Match: *` and `If-Match`
+ * answered 412 PreconditionFailed), so aborts, uploads left behind and versions are checked on the
+ * server itself (`pendingUploads`, `client`). What it does not do, measured on moto 5.2:
+ * - it never checks a checksum: it returns (and stores) the `x-amz-checksum-crc32` the client sent,
+ *   and computes a CRC32 of the bytes it received only when a request names the algorithm
+ *   (`x-amz-sdk-checksum-algorithm`) without a value; S3 refuses a mismatch with 400 BadDigest;
+ * - it does not serialise racing writers and never answers 409 ConditionalRequestConflict;
+ * - it checks no signature, credentials or policies unless started with `auth` (then every request
+ *   needs a key of moto's IAM: others get 403 InvalidAccessKeyId, as from S3);
+ * - it ignores `x-amz-expected-bucket-owner`;
+ * - it answers `HEAD key?versionId=null` with 400 (docs/contracts.md, "Stores").
+ * Faults a server cannot be asked for go through the pass-through in `s3-proxy.ts`.
  *
  *   const s3 = await startMoto();
  *   await s3.createBucket('batch-in');
- *   const store = openStore('s3://batch-in/run-1/', s3.storeOptions);
+ *   const store = openStore('s3://batch-in/run-1/', s3.clientOptions);
  *   ...
  *   await s3.stop();
  *
@@ -19,7 +27,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListMultipartUploadsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
@@ -33,10 +41,19 @@ export interface MotoServer {
     forcePathStyle: true;
     credentials: { accessKeyId: string; secretAccessKey: string };
   };
+  /** A client straight to the server (no pass-through), to check what the server holds. */
+  client: S3Client;
   createBucket(name: string): Promise<void>;
+  /** Turns versioning on (`Enabled`) or off again (`Suspended`: a bucket never goes back to unversioned). */
+  setVersioning(bucket: string, status: 'Enabled' | 'Suspended'): Promise<void>;
   /** Upload ids of multipart uploads neither completed nor aborted, from the server's own ListMultipartUploads. */
   pendingUploads(bucket: string): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+export interface MotoOptions {
+  /** Check credentials as S3 does: only keys of moto's own IAM are known (none at start). */
+  auth?: boolean;
 }
 
 /** The environment a CLI child process needs to use `s3` as its S3 (as a user sets AWS_ENDPOINT_URL_S3). */
@@ -61,6 +78,13 @@ function requireMoto(): void {
   checked = true;
 }
 
+/**
+ * moto's server, run so that it exits as soon as its stdin closes: when stop() closes it, or when
+ * the test process ends in any way (vitest's workers end without an 'exit' event), so no server
+ * outlives its test.
+ */
+const SERVE = 'import os, sys, threading\nthreading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\nfrom moto.server import main\nmain(sys.argv[1:])';
+
 async function freePort(): Promise<number> {
   const s = createServer();
   s.listen(0, '127.0.0.1');
@@ -71,14 +95,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   requireMoto();
   let child: ChildProcess | undefined;
   let port = 0;
   let log = '';
   for (let attempt = 0; attempt < 3 && !child; attempt++) {
     port = await freePort();
-    const c = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, ...(options.auth ? { INITIAL_NO_AUTH_ACTION_COUNT: '0' } : {}) };
+    const c = spawn('python3', ['-c', SERVE, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    c.stdin!.on('error', () => {});
     c.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
     c.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
     const until = Date.now() + 30_000;
@@ -104,8 +130,12 @@ export async function startMoto(): Promise<MotoServer> {
   return {
     endpoint,
     clientOptions,
+    client,
     async createBucket(name) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
+    },
+    async setVersioning(bucket, status) {
+      await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: status } }));
     },
     async pendingUploads(bucket) {
       const r = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
@@ -113,10 +143,11 @@ export async function startMoto(): Promise<MotoServer> {
     },
     async stop() {
       client.destroy();
-      if (running.exitCode === null) {
-        running.kill('SIGTERM');
-        await Promise.race([once(running, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
-        if (running.exitCode === null) running.kill('SIGKILL');
+      if (running.exitCode === null && running.signalCode === null) {
+        const exited = once(running, 'exit');
+        running.stdin!.end();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
       }
     },
   };

@@ -1,17 +1,16 @@
 /**
- * An HTTP pass-through between the SDK and s3rver (test/support/s3-server.ts) that sees every
- * request and can make the server misbehave on chosen ones:
+ * An HTTP pass-through between the SDK and moto's S3 (test/support/moto.ts) that sees every request
+ * and can make the server misbehave on chosen ones, for faults a server cannot be asked for:
  *
- * - it records each request (operation, bucket, key, part number, upload id, headers);
- * - `fault(request)` may answer with an S3 error (e.g. 403 AccessDenied, which s3rver never sends),
- *   kill the connection after N bytes of the request body (a server dying mid-upload), or cut a
- *   response body after N bytes (a download dropping mid-way);
- * - it implements AbortMultipartUpload, which s3rver 3.7.1 answers with 405: it records the abort
- *   and removes the upload's parts from s3rver's `._S3rver_uploads/<uploadId>/`, so "nothing is
- *   orphaned" can be checked on the server's own disk;
- * - with `checksums: true` it answers as S3 does with flexible checksums (which s3rver lacks): the
- *   CRC32 of the bytes the server received on UploadPart / PutObject (`x-amz-checksum-crc32`), and
- *   the composite checksum of the parts in CompleteMultipartUpload's result.
+ * - it records each request (operation, bucket, key, part number, upload id, version id, headers);
+ * - `fault(request)` may answer with an S3 error (403 AccessDenied, 409, 500, 503 SlowDown, 400
+ *   BadDigest...), kill the connection after N bytes of the request body (a server dying
+ *   mid-upload), cut a response body after N bytes (a download dropping mid-way), delay a request,
+ *   or alter a byte of the request body on the way.
+ *
+ * Everything else is the server's own doing: whether an upload was aborted or left behind, an
+ * object's checksums and versions, conditional writes are asked of moto itself (`MotoServer`), never
+ * emulated here.
  *
  * An S3 test file starts its server and the pass-through once (`startProxiedS3`), calls
  * `proxy.reset()` before each test and `stopProxiedS3` after the last.
@@ -19,11 +18,7 @@
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { MotoServer } from './moto.js';
-import { uploadsDir, type S3Server } from './s3-server.js';
 
 export type S3Operation =
   | 'CreateMultipartUpload'
@@ -47,6 +42,8 @@ export interface ProxyRequest {
   key: string;
   partNumber?: number;
   uploadId?: string;
+  /** The `versionId` the request names. */
+  versionId?: string;
   headers: IncomingHttpHeaders;
 }
 
@@ -57,8 +54,12 @@ export type FaultAction =
   | { resetAfterBytes: number }
   /** Forward the request, but cut the response body after this many bytes. */
   | { cutResponseAfterBytes: number }
-  /** Forward the request with the body byte at this offset inverted (data corrupted on the way). */
-  | { flipRequestByteAt: number }
+  /**
+   * Forward the request with the body byte at this offset inverted (data corrupted on the way),
+   * without the request headers named in `dropHeaders` (e.g. the checksum the SDK computed, so
+   * that moto computes its own of the bytes it receives, as S3 does).
+   */
+  | { flipRequestByteAt: number; dropHeaders?: string[] }
   /** Forward the request after this many milliseconds (a slow server). */
   | { delayMs: number };
 
@@ -69,13 +70,9 @@ export interface S3Proxy {
   /** The server's client options with the proxy's endpoint. */
   clientOptions: ProxiedServer['clientOptions'];
   requests: ProxyRequest[];
-  /** AbortMultipartUpload requests that reached the proxy and succeeded. */
-  aborts: { bucket: string; key: string; uploadId: string }[];
   fault: Fault | undefined;
-  /** Answer with CRC32 checksums as S3 does (see the module comment). */
-  checksums: boolean;
   ops(op: S3Operation): ProxyRequest[];
-  /** Forget the requests and aborts seen so far and drop the fault (between tests). */
+  /** Forget the requests seen so far and drop the fault (between tests). */
   reset(): void;
   stop(): Promise<void>;
 }
@@ -98,12 +95,6 @@ function s3ErrorXml(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
 }
 
-const b64 = (crc: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(crc >>> 0);
-  return b.toString('base64');
-};
-
 /** Forwards the first `limit` bytes that `from` emits with `write`, then calls `cut` (a connection that dies mid-body). */
 function forwardFirst(from: NodeJS.ReadableStream, limit: number, write: (chunk: Buffer) => void, cut: () => void): void {
   let passed = 0;
@@ -116,27 +107,22 @@ function forwardFirst(from: NodeJS.ReadableStream, limit: number, write: (chunk:
   });
 }
 
-/** What the proxy needs of a server: s3rver (test/support/s3-server.ts, whose aborts it emulates) or moto (test/support/moto.ts). */
-export type ProxiedServer = Pick<S3Server, 'endpoint'> & { clientOptions: S3Server['clientOptions'] | MotoServer['clientOptions']; dir?: string };
+/** What the proxy needs of a server (test/support/moto.ts). */
+export type ProxiedServer = Pick<MotoServer, 'endpoint' | 'clientOptions'>;
 
-export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fault; checksums?: boolean } = {}): Promise<S3Proxy> {
-  const partCrcs = new Map<string, Map<number, number>>();
+export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fault } = {}): Promise<S3Proxy> {
   const target = new URL(server.endpoint);
   const requests: ProxyRequest[] = [];
-  const aborts: S3Proxy['aborts'] = [];
   const sockets = new Set<Socket>();
   let seq = 0;
   const proxy: S3Proxy = {
     endpoint: '',
     clientOptions: { ...server.clientOptions },
     requests,
-    aborts,
     fault: options.fault,
-    checksums: options.checksums ?? false,
     ops: (op) => requests.filter((r) => r.op === op),
     reset() {
       requests.length = 0;
-      aborts.length = 0;
       proxy.fault = undefined;
     },
     async stop() {
@@ -160,6 +146,7 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
       headers: req.headers,
       ...(url.searchParams.get('partNumber') ? { partNumber: Number(url.searchParams.get('partNumber')) } : {}),
       ...(url.searchParams.get('uploadId') ? { uploadId: url.searchParams.get('uploadId')! } : {}),
+      ...(url.searchParams.has('versionId') ? { versionId: url.searchParams.get('versionId')! } : {}),
     };
     requests.push(r);
     let action = proxy.fault?.(r);
@@ -178,30 +165,14 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
       return;
     }
 
-    if (op === 'AbortMultipartUpload' && !action && server.dir !== undefined) {
-      req.resume();
-      await once(req, 'end');
-      const folder = join(uploadsDir(server.dir, r.bucket), r.uploadId!);
-      const present = await stat(folder).then(() => true, () => false);
-      if (!present) {
-        const body = s3ErrorXml('NoSuchUpload', 'The specified upload does not exist.');
-        res.writeHead(404, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-        return;
-      }
-      await rm(folder, { recursive: true, force: true });
-      aborts.push({ bucket: r.bucket, key: r.key, uploadId: r.uploadId! });
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-
+    const headers = { ...req.headers };
+    if (action && 'flipRequestByteAt' in action) for (const h of action.dropHeaders ?? []) delete headers[h.toLowerCase()];
     const upstream = httpRequest({
       host: target.hostname,
       port: target.port,
       method: req.method,
       path: req.url,
-      headers: req.headers,
+      headers,
     });
     upstream.on('error', () => {
       req.socket.destroy();
@@ -217,10 +188,8 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
       return;
     }
 
-    const checksummed = proxy.checksums && (op === 'UploadPart' || op === 'PutObject');
-    let received = 0;
-    if ((action && 'flipRequestByteAt' in action) || checksummed) {
-      const flipAt = action && 'flipRequestByteAt' in action ? action.flipRequestByteAt : -1;
+    if (action && 'flipRequestByteAt' in action) {
+      const flipAt = action.flipRequestByteAt;
       let offset = 0;
       req.on('data', (chunk: Buffer) => {
         const at = flipAt - offset;
@@ -229,7 +198,6 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
           chunk[at] = chunk[at]! ^ 0xff;
         }
         offset += chunk.length;
-        received = crc32(chunk, received);
         upstream.write(chunk);
       });
       req.on('end', () => upstream.end());
@@ -237,31 +205,6 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
       req.pipe(upstream);
     }
     upstream.on('response', (up) => {
-      if (proxy.checksums && (up.statusCode ?? 500) < 300) {
-        if (checksummed) {
-          if (op === 'UploadPart') {
-            if (!partCrcs.has(r.uploadId!)) partCrcs.set(r.uploadId!, new Map());
-            partCrcs.get(r.uploadId!)!.set(r.partNumber!, received);
-          }
-          res.writeHead(up.statusCode!, { ...up.headers, 'x-amz-checksum-crc32': b64(received) });
-          up.pipe(res);
-          return;
-        }
-        if (op === 'CompleteMultipartUpload') {
-          const body: Buffer[] = [];
-          up.on('data', (c: Buffer) => body.push(c));
-          up.on('end', () => {
-            const parts = [...(partCrcs.get(r.uploadId!) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
-            const all = Buffer.alloc(4 * parts.length);
-            parts.forEach((c, i) => all.writeUInt32BE(c >>> 0, 4 * i));
-            const composite = `${b64(crc32(all))}-${parts.length}`;
-            const xml = Buffer.concat(body).toString('utf8').replace('</CompleteMultipartUploadResult>', `<ChecksumCRC32>${composite}</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`);
-            res.writeHead(up.statusCode!, { ...up.headers, 'content-length': Buffer.byteLength(xml) });
-            res.end(xml);
-          });
-          return;
-        }
-      }
       res.writeHead(up.statusCode ?? 500, up.headers);
       if (action && 'cutResponseAfterBytes' in action) {
         forwardFirst(up, action.cutResponseAfterBytes, (chunk) => res.write(chunk), () => {
@@ -288,7 +231,7 @@ export async function startS3Proxy(server: ProxiedServer, options: { fault?: Fau
   return proxy;
 }
 
-/** A test server that can stand behind the proxy: s3rver (`startS3Server`) or moto (`startMoto`). */
+/** A test server that can stand behind the proxy (moto: `startMoto`). */
 type TestS3 = ProxiedServer & { createBucket(name: string): Promise<void>; stop(): Promise<void> };
 
 /** The usual start of an S3 test file: `start()`'s server with these buckets, behind a pass-through (stop both with `stopProxiedS3`). */
