@@ -21,7 +21,7 @@ import { S3Store, type S3StoreOptions } from '../src/stores/s3.js';
 import { adaptCalls, promptCalls } from '../transforms/index.js';
 
 export const BENCH_BUCKET = 'bench';
-const credentials = { accessKeyId: 'bench', secretAccessKey: 'S3RVER' };
+const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
 
 async function files(dir: string): Promise<{ path: string; key: string; size: number }[]> {
   const out: { path: string; key: string; size: number }[] = [];
