@@ -104,6 +104,8 @@ export {
 
 // jobs: submit a prepared run, watch its jobs, status, stop
 export { createBedrockClient, type BedrockClientOptions } from './jobs/client.js';
+// one AWS configuration for every client: the profile's region and endpoints, as the AWS CLI reads them
+export { resolveAwsOptions, resolveAwsSettings, type AwsClientOptions, type AwsSettings } from './aws/config.js';
 export { JobWatch, watchJobs, type PollOptions, type Progress, type RetryEvent, type WatchedJob, type WatchOptions } from './jobs/watch.js';
 export { runStatus, stopJobs, type RunStatus, type RunStatusOptions, type StopJobsOptions, type StopOutcome } from './jobs/status.js';
 export { RunSubmission, submitRun, type JobState, type SubmitResult, type SubmitRunOptions, type SubmittedEvent, type TargetEvent, type WaitingEvent } from './jobs/submit.js';
