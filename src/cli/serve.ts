@@ -1,5 +1,6 @@
 /** `bedrock-batch serve`: the local Bedrock batch service on 127.0.0.1, for any client. */
 import { Command, Option } from 'commander';
+import { CATALOGUE_DATE } from '../bedrock/batch-models.js';
 import { QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import { startLocalService } from '../local/server.js';
 import { int, repeatable } from './parsers.js';
@@ -15,6 +16,9 @@ interface ServeFlags extends LocalServiceFlags {
   quotas: string;
   minRecords?: number;
   maxInFlight?: number;
+  allowModel?: string[];
+  keepOrder?: boolean;
+  shuffleWindow?: number;
   quiet?: boolean;
 }
 
@@ -40,6 +44,9 @@ export function serveCommand(): Command {
     .addOption(new Option('--quotas <profile>', 'limits jobs are validated against').choices(Object.keys(QUOTA_PROFILES)).default('documented'))
     .option('--min-records <n>', 'minimum records per job (overrides the profile)', int('--min-records', 1))
     .option('--max-in-flight <n>', 'jobs per model submitted or in progress at once (overrides the profile)', int('--max-in-flight', 1))
+    .option('--allow-model <id>', `accept this model id too (repeatable): jobs for a model outside the batch catalogue of ${CATALOGUE_DATE} are refused as Bedrock refuses them`, repeatable)
+    .option('--keep-order', 'write output lines in input order (Bedrock does not: by default they come out shuffled)')
+    .option('--shuffle-window <n>', 'output lines held back at most while shuffling (default 1000)', int('--shuffle-window', 1))
     .option('--concurrency <n>', 'jobs running at once; the others wait in Scheduled (default 2)', int('--concurrency', 1))
     .option('--delay <ms>', 'milliseconds per lifecycle step (default 50)', int('--delay'))
     .option('--record-delay <ms>', 'milliseconds per record (default 0)', int('--record-delay'))
@@ -49,9 +56,12 @@ export function serveCommand(): Command {
     .option('--allow-insecure-model-endpoint', 'allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
     .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', repeatable)
     .option('-q, --quiet', 'no log of job transitions on stderr')
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags, command: Command) => {
       const local = localServiceOptionsFrom(flags);
       const quotas = quotaProfile(flags.quotas, { minRecordsPerJob: flags.minRecords, maxJobsInFlight: flags.maxInFlight });
+      // A minimum asked for (--quotas or --min-records) is the minimum; else each model's own, where
+      // the catalogue documents one (docs/bedrock.md §1.4).
+      const minRecordsFrom = command.getOptionValueSource('quotas') === 'default' && flags.minRecords === undefined ? 'model' : 'profile';
       const service = await startLocalService({
         port: flags.port ?? 0,
         ...(flags.root ? { root: flags.root } : {}),
@@ -59,6 +69,9 @@ export function serveCommand(): Command {
         region: flags.region,
         accountId: flags.accountId,
         quotas,
+        minRecordsFrom,
+        ...(flags.allowModel?.length ? { extraModels: flags.allowModel } : {}),
+        outputOrder: { order: flags.keepOrder ? 'input' : 'shuffled', ...(flags.shuffleWindow !== undefined ? { window: flags.shuffleWindow } : {}) },
         ...local,
         ...(flags.quiet ? {} : { log: (line: string) => process.stderr.write(`serve: ${line}\n`) }),
       });
@@ -72,7 +85,7 @@ export function serveCommand(): Command {
       }
       if (!flags.quiet) {
         process.stderr.write(
-          `serve: the local Bedrock batch service listens on ${service.endpoint} (${flags.root ? `its own S3 under ${flags.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name})\n`,
+          `serve: the local Bedrock batch service listens on ${service.endpoint} (${flags.root ? `its own S3 under ${flags.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name}; minimum records: ${minRecordsFrom === 'model' ? "each model's" : quotas.minRecordsPerJob}; output: ${flags.keepOrder ? 'input order' : 'shuffled'})\n`,
         );
       }
       await new Promise<void>((resolve) => {

@@ -1,7 +1,8 @@
 /**
  * A job's InProgress phase: stream each input file of its plan through the model, up to the model's
- * `concurrency` records in flight, into `<output>/<jobId>/<file>.out` in input order (one line per
- * record, echoing `modelInput`, with `modelOutput` or `error`: docs/bedrock.md §2.2), then write
+ * `concurrency` records in flight, into `<output>/<jobId>/<file>.out` (one line per record, echoing
+ * `modelInput`, with `modelOutput` or `error`: docs/bedrock.md §2.2; shuffled within a bounded
+ * window unless the service keeps the input order: output-order.ts), then write
  * `manifest.json.out` with the six counters (§2.3), and say how the job ends. Records whose
  * `modelInput` a real model would refuse (the family's own local check, never prepare's rules) get
  * a 400 error line, as Bedrock answers a malformed body per record; a record error leaves the job
@@ -17,6 +18,7 @@ import { selects, unitHash, type LocalFaults } from './faults.js';
 import type { StoredJob } from './jobs.js';
 import { readLines } from './lines.js';
 import { ModelCallError, type LocalModel } from './models.js';
+import { lineOrder, type OutputOrder } from './output-order.js';
 import { MAX_LINE_BYTES, type InputFile, type RunPlan } from './plan.js';
 import { familyOfShape, modelOutputFor, requestOf } from './responses.js';
 import { removeOrphanedPartials } from './stores.js';
@@ -27,6 +29,8 @@ export interface RunContext {
   faults: LocalFaults & { seed: number };
   /** Milliseconds per record, on top of the model's own time. */
   recordDelayMs: number;
+  /** The order output lines are written in. */
+  order: OutputOrder;
   signal: AbortSignal;
   /** Called each time the job's counters move. */
   onRecord: () => void;
@@ -75,6 +79,13 @@ export async function runJob(job: StoredJob, plan: RunPlan, c: RunContext): Prom
       return writer;
     };
     const pending: Promise<Answered>[] = [];
+    const order = lineOrder(c.order, job.jobId, file.name);
+    const write = async (lines: string[], drainSignal: AbortSignal | undefined) => {
+      for (const line of lines) {
+        const w = open();
+        if (!w.write(line)) await once(w, 'drain', drainSignal ? { signal: drainSignal } : {});
+      }
+    };
     const flush = async (all: boolean) => {
       while (pending.length > (all ? 0 : concurrency - 1)) {
         const { line, ok } = await pending.shift()!;
@@ -82,8 +93,7 @@ export async function runJob(job: StoredJob, plan: RunPlan, c: RunContext): Prom
         if (ok) job.successRecordCount++;
         else job.errorRecordCount++;
         c.onRecord();
-        const w = open();
-        if (!w.write(line)) await once(w, 'drain', { signal });
+        await write(order.add(line), signal);
       }
     };
     try {
@@ -101,6 +111,7 @@ export async function runJob(job: StoredJob, plan: RunPlan, c: RunContext): Prom
         else if (++seq % 256 === 0) await new Promise((r) => setImmediate(r));
       }
       await flush(true);
+      await write(order.drain(), signal);
       // A file read to its end has its .out, even when it held no record.
       if (end === 'done') open();
       if (writer) {
@@ -111,8 +122,10 @@ export async function runJob(job: StoredJob, plan: RunPlan, c: RunContext): Prom
       const why = stopReason(err, signal);
       await Promise.allSettled(pending);
       if (why === 'stop') {
-        // Bedrock keeps what a stopped job wrote: end the file with the lines so far.
+        // Bedrock keeps what a stopped job wrote: end the file with the lines so far, those the
+        // shuffle held back included (they are counted as processed).
         stopped = true;
+        await write(order.drain(), undefined).catch(() => {});
         if (writer) {
           writer.end();
           await written!.catch(() => {});

@@ -15,21 +15,30 @@
  * Facts the sheet leaves open, and what this service does (documented assumptions):
  * - a repeated clientRequestToken returns the first job's ARN, whatever the other parameters;
  * - a jobName in use by a job that is not finished is a ValidationException;
- * - StopModelInvocationJob on a finished job is a ConflictException; on a Stopping job, a no-op.
+ * - StopModelInvocationJob on a finished job is a ConflictException; on a Stopping job, a no-op;
+ * - a model id outside the batch catalogue (src/bedrock/batch-models.ts, docs/bedrock.md §1.4) is a
+ *   ValidationException at create, unless it was added with `extraModels`; custom-model and
+ *   application-inference-profile ARNs are accepted (only the account knows their model);
+ * - a job's minimum records are the model's catalogue minimum when the service was given no quota
+ *   profile, else the profile's (see `LocalServiceOptions.minRecordsFrom`);
+ * - output lines come out shuffled (output-order.ts), as Bedrock does not keep the input order.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkExtraModels, lookupBatchModel, CATALOGUE_DATE } from '../bedrock/batch-models.js';
 import { quotaProfile, type QuotaProfile } from '../bedrock/quotas.js';
 import { accountOfRole, isTerminal, type JobStatus } from '../bedrock/vocabulary.js';
 import { BatchError } from '../errors.js';
 import { normalizeModelId } from '../models/ids.js';
+import { familyFor } from '../models/index.js';
 import type { Store } from '../stores/store.js';
 import { describeJob, listJobs } from './describe.js';
 import { ServiceError } from './errors.js';
 import { normalizeFaults, seededRandom, selects, type LocalFaults } from './faults.js';
 import { JobTable, newJob, type StoredJob } from './jobs.js';
 import { extractiveSummariser, type LocalModel } from './models.js';
+import { normalizeOutputOrder, type OutputOrder, type OutputOrderOptions } from './output-order.js';
 import { planRun, type RunPlan } from './plan.js';
 import { runJob } from './runner.js';
 import { RunSlots, type Release } from './slots.js';
@@ -64,6 +73,20 @@ export interface LocalServiceOptions {
   accountId?: string;
   /** Limits jobs are validated against: a profile name or a profile (default `documented`). */
   quotas?: QuotaProfile | string;
+  /**
+   * Where a job's minimum number of records comes from. `model`: the model's minimum in the batch
+   * catalogue (docs/bedrock.md §1.4) when it documents one, else the profile's; `profile`: the
+   * profile's, always. Default: `model` when `quotas` is not given, `profile` when it is (a profile
+   * chosen on purpose, such as `local` for small samples, sets the minimum itself).
+   */
+  minRecordsFrom?: 'model' | 'profile';
+  /**
+   * Model ids to accept beyond the batch catalogue (new models, or models the catalogue lacks): each
+   * matches itself and, for a base id, its cross-region profiles and ARNs.
+   */
+  extraModels?: readonly string[];
+  /** Output line order (default: shuffled within a bounded window, seeded per job). */
+  outputOrder?: OutputOrderOptions;
   /** The model (default: the deterministic extractive summariser). */
   model?: LocalModel;
   /**
@@ -96,6 +119,9 @@ export class LocalBatchService extends EventEmitter {
   readonly region: string;
   readonly accountId: string;
   readonly quotas: QuotaProfile;
+  readonly minRecordsFrom: 'model' | 'profile';
+  readonly extraModels: ReadonlySet<string>;
+  readonly outputOrder: OutputOrder;
   readonly model: LocalModel;
   readonly stores: StoreResolver;
   readonly stateFile: string | undefined;
@@ -119,6 +145,12 @@ export class LocalBatchService extends EventEmitter {
     this.accountId = options.accountId ?? '123456789012';
     if (!/^[0-9]{12}$/.test(this.accountId)) throw new BatchError('E_BAD_OPTION', `accountId must be 12 digits, got "${this.accountId}"`);
     this.quotas = typeof options.quotas === 'object' ? options.quotas : quotaProfile(options.quotas ?? 'documented');
+    this.minRecordsFrom = options.minRecordsFrom ?? (options.quotas === undefined ? 'model' : 'profile');
+    if (this.minRecordsFrom !== 'model' && this.minRecordsFrom !== 'profile') {
+      throw new BatchError('E_BAD_OPTION', `minRecordsFrom must be "model" or "profile", got "${String(options.minRecordsFrom)}"`);
+    }
+    this.extraModels = new Set(checkExtraModels(options.extraModels ?? [], 'extraModels').map((id) => normalizeModelId(id)));
+    this.outputOrder = normalizeOutputOrder(options.outputOrder);
     this.model = options.model ?? extractiveSummariser();
     this.stores =
       options.stores ?? (options.root !== undefined ? rootResolver(options.root) : options.mounts ? mountResolver(options.mounts) : s3Resolver());
@@ -193,6 +225,7 @@ export class LocalBatchService extends EventEmitter {
         `User: arn:aws:sts::${this.accountId}:assumed-role/local is not authorized to perform: iam:PassRole on resource: ${input.roleArn}`,
       );
     }
+    this.checkModel(input.modelId);
     for (const j of this.jobs.values()) {
       if (j.jobName === input.jobName && !isTerminal(j.status)) {
         throw new ServiceError('ValidationException', `The provided job name is currently in use: ${input.jobName}`);
@@ -210,6 +243,52 @@ export class LocalBatchService extends EventEmitter {
     this.emit('transition', { job, from: undefined, to: 'Submitted' } satisfies Transition);
     if (!this.paused) this.startDriver(job);
     return { jobArn: job.jobArn };
+  }
+
+  /**
+   * Refuse a model that does not run batch jobs, worded as Bedrock words it: "The provided model
+   * identifier is invalid." for an id no model family knows (a typo, another service's id), "Batch
+   * inference is not supported for the requested model" for a known model outside the catalogue
+   * ([3RD-PARTY] github.com/stdapi-ai/stdapi.ai/issues/292, probed against AWS), the on-demand
+   * wording for a profile-only model named by its own id. Each says, after it, what the local service
+   * checked and how to add the id.
+   */
+  private checkModel(modelId: string): void {
+    if (this.extraModels.has(modelId) || this.extraModels.has(normalizeModelId(modelId))) return;
+    const found = lookupBatchModel(modelId);
+    if (found.kind === 'opaque') return;
+    const local = `(local service: the batch model catalogue of ${CATALOGUE_DATE}; add ${modelId} with --allow-model if it runs batch jobs)`;
+    if (found.kind === 'found') {
+      if (!found.model.modes.includes(found.mode)) {
+        throw new ServiceError(
+          'ValidationException',
+          `Invocation of model ID ${found.model.modelId} with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile that contains this model. ${local}`,
+        );
+      }
+      return;
+    }
+    // A model this project knows by its id pattern exists, so it is one without batch support;
+    // anything else (a typo in the provider, an unknown profile prefix) names no model.
+    let known = false;
+    const base = found.baseId;
+    if (base !== undefined && /^(?:anthropic|amazon|meta|mistral)\.[a-z]/.test(base)) {
+      try {
+        known = familyFor(base).name !== 'converse';
+      } catch {
+        known = false;
+      }
+    }
+    throw new ServiceError(
+      'ValidationException',
+      known ? `Batch inference is not supported for the requested model. ${local}` : `The provided model identifier is invalid. ${local}`,
+    );
+  }
+
+  /** The minimum records of a job for `modelId` (see `LocalServiceOptions.minRecordsFrom`). */
+  minRecordsFor(modelId: string): number {
+    if (this.minRecordsFrom === 'profile') return this.quotas.minRecordsPerJob;
+    const found = lookupBatchModel(modelId);
+    return found.kind === 'found' && found.model.minRecordsPerJob !== undefined ? found.model.minRecordsPerJob : this.quotas.minRecordsPerJob;
   }
 
   get(identifier: string): Record<string, unknown> {
@@ -265,7 +344,8 @@ export class LocalBatchService extends EventEmitter {
   /** Take a job from its status to the end (or until it is stopped or the service closes). */
   private async drive(job: StoredJob, signal: AbortSignal): Promise<void> {
     let release: Release | undefined;
-    const validate = () => planRun(job, { stores: this.stores, quotas: this.quotas, faults: this.faults, signal });
+    const quotas = { ...this.quotas, minRecordsPerJob: this.minRecordsFor(job.modelId) };
+    const validate = () => planRun(job, { stores: this.stores, quotas, faults: this.faults, signal });
     try {
       let plan: RunPlan | undefined;
       if (job.status === 'Submitted') {
@@ -312,6 +392,7 @@ export class LocalBatchService extends EventEmitter {
           model: this.model,
           faults: this.faults,
           recordDelayMs: this.delays.record,
+          order: this.outputOrder,
           signal,
           onRecord: () => this.jobs.save(true),
         });

@@ -197,6 +197,7 @@ export const anthropic: ModelFamily = {
   ownsOutput: (output) => isObject(output) && Array.isArray(output.content) && (output.type === 'message' || 'stop_reason' in output),
 
   local: {
+    source: { url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages-request-response.html', checked: '2026-12-07', also: ['https://docs.anthropic.com/en/api/messages'] },
     checkRequest(input, modelId) {
       const found = [...refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens), ...turnOrder(input.messages)];
       if (input.temperature !== undefined && input.top_p !== undefined && refusesTemperatureWithTopP(modelId)) {

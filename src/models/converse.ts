@@ -143,6 +143,7 @@ export const converse: ModelFamily = {
   sharesOutputShapeWith: 'nova',
 
   local: {
+    source: { url: 'https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html', checked: '2026-12-07', also: ['https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html'] },
     checkRequest: (input, modelId) => [...refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens), ...turnOrder(input.messages)],
     /** Any `messages` body a native family has not claimed first (Converse comes last in the registry). */
     claimsInput: (input) => Array.isArray(input.messages),

@@ -123,6 +123,7 @@ export const llama: ModelFamily = {
   ownsOutput: (output) => isObject(output) && (typeof output.generation === 'string' || 'generation_token_count' in output),
 
   local: {
+    source: { url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-meta.html', checked: '2026-12-07' },
     checkRequest: (input, modelId) => refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens),
     /** Any prompt string but a Mistral `[INST]` turn. */
     claimsInput: (input) => typeof input.prompt === 'string' && !input.prompt.includes('[INST]'),

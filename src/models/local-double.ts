@@ -44,8 +44,19 @@ export interface AnswerContext {
   latencyMs: number;
 }
 
+/** Where a family's request schema comes from: the provider's published page and the day it was read. */
+export interface SchemaSource {
+  readonly url: string;
+  /** ISO date (YYYY-MM-DD) the check was last compared with the page. */
+  readonly checked: string;
+  /** Other pages the check follows (the provider's own API reference, a newer version's page). */
+  readonly also?: readonly string[];
+}
+
 /** How the local double checks one family's `modelInput`, reads it and answers it. */
 export interface LocalShape {
+  /** The published request schema `checkRequest` is written from (listed in docs/bedrock.md §1.2). */
+  readonly source: SchemaSource;
   /**
    * Why a real model would refuse this `modelInput` for the job's model (none for a body it takes):
    * stray keys, missing or mistyped fields, settings out of range, blank text, turns out of order.

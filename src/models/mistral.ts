@@ -95,6 +95,7 @@ export const mistral: ModelFamily = {
   ownsOutput: (output) => isObject(output) && Array.isArray(output.outputs),
 
   local: {
+    source: { url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-mistral-text-completion.html', checked: '2026-12-07' },
     checkRequest: (input, modelId) => refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens),
     claimsInput: (input) => typeof input.prompt === 'string' && input.prompt.includes('[INST]'),
     readRequest(input) {

@@ -157,6 +157,7 @@ export const nova: ModelFamily = {
   sharesOutputShapeWith: 'converse',
 
   local: {
+    source: { url: 'https://docs.aws.amazon.com/nova/latest/userguide/complete-request-schema.html', checked: '2026-12-07', also: ['https://docs.aws.amazon.com/nova/latest/nova2-userguide/request-response-schema.html'] },
     checkRequest(input, modelId) {
       const found = [...refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens), ...turnOrder(input.messages)];
       const config = objectOr(input.inferenceConfig);

@@ -96,7 +96,11 @@ const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content']);
 
 /**
  * `messages`: a non-empty array of `{role: user|assistant, content}` (the Messages and Converse
- * shapes); `checkContent` checks each message's content, named by its path.
+ * shapes) that starts with the user's turn and alternates (Converse answers 400 "A conversation
+ * must alternate between user and assistant roles", Claude on Bedrock "roles must alternate":
+ * [3RD-PARTY] reports, docs/bedrock.md §1.2); `checkContent` checks each message's content, named
+ * by its path. Written apart from the local double's `turnOrder` (local-double.ts): the two are
+ * compared in test/local/independent-checks.test.ts.
  */
 export function checkMessages(messages: unknown, checkContent: (content: unknown, path: string) => void, issues: Issues): void {
   if (!Array.isArray(messages) || messages.length === 0) {
@@ -113,6 +117,10 @@ export function checkMessages(messages: unknown, checkContent: (content: unknown
     strayKeys(m, MESSAGE_KEYS, at, issues);
     if (m.role !== 'user' && m.role !== 'assistant') {
       issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.role must be "user" or "assistant"` });
+    } else if (i === 0 && m.role !== 'user') {
+      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.role must be "user": a conversation starts with the user's turn` });
+    } else if (i > 0 && isObject(messages[i - 1]) && (messages[i - 1] as Record<string, unknown>).role === m.role) {
+      issues.push({ code: 'E_INVALID_MODEL_INPUT', reason: `${at}.role: turns must alternate between "user" and "assistant", and messages[${i - 1}] is "${m.role}" too` });
     }
     checkContent(m.content, `${at}.content`);
   }

@@ -92,6 +92,7 @@ export const titanText: ModelFamily = {
   ownsOutput: (output) => isObject(output) && Array.isArray(output.results) && ('inputTextTokenCount' in output || isObject(output.results[0])),
 
   local: {
+    source: { url: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-titan-text.html', checked: '2026-12-07' },
     checkRequest: (input, modelId) => refusals(input, LOCAL_REQUEST, limits(modelId).maxOutputTokens),
     claimsInput: (input) => typeof input.inputText === 'string',
     readRequest(input) {

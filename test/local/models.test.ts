@@ -158,7 +158,7 @@ describe('an OpenAI-compatible endpoint as the model', () => {
       const job = await waitFor(client, jobArn!, ['Completed', 'Failed']);
       expect(job).toMatchObject({ status: 'Completed', successRecordCount: 4, errorRecordCount: 1 });
       const out = (await readFile(join(dir, 'out-bucket', 'results', jobArn!.split('/')[1]!, 'a.jsonl.out'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-      expect(out.map((l) => l.recordId)).toEqual(['REC00000000', 'REC00000001', 'REC00000002', 'REC00000003', 'REC00000004']);
+      expect(out.map((l) => l.recordId).sort()).toEqual(['REC00000000', 'REC00000001', 'REC00000002', 'REC00000003', 'REC00000004']);
       const ok = out.find((l) => l.recordId === 'REC00000000');
       expect(ok.modelOutput.content[0].text).toBe('echo: call number 0');
       expect(ok.modelOutput.usage).toEqual({ input_tokens: 111, output_tokens: 22 });

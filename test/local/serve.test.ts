@@ -4,12 +4,14 @@
  * uses without `--root`, and a model endpoint that would send the API key in clear refused at start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstLine } from '../support/cli.js';
 import { useTempDir } from '../support/temp.js';
+import { clientOf, createInput, failure, jsonl, put, recordId, waitFor } from './helpers.js';
 
 const bin = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
 
@@ -106,6 +108,31 @@ describe('serve', () => {
     expect(r.stderr).toContain('--allow-insecure-model-endpoint');
     const allowed = serve(['--no-state', '--quiet', '--model-endpoint', 'http://models.example.com:8080/v1', '--allow-insecure-model-endpoint']);
     expect(await allowed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('--allow-model adds a model id outside the batch catalogue; --keep-order keeps the input order; the banner says which', async () => {
+    await mkdir(join(tmp.dir, 'root', 'out-bucket'), { recursive: true });
+    await put(join(tmp.dir, 'root'), 'in-bucket/run/a.jsonl', jsonl(60, 0, () => ({ inputText: 'User: hello\nBot:' })));
+    const s = serve(['--root', 'root', '--no-state', '--quotas', 'local', '--delay', '1', '--allow-model', 'amazon.titan-text-express-v1', '--keep-order']);
+    const client = clientOf(await s.url);
+    try {
+      await stderrHas(s, 'listens on');
+      expect(s.stderr()).toContain('minimum records: 1; output: input order');
+      const { jobArn } = await client.send(new CreateModelInvocationJobCommand(createInput({ modelId: 'amazon.titan-text-express-v1' })));
+      expect((await waitFor(client, jobArn!, ['Completed', 'Failed'])).status).toBe('Completed');
+      const out = await readFile(join(tmp.dir, 'root', 'out-bucket', 'results', jobArn!.split('/')[1]!, 'a.jsonl.out'), 'utf8');
+      expect(out.trim().split('\n').map((l) => JSON.parse(l).recordId)).toEqual(Array.from({ length: 60 }, (_, i) => recordId(i)));
+      const refused = await failure(client.send(new CreateModelInvocationJobCommand(createInput({ jobName: 'other', modelId: 'amazon.titan-text-lite-v1' }))));
+      expect(refused.name).toBe('ValidationException');
+      expect(refused.message).toContain('--allow-model');
+    } finally {
+      client.destroy();
+    }
+    // without --quotas or --min-records, each model's own minimum; output shuffled
+    const plain = serve(['--root', 'root', '--no-state']);
+    await plain.url;
+    await stderrHas(plain, 'listens on');
+    expect(plain.stderr()).toContain("minimum records: each model's; output: shuffled");
   });
 
   it('submit refuses such an endpoint too, before anything else', async () => {
