@@ -68,6 +68,16 @@ export interface AwsClientConfig {
 
 export const USER_AGENT_APP_ID = 'bedrock-batch';
 
+/**
+ * What a client sends to a service on this machine (the local service) instead of the user's
+ * credentials: it accepts any signature, and the user's keys never leave for an endpoint that is
+ * not AWS's.
+ */
+export const LOOPBACK_CREDENTIALS: Readonly<{ accessKeyId: string; secretAccessKey: string }> = Object.freeze({
+  accessKeyId: 'LOCALSERVICE',
+  secretAccessKey: 'local-service-not-a-secret',
+});
+
 const LOOPBACK_HOST = /^(?:127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/i;
 
 /** True for an endpoint on this machine (127.x, localhost, ::1). */

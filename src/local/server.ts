@@ -6,6 +6,10 @@
  *   GET  /model-invocation-job/{jobIdentifier}       GetModelInvocationJob
  *   POST /model-invocation-job/{jobIdentifier}/stop  StopModelInvocationJob
  *   GET  /model-invocation-jobs                      ListModelInvocationJobs
+ *   GET  /foundation-models                          ListFoundationModels      (catalogue-api.ts)
+ *   GET  /foundation-models/{modelIdentifier}        GetFoundationModel
+ *   GET  /inference-profiles/{profileIdentifier}     GetInferenceProfile
+ *   POST /  X-Amz-Target: ServiceQuotasV20190624.*   Service Quotas, awsJson1_1 (service-quotas-api.ts)
  *
  * `{jobIdentifier}` is the job ARN, percent-encoded (`:` and `/` included), or the bare 12-character
  * id. Responses are JSON with RFC 3339 timestamps and an `x-amzn-RequestId`; errors carry
@@ -26,7 +30,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LOOPBACK_CREDENTIALS } from '../aws/config.js';
+import { getFoundationModel, getInferenceProfile, listFoundationModels } from './catalogue-api.js';
 import { ServiceError } from './errors.js';
+import { answerServiceQuotas, SERVICE_QUOTAS_TARGET_PREFIX, type QuotasAnswer } from './service-quotas-api.js';
 import { acquireLock, type LockOptions } from './state.js';
 import { LocalBatchService, type LocalServiceOptions } from './service.js';
 
@@ -49,7 +56,7 @@ export interface LocalService {
 
 /** Credentials for a client of the local service: it accepts any, and these are not secret. */
 export function localCredentials(): { accessKeyId: string; secretAccessKey: string } {
-  return { accessKeyId: 'LOCALSERVICE', secretAccessKey: 'local-service-not-a-secret' };
+  return { ...LOOPBACK_CREDENTIALS };
 }
 
 /** Options for `new BedrockClient(...)` that talk to a local service at `endpoint`. */
@@ -158,13 +165,24 @@ async function handle(service: LocalBatchService, own: { hosts: Set<string>; ori
     const path = q < 0 ? url : url.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const method = (req.method ?? 'GET').toUpperCase();
-    const route = routeOf(method, path);
+    const target = req.headers['x-amz-target'];
+    const route: Route | undefined =
+      method === 'POST' && path === '/' && typeof target === 'string' && target.startsWith(SERVICE_QUOTAS_TARGET_PREFIX) ? { op: 'quotas', target } : routeOf(method, path);
     if (!route) throw new ServiceError('UnknownOperationException', `No operation serves ${method} ${path}`);
-    service.injectRequestFaults();
+    // Bedrock's faults are Bedrock's: Service Quotas is another service
+    if (route.op !== 'quotas') service.injectRequestFaults();
     if (service.requireAuth && !req.headers.authorization) {
       throw new ServiceError('AccessDeniedException', 'Missing Authentication Token: sign the request (SigV4) or send Authorization: Bearer');
     }
     switch (route.op) {
+      case 'quotas':
+        return sendAwsJson(res, requestId, answerServiceQuotas(service, route.target, body));
+      case 'list-models':
+        return sendJson(res, requestId, listFoundationModels(service, query));
+      case 'get-model':
+        return sendJson(res, requestId, getFoundationModel(service, route.id));
+      case 'get-profile':
+        return sendJson(res, requestId, getInferenceProfile(service, route.id));
       case 'create': {
         let parsed: unknown;
         try {
@@ -190,9 +208,37 @@ async function handle(service: LocalBatchService, own: { hosts: Set<string>; ori
   }
 }
 
-type Route = { op: 'create' } | { op: 'list' } | { op: 'get'; id: string } | { op: 'stop'; id: string };
+type Route =
+  | { op: 'create' }
+  | { op: 'list' }
+  | { op: 'get'; id: string }
+  | { op: 'stop'; id: string }
+  | { op: 'list-models' }
+  | { op: 'get-model'; id: string }
+  | { op: 'get-profile'; id: string }
+  | { op: 'quotas'; target: string };
+
+/** `/foundation-models/{id}` and `/inference-profiles/{id}`: one percent-encoded label after the prefix. */
+function labelRoute(method: string, path: string): Route | undefined {
+  if (path === '/foundation-models' || path === '/foundation-models/') return method === 'GET' ? { op: 'list-models' } : undefined;
+  for (const [prefix, op, member] of [
+    ['/foundation-models/', 'get-model', 'modelIdentifier'],
+    ['/inference-profiles/', 'get-profile', 'inferenceProfileIdentifier'],
+  ] as const) {
+    if (!path.startsWith(prefix)) continue;
+    const rest = path.slice(prefix.length);
+    if (method !== 'GET' || rest === '' || rest.includes('/')) return undefined;
+    try {
+      return { op, id: decodeURIComponent(rest) };
+    } catch {
+      throw new ServiceError('ValidationException', `1 validation error detected: Value '${rest}' at '${member}' failed to satisfy constraint: Member must be percent-encoded correctly`);
+    }
+  }
+  return undefined;
+}
 
 function routeOf(method: string, path: string): Route | undefined {
+  if (path.startsWith('/foundation-models') || path.startsWith('/inference-profiles/')) return labelRoute(method, path);
   if (path === '/model-invocation-job' || path === '/model-invocation-job/') {
     if (method === 'POST') return { op: 'create' };
     if (method === 'GET') return { op: 'get', id: '' }; // an empty label: validation names it
@@ -242,6 +288,18 @@ function sendJson(res: ServerResponse, requestId: string, data: unknown): void {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'x-amzn-RequestId': requestId,
+  });
+  res.end(text);
+}
+
+/** An awsJson1_1 answer (Service Quotas): errors name their type in `x-amzn-ErrorType` and `__type`. */
+function sendAwsJson(res: ServerResponse, requestId: string, answer: QuotasAnswer): void {
+  const text = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+    ...(answer.errorType ? { 'x-amzn-ErrorType': answer.errorType } : {}),
   });
   res.end(text);
 }
