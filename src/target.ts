@@ -34,6 +34,7 @@ import { localCredentials, startLocalService, type LocalService } from './local/
 import type { LocalDelays } from './local/service.js';
 import type { LocalFaults } from './local/faults.js';
 import type { LocalModel } from './local/models.js';
+import type { OutputOrderOptions } from './local/output-order.js';
 import { LocalLockedError, readLock } from './local/state.js';
 import { openStore, type Store, type StoreOptions } from './stores/index.js';
 import { isS3Uri, parseS3Uri } from './stores/uri.js';
@@ -88,6 +89,10 @@ export function decideMode(o: ModeOptions): ModeDecision {
 /** Options of the embedded local service. */
 export interface LocalRunOptions {
   model?: LocalModel;
+  /** Model ids to accept beyond the batch catalogue (new or custom models; `--allow-model`). */
+  extraModels?: string[];
+  /** Output lines shuffled (the default, as Bedrock keeps no order) or in input order (`--keep-order`). */
+  outputOrder?: OutputOrderOptions;
   faults?: LocalFaults;
   delays?: LocalDelays;
   concurrency?: number;
@@ -288,6 +293,8 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
         ...(o.region ? { region: o.region } : {}),
         paused: o.purpose !== 'submit',
         ...(o.local?.model ? { model: o.local.model } : {}),
+        ...(o.local?.extraModels?.length ? { extraModels: o.local.extraModels } : {}),
+        ...(o.local?.outputOrder ? { outputOrder: o.local.outputOrder } : {}),
         ...(o.local?.faults ? { faults: o.local.faults } : {}),
         ...(o.local?.delays ? { delays: o.local.delays } : {}),
         ...(o.local?.concurrency !== undefined ? { concurrency: o.local.concurrency } : {}),

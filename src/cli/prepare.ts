@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
+import { CATALOGUE_DATE, lookupBatchModel } from '../bedrock/batch-models.js';
 import type { FamilyName, InvocationType } from '../models/family.js';
 import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../prepare.js';
 import type { InputFormat } from '../read/index.js';
@@ -206,6 +207,13 @@ export function humanSummary(s: PrepareSummary): string {
     `  model:    ${s.model.modelId} (${s.model.family}, ${s.model.invocationType}); quotas: ${s.quotas.name}`,
   ];
   if (s.rebalanced) lines.push(`  moved ${s.rebalanced} records into the last job to reach the minimum of ${s.quotas.minRecordsPerJob}`);
+  if (lookupBatchModel(s.model.modelId).kind === 'unknown') {
+    // a warning, not a refusal: the catalogue is dated, and a newer model may run batch
+    lines.push(
+      `  note:     ${s.model.modelId} is not in the batch model catalogue of ${CATALOGUE_DATE}: Bedrock may refuse its jobs ` +
+        `(\`bedrock-batch doctor --model ${s.model.modelId}\` asks your account; the local service needs --allow-model)`,
+    );
+  }
   lines.push(`  run:      ${s.manifest}`);
   return lines.join('\n') + '\n';
 }

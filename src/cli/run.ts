@@ -41,7 +41,7 @@ import { formatMoney } from '../results/report.js';
 interface RunFlags
   extends AwsFlags,
     Pick<PrepareFlags, 'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'minRecords' | 'json' | 'quiet'>,
-    Pick<SubmitFlags, 'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay'> {
+    Pick<SubmitFlags, 'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay' | 'allowModel' | 'keepOrder'> {
   work: string;
   results?: string;
   duplicates?: DuplicateScope;
@@ -85,6 +85,8 @@ export function runCommand(): Command {
     .option('--aws', 'run on Amazon Bedrock')
     .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', repeatable)
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
+    .option('--allow-model <id>', 'local service: accept this model id too (repeatable); a model outside its batch catalogue is refused at create, as Bedrock refuses it', repeatable)
+    .option('--keep-order', 'local service: write output lines in input order (by default shuffled, as Bedrock keeps no order)')
     .option('--no-csv-escape-formulas', "CSV/TSV results: write cells exactly as they are (by default a cell a spreadsheet would run gets a leading ')")
     .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
@@ -198,6 +200,8 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     timeoutHours: flags.timeoutHours,
     fault: flags.fault,
     localRecordDelay: flags.localRecordDelay,
+    allowModel: flags.allowModel,
+    keepOrder: flags.keepOrder,
   });
   const { code, result } = await executeSubmit({ ...submit, s3 }, flags.quiet === true || flags.json === true);
   if (!result) return code;

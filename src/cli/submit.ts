@@ -50,6 +50,8 @@ export async function serviceOptionsFrom(flags: ServiceFlags): Promise<Pick<Subm
 /** The local service's flags, by `serve`'s names (submit's delays and concurrency carry a `--local-` prefix). */
 export interface LocalServiceFlags {
   modelEndpoint?: string;
+  allowModel?: string[];
+  keepOrder?: boolean;
   modelName?: string;
   allowInsecureModelEndpoint?: boolean;
   fault?: string[];
@@ -70,6 +72,8 @@ export function localServiceOptionsFrom(flags: LocalServiceFlags): LocalRunOptio
     });
   }
   if (flags.fault?.length) local.faults = parseFaults(flags.fault);
+  if (flags.allowModel?.length) local.extraModels = flags.allowModel;
+  if (flags.keepOrder) local.outputOrder = { order: 'input' };
   const { delay, recordDelay: record } = flags;
   if (delay !== undefined || record !== undefined) {
     local.delays = {
@@ -83,7 +87,7 @@ export function localServiceOptionsFrom(flags: LocalServiceFlags): LocalRunOptio
 }
 
 /** What commander hands `submit`'s action. */
-export interface SubmitFlags extends ServiceFlags, Pick<LocalServiceFlags, 'modelEndpoint' | 'modelName' | 'allowInsecureModelEndpoint' | 'fault' | 'hour'> {
+export interface SubmitFlags extends ServiceFlags, Pick<LocalServiceFlags, 'modelEndpoint' | 'modelName' | 'allowInsecureModelEndpoint' | 'fault' | 'hour' | 'allowModel' | 'keepOrder'> {
   output?: string;
   roleArn?: string;
   model?: string;
@@ -139,6 +143,8 @@ export function submitCommand(): Command {
     .option('--model-name <name>', 'local service: the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'local service: allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
     .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, throttle=0.2, fail=job-0002, partial=..., expire=..., slow-validation=MS, seed=N)', repeatable)
+    .option('--allow-model <id>', 'local service: accept this model id too (repeatable); a model outside its batch catalogue is refused at create, as Bedrock refuses it', repeatable)
+    .option('--keep-order', 'local service: write output lines in input order (by default they come out shuffled, as Bedrock keeps no order)')
     .option('--local-delay <ms>', 'local service: milliseconds per lifecycle step', int('--local-delay'))
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
     .option('--local-concurrency <n>', 'local service: jobs running at once', int('--local-concurrency', 1))
