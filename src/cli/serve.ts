@@ -1,9 +1,11 @@
 /** `bedrock-batch serve`: the local Bedrock batch service on 127.0.0.1, for any client. */
 import { Command, Option } from 'commander';
+import { BatchError } from '../errors.js';
 import { CATALOGUE_DATE } from '../bedrock/batch-models.js';
 import { QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import { startLocalService } from '../local/server.js';
 import { int, repeatable } from './parsers.js';
+import { s3OptionsFrom } from './s3-options.js';
 import { localServiceOptionsFrom, type LocalServiceFlags } from './submit.js';
 
 /** What commander hands `serve`'s action. */
@@ -18,6 +20,9 @@ interface ServeFlags extends LocalServiceFlags {
   maxInFlight?: number;
   allowModel?: string[];
   keepOrder?: boolean;
+  profile?: string;
+  s3EndpointUrl?: string;
+  debug?: boolean;
   shuffleWindow?: number;
   quiet?: boolean;
 }
@@ -55,9 +60,16 @@ export function serveCommand(): Command {
     .option('--model-name <name>', 'the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
     .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', repeatable)
+    .option('--profile <name>', 'without --root: the AWS profile to read and write S3 with (default: AWS_PROFILE)')
+    .option('--s3-endpoint-url <url>', "without --root: the S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's)")
     .option('-q, --quiet', 'no log of job transitions on stderr')
     .action(async (flags: ServeFlags, command: Command) => {
       const local = localServiceOptionsFrom(flags);
+      if (flags.root && (flags.profile || flags.s3EndpointUrl)) {
+        throw new BatchError('E_BAD_OPTION', 'with --root the service is its own S3: --profile and --s3-endpoint-url are for real S3', { hint: 'drop --root, or the S3 options' });
+      }
+      // without --root: real S3, with the same AWS configuration as every command (src/aws/config.ts)
+      const s3 = flags.root ? undefined : await s3OptionsFrom({ ...(flags.profile ? { profile: flags.profile } : {}), ...(flags.s3EndpointUrl ? { s3EndpointUrl: flags.s3EndpointUrl } : {}), ...(flags.debug ? { debug: true } : {}) });
       const quotas = quotaProfile(flags.quotas, { minRecordsPerJob: flags.minRecords, maxJobsInFlight: flags.maxInFlight });
       // A minimum asked for (--quotas or --min-records) is the minimum; else each model's own, where
       // the catalogue documents one (docs/bedrock.md §1.4).
@@ -65,6 +77,7 @@ export function serveCommand(): Command {
       const service = await startLocalService({
         port: flags.port ?? 0,
         ...(flags.root ? { root: flags.root } : {}),
+        ...(s3 ? { s3 } : {}),
         ...(flags.state === false ? { stateFile: false as const } : typeof flags.state === 'string' ? { stateFile: flags.state } : {}),
         region: flags.region,
         accountId: flags.accountId,
@@ -79,7 +92,7 @@ export function serveCommand(): Command {
       if (!flags.root) {
         // Said even with --quiet: whoever reaches the endpoint acts with these credentials.
         process.stderr.write(
-          `serve: without --root, jobs read and write S3 with the AWS credentials of this environment (${credentialSource(process.env)}): ` +
+          `serve: without --root, jobs read and write S3 with the AWS credentials of this environment (${credentialSource({ ...process.env, ...(flags.profile ? { AWS_PROFILE: flags.profile } : {}), ...(flags.s3EndpointUrl ? { AWS_ENDPOINT_URL_S3: flags.s3EndpointUrl } : {}) })}): ` +
             `any process of this machine that reaches ${service.endpoint} can have it read and write what they allow; --root DIR keeps everything in DIR\n`,
         );
       }

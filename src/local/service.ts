@@ -33,6 +33,7 @@ import { BatchError } from '../errors.js';
 import { normalizeModelId } from '../models/ids.js';
 import { familyFor } from '../models/index.js';
 import type { Store } from '../stores/store.js';
+import type { StoreOptions } from '../stores/index.js';
 import { describeJob, listJobs } from './describe.js';
 import { ServiceError } from './errors.js';
 import { normalizeFaults, seededRandom, selects, type LocalFaults } from './faults.js';
@@ -67,6 +68,8 @@ export interface LocalServiceOptions {
   mounts?: Record<string, Store | string>;
   /** Any resolver (takes precedence over `root` and `mounts`). Default without any: real S3. */
   stores?: StoreResolver;
+  /** With neither `root` nor `mounts`: the S3 settings to read and write real S3 with (default: the SDK's own). */
+  s3?: StoreOptions;
   /** Region in ARNs (default us-east-1). */
   region?: string;
   /** Account in ARNs and bucket owners (default 123456789012). A role of another account is refused. */
@@ -153,7 +156,7 @@ export class LocalBatchService extends EventEmitter {
     this.outputOrder = normalizeOutputOrder(options.outputOrder);
     this.model = options.model ?? extractiveSummariser();
     this.stores =
-      options.stores ?? (options.root !== undefined ? rootResolver(options.root) : options.mounts ? mountResolver(options.mounts) : s3Resolver());
+      options.stores ?? (options.root !== undefined ? rootResolver(options.root) : options.mounts ? mountResolver(options.mounts) : s3Resolver(options.s3));
     this.stateFile =
       options.stateFile === false ? undefined : options.stateFile ?? (options.root !== undefined ? join(options.root, '.local-service', 'jobs.json') : undefined);
     const d = options.delays ?? {};

@@ -6,7 +6,7 @@
  *   exists when its folder does.
  * - `mountResolver({ bucket: store })`: explicit buckets, each one a store (what the embedded
  *   `submit` uses to map a local run and output directory to s3:// URIs); no other bucket exists.
- * - `s3Resolver()`: real S3 (or `AWS_ENDPOINT_URL_S3`) through `openStore('s3://bucket/')`.
+ * - `s3Resolver(s3)`: real S3 (or `AWS_ENDPOINT_URL_S3`, a profile's) through `openStore('s3://bucket/', s3)`.
  *
  * Nothing outside a local root or mount is ever read or written, whatever the key's segments or the
  * symbolic links in it: local buckets are `ConfinedStore`s (confined.ts), which resolve every path
@@ -23,7 +23,7 @@ import { pidAlive } from '../core/process.js';
 import { ConfinedStore, decodeKey, encodeKey, isInside } from './confined.js';
 import type { Readable, Writable } from 'node:stream';
 import { BatchError } from '../errors.js';
-import { openStore } from '../stores/index.js';
+import { openStore, type StoreOptions } from '../stores/index.js';
 import { LocalStore, removeDeadPartialsBelow } from '../stores/local.js';
 import type { ObjectInfo, Store, WriteOptions } from '../stores/store.js';
 
@@ -81,11 +81,11 @@ export function mountResolver(mounts: Record<string, Store | string>): StoreReso
 }
 
 /** Real S3 through the S3 store (credentials chain, region, `AWS_ENDPOINT_URL_S3`). */
-export function s3Resolver(): StoreResolver {
+export function s3Resolver(s3?: StoreOptions): StoreResolver {
   return {
-    description: 'S3 (the SDK default settings)',
+    description: s3 && Object.keys(s3).length ? 'S3 (the settings given)' : 'S3 (the SDK default settings)',
     async bucket(name) {
-      return openStore(`s3://${name}/`);
+      return openStore(`s3://${name}/`, s3);
     },
   };
 }

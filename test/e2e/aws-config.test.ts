@@ -204,6 +204,32 @@ describe('one AWS configuration for S3 and Bedrock', () => {
     for (const q of s3Proxy.requests) expect(scope(q.headers)).toEqual({ key: KEY, region: 'eu-west-3', service: 's3' });
   });
 
+  it('serve --profile reads and writes S3 with that profile too (no --root)', { timeout: 120_000 }, async () => {
+    s3Proxy.reset();
+    const env = bareEnv({ AWS_CONFIG_FILE: join(tmp.dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(tmp.dir, 'credentials') });
+    const served2 = start(['serve', '--port', '0', '--no-state', '--profile', 'acme'], tmp.dir, env);
+    const done2 = finish(served2);
+    try {
+      const url = await firstLine(served2);
+      const r = await cli(
+        ['run', join(ROOT, 'fixtures/calls.csv'), '--work', 's3://acme-runs/run-3/', '--role-arn', ROLE, '--profile', 'acme', '--bedrock-endpoint-url', url, '--quotas', 'documented', '--json', '--results', join(tmp.dir, 'results-3.jsonl')],
+        tmp.dir,
+        env,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ read: 283, succeeded: 283 });
+    } finally {
+      served2.kill('SIGTERM');
+    }
+    const { stderr } = await done2;
+    expect(stderr).toContain('profile "acme"');
+    expect(stderr).not.toContain(SECRET);
+    // the service's reads of the shards and writes of the outputs went through the profile's S3 endpoint, with its key
+    const outputs = s3Proxy.requests.filter((q) => q.key.endsWith('.jsonl.out') && ['PutObject', 'CreateMultipartUpload', 'UploadPart'].includes(q.op));
+    expect(outputs.length).toBeGreaterThan(0);
+    for (const q of s3Proxy.requests) expect(scope(q.headers)).toEqual({ key: KEY, region: 'eu-west-3', service: 's3' });
+  });
+
   it('a profile named but in neither file is an error that names it', { timeout: 60_000 }, async () => {
     const env = bareEnv({ AWS_CONFIG_FILE: join(tmp.dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(tmp.dir, 'credentials') });
     const r = await cli(['submit', 's3://acme-runs/run-1/batch/', '--profile', 'acme-typo', '--role-arn', ROLE], tmp.dir, env);

@@ -4,7 +4,7 @@
  * uses without `--root`, and a model endpoint that would send the API key in clear refused at start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
@@ -73,8 +73,10 @@ describe('serve', () => {
 
   it('says plainly, even with --quiet, that without --root it acts with the AWS credentials of its environment, never printing them', async () => {
     const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const config = join(tmp.dir, 'aws-config');
+    await writeFile(config, '[profile team-dev]\nregion = eu-west-1\n');
     const cases: [NodeJS.ProcessEnv, string][] = [
-      [{ AWS_PROFILE: 'team-dev' }, 'profile "team-dev"'],
+      [{ AWS_PROFILE: 'team-dev', AWS_CONFIG_FILE: config }, 'profile "team-dev"'],
       [{ AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: 'token-secret-value' }, 'AWS_ACCESS_KEY_ID'],
     ];
     for (const [env, source] of cases) {
@@ -97,6 +99,12 @@ describe('serve', () => {
     await rooted.url;
     await stderrHas(rooted, 'listens on');
     expect(rooted.stderr()).not.toContain('AWS credentials');
+  });
+
+  it('refuses at start a profile that is in neither AWS file, naming it (without --root it is the S3 it would act as)', async () => {
+    const r = await serve(['--no-state', '--profile', 'team-typo'], { AWS_CONFIG_FILE: join(tmp.dir, 'no-such-config'), AWS_SHARED_CREDENTIALS_FILE: join(tmp.dir, 'no-such-credentials') }).done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the AWS profile "team-typo" (--profile) is in neither the config nor the credentials file');
   });
 
   it('refuses at start a plain-http model endpoint on another host, naming it and the flag that allows it', async () => {
