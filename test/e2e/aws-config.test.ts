@@ -189,7 +189,7 @@ describe('one AWS configuration for S3 and Bedrock', () => {
     expect(r.stderr).not.toMatch(/arrived damaged|Customer:|Agent:/);
   });
 
-  it('a profile named on the command line wins over keys in the environment, as in the AWS CLI (estimate, reading S3)', { timeout: 60_000 }, async () => {
+  it('a profile named on the command line wins over keys in the environment, as in the AWS CLI (estimate and status, reading S3)', { timeout: 60_000 }, async () => {
     s3Proxy.reset();
     const env = bareEnv({
       AWS_CONFIG_FILE: join(tmp.dir, 'config'),
@@ -200,6 +200,10 @@ describe('one AWS configuration for S3 and Bedrock', () => {
     const r = await cli(['estimate', 's3://acme-runs/run-1/batch/', '--profile', 'acme', '--json'], tmp.dir, env);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).total.records).toBe(283);
+    // status reads the run and its ledger in S3, and asks Bedrock, with the same settings
+    const st = await cli(['status', 's3://acme-runs/run-1/batch/', '--profile', 'acme', '--json'], tmp.dir, env);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).jobs.map((j: { status: string }) => j.status)).toEqual(['Completed']);
     expect(s3Proxy.requests.length).toBeGreaterThan(0);
     for (const q of s3Proxy.requests) expect(scope(q.headers)).toEqual({ key: KEY, region: 'eu-west-3', service: 's3' });
   });
