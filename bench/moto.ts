@@ -22,7 +22,11 @@ export interface BenchS3Server {
   stop(): Promise<number>;
 }
 
-/** moto's server, exiting as soon as its stdin closes: on stop(), or when the bench ends in any way. */
+/**
+ * moto's server, run so that it exits as soon as its stdin closes: on stop(), or when the process
+ * that started it ends in any way (vitest's workers end without an 'exit' event), so no server
+ * outlives its bench or test.
+ */
 const SERVE = 'import os, sys, threading\nthreading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\nfrom moto.server import main\nmain(sys.argv[1:])';
 
 /** moto accepts any credentials unless told otherwise. */
@@ -36,6 +40,51 @@ async function freePort(): Promise<number> {
   s.close();
   await once(s, 'close');
   return port;
+}
+
+export interface MotoProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:PORT`. */
+  endpoint: string;
+  /** Closes its stdin (it exits), then kills it if it has not exited within 5 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one launcher of moto's server, for the bench (below) and the tests (test/support/moto.ts): on
+ * 127.0.0.1, on a free port (another if the port was taken in between), answering within 30 s.
+ */
+export async function launchMoto(env: NodeJS.ProcessEnv = process.env): Promise<MotoProcess> {
+  let log = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const c = spawn('python3', ['-c', SERVE, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    c.on('error', () => {}); // no python3: reported below
+    c.stdin!.on('error', () => {});
+    c.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
+    c.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
+    const until = Date.now() + 30_000;
+    for (;;) {
+      if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) break; // the port was taken in between, or no python3
+      const up = await fetch(`http://127.0.0.1:${port}/moto-api/`).then((r) => r.status < 500, () => false);
+      if (up) return { child: c, endpoint: `http://127.0.0.1:${port}`, stop: () => stopMoto(c) };
+      if (Date.now() > until) {
+        c.kill('SIGKILL');
+        throw new Error(`moto's server did not start on 127.0.0.1:${port} within 30 s: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (/No module named/.test(log)) break;
+  }
+  throw new Error(`moto's server (python3 -m pip install --user "moto[server]") did not start: ${log.trim().split('\n').pop() ?? ''}`);
+}
+
+async function stopMoto(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.stdin!.end();
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
 /** User + system CPU seconds of a running process, from /proc (Linux); NaN elsewhere. */
@@ -55,55 +104,19 @@ function cpuSeconds(pid: number): number {
 export async function startBenchMoto(dir: string, buckets: string[]): Promise<BenchS3Server> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  let child: ChildProcess | undefined;
-  let port = 0;
-  let log = '';
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    const c = spawn('python3', ['-c', SERVE, '-H', '127.0.0.1', '-p', String(port)], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-      env: { ...process.env, TMPDIR: dir },
-    });
-    c.on('error', () => {}); // no python3: reported below
-    c.stdin!.on('error', () => {});
-    c.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-    const until = Date.now() + 30_000;
-    for (;;) {
-      if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) break; // the port was taken in between, or no python3
-      const up = await fetch(`http://127.0.0.1:${port}/moto-api/`).then((r) => r.status < 500, () => false);
-      if (up) {
-        child = c;
-        break;
-      }
-      if (Date.now() > until) {
-        c.kill('SIGKILL');
-        throw new Error(`moto's server did not start on 127.0.0.1:${port} within 30 s: ${log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (!child && /No module named/.test(log)) break;
-  }
-  if (!child) {
-    throw new Error(`the S3 bench needs moto's server (python3 -m pip install --user "moto[server]"), which did not start: ${log.trim().split('\n').pop() ?? ''}`);
-  }
-  const endpoint = `http://127.0.0.1:${port}`;
+  const moto = await launchMoto({ ...process.env, TMPDIR: dir });
+  const endpoint = moto.endpoint;
   const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: BENCH_CREDENTIALS });
   try {
     for (const b of buckets) await client.send(new CreateBucketCommand({ Bucket: b }));
   } finally {
     client.destroy();
   }
-  const running = child;
   return {
     endpoint,
     async stop() {
-      const cpu = cpuSeconds(running.pid!);
-      if (running.exitCode === null && running.signalCode === null) {
-        const exited = once(running, 'exit');
-        running.stdin!.end();
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
-      }
+      const cpu = cpuSeconds(moto.child.pid!);
+      await moto.stop();
       await rm(dir, { recursive: true, force: true });
       return cpu;
     },

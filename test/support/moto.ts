@@ -23,11 +23,9 @@
  * moto is a prerequisite of the test suite (on these machines: moto 5.2). Where it is missing the
  * suite stops with one line naming it; it never skips the S3 tests silently.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { CreateBucketCommand, ListMultipartUploadsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { launchMoto } from '../../bench/moto.js';
 
 export const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
@@ -78,55 +76,12 @@ function requireMoto(): void {
   checked = true;
 }
 
-/**
- * moto's server, run so that it exits as soon as its stdin closes: when stop() closes it, or when
- * the test process ends in any way (vitest's workers end without an 'exit' event), so no server
- * outlives its test.
- */
-const SERVE = 'import os, sys, threading\nthreading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\nfrom moto.server import main\nmain(sys.argv[1:])';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
-
 export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   requireMoto();
-  let child: ChildProcess | undefined;
-  let port = 0;
-  let log = '';
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    const env = { ...process.env, ...(options.auth ? { INITIAL_NO_AUTH_ACTION_COUNT: '0' } : {}) };
-    const c = spawn('python3', ['-c', SERVE, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['pipe', 'pipe', 'pipe'], env });
-    c.stdin!.on('error', () => {});
-    c.stdout!.on('data', (d) => (log = (log + d).slice(-4000)));
-    c.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-    const until = Date.now() + 30_000;
-    for (;;) {
-      if (c.exitCode !== null) break; // the port was taken in between: try another
-      const up = await fetch(`http://127.0.0.1:${port}/moto-api/`).then((r) => r.ok || r.status < 500, () => false);
-      if (up) {
-        child = c;
-        break;
-      }
-      if (Date.now() > until) {
-        c.kill('SIGKILL');
-        throw new Error(`moto's server did not start on 127.0.0.1:${port} within 30 s: ${log}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  if (!child) throw new Error(`moto's server did not start: ${log}`);
-  const endpoint = `http://127.0.0.1:${port}`;
+  const moto = await launchMoto({ ...process.env, ...(options.auth ? { INITIAL_NO_AUTH_ACTION_COUNT: '0' } : {}) });
+  const endpoint = moto.endpoint;
   const clientOptions = { endpointUrl: endpoint, region: 'us-east-1', forcePathStyle: true as const, credentials: MOTO_CREDENTIALS };
   const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: MOTO_CREDENTIALS });
-  const running = child;
   return {
     endpoint,
     clientOptions,
@@ -143,12 +98,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
     },
     async stop() {
       client.destroy();
-      if (running.exitCode === null && running.signalCode === null) {
-        const exited = once(running, 'exit');
-        running.stdin!.end();
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (running.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
-      }
+      await moto.stop();
     },
   };
 }
