@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBatchQuotas, accountQuotaProfile } from '../../src/aws/service-quotas.js';
 import { findBatchModel } from '../../src/bedrock/batch-models.js';
 import { quotaProfile } from '../../src/bedrock/quotas.js';
-import { main } from '../../src/cli/main.js';
 import { runDoctor, type DoctorCheck, type DoctorOptions, type DoctorReport } from '../../src/doctor.js';
 import { localCredentials, startLocalService, type LocalService } from '../../src/local/server.js';
+import { inProcess } from '../support/cli.js';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto.js';
 import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
 import { tempDir, type TempDir } from '../support/temp.js';
@@ -309,28 +309,8 @@ describe('doctor', () => {
   });
 });
 
-/** The CLI in this process, with the environment a user sets (restored after). */
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { ...process.env };
-  for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
-  Object.assign(process.env, env);
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'bedrock-batch', 'doctor', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-  }
-}
+/** `bedrock-batch doctor ...` in this process, with the AWS environment a user sets. */
+const cli = (args: string[], env: NodeJS.ProcessEnv) => inProcess(['doctor', ...args], env);
 
 describe('bedrock-batch doctor', () => {
   it('--json through AWS_ENDPOINT_URL_* and a named profile (config and credentials files, no key in the environment); exit 0, then 1 on a problem', async () => {

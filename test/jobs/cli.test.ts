@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
 import { describe, expect, it } from 'vitest';
 import { clientOf, createInput, jsonl, put, waitFor } from '../local/helpers.js';
-import { firstLine } from '../support/cli.js';
+import { firstLine, inProcess } from '../support/cli.js';
 import { useTempDir } from '../support/temp.js';
 import { ledgerEvents, outputLines, prepareCalls, shardIds } from './helpers.js';
 
@@ -71,25 +71,6 @@ describe('serve', () => {
     expect(state.jobs.map((j: { jobArn: string; status: string }) => [j.jobArn, j.status])).toEqual([[jobArn, 'Completed']]);
   });
 });
-
-/** The CLI in this process (same code as the bin, no process start): output captured, exit code returned. */
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../src/cli/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'bedrock-batch', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
 
 describe('submit, status, stop', () => {
   it('submit --json prints {"jobs": [...]} with the six keys; status --json agrees; failures exit 1', async () => {

@@ -53,3 +53,34 @@ export async function until(child: ChildProcess, holds: () => boolean | Promise<
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * The CLI in this process (the bin's code, no process start): stdout and stderr captured, the exit
+ * code returned. `env`: AWS variables to run with instead of this process's (restored after).
+ */
+export async function inProcess(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../src/cli/main.js');
+  const saved = { ...process.env };
+  if (env) {
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+    Object.assign(process.env, env);
+  }
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'bedrock-batch', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.exitCode = undefined;
+    if (env) {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  }
+}
