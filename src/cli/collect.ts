@@ -81,9 +81,9 @@ export function collectCommand(): Command {
   });
 }
 
-/** collectRun's options from collect's flags (everything but the signal and progress); reads the price table. */
-export async function collectOptionsFrom(outputs: string, flags: CollectFlags): Promise<CollectRunOptions> {
-  const s3 = await s3OptionsFrom(flags);
+/** collectRun's options from collect's flags (everything but the signal and progress; `given`: S3 settings resolved already); reads the price table. */
+export async function collectOptionsFrom(outputs: string, flags: CollectFlags, given?: StoreOptions): Promise<CollectRunOptions> {
+  const s3 = given ?? (await s3OptionsFrom(flags));
   const prices = await readPrices(flags.prices, s3);
   const extra = flags.retryableCodes ? new Set(flags.retryableCodes.split(',').map((s) => s.trim()).filter(Boolean)) : undefined;
   const retryable = extra ? (e: RecordError) => (e.code !== undefined && extra.has(String(e.code))) || isRetryable(e) : undefined;

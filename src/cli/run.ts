@@ -202,13 +202,13 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     localRecordDelay: flags.localRecordDelay,
     allowModel: flags.allowModel,
     keepOrder: flags.keepOrder,
-  });
-  const { code, result } = await executeSubmit({ ...submit, s3 }, flags.quiet === true || flags.json === true);
+  }, s3);
+  const { code, result } = await executeSubmit(submit, flags.quiet === true || flags.json === true);
   if (!result) return code;
 
   // 3. collect
-  const collect = await collectOptionsFrom(output, { prepared: batch, results, maxAttempts: 3, csvEscapeFormulas: flags.csvEscapeFormulas });
-  const c = await runCollect({ ...collect, s3 }, false);
+  const collect = await collectOptionsFrom(output, { prepared: batch, results, maxAttempts: 3, csvEscapeFormulas: flags.csvEscapeFormulas }, s3);
+  const c = await runCollect(collect, false);
   const s = c.collect;
   const cost = c.cost.total.cost;
   const report = {

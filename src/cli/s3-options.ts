@@ -106,9 +106,7 @@ export function bedrockSettingsFrom(flags: AwsFlags, primary: PrimaryService): B
  * the profile gives filled in (src/aws/config.ts resolveAwsOptions): empty when nothing is set.
  */
 export async function s3OptionsFrom(flags: AwsFlags, primary: PrimaryService = 'S3'): Promise<S3StoreOptions> {
-  const given = s3FlagsOf(flags, primary);
-  const resolved = await resolveAwsOptions('S3', given);
-  return resolved;
+  return resolveAwsOptions('S3', s3FlagsOf(flags, primary));
 }
 
 function s3FlagsOf(flags: AwsFlags, primary: PrimaryService): S3StoreOptions {

@@ -8,6 +8,7 @@ import type { JobState, SubmitResult, SubmitRunOptions } from '../jobs/submit.js
 import type { LocalRunOptions } from '../target.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { int, repeatable, seconds } from './parsers.js';
+import type { S3StoreOptions } from '../stores/s3.js';
 import { addAwsOptions, bedrockSettingsFrom, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 
 /** The `--json` shape of submit and status: `{"jobs": [{jobArn, jobName, status, input, output, records}]}`. */
@@ -37,9 +38,12 @@ export interface ServiceFlags extends AwsFlags {
   s3Root?: string;
 }
 
-/** The service options the flags ask for (only those given): Bedrock's settings, and S3's for a run in S3. */
-export async function serviceOptionsFrom(flags: ServiceFlags): Promise<Pick<SubmitRunOptions, 'region' | 'endpointUrl' | 'profile' | 'debug' | 's3Root' | 's3'>> {
-  const s3 = await s3OptionsFrom(flags, 'Bedrock');
+/**
+ * The service options the flags ask for (only those given): Bedrock's settings, and S3's for a run
+ * in S3 (`s3` when the caller has resolved them already, as `run` has).
+ */
+export async function serviceOptionsFrom(flags: ServiceFlags, given?: S3StoreOptions): Promise<Pick<SubmitRunOptions, 'region' | 'endpointUrl' | 'profile' | 'debug' | 's3Root' | 's3'>> {
+  const s3 = given ?? (await s3OptionsFrom(flags, 'Bedrock'));
   return {
     ...bedrockSettingsFrom(flags, 'Bedrock'),
     ...(flags.s3Root ? { s3Root: flags.s3Root } : {}),
@@ -155,8 +159,8 @@ export function submitCommand(): Command {
   return cmd;
 }
 
-/** submitRun's options from submit's flags (all but the signal). */
-export async function submitOptionsFrom(run: string, flags: SubmitFlags): Promise<SubmitRunOptions> {
+/** submitRun's options from submit's flags (all but the signal); `s3`: S3 settings resolved already. */
+export async function submitOptionsFrom(run: string, flags: SubmitFlags, s3?: S3StoreOptions): Promise<SubmitRunOptions> {
   const tags = flags.tag?.map((t) => {
     const m = /^([^=]+)=(.*)$/.exec(t);
     if (!m) throw new BatchError('E_BAD_OPTION', `--tag ${t}: expected key=value`);
@@ -172,7 +176,7 @@ export async function submitOptionsFrom(run: string, flags: SubmitFlags): Promis
     ...(flags.ledger ? { ledger: flags.ledger } : {}),
     ...(flags.local ? { local: true } : {}),
     ...(flags.aws ? { aws: true } : {}),
-    ...(await serviceOptionsFrom(flags)),
+    ...(await serviceOptionsFrom(flags, s3)),
     ...(flags.roleArn ? { roleArn: flags.roleArn } : {}),
     ...(flags.model ? { modelId: flags.model } : {}),
     wait: flags.wait !== false,
