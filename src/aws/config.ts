@@ -80,6 +80,9 @@ export const LOOPBACK_CREDENTIALS: Readonly<{ accessKeyId: string; secretAccessK
 
 const LOOPBACK_HOST = /^(?:127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/i;
 
+/** The APIs the local service answers (src/local): on this machine, they get LOOPBACK_CREDENTIALS. */
+const LOCAL_SERVICE_APIS: ReadonlySet<AwsService> = new Set<AwsService>(['Bedrock', 'Bedrock Runtime', 'Service Quotas']);
+
 /** True for an endpoint on this machine (127.x, localhost, ::1). */
 export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
@@ -223,7 +226,9 @@ type ClientClass<C> = new (config: Record<string, unknown>) => C;
 
 /**
  * Build a client of `service`: the shared config (awsClientConfig) plus `extra` (service-specific
- * settings, which win), the user-agent app id, and the debug log when asked.
+ * settings, which win), the user-agent app id, and the debug log when asked. Bedrock and Service
+ * Quotas on this machine get LOOPBACK_CREDENTIALS, whatever credentials are given: pass the
+ * endpoint `resolveAwsOptions` found, so that one named by a profile is seen too.
  */
 export function createAwsClient<C extends { middlewareStack: { add: (...args: never[]) => void } }>(
   Client: ClientClass<C>,
@@ -232,8 +237,14 @@ export function createAwsClient<C extends { middlewareStack: { add: (...args: ne
   extra: Record<string, unknown> = {},
 ): C {
   const env = options.env ?? process.env;
+  const config = awsClientConfig(service, options);
+  // The local service stands in for these APIs on this machine: it gets placeholders, never the
+  // user's credentials, given or found (S3 on this machine, MinIO or moto, takes the user's own).
+  if (LOCAL_SERVICE_APIS.has(service) && isLoopbackEndpoint(config.endpoint)) {
+    config.credentials = { ...LOOPBACK_CREDENTIALS };
+  }
   const client = new Client({
-    ...awsClientConfig(service, options),
+    ...config,
     userAgentAppId: env.AWS_SDK_UA_APP_ID || USER_AGENT_APP_ID,
     ...extra,
   });

@@ -23,12 +23,12 @@
  * from ListAWSDefaultServiceQuotas. Each value says which (`source`).
  *
  * An endpoint on this machine (the local service) gets the local service's placeholder
- * credentials, never the user's, whichever setting named it (src/aws/config.ts).
+ * credentials, never the user's, whichever setting named it (createAwsClient, src/aws/config.ts).
  */
 import { ListAWSDefaultServiceQuotasCommand, ListServiceQuotasCommand, ServiceQuotasClient, type ServiceQuota } from '@aws-sdk/client-service-quotas';
 import type { BatchModel } from '../bedrock/batch-models.js';
 import type { QuotaProfile } from '../bedrock/quotas.js';
-import { createAwsClient, isLoopbackEndpoint, LOOPBACK_CREDENTIALS, resolveAwsSettings, type AwsClientOptions } from './config.js';
+import { createAwsClient, isLoopbackEndpoint, resolveAwsOptions, type AwsClientOptions } from './config.js';
 
 /** The quota profile fields that Service Quotas has a per-model batch quota for. */
 export type BatchQuotaField = 'minRecordsPerJob' | 'maxRecordsPerFile' | 'maxRecordsPerJob' | 'maxBytesPerFile' | 'maxBytesPerJob' | 'maxJobsInFlight';
@@ -104,17 +104,11 @@ function profileValueOf(field: BatchQuotaField, value: number): number {
   return field === 'maxBytesPerFile' || field === 'maxBytesPerJob' ? Math.floor(value * GB) : Math.floor(value);
 }
 
-/** Build the Service Quotas client for `options` (placeholder credentials for an endpoint on this machine). */
+/** Build the Service Quotas client for `options`, with the region and endpoint the profile gives (placeholder credentials on this machine). */
 export async function createServiceQuotasClient(options: AwsClientOptions = {}): Promise<ServiceQuotasClient> {
-  const settings = await resolveAwsSettings('Service Quotas', options);
-  const loopback = isLoopbackEndpoint(settings.endpoint);
-  return createAwsClient(ServiceQuotasClient, 'Service Quotas', {
-    ...options,
-    ...(settings.region !== undefined ? { region: settings.region } : loopback ? { region: 'us-east-1' } : {}),
-    ...(settings.endpoint !== undefined ? { endpointUrl: settings.endpoint } : {}),
-    // the local service's placeholders, loaded only for it (src/local is not needed against AWS)
-    ...(loopback ? { credentials: { ...LOOPBACK_CREDENTIALS } } : {}),
-  });
+  const o = await resolveAwsOptions('Service Quotas', options);
+  // the local service answers for any region: one is needed to sign
+  return createAwsClient(ServiceQuotasClient, 'Service Quotas', o.region === undefined && isLoopbackEndpoint(o.endpointUrl) ? { ...o, region: 'us-east-1' } : o);
 }
 
 async function listAll(client: ServiceQuotasClient, applied: boolean): Promise<ServiceQuota[]> {

@@ -146,4 +146,16 @@ describe('on the wire', () => {
     expect(lines[2]).toMatch(/^aws Bedrock ListModelInvocationJobs 127\.0\.0\.1:\d+ 500 \d+ ms id=req-123$/);
     expect(lines.join('\n')).not.toMatch(/wire-secret|AKIAWIRE/);
   });
+
+  it('Bedrock on this machine gets the placeholder credentials, even when credentials are given', async () => {
+    seen = [];
+    const keyOf = (h: IncomingHttpHeaders) => /Credential=([^/]+)\//.exec(String(h.authorization))?.[1];
+    const guarded = createBedrockClient({ endpoint, region: 'eu-west-1' });
+    await expect(guarded.send(new ListModelInvocationJobsCommand({}))).rejects.toThrow();
+    const given = createBedrockClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'AKIAGIVEN00000000001', secretAccessKey: 's' } });
+    await expect(given.send(new ListModelInvocationJobsCommand({}))).rejects.toThrow();
+    guarded.destroy();
+    given.destroy();
+    expect(seen.map(keyOf)).toEqual(['LOCALSERVICE', 'LOCALSERVICE']);
+  });
 });
