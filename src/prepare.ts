@@ -47,10 +47,18 @@ export interface PrepareRunOptions {
   adapt?: Step<any, any>;
   /** Calls -> prompts (e.g. `promptCalls()` from bedrock-batch/transforms). */
   prompt?: Step<any, any>;
-  /** Worker threads for `stages` (default: the cores available, at most 8); 0 for one thread. */
+  /** Worker threads for `stages` (default: the cores available, at most 8); 0 for one thread (the
+   * same pieces, prepared on the main thread). */
   workers?: number;
   /** Bytes per piece of input handed to a worker (default 1 MiB); small values exercise the edges. */
   pieceBytes?: number;
+  /**
+   * Let the built-in stages run fused (default true): rows of a CSV file whose stages say how a row
+   * becomes a record (`StagesModule.rowRecipe`) are encoded straight from the input bytes to the
+   * record's line (src/parallel/fused.ts), byte for byte what the stage-by-stage path writes.
+   * `false` runs every record through the stages one by one (what the differential tests compare).
+   */
+  fused?: boolean;
   model: ModelOptions & { family?: FamilyName; invocationType?: InvocationType };
   quotas?: QuotaProfile;
   ids?: AssignIdsOptions;
@@ -105,7 +113,8 @@ export interface PrepareSummary {
   idMode: string;
   inputs: string[];
   seconds: number;
-  /** Pieces prepared on worker threads, and inputs the main thread finished alone (see engine.ts). */
+  /** Pieces prepared (on worker threads, or on this one with `workers: 0`), inputs the main thread
+   * finished alone, and records the fused path encoded (see src/parallel/engine.ts). */
   parallel: EngineStats;
 }
 
@@ -166,7 +175,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   let read = 0;
   let bytesRead = 0;
   let nextProgress = options.progressEvery ?? 5000;
-  const stats: EngineStats = { pieces: 0, fallbacks: 0 };
+  const stats: EngineStats = { pieces: 0, fallbacks: 0, fused: 0 };
   const stages = options.stages ?? (options.adapt && options.prompt ? { adapt: options.adapt, prompt: options.prompt } : undefined);
   if (!stages) throw new BatchError('E_BAD_OPTION', 'prepareRun needs stages, or both adapt and prompt');
   const items = prepareItems({
@@ -178,6 +187,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     ids: options.ids ?? {},
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.pieceBytes !== undefined ? { pieceBytes: options.pieceBytes } : {}),
+    fused: options.fused !== false,
     lineage: true,
     stats,
     onRead(n, bytes) {

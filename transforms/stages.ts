@@ -6,12 +6,12 @@
  */
 import type { Step } from '../src/core/step.js';
 import type { PrepareItem, SourceItem } from '../src/records/types.js';
-import type { PinnedStages, StagesModule } from '../src/parallel/stages.js';
+import type { PinnedStages, RowRecipe, StagesModule } from '../src/parallel/stages.js';
 import { adaptCalls, detectFormat, type AdaptOptions } from './adapters/detect.js';
 import { isObject } from '../src/core/values.js';
-import { keyString } from './adapters/common.js';
+import { keyString, normaliseAdapterOptions } from './adapters/common.js';
 import { detectRowColumns, utteranceRows } from './adapters/rows.js';
-import { promptCalls, type PromptOptions } from './prompts/call-summary.js';
+import { promptCalls, promptTemplate, type PromptOptions } from './prompts/call-summary.js';
 
 export interface CallStageOptions {
   adapt?: AdaptOptions;
@@ -44,5 +44,28 @@ export function groupKeyOf(item: SourceItem, column: string): string | undefined
   return isObject(item.value) ? keyString(item.value[column]) : undefined;
 }
 
-const stages: StagesModule<CallStageOptions> = { createStages, pinStages, groupKeyOf };
+/**
+ * What the row adapter and the call-summary prompt do with each row of a file pinned to these
+ * options, when it is that simple (see RowRecipe): one call per row, no speaker or role column
+ * (the transcript is the text column as it is). Undefined otherwise: prepare then runs the stages.
+ */
+export function rowRecipe(pinned: CallStageOptions): RowRecipe | undefined {
+  const adapt = pinned.adapt ?? {};
+  const columns = adapt.columns;
+  if (adapt.format !== 'rows' || columns === undefined) return undefined;
+  if (columns.speaker !== undefined || columns.role !== undefined || utteranceRows(columns, adapt.rows)) return undefined;
+  const { maxCallBytes, passthrough } = normaliseAdapterOptions(adapt);
+  const prompt = pinned.prompt ?? {};
+  return {
+    key: columns.key,
+    text: columns.text,
+    template: promptTemplate(prompt),
+    ...(prompt.system !== undefined ? { system: prompt.system } : {}),
+    passthrough,
+    exclude: [columns.start?.column, columns.end?.column].filter((c): c is string => c !== undefined),
+    maxCallBytes,
+  };
+}
+
+const stages: StagesModule<CallStageOptions> = { createStages, pinStages, groupKeyOf, rowRecipe };
 export default stages;

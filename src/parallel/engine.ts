@@ -1,9 +1,10 @@
 /**
  * The prepare engine: every input's items through the stages, out as records, rejects and record
- * batches for the rollover sink, in input order. One thread does it all for custom steps, for JSON
- * and text inputs, for CSV dialects the fast decoder does not cover, and with `workers: 0`. CSV and
- * JSONL inputs are otherwise cut into row-aligned pieces (pieces.ts) and decoded and prepared on
- * worker threads (worker.ts), so the work uses every core:
+ * batches for the rollover sink, in input order. One thread runs the stages item by item for custom
+ * steps, for JSON and text inputs, and for CSV dialects the fast decoder does not cover. CSV and
+ * JSONL inputs are otherwise cut into row-aligned pieces (pieces.ts), each decoded and prepared by a
+ * `PieceHandler` (piece.ts, where the fused path of fused.ts applies) on worker threads (worker.ts),
+ * so the work uses every core, or on the main thread with `workers: 0`:
  *
  *   main thread:  read ─▶ cut into pieces ─▶ (workers) ─▶ results in order ─▶ ids check ─▶ sink
  *                 └─ the file's first piece, and the groups at piece edges (groups.ts), it adapts
@@ -30,8 +31,8 @@ import { validateRecords } from '../records/validate.js';
 import type { RecordBatch } from '../shards/rollover.js';
 import { pieceBytes, rowPieces, type Piece } from './pieces.js';
 import { SlabPool, type Slab } from './slabs.js';
-import { PiecePool } from './pool.js';
-import type { PieceBytes, PieceFailure, PieceMessage, PieceResult, WorkerReply } from './protocol.js';
+import { InlinePool, PiecePool } from './pool.js';
+import type { PieceBytes, PieceFailure, PieceMessage, PieceResult, WorkerReply, WorkerSetup } from './protocol.js';
 import { loadStages, runtimeUrl, type StagesModule, type StagesSpec } from './stages.js';
 
 export type EngineItem = PrepareItem | RecordBatch;
@@ -48,6 +49,8 @@ export interface EngineOptions {
   workers?: number;
   /** Whether lineage lines are written (the workers then make them). */
   lineage: boolean;
+  /** Whether rows may be encoded by the fused path when the stages describe them (default true). */
+  fused?: boolean;
   /** Told of every call or reject read, and of the input bytes read (after gunzip). */
   onRead(read: number, bytes: number): void;
   /** Pieces of about this many bytes (default 1 MiB; tests use small ones). */
@@ -60,6 +63,9 @@ export interface EngineOptions {
 export interface EngineStats {
   pieces: number;
   fallbacks: number;
+  /** Records encoded straight from their input bytes by the fused path (src/parallel/fused.ts); a
+   * duplicate key among them is still rejected afterwards, on this thread. */
+  fused: number;
 }
 
 type Pipeline = Step<PrepareItem, PrepareItem>;
@@ -114,22 +120,28 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
 
   const spec = o.stages;
   const stages = await loadStages(spec);
-  let pool: PiecePool | undefined;
-  const getPool = () =>
-    (pool ??= new PiecePool(workers, {
+  let pool: PiecePool | InlinePool | undefined;
+  const getPool = () => {
+    if (pool) return pool;
+    const setup: WorkerSetup = {
       stages: { module: runtimeUrl(spec.module), options: spec.options }, // workers load built JavaScript
       model: o.model,
       maxRecordBytes: o.maxRecordBytes,
       ids: { mode: idMode, duplicates, ...(o.ids.namespace !== undefined ? { namespace: o.ids.namespace } : {}) },
       lineage: o.lineage,
-    }));
+      fused: o.fused !== false,
+    };
+    // workers: 0 prepares the pieces on this thread, with the stages already loaded here
+    pool = workers > 0 ? new PiecePool(workers, setup) : new InlinePool(setup, stages);
+    return pool;
+  };
   let seq = 0;
   const pieceSize = o.pieceBytes ?? 1 << 20;
   const slabs = { input: new SlabPool(2 * pieceSize), data: new SlabPool(3 * pieceSize), lineage: new SlabPool(pieceSize >> 1) };
   try {
     for (const file of files) {
       const opened = counted(await openInput(file, o.read), o);
-      const kind = workers > 0 ? pieceFormat(opened, o.read) : undefined;
+      const kind = pieceFormat(opened, o.read);
       if (!kind) {
         const { adapt, prompt } = stages.createStages(spec.options);
         const steps = pipeline(adapt, prompt);
@@ -152,7 +164,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
         pool: getPool,
         slabs,
         nextSeq: () => seq++,
-        inflight: 2 * workers,
+        inflight: Math.max(1, 2 * workers),
       });
     }
   } finally {
@@ -199,7 +211,7 @@ interface FileContext {
   spec: StagesSpec;
   pipeline: (adapt: Pipeline, prompt: Pipeline) => Pipeline;
   registry: IdRegistry;
-  pool: () => PiecePool;
+  pool: () => PiecePool | InlinePool;
   slabs: { input: SlabPool; data: SlabPool; lineage: SlabPool };
   nextSeq: () => number;
   inflight: number;
@@ -265,7 +277,9 @@ async function* parallelFile(opened: OpenedInput, kind: 'csv' | 'jsonl', ctx: Fi
     steps?.end?.(emit);
   };
 
-  const pieces = rowPieces(opened.reader(), { kind: kind === 'csv' ? 'csv' : 'lines', pool: slabs.input, pieceBytes: o.pieceBytes ?? 1 << 20 });
+  // A small first piece: the head is decoded here through the stages until the format is pinned.
+  const pieceSize = o.pieceBytes ?? 1 << 20;
+  const pieces = rowPieces(opened.reader(), { kind: kind === 'csv' ? 'csv' : 'lines', pool: slabs.input, pieceBytes: pieceSize, firstPieceBytes: Math.min(pieceSize, 64 * 1024) });
   const sent: Sent[] = [];
   try {
     // 1. The head of the file, on this thread, until the format is pinned.
@@ -351,7 +365,10 @@ async function* parallelFile(opened: OpenedInput, kind: 'csv' | 'jsonl', ctx: Fi
         break;
       }
       sent.shift();
-      if (o.stats) o.stats.pieces++;
+      if (o.stats) {
+        o.stats.pieces++;
+        o.stats.fused += reply.fused;
+      }
       slabs.input.give(first.piece.slab);
       apply(reply, file, ctx, steps!, emit, out, first);
       yield* out.splice(0);

@@ -49,6 +49,9 @@ export interface PiecesOptions {
   pool: SlabPool;
   /** Aim for pieces of about this many bytes (default 1 MiB). */
   pieceBytes?: number;
+  /** Aim for a first piece of this many bytes (default `pieceBytes`): the file's head, which the
+   * caller decodes itself until it knows the file's format. */
+  firstPieceBytes?: number;
   /** Give up looking for a row end after this many bytes (default 8 MiB). */
   maxPieceBytes?: number;
 }
@@ -66,8 +69,9 @@ export function pieceBytes(piece: Piece): Buffer {
  */
 export async function* rowPieces(reader: ByteReader, options: PiecesOptions): AsyncGenerator<Piece> {
   const pool = options.pool;
-  const target = options.pieceBytes ?? 1 << 20;
-  const max = Math.max(target, options.maxPieceBytes ?? 8 << 20);
+  const pieceSize = options.pieceBytes ?? 1 << 20;
+  let target = Math.min(pieceSize, options.firstPieceBytes ?? pieceSize);
+  const max = Math.max(pieceSize, options.maxPieceBytes ?? 8 << 20);
   let cur = pool.take();
   let len = 0;
   let aligned = true;
@@ -87,6 +91,7 @@ export async function* rowPieces(reader: ByteReader, options: PiecesOptions): As
     }
     len += n;
     if (len < target) continue;
+    target = pieceSize;
     if (!aligned) {
       yield { slab: cur, length: len, last: false, unaligned: true };
       cur = pool.take();

@@ -1,8 +1,9 @@
 /** A small pool of prepare workers: each piece goes to the least busy one; replies come back by seq. */
 import { Worker } from 'node:worker_threads';
 import { BatchError } from '../errors.js';
+import { PieceHandler } from './piece.js';
 import type { PieceMessage, WorkerReply, WorkerSetup } from './protocol.js';
-import { runtimeUrl } from './stages.js';
+import { runtimeUrl, type StagesModule } from './stages.js';
 
 const YOUNG_GENERATION_MB = 12;
 
@@ -75,4 +76,22 @@ export class PiecePool {
   async close(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
+}
+
+/**
+ * `workers: 0`: the pieces prepared on this thread, by the same handler a worker runs, one at a
+ * time (each `run` finishes before it returns its promise).
+ */
+export class InlinePool {
+  private readonly handler: PieceHandler;
+
+  constructor(setup: WorkerSetup, stages: StagesModule) {
+    this.handler = new PieceHandler(setup, stages);
+  }
+
+  async run(message: PieceMessage): Promise<WorkerReply> {
+    return this.handler.reply(message).reply;
+  }
+
+  async close(): Promise<void> {}
 }

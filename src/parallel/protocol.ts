@@ -18,6 +18,8 @@ export interface WorkerSetup {
   maxRecordBytes: number;
   ids: { mode: IdMode; namespace?: string; duplicates: DuplicateScope };
   lineage: boolean;
+  /** Whether rows may take the fused path (piece.ts). */
+  fused: boolean;
 }
 
 /** One piece of one file. */
@@ -83,6 +85,8 @@ export interface PieceResult {
   events: PieceEvents;
   /** Calls and rejects counted in the middle (what prepare calls "read"). */
   read: number;
+  /** Records of the batch the fused path encoded. */
+  fused: number;
   /** False when the piece did not end on a row boundary (malformed quotes fooled the cutter): the
    * main thread then drops this result and decodes the file on from the piece's start itself. */
   clean: boolean;

@@ -15,6 +15,29 @@ export interface PinnedStages<O> {
   groupKey: string | undefined;
 }
 
+/**
+ * How the stages turn one CSV row into one call's prompt, when they do exactly this for every row of
+ * a file: one call per row, the whole transcript one column (one turn, no speaker), a template. A
+ * stages module that declares it lets prepare encode such rows by its fused path (fused.ts), which
+ * writes byte for byte what the stages would; rows it cannot encode exactly still go through them.
+ */
+export interface RowRecipe {
+  /** The call id's column (trimmed; a blank id is the adapter's reject). */
+  key: string;
+  /** The transcript's column: one turn without a speaker, the prompt's `{{transcript}}`. */
+  text: string;
+  /** The prompt: literal text and placeholders (`transcript`, `key`, or a passthrough column). */
+  template: Array<{ text: string } | { field: string }>;
+  /** The system prompt the prompt step gives every call, if any. */
+  system?: string;
+  /** The columns kept for the lineage (the adapters' `PassthroughOption` rule), never these. */
+  passthrough: 'auto' | '*' | 'none' | string[];
+  /** Columns the adapter reads for the call itself besides key and text (times): never passed through. */
+  exclude: string[];
+  /** The most text bytes a call may hold (the adapters' `maxCallBytes`). */
+  maxCallBytes: number;
+}
+
 export interface StagesModule<O = unknown> {
   /** The adapter (source items to calls) and prompt (calls to prompts) steps for these options. */
   createStages(options: O): { adapt: Step<PrepareItem, PrepareItem>; prompt: Step<PrepareItem, PrepareItem> };
@@ -22,6 +45,8 @@ export interface StagesModule<O = unknown> {
   pinStages(first: SourceItem, options: O): PinnedStages<O> | undefined;
   /** The group key of an item (see `groupKey`); undefined when the item has none (it joins no group). */
   groupKeyOf(item: SourceItem, groupKey: string): string | undefined;
+  /** Optional: the row recipe of these pinned options (see RowRecipe), when a row is all they use. */
+  rowRecipe?(pinned: O): RowRecipe | undefined;
 }
 
 /** A stages module by URL (`import.meta.resolve`-able, e.g. a `file:` URL) and its options. */

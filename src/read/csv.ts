@@ -23,7 +23,7 @@ import { countLf } from '../core/lines.js';
 import { decoderStream, type Decoder, type Emit } from '../core/step.js';
 import { BatchError, preview } from '../errors.js';
 import { reject, type Reject, type SourceItem } from '../records/types.js';
-import { FastCsvDecoder, type FastCsvErrorCode } from './fast-csv.js';
+import { FastCsvDecoder, type FastCsvErrorCode, type RawRowHandler } from './fast-csv.js';
 import type { ErrorCode } from '../errors.js';
 
 export type CsvEngine = 'auto' | 'fast' | 'csv-parse';
@@ -114,10 +114,13 @@ export class CsvDecoder {
   private readonly rows: RowMapper;
   private readonly fast: FastCsvDecoder;
 
-  constructor(options: CsvOptions, emit: (item: SourceItem | Reject) => void) {
+  /** `raw`: offered each data row as bytes before it is decoded (see FastCsvSink.raw); a row it
+   * takes is neither decoded nor emitted. */
+  constructor(options: CsvOptions, emit: (item: SourceItem | Reject) => void, raw?: RawRowHandler) {
     const o = normalizeCsvOptions({ ...options, engine: 'fast' });
     this.rows = new RowMapper(o);
     this.rows.emit = emit;
+    if (raw) this.rows.raw = (...args) => this.rows.columns !== null && raw(...args);
     this.fast = new FastCsvDecoder(
       { delimiter: Buffer.from(o.delimiter)[0]!, maxRowBytes: o.maxRowBytes, firstLine: o.firstLine, bom: o.columns === undefined },
       this.rows,
@@ -173,6 +176,7 @@ export function csvRows(options: CsvOptions = {}): Transform {
 /** Shared by both engines: the header, then rows to items. */
 class RowMapper {
   emit: (item: SourceItem | Reject) => void = () => {};
+  raw: RawRowHandler | undefined;
   columns: string[] | null = null;
   private protoSafe = true;
   private sawInput = false;

@@ -40,7 +40,16 @@ export interface FastCsvSink {
   row(fields: string[], line: number, bytes: number): void;
   /** A bad row, already skipped. `detail` is a short phrase without any of the row's text. */
   error(code: FastCsvErrorCode, line: number, bytes: number, detail: string): void;
+  /**
+   * Optional: offered each row within the size limit before it is decoded, as byte ranges of `buf`
+   * (`offsets`: start, end, `""`-escaped (0|1) per field, `fields` of them; the row spans
+   * [rowStart, rowEnd) with its line end). True when the sink took the row as it is (then `row` is
+   * not called); false to have it decoded, validated and passed to `row` or `error` as usual.
+   */
+  raw?: RawRowHandler;
 }
+
+export type RawRowHandler = (buf: Buffer, offsets: Int32Array, fields: number, line: number, rowStart: number, rowEnd: number) => boolean;
 
 export interface FastCsvOptions {
   /** The delimiter byte (default 44, `,`; 9 for TSV). Must not be `"`, CR or LF. */
@@ -410,6 +419,8 @@ export class FastCsvDecoder {
       const lineEnds = rowEnd > 0 && buf[rowEnd - 1] === LF ? 1 : 0;
       if (rowBytes > this.maxRowBytes) {
         this.sink.error('E_ROW_TOO_LARGE', line, carry + rowBytes, `the row is ${rowBytes} bytes, over the limit of ${this.maxRowBytes}`);
+      } else if (this.sink.raw !== undefined && this.sink.raw(buf, offsets, nf, line, rowStart, rowEnd)) {
+        // taken as bytes by the sink
       } else {
         // Decode and validate in one pass: short fields through isUtf8 + toString, long ones through
         // a fatal TextDecoder (simdutf validates while it converts). Bytes outside fields are ASCII.

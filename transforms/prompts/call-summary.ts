@@ -49,7 +49,7 @@ export interface PromptOptions {
   fields?: string[];
 }
 
-type Part = { text: string } | { field: string };
+export type Part = { text: string } | { field: string };
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const NAME = /^[A-Za-z_][\w.:-]{0,99}$/;
@@ -104,21 +104,9 @@ export function promptCalls(options: PromptOptions = {}): Step<PrepareItem, Prep
   if (options.system !== undefined && (typeof options.system !== 'string' || options.system.trim() === '')) {
     throw new BatchError('E_BAD_OPTION', `system must be a non-empty string, got ${preview(options.system)}`);
   }
-  let template = options.template ?? CALL_SUMMARY_TEMPLATE;
-  let source = options.template !== undefined ? 'the template' : 'the default template';
-  if (options.templateFile !== undefined) {
-    source = `template file ${options.templateFile}`;
-    try {
-      template = readFileSync(options.templateFile, 'utf8').replace(/^\uFEFF/, '');
-    } catch (error) {
-      throw new BatchError('E_TEMPLATE', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-        file: options.templateFile,
-        cause: error,
-      });
-    }
-  }
-  const parts = compileTemplate(template, source);
+  const parts = promptTemplate(options);
   if (options.fields !== undefined) {
+    const source = templateSource(options);
     const known = new Set(['transcript', 'key', ...options.fields]);
     const unknown = parts.filter((p): p is { field: string } => 'field' in p && !known.has(p.field)).map((p) => p.field);
     if (unknown.length > 0) {
@@ -144,6 +132,29 @@ export function promptCalls(options: PromptOptions = {}): Step<PrepareItem, Prep
       emit(p);
     },
   };
+}
+
+/** Where the template comes from, as errors name it. */
+function templateSource(options: PromptOptions): string {
+  if (options.templateFile !== undefined) return `template file ${options.templateFile}`;
+  return options.template !== undefined ? 'the template' : 'the default template';
+}
+
+/** The compiled template of these options (the default, `template` or `templateFile`). */
+export function promptTemplate(options: PromptOptions): Part[] {
+  let template = options.template ?? CALL_SUMMARY_TEMPLATE;
+  const source = templateSource(options);
+  if (options.templateFile !== undefined) {
+    try {
+      template = readFileSync(options.templateFile, 'utf8').replace(/^\uFEFF/, '');
+    } catch (error) {
+      throw new BatchError('E_TEMPLATE', `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+        file: options.templateFile,
+        cause: error,
+      });
+    }
+  }
+  return compileTemplate(template, source);
 }
 
 function render(call: Call, parts: Part[]): string | { missing: string } {

@@ -1,0 +1,332 @@
+/**
+ * The fused path of prepare: one CSV row straight from the piece's bytes to its record line and
+ * lineage line, without the objects the stages pass along (row, call, prompt, record) and without
+ * decoding the transcript into a string or serialising it again. It runs only where the stages say
+ * exactly what they would do with a row (`StagesModule.rowRecipe`: one call per row, the transcript
+ * one column, a template, passthrough columns), for model families whose request is a fixed
+ * envelope around the prompt text, and only for rows it can encode exactly:
+ *
+ *   - the row has the header's column count and is valid UTF-8;
+ *   - its key is not blank; its transcript starts (after ASCII blanks) with a visible ASCII byte;
+ *   - every template placeholder has its value; the call's bytes, tokens and line are in bounds.
+ *
+ * Any other row goes to the stages, in its place (the decoder then decodes it as usual), so every
+ * reject and every rare case is the stages' own. The record line is the envelope (the family's
+ * `buildInput` on a probe prompt, serialised once and cut around it), the prompt's literal parts
+ * escaped once, and the transcript escaped byte by byte as JSON.stringify escapes it, U+2028,
+ * U+2029 and U+0085 as `\u` escapes like `serializeRecord`. Token estimates are counted on the
+ * bytes as `estimateTokens` counts them on the string. The lineage line is the stages' own
+ * function on the same fields. test/prepare/fused.test.ts holds the two paths to the same bytes.
+ */
+import { isUtf8 } from 'node:buffer';
+import { familyFor } from '../models/index.js';
+import type { FamilyName } from '../models/family.js';
+import { resolveModel } from '../records/to-records.js';
+import { estimateTokens } from '../records/tokens.js';
+import { lineageLine } from '../run/sidecars.js';
+import type { WorkerSetup } from './protocol.js';
+import type { RowRecipe } from './stages.js';
+
+/** Families whose `validateInput` reads nothing of the prompt but whether it is blank, and whose
+ * `buildInput` puts the prompt in unchanged, once: the envelope is then the same for every row. */
+const ENVELOPE_FAMILIES: ReadonlySet<FamilyName> = new Set(['anthropic', 'nova', 'converse']);
+
+/** A prompt whose JSON form is found again in the serialised request (blanks at both ends, so a
+ * family that trimmed the prompt would not match). */
+const PROBE = ' \n\u0001fused-prompt-7c1e\u0001\n ';
+const LINE_BREAKERS_ALL = /[\u0085\u2028\u2029]/g;
+const BREAKER_ESCAPES: Record<string, string> = { '\u0085': '\\u0085', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** JSON text as serializeRecord writes it: the three line breakers as `\u` escapes. */
+function lineSafe(json: string): string {
+  return json.replace(LINE_BREAKERS_ALL, (c) => BREAKER_ESCAPES[c]!);
+}
+
+/** A string's JSON escape without its quotes, line-safe, as bytes. */
+function escapedBytes(text: string): Buffer {
+  const json = lineSafe(JSON.stringify(text));
+  return Buffer.from(json.slice(1, -1), 'utf8');
+}
+
+const HEAD = Buffer.from('{"recordId":"');
+const MID = Buffer.from('","modelInput":');
+const TAIL = Buffer.from('}\n');
+const ID_LENGTH = 11;
+const HEX = '0123456789abcdef';
+
+/**
+ * What each byte needs in a JSON string: 0 copy, 1 continuation byte (copy, counted), 2 lead of a
+ * 4-byte character (copy, counted), 3 0xC2 (U+0085?), 4 0xE2 (U+2028/9?), 5 control character,
+ * 6 `"`, 7 `\`.
+ */
+const CLASS = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) CLASS[b] = 5;
+CLASS[0x22] = 6;
+CLASS[0x5c] = 7;
+for (let b = 0x80; b < 0xc0; b++) CLASS[b] = 1;
+for (let b = 0xf0; b < 0x100; b++) CLASS[b] = 2;
+CLASS[0xc2] = 3;
+CLASS[0xe2] = 4;
+const SHORT_ESCAPE = new Uint8Array(0x20);
+SHORT_ESCAPE[0x08] = 0x62; // \b
+SHORT_ESCAPE[0x09] = 0x74; // \t
+SHORT_ESCAPE[0x0a] = 0x6e; // \n
+SHORT_ESCAPE[0x0c] = 0x66; // \f
+SHORT_ESCAPE[0x0d] = 0x72; // \r
+
+type Part = { kind: 'text'; bytes: Buffer; units: number; utf8: number } | { kind: 'transcript' } | { kind: 'key' } | { kind: 'field'; name: string };
+
+/** Where the fused path reports a record it wrote (the piece handler). */
+export interface FusedTarget {
+  data: { buf: Buffer; length: number; ensure(n: number): void };
+  lineage: { append(text: string): number };
+  assignId(file: string, key: string, line: number): string;
+  /** Called before a record encoded at data[start, end) is written: returns where it now starts. */
+  settle(start: number, end: number): number;
+  recordWritten(size: number, inputTokens: number, outputTokens: number): void;
+}
+
+export class FusedRows {
+  private constructor(
+    private readonly target: FusedTarget,
+    private readonly columns: readonly string[],
+    private readonly keyAt: number,
+    private readonly textAt: number,
+    private readonly parts: Part[],
+    /** The passthrough columns in the order a row object lists them, and whether `auto` bounds them. */
+    private readonly passthrough: readonly number[],
+    private readonly auto: boolean,
+    private readonly prefix: Buffer,
+    private readonly suffix: Buffer,
+    private readonly systemTokens: number,
+    private readonly outputTokens: number,
+    private readonly contextTokens: number,
+    private readonly maxRecordBytes: number,
+    private readonly maxCallBytes: number,
+    private readonly lineage: boolean,
+  ) {}
+
+  /** The fused path for a file with these columns, or undefined when its rows cannot take it. */
+  static create(recipe: RowRecipe, columns: readonly string[], setup: WorkerSetup, target: FusedTarget): FusedRows | undefined {
+    // Row objects list array-index names first and treat __proto__ apart: leave such files alone.
+    if (columns.some((c) => c === '__proto__' || /^(?:0|[1-9]\d*)$/.test(c))) return undefined;
+    if (new Set(columns).size !== columns.length) return undefined;
+    const keyAt = columns.indexOf(recipe.key);
+    const textAt = columns.indexOf(recipe.text);
+    if (keyAt < 0 || textAt < 0 || keyAt === textAt) return undefined;
+    const family = familyFor(setup.model.modelId, {
+      ...(setup.model.family ? { family: setup.model.family } : {}),
+      ...(setup.model.invocationType ? { invocationType: setup.model.invocationType } : {}),
+    });
+    if (!ENVELOPE_FAMILIES.has(family.name) || family !== resolveModel(setup.model)) return undefined;
+    const modelInput = family.buildInput(recipe.system === undefined ? { prompt: PROBE } : { prompt: PROBE, system: recipe.system }, { ...setup.model });
+    if (family.validateInput(modelInput, setup.model.modelId).length > 0) return undefined;
+    const json = lineSafe(JSON.stringify(modelInput));
+    const probe = lineSafe(JSON.stringify(PROBE)).slice(1, -1);
+    const at = json.indexOf(probe);
+    if (at < 0 || json.indexOf(probe, at + 1) >= 0) return undefined;
+
+    // The passthrough columns, as pickPassthrough lists them for a row object of these columns.
+    const excluded = (c: string) => c === recipe.key || c === recipe.text || recipe.exclude.includes(c);
+    let passthrough: number[] = [];
+    const option = recipe.passthrough;
+    if (Array.isArray(option)) {
+      for (const name of option) {
+        const i = columns.indexOf(name);
+        if (i >= 0 && !excluded(name) && !passthrough.includes(i)) passthrough.push(i);
+      }
+    } else if (option !== 'none') {
+      passthrough = columns.map((_, i) => i).filter((i) => !excluded(columns[i]!));
+    }
+    const parts: Part[] = [];
+    for (const p of recipe.template) {
+      if ('text' in p) {
+        if (p.text !== '') parts.push({ kind: 'text', bytes: escapedBytes(p.text), units: p.text.length, utf8: Buffer.byteLength(p.text) });
+      } else if (p.field === 'transcript') parts.push({ kind: 'transcript' });
+      else if (p.field === 'key') parts.push({ kind: 'key' });
+      else parts.push({ kind: 'field', name: p.field });
+    }
+    const system = recipe.system;
+    const systemTokens = system === undefined ? estimateTokens(setup.model.system) : estimateTokens(system);
+    return new FusedRows(
+      target,
+      columns,
+      keyAt,
+      textAt,
+      parts,
+      passthrough,
+      option === 'auto',
+      Buffer.from(json.slice(0, at)),
+      Buffer.from(json.slice(at + probe.length)),
+      systemTokens,
+      setup.model.maxTokens ?? family.defaultMaxTokens,
+      family.limits(setup.model.modelId).contextTokens,
+      setup.maxRecordBytes,
+      recipe.maxCallBytes,
+      setup.lineage,
+    );
+  }
+
+  /**
+   * Encode one row (its fields at `offsets`: start, end, `""`-escaped triples) as a record, or
+   * return false, having written nothing, for the stages to take it.
+   */
+  row(buf: Buffer, offsets: Int32Array, fields: number, line: number, rowStart: number, rowEnd: number, file: string): boolean {
+    if (fields !== this.columns.length) return false;
+    if (!isUtf8(buf.subarray(rowStart, rowEnd))) return false;
+    const key = this.field(buf, offsets, this.keyAt).trim();
+    if (key === '') return false;
+    // The transcript must not be blank (String.prototype.trim's sense): its first byte after ASCII
+    // blanks is a visible ASCII character, or the stages decide.
+    const ts = offsets[3 * this.textAt]!;
+    const te = offsets[3 * this.textAt + 1]!;
+    let first = ts;
+    while (first < te && (buf[first] === 0x20 || (buf[first]! >= 0x09 && buf[first]! <= 0x0d))) first++;
+    if (first >= te || buf[first]! < 0x21 || buf[first]! > 0x7e) return false;
+
+    let pass: Record<string, string> | undefined;
+    if (this.passthrough.length > 0) {
+      for (const i of this.passthrough) {
+        const v = this.field(buf, offsets, i);
+        if (this.auto && v.length > 256) continue;
+        (pass ??= {})[this.columns[i]!] = v;
+      }
+    }
+
+    const target = this.target;
+    const data = target.data;
+    const start = data.length;
+    const textBytes = te - ts;
+    data.ensure(HEAD.length + ID_LENGTH + MID.length + this.prefix.length + this.suffix.length + TAIL.length + 6 * textBytes + this.literalBytes() + 6 * 1024);
+    let out = data.buf;
+    let o = start;
+    o += HEAD.copy(out, o);
+    const idAt = o;
+    o += ID_LENGTH;
+    o += MID.copy(out, o);
+    o += this.prefix.copy(out, o);
+    let promptUnits = 0;
+    let promptBytes = 0;
+    let callBytes = 0;
+    for (const part of this.parts) {
+      if (part.kind === 'text') {
+        o += part.bytes.copy(out, o);
+        promptUnits += part.units;
+        promptBytes += part.utf8;
+      } else if (part.kind === 'transcript') {
+        const escaped = offsets[3 * this.textAt + 2] === 1;
+        let cont = 0;
+        let four = 0;
+        let pairs = 0;
+        for (let i = ts; i < te; i++) {
+          const b = buf[i]!;
+          const k = CLASS[b]!;
+          if (k === 0) {
+            out[o++] = b;
+            continue;
+          }
+          switch (k) {
+            case 1:
+              cont++;
+              out[o++] = b;
+              break;
+            case 2:
+              four++;
+              out[o++] = b;
+              break;
+            case 3:
+              if (buf[i + 1] === 0x85) {
+                o += out.write('\\u0085', o, 'latin1');
+                cont++;
+                i++;
+              } else out[o++] = b;
+              break;
+            case 4:
+              if (buf[i + 1] === 0x80 && (buf[i + 2] === 0xa8 || buf[i + 2] === 0xa9)) {
+                o += out.write(buf[i + 2] === 0xa8 ? '\\u2028' : '\\u2029', o, 'latin1');
+                cont += 2;
+                i += 2;
+              } else out[o++] = b;
+              break;
+            case 5: {
+              out[o++] = 0x5c;
+              const short = SHORT_ESCAPE[b]!;
+              if (short !== 0) out[o++] = short;
+              else {
+                out[o++] = 0x75; // u00XX
+                out[o++] = 0x30;
+                out[o++] = 0x30;
+                out[o++] = HEX.charCodeAt(b >> 4);
+                out[o++] = HEX.charCodeAt(b & 15);
+              }
+              break;
+            }
+            case 6:
+              out[o++] = 0x5c;
+              out[o++] = 0x22;
+              if (escaped) {
+                i++; // `""` is one quote
+                pairs++;
+              }
+              break;
+            default:
+              out[o++] = 0x5c;
+              out[o++] = 0x5c;
+          }
+        }
+        const bytes = textBytes - pairs;
+        callBytes = bytes + 1; // the row adapter's turn bytes: text, no speaker, one
+        promptBytes += bytes;
+        promptUnits += bytes - cont + four;
+      } else {
+        const value = part.kind === 'key' ? key : pass?.[part.name];
+        if (value === undefined) return this.undo(start);
+        const e = escapedBytes(value);
+        if (o + e.length + 6 * 1024 > out.length) {
+          data.length = o;
+          data.ensure(e.length + this.suffix.length + 6 * 1024);
+          out = data.buf;
+        }
+        o += e.copy(out, o);
+        promptUnits += value.length;
+        promptBytes += Buffer.byteLength(value);
+      }
+    }
+    if (callBytes > this.maxCallBytes) return this.undo(start);
+    const inputTokens = Math.ceil((promptUnits + 1.5 * (promptBytes - promptUnits)) / 4) + this.systemTokens;
+    if (inputTokens + this.outputTokens > this.contextTokens) return this.undo(start);
+    o += this.suffix.copy(out, o);
+    o += TAIL.copy(out, o);
+    const size = o - start;
+    if (size > this.maxRecordBytes) return this.undo(start);
+    // Every check passed. What the stages hold goes first; then the id stage's work (its event must
+    // not exist for a row the stages take).
+    const at = target.settle(start, o);
+    const recordId = target.assignId(file, key, line);
+    data.buf.write(recordId, at + (idAt - start), 'latin1');
+    data.length = at + size;
+    target.recordWritten(size, inputTokens, this.outputTokens);
+    if (this.lineage) target.lineage.append(lineageLine(recordId, pass === undefined ? { key, file, line } : { key, file, line, passthrough: pass }));
+    return true;
+  }
+
+  private literalBytes(): number {
+    let n = 0;
+    for (const p of this.parts) if (p.kind === 'text') n += p.bytes.length;
+    return n;
+  }
+
+  private undo(start: number): false {
+    this.target.data.length = start;
+    return false;
+  }
+
+  /** Field i of the row as the decoder would give it (valid UTF-8 was checked). */
+  private field(buf: Buffer, offsets: Int32Array, i: number): string {
+    const s = offsets[3 * i]!;
+    const e = offsets[3 * i + 1]!;
+    if (s === e) return '';
+    const v = buf.toString('utf8', s, e);
+    return offsets[3 * i + 2] === 1 ? v.replaceAll('""', '"') : v;
+  }
+}
