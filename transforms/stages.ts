@@ -9,7 +9,7 @@ import type { PrepareItem, SourceItem } from '../src/records/types.js';
 import type { PinnedStages, RowRecipe, StagesModule } from '../src/parallel/stages.js';
 import { adaptCalls, detectFormat, type AdaptOptions } from './adapters/detect.js';
 import { isObject } from '../src/core/values.js';
-import { keyString, normaliseAdapterOptions } from './adapters/common.js';
+import { keyString, normaliseAdapterOptions, pickPassthrough, textString } from './adapters/common.js';
 import { detectRowColumns, utteranceRows } from './adapters/rows.js';
 import { promptCalls, promptTemplate, type PromptOptions } from './prompts/call-summary.js';
 
@@ -56,14 +56,21 @@ export function rowRecipe(pinned: CallStageOptions): RowRecipe | undefined {
   if (columns.speaker !== undefined || columns.role !== undefined || utteranceRows(columns, adapt.rows)) return undefined;
   const { maxCallBytes, passthrough } = normaliseAdapterOptions(adapt);
   const prompt = pinned.prompt ?? {};
+  const exclude = [columns.start?.column, columns.end?.column].filter((c): c is string => c !== undefined);
+  const excluded = new Set([columns.key, columns.text, ...exclude]);
   return {
     key: columns.key,
     text: columns.text,
     template: promptTemplate(prompt),
     ...(prompt.system !== undefined ? { system: prompt.system } : {}),
     passthrough,
-    exclude: [columns.start?.column, columns.end?.column].filter((c): c is string => c !== undefined),
+    exclude,
     maxCallBytes,
+    read: {
+      key: (row) => keyString(row[columns.key]),
+      text: (row) => textString(row[columns.text]),
+      passthrough: (row) => pickPassthrough(row, excluded, passthrough),
+    },
   };
 }
 

@@ -19,10 +19,13 @@
  * function on the same fields. test/prepare/fused.test.ts holds the two paths to the same bytes.
  */
 import { isUtf8 } from 'node:buffer';
+import { isObject } from '../core/values.js';
 import { familyFor } from '../models/index.js';
+import { hasText } from '../models/rules.js';
 import type { FamilyName } from '../models/family.js';
 import { resolveModel } from '../records/to-records.js';
 import { estimateTokens } from '../records/tokens.js';
+import type { SourceItem } from '../records/types.js';
 import { lineageLine } from '../run/sidecars.js';
 import type { WorkerSetup } from './protocol.js';
 import type { RowRecipe } from './stages.js';
@@ -34,6 +37,7 @@ const ENVELOPE_FAMILIES: ReadonlySet<FamilyName> = new Set(['anthropic', 'nova',
 /** A prompt whose JSON form is found again in the serialised request (blanks at both ends, so a
  * family that trimmed the prompt would not match). */
 const PROBE = ' \n\u0001fused-prompt-7c1e\u0001\n ';
+const LINE_BREAKERS = /[\u0085\u2028\u2029]/;
 const LINE_BREAKERS_ALL = /[\u0085\u2028\u2029]/g;
 const BREAKER_ESCAPES: Record<string, string> = { '\u0085': '\\u0085', '\u2028': '\\u2028', '\u2029': '\\u2029' };
 
@@ -74,46 +78,40 @@ SHORT_ESCAPE[0x0a] = 0x6e; // \n
 SHORT_ESCAPE[0x0c] = 0x66; // \f
 SHORT_ESCAPE[0x0d] = 0x72; // \r
 
-type Part = { kind: 'text'; bytes: Buffer; units: number; utf8: number } | { kind: 'transcript' } | { kind: 'key' } | { kind: 'field'; name: string };
+type Part = { kind: 'text'; text: string; bytes: Buffer; units: number; utf8: number } | { kind: 'transcript' } | { kind: 'key' } | { kind: 'field'; name: string };
 
 /** Where the fused path reports a record it wrote (the piece handler). */
 export interface FusedTarget {
   data: { buf: Buffer; length: number; ensure(n: number): void };
   lineage: { append(text: string): number };
   assignId(file: string, key: string, line: number): string;
+  /** Appends a record's line to `data`; returns its bytes. */
+  append(line: string): number;
   /** Called before a record encoded at data[start, end) is written: returns where it now starts. */
   settle(start: number, end: number): number;
   recordWritten(size: number, inputTokens: number, outputTokens: number): void;
 }
 
-export class FusedRows {
+/** What every record of a file shares, for both fused encoders: the request around the prompt, the
+ * compiled template, and the bounds the stages check. Undefined when the model's request is not a
+ * fixed envelope around the prompt text. */
+export class Envelope {
   private constructor(
-    private readonly target: FusedTarget,
-    private readonly columns: readonly string[],
-    private readonly keyAt: number,
-    private readonly textAt: number,
-    private readonly parts: Part[],
-    /** The passthrough columns in the order a row object lists them, and whether `auto` bounds them. */
-    private readonly passthrough: readonly number[],
-    private readonly auto: boolean,
-    private readonly prefix: Buffer,
-    private readonly suffix: Buffer,
-    private readonly systemTokens: number,
-    private readonly outputTokens: number,
-    private readonly contextTokens: number,
-    private readonly maxRecordBytes: number,
-    private readonly maxCallBytes: number,
-    private readonly lineage: boolean,
+    /** The record line up to the prompt's first byte, without the recordId (`{"recordId":"` + id follows `head`). */
+    readonly prefix: Buffer,
+    readonly suffix: Buffer,
+    readonly prefixText: string,
+    readonly suffixText: string,
+    readonly parts: Part[],
+    readonly systemTokens: number,
+    readonly outputTokens: number,
+    readonly contextTokens: number,
+    readonly maxRecordBytes: number,
+    readonly maxCallBytes: number,
+    readonly lineage: boolean,
   ) {}
 
-  /** The fused path for a file with these columns, or undefined when its rows cannot take it. */
-  static create(recipe: RowRecipe, columns: readonly string[], setup: WorkerSetup, target: FusedTarget): FusedRows | undefined {
-    // Row objects list array-index names first and treat __proto__ apart: leave such files alone.
-    if (columns.some((c) => c === '__proto__' || /^(?:0|[1-9]\d*)$/.test(c))) return undefined;
-    if (new Set(columns).size !== columns.length) return undefined;
-    const keyAt = columns.indexOf(recipe.key);
-    const textAt = columns.indexOf(recipe.text);
-    if (keyAt < 0 || textAt < 0 || keyAt === textAt) return undefined;
+  static of(recipe: RowRecipe, setup: WorkerSetup): Envelope | undefined {
     const family = familyFor(setup.model.modelId, {
       ...(setup.model.family ? { family: setup.model.family } : {}),
       ...(setup.model.invocationType ? { invocationType: setup.model.invocationType } : {}),
@@ -125,7 +123,63 @@ export class FusedRows {
     const probe = lineSafe(JSON.stringify(PROBE)).slice(1, -1);
     const at = json.indexOf(probe);
     if (at < 0 || json.indexOf(probe, at + 1) >= 0) return undefined;
+    const parts: Part[] = [];
+    for (const p of recipe.template) {
+      if ('text' in p) {
+        if (p.text !== '') parts.push({ kind: 'text', text: p.text, bytes: escapedBytes(p.text), units: p.text.length, utf8: Buffer.byteLength(p.text) });
+      } else if (p.field === 'transcript') parts.push({ kind: 'transcript' });
+      else if (p.field === 'key') parts.push({ kind: 'key' });
+      else parts.push({ kind: 'field', name: p.field });
+    }
+    const system = recipe.system;
+    const prefixText = json.slice(0, at);
+    const suffixText = json.slice(at + probe.length);
+    return new Envelope(
+      Buffer.from(prefixText),
+      Buffer.from(suffixText),
+      prefixText,
+      suffixText,
+      parts,
+      system === undefined ? estimateTokens(setup.model.system) : estimateTokens(system),
+      setup.model.maxTokens ?? family.defaultMaxTokens,
+      family.limits(setup.model.modelId).contextTokens,
+      setup.maxRecordBytes,
+      recipe.maxCallBytes,
+      setup.lineage,
+    );
+  }
 
+  get literalBytes(): number {
+    let n = 0;
+    for (const p of this.parts) if (p.kind === 'text') n += p.bytes.length;
+    return n;
+  }
+}
+
+export class FusedRows {
+  private constructor(
+    private readonly target: FusedTarget,
+    private readonly env: Envelope,
+    private readonly columns: readonly string[],
+    private readonly keyAt: number,
+    private readonly textAt: number,
+    /** The passthrough columns in the order a row object lists them, and whether `auto` bounds them. */
+    private readonly passthrough: readonly number[],
+    private readonly auto: boolean,
+  ) {}
+
+  /** The fused path for a file with these columns, or undefined when its rows cannot take it. */
+  static create(recipe: RowRecipe, columns: readonly string[], setup: WorkerSetup, target: FusedTarget): FusedRows | undefined {
+    // A row object takes __proto__ apart (the decoder defines it as an own field): leave such files
+    // alone. Array-index names ("2024") are listed first by any object: the lineage line is built
+    // by the same function from an object of the same fields, so it comes out the same.
+    if (columns.includes('__proto__')) return undefined;
+    if (new Set(columns).size !== columns.length) return undefined;
+    const keyAt = columns.indexOf(recipe.key);
+    const textAt = columns.indexOf(recipe.text);
+    if (keyAt < 0 || textAt < 0 || keyAt === textAt) return undefined;
+    const env = Envelope.of(recipe, setup);
+    if (!env) return undefined;
     // The passthrough columns, as pickPassthrough lists them for a row object of these columns.
     const excluded = (c: string) => c === recipe.key || c === recipe.text || recipe.exclude.includes(c);
     let passthrough: number[] = [];
@@ -138,33 +192,7 @@ export class FusedRows {
     } else if (option !== 'none') {
       passthrough = columns.map((_, i) => i).filter((i) => !excluded(columns[i]!));
     }
-    const parts: Part[] = [];
-    for (const p of recipe.template) {
-      if ('text' in p) {
-        if (p.text !== '') parts.push({ kind: 'text', bytes: escapedBytes(p.text), units: p.text.length, utf8: Buffer.byteLength(p.text) });
-      } else if (p.field === 'transcript') parts.push({ kind: 'transcript' });
-      else if (p.field === 'key') parts.push({ kind: 'key' });
-      else parts.push({ kind: 'field', name: p.field });
-    }
-    const system = recipe.system;
-    const systemTokens = system === undefined ? estimateTokens(setup.model.system) : estimateTokens(system);
-    return new FusedRows(
-      target,
-      columns,
-      keyAt,
-      textAt,
-      parts,
-      passthrough,
-      option === 'auto',
-      Buffer.from(json.slice(0, at)),
-      Buffer.from(json.slice(at + probe.length)),
-      systemTokens,
-      setup.model.maxTokens ?? family.defaultMaxTokens,
-      family.limits(setup.model.modelId).contextTokens,
-      setup.maxRecordBytes,
-      recipe.maxCallBytes,
-      setup.lineage,
-    );
+    return new FusedRows(target, env, columns, keyAt, textAt, passthrough, option === 'auto');
   }
 
   /**
@@ -197,18 +225,18 @@ export class FusedRows {
     const data = target.data;
     const start = data.length;
     const textBytes = te - ts;
-    data.ensure(HEAD.length + ID_LENGTH + MID.length + this.prefix.length + this.suffix.length + TAIL.length + 6 * textBytes + this.literalBytes() + 6 * 1024);
+    data.ensure(HEAD.length + ID_LENGTH + MID.length + this.env.prefix.length + this.env.suffix.length + TAIL.length + 6 * textBytes + this.env.literalBytes + 6 * 1024);
     let out = data.buf;
     let o = start;
     o += HEAD.copy(out, o);
     const idAt = o;
     o += ID_LENGTH;
     o += MID.copy(out, o);
-    o += this.prefix.copy(out, o);
+    o += this.env.prefix.copy(out, o);
     let promptUnits = 0;
     let promptBytes = 0;
     let callBytes = 0;
-    for (const part of this.parts) {
+    for (const part of this.env.parts) {
       if (part.kind === 'text') {
         o += part.bytes.copy(out, o);
         promptUnits += part.units;
@@ -284,7 +312,7 @@ export class FusedRows {
         const e = escapedBytes(value);
         if (o + e.length + 6 * 1024 > out.length) {
           data.length = o;
-          data.ensure(e.length + this.suffix.length + 6 * 1024);
+          data.ensure(e.length + this.env.suffix.length + 6 * 1024);
           out = data.buf;
         }
         o += e.copy(out, o);
@@ -292,28 +320,22 @@ export class FusedRows {
         promptBytes += Buffer.byteLength(value);
       }
     }
-    if (callBytes > this.maxCallBytes) return this.undo(start);
-    const inputTokens = Math.ceil((promptUnits + 1.5 * (promptBytes - promptUnits)) / 4) + this.systemTokens;
-    if (inputTokens + this.outputTokens > this.contextTokens) return this.undo(start);
-    o += this.suffix.copy(out, o);
+    if (callBytes > this.env.maxCallBytes) return this.undo(start);
+    const inputTokens = Math.ceil((promptUnits + 1.5 * (promptBytes - promptUnits)) / 4) + this.env.systemTokens;
+    if (inputTokens + this.env.outputTokens > this.env.contextTokens) return this.undo(start);
+    o += this.env.suffix.copy(out, o);
     o += TAIL.copy(out, o);
     const size = o - start;
-    if (size > this.maxRecordBytes) return this.undo(start);
+    if (size > this.env.maxRecordBytes) return this.undo(start);
     // Every check passed. What the stages hold goes first; then the id stage's work (its event must
     // not exist for a row the stages take).
     const at = target.settle(start, o);
     const recordId = target.assignId(file, key, line);
     data.buf.write(recordId, at + (idAt - start), 'latin1');
     data.length = at + size;
-    target.recordWritten(size, inputTokens, this.outputTokens);
-    if (this.lineage) target.lineage.append(lineageLine(recordId, pass === undefined ? { key, file, line } : { key, file, line, passthrough: pass }));
+    target.recordWritten(size, inputTokens, this.env.outputTokens);
+    if (this.env.lineage) target.lineage.append(lineageLine(recordId, pass === undefined ? { key, file, line } : { key, file, line, passthrough: pass }));
     return true;
-  }
-
-  private literalBytes(): number {
-    let n = 0;
-    for (const p of this.parts) if (p.kind === 'text') n += p.bytes.length;
-    return n;
   }
 
   private undo(start: number): false {
@@ -328,5 +350,66 @@ export class FusedRows {
     if (s === e) return '';
     const v = buf.toString('utf8', s, e);
     return offsets[3 * i + 2] === 1 ? v.replaceAll('""', '"') : v;
+  }
+}
+
+/**
+ * The fused path for rows that arrive decoded (JSON Lines objects): the call, prompt and record
+ * objects and the serialisation of the whole request are skipped; the prompt is rendered as one
+ * string, escaped once and put into the envelope. The row adapter's own readers (`RowRecipe.read`)
+ * find the id, the transcript and the passthrough fields. A row it cannot take exactly goes to the
+ * stages, as in FusedRows.
+ */
+export class FusedItems {
+  private constructor(
+    private readonly target: FusedTarget,
+    private readonly env: Envelope,
+    private readonly read: NonNullable<RowRecipe['read']>,
+  ) {}
+
+  static create(recipe: RowRecipe, setup: WorkerSetup, target: FusedTarget): FusedItems | undefined {
+    const env = recipe.read ? Envelope.of(recipe, setup) : undefined;
+    return env ? new FusedItems(target, env, recipe.read!) : undefined;
+  }
+
+  /** Encode one decoded row as a record, or return false, having written nothing, for the stages. */
+  item(item: SourceItem): boolean {
+    const row = item.value;
+    if (!isObject(row)) return false;
+    const { env, read } = this;
+    const key = read.key(row);
+    if (key === undefined) return false;
+    const text = read.text(row);
+    if (text === undefined || text.trim() === '' || Buffer.byteLength(text) + 1 > env.maxCallBytes) return false;
+    const pass = read.passthrough(row);
+    let prompt = '';
+    for (const part of env.parts) {
+      if (part.kind === 'text') prompt += part.text;
+      else if (part.kind === 'transcript') prompt += text;
+      else if (part.kind === 'key') prompt += key;
+      else {
+        const v = pass?.[part.name];
+        if (v === undefined || v === null || typeof v === 'object') return false;
+        prompt += String(v);
+      }
+    }
+    if (!hasText(prompt)) return false;
+    const inputTokens = estimateTokens(prompt) + env.systemTokens;
+    if (inputTokens + env.outputTokens > env.contextTokens) return false;
+    let escaped = JSON.stringify(prompt);
+    let escapedBytes = Buffer.byteLength(escaped);
+    if (escapedBytes !== escaped.length && LINE_BREAKERS.test(escaped)) {
+      escaped = lineSafe(escaped);
+      escapedBytes = Buffer.byteLength(escaped);
+    }
+    const size = HEAD.length + ID_LENGTH + MID.length + env.prefix.length + escapedBytes - 2 + env.suffix.length + TAIL.length;
+    if (size > env.maxRecordBytes) return false;
+    const target = this.target;
+    target.settle(target.data.length, target.data.length);
+    const recordId = target.assignId(item.file, key, item.line);
+    const line = `{"recordId":"${recordId}","modelInput":${env.prefixText}${escaped.slice(1, -1)}${env.suffixText}}\n`;
+    target.recordWritten(target.append(line), inputTokens, env.outputTokens);
+    if (env.lineage) target.lineage.append(lineageLine(recordId, pass === undefined ? { key, file: item.file, line: item.line } : { key, file: item.file, line: item.line, passthrough: pass }));
+    return true;
   }
 }

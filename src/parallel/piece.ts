@@ -22,7 +22,7 @@ import { toRecords } from '../records/to-records.js';
 import type { PrepareItem, PreparedRecord, Reject, SourceItem } from '../records/types.js';
 import { validateRecords } from '../records/validate.js';
 import { lineageLine } from '../run/sidecars.js';
-import { FusedRows } from './fused.js';
+import { FusedItems, FusedRows } from './fused.js';
 import { PieceSplitter } from './groups.js';
 import type { PieceBytes, PieceMessage, PieceResult, WorkerReply, WorkerSetup } from './protocol.js';
 import type { StagesModule } from './stages.js';
@@ -82,7 +82,9 @@ function fresh(): Collected {
 interface FileSteps {
   pinned: string;
   steps: Step<PrepareItem, PrepareItem>;
+  /** CSV rows as bytes (fused.ts), or rows that arrive decoded (JSON Lines). */
   fused: FusedRows | undefined;
+  fusedItems: FusedItems | undefined;
 }
 
 export class PieceHandler {
@@ -138,6 +140,10 @@ export class PieceHandler {
     return this.data.length;
   }
 
+  append(line: string): number {
+    return this.data.append(line);
+  }
+
   /** A record encoded elsewhere (the fused path) has been appended to `data` (`size` bytes). */
   recordWritten(size: number, inputTokens: number, outputTokens: number): void {
     const c = this.c;
@@ -175,9 +181,10 @@ export class PieceHandler {
       maxRecordBytes: setup.maxRecordBytes,
     });
     const steps = fuse<PrepareItem, PrepareItem>(adapt, countRead, prompt, toRecords(setup.model), ids, validate);
-    const recipe = setup.fused && msg.format === 'csv' && msg.pinned.groupKey === undefined ? this.stages.rowRecipe?.(msg.pinned.options) : undefined;
-    const fused = recipe ? FusedRows.create(recipe, msg.columns!, setup, this) : undefined;
-    this.current = { pinned, steps, fused };
+    const recipe = setup.fused && msg.pinned.groupKey === undefined ? this.stages.rowRecipe?.(msg.pinned.options) : undefined;
+    const fused = recipe && msg.format === 'csv' ? FusedRows.create(recipe, msg.columns!, setup, this) : undefined;
+    const fusedItems = recipe && msg.format === 'jsonl' ? FusedItems.create(recipe, setup, this) : undefined;
+    this.current = { pinned, steps, fused, fusedItems };
     return this.current;
   }
 
@@ -200,7 +207,7 @@ export class PieceHandler {
   }
 
   handle(msg: PieceMessage): PieceResult {
-    const { steps, fused } = this.stepsFor(msg);
+    const { steps, fused, fusedItems } = this.stepsFor(msg);
     const c = (this.c = fresh());
     const emit = this.collect(c);
     const groupKey = msg.pinned.groupKey;
@@ -209,6 +216,7 @@ export class PieceHandler {
     this.endStages = () => steps.end?.(emit);
     const splitter = new PieceSplitter(groupKey === undefined ? undefined : (it) => this.stages.groupKeyOf(it, groupKey), (item) => {
       middle++;
+      if (fusedItems !== undefined && item.kind === 'item' && fusedItems.item(item)) return;
       this.stagesOpen = true;
       steps.write(item, emit);
     });

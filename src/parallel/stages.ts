@@ -36,6 +36,13 @@ export interface RowRecipe {
   exclude: string[];
   /** The most text bytes a call may hold (the adapters' `maxCallBytes`). */
   maxCallBytes: number;
+  /** The adapter's own readers of a decoded row (a JSON Lines object), for the fused path of rows
+   * that arrive decoded: the call id (trimmed), the transcript, the passthrough fields. */
+  read?: {
+    key(row: Record<string, unknown>): string | undefined;
+    text(row: Record<string, unknown>): string | undefined;
+    passthrough(row: Record<string, unknown>): Record<string, unknown> | undefined;
+  };
 }
 
 export interface StagesModule<O = unknown> {
