@@ -39,3 +39,13 @@ export function runChild(script: string, args: readonly string[]): Row {
 
 export const pad = (s: string, n: number) => s.padEnd(n);
 export const num = (n: number, d = 1) => n.toFixed(d).padStart(9);
+
+/**
+ * A measured value next to its target, as the bench tables print it: `2.41x (target >= 1.5x) met`.
+ * `unit` follows the numbers (`x`, ` MiB`); `atMost` for targets that are ceilings (peak RSS).
+ */
+export function against(value: number, target: number, unit = 'x', atMost = false): string {
+  const met = atMost ? value <= target : value >= target;
+  const d = unit === 'x' ? 2 : 0;
+  return `${value.toFixed(d)}${unit} (target ${atMost ? '<=' : '>='} ${target.toFixed(d)}${unit}) ${met ? 'met' : 'MISSED'}`;
+}

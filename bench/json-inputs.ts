@@ -14,6 +14,13 @@ export interface JsonInputs {
   json: string;
 }
 
+/** `calls.jsonl` next to `calls.csv`, made from its calls (unless already newer than it). */
+export async function generateJsonl(csv: string): Promise<string> {
+  const jsonl = csv.replace(/\.csv$/, '.jsonl');
+  await writeCalls(csv, jsonl, { open: '', between: '\n', close: '\n' });
+  return jsonl;
+}
+
 /** `calls.jsonl` and `calls.json` next to `calls.csv`, made from its calls (unless already newer than it). */
 export async function generateJsonInputs(csv: string): Promise<JsonInputs> {
   const jsonl = csv.replace(/\.csv$/, '.jsonl');

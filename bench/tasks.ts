@@ -60,6 +60,30 @@ const tasks: Record<string, Task> = {
     );
     return { records };
   },
+  /** Baseline for JSON Lines exports: the naive script: split2 -> JSON.parse -> JSON.stringify of a Claude record -> write. */
+  async 'naive-jsonl'(input, out) {
+    let records = 0;
+    await pipeline(
+      createReadStream(input, { highWaterMark: 1 << 20 }),
+      split2(),
+      new Transform({
+        objectMode: true,
+        transform(line: string, _e, cb) {
+          if (line.length === 0) return cb();
+          const row = JSON.parse(line) as Record<string, string>;
+          records++;
+          const body = {
+            anthropic_version: 'bedrock-2023-05-31',
+            max_tokens: 1024,
+            messages: [{ role: 'user', content: [{ type: 'text', text: `Summarize the following call transcript:\n\n${row.transcript}` }] }],
+          };
+          cb(null, JSON.stringify({ recordId: String(records).padStart(11, '0'), modelInput: body }) + '\n');
+        },
+      }),
+      createWriteStream(`${out}/naive.jsonl`),
+    );
+    return { records };
+  },
   /** bedrock-batch prepare, as the CLI runs it (default model, adapter detection, default prompt, a
    * worker thread per core, the CLI's heap settings). */
   async prepare(input, out) {

@@ -199,7 +199,9 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
       }
     },
   });
-  const sink = rollover({ store, quotas, ...rejectsLocation(options) });
+  // The sink holds at most a couple of items beyond the one it writes: a batch is a megabyte or more
+  // in a slab, and slabs held there are slabs the engine must make anew (src/parallel/slabs.ts).
+  const sink = rollover({ store, quotas, highWaterMark: 2, ...rejectsLocation(options) });
   // A small buffer: items can be record batches of a megabyte or more.
   await pipeline(Readable.from(items, { objectMode: true, highWaterMark: 2 }), sink, ...(options.signal ? [{ signal: options.signal }] : []));
   const r = sink.result!;

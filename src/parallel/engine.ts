@@ -137,7 +137,14 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
   };
   let seq = 0;
   const pieceSize = o.pieceBytes ?? 1 << 20;
-  const slabs = { input: new SlabPool(2 * pieceSize), data: new SlabPool(3 * pieceSize), lineage: new SlabPool(pieceSize >> 1) };
+  // Slab sizes: a piece and what follows its last row end (read whole before it is cut); its records
+  // (JSON escaping and the request around each prompt add a fifth or so; a worker that needs more
+  // takes its own buffer); their lineage lines (about a tenth).
+  const slabs = {
+    input: new SlabPool(pieceSize + (pieceSize >> 2)),
+    data: new SlabPool(Math.ceil(pieceSize * 1.5) + 64 * 1024),
+    lineage: new SlabPool(pieceSize >> 2),
+  };
   try {
     for (const file of files) {
       const opened = counted(await openInput(file, o.read), o);

@@ -25,7 +25,7 @@ export class SlabPool {
   /** Slabs of `size` bytes unless a bigger one is asked for; at most `keep` idle ones are kept. */
   constructor(
     readonly size: number,
-    private readonly keep = 16,
+    private readonly keep = 6,
   ) {}
 
   /** A slab of at least `n` bytes (an idle one when one is big enough). */

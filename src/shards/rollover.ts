@@ -34,6 +34,9 @@ export interface RolloverOptions {
   rejectsStore?: Store;
   /** Bytes gathered before a write to the store (default 256 KiB). */
   chunkBytes?: number;
+  /** Items the sink buffers before it asks its source to wait (default 64). Record batches of a
+   * megabyte each want a few: prepare passes 2, so memory stays flat when the store is slower. */
+  highWaterMark?: number;
 }
 
 export interface ShardInfo {
@@ -119,7 +122,7 @@ interface OpenShard {
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
 export class Rollover extends Writable {
-  readonly options: Required<Omit<RolloverOptions, 'lineagePrefix' | 'rejectsStore'>> & { lineagePrefix: string | false; rejectsStore: Store };
+  readonly options: Required<Omit<RolloverOptions, 'lineagePrefix' | 'rejectsStore' | 'highWaterMark'>> & { lineagePrefix: string | false; rejectsStore: Store };
   private readonly q: QuotaProfile;
   private readonly jobs: JobInfo[] = [];
   private readonly shards: ShardInfo[] = [];
@@ -145,7 +148,7 @@ export class Rollover extends Writable {
   result?: RolloverResult;
 
   constructor(options: RolloverOptions) {
-    super({ objectMode: true, highWaterMark: 64 });
+    super({ objectMode: true, highWaterMark: options?.highWaterMark ?? 64 });
     if (!options.store) throw new BatchError('E_BAD_OPTION', 'rollover needs a store');
     if (!options.quotas) throw new BatchError('E_BAD_OPTION', 'rollover needs a quota profile');
     this.options = {
