@@ -47,8 +47,9 @@ export interface PrepareRunOptions {
   adapt?: Step<any, any>;
   /** Calls -> prompts (e.g. `promptCalls()` from bedrock-batch/transforms). */
   prompt?: Step<any, any>;
-  /** Worker threads for `stages` (default: the cores available, at most 8); 0 for one thread (the
-   * same pieces, prepared on the main thread). */
+  /** Worker threads for `stages` (default: one fewer than the cores available, at least 1, at most
+   * 8; the main thread prepares pieces too whenever every worker's queue is full); 0 for one thread
+   * (the same pieces, prepared on the main thread). */
   workers?: number;
   /** Bytes per piece of input handed to a worker (default 1 MiB); small values exercise the edges. */
   pieceBytes?: number;
@@ -175,7 +176,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   let read = 0;
   let bytesRead = 0;
   let nextProgress = options.progressEvery ?? 5000;
-  const stats: EngineStats = { pieces: 0, fallbacks: 0, fused: 0 };
+  const stats: EngineStats = { pieces: 0, fallbacks: 0, stolen: 0, fused: 0 };
   const stages = options.stages ?? (options.adapt && options.prompt ? { adapt: options.adapt, prompt: options.prompt } : undefined);
   if (!stages) throw new BatchError('E_BAD_OPTION', 'prepareRun needs stages, or both adapt and prompt');
   const items = prepareItems({

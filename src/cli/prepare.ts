@@ -90,7 +90,7 @@ export function prepareCommand(): Command {
     .addOption(new Option('--ids <mode>', 'recordId mode').choices(['deterministic', 'random']).default('deterministic'))
     .option('--id-namespace <text>', 'hash call ids with this instead of the file name')
     .addOption(new Option('--duplicates <scope>', 'where a call id must be unique: in the whole run (the same id in two files is a duplicate) or per file').choices(['run', 'per-file']).default('run'))
-    .option('--workers <n>', 'worker threads for CSV and JSONL inputs (default: one per core; 0: this thread only)', int('--workers'))
+    .option('--workers <n>', 'worker threads for CSV and JSONL inputs (default: one fewer than the cores, at least 1; the main thread also prepares pieces when they are busy; 0: this thread only)', int('--workers'))
     .option('--rejects <file>', 'the rejects file (default <out>/rejects.jsonl)')
     .option('--overwrite', 'replace a prepared run already in --out')
     .option('--json', 'print the summary as one JSON object on stdout')

@@ -31,6 +31,7 @@ import { validateRecords } from '../records/validate.js';
 import type { RecordBatch } from '../shards/rollover.js';
 import { pieceBytes, rowPieces, type Piece } from './pieces.js';
 import { SlabPool, type Slab } from './slabs.js';
+import { PieceHandler } from './piece.js';
 import { InlinePool, PiecePool } from './pool.js';
 import type { PieceBytes, PieceFailure, PieceMessage, PieceResult, WorkerReply, WorkerSetup } from './protocol.js';
 import { loadStages, runtimeUrl, type StagesModule, type StagesSpec } from './stages.js';
@@ -63,6 +64,8 @@ export interface EngineOptions {
 export interface EngineStats {
   pieces: number;
   fallbacks: number;
+  /** Pieces the main thread prepared itself because every worker's queue was full (pool.ts). */
+  stolen: number;
   /** Records encoded straight from their input bytes by the fused path (src/parallel/fused.ts); a
    * duplicate key among them is still rejected afterwards, on this thread. */
   fused: number;
@@ -73,7 +76,9 @@ type Pipeline = Step<PrepareItem, PrepareItem>;
 export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem> {
   const registry = new IdRegistry();
   const { mode: idMode, duplicates } = checkIdOptions(o.ids);
-  const workers = o.workers ?? Math.min(8, availableParallelism());
+  // One worker thread fewer than the cores: the main thread prepares pieces too whenever every
+  // worker's queue is full (pool.ts), so two cores run two encoders with one extra isolate.
+  const workers = o.workers ?? Math.max(1, Math.min(8, availableParallelism() - 1));
   if (!Number.isInteger(workers) || workers < 0) throw new BatchError('E_BAD_OPTION', `workers must be a whole number, got ${String(workers)}`);
   /** Everything after the adapter: count the calls read, prompt, records, ids, validation. */
   const afterAdapt = (prompt: Pipeline): Pipeline => {
@@ -132,7 +137,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
       fused: o.fused !== false,
     };
     // workers: 0 prepares the pieces on this thread, with the stages already loaded here
-    pool = workers > 0 ? new PiecePool(workers, setup) : new InlinePool(setup, stages);
+    pool = workers > 0 ? new PiecePool(workers, setup, new PieceHandler(setup, stages)) : new InlinePool(setup, stages);
     return pool;
   };
   let seq = 0;
@@ -171,10 +176,11 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
         pool: getPool,
         slabs,
         nextSeq: () => seq++,
-        inflight: Math.max(1, 2 * workers),
+        inflight: workers > 0 ? 2 * workers + 1 : 1,
       });
     }
   } finally {
+    if (o.stats && pool instanceof PiecePool) o.stats.stolen += pool.stolen;
     await pool?.close();
   }
 }

@@ -58,7 +58,28 @@ describe('parallel prepare = one thread', () => {
     expect(r.many.parallel.pieces).toBeGreaterThan(30);
     // one thread prepares the same pieces, on the main thread (workers: 0)
     expect(r.one.parallel.pieces).toBe(r.many.parallel.pieces);
+    expect(r.one.parallel.stolen).toBe(0);
     expect(r.one.bytesRead).toBe(Buffer.byteLength(callsCsv(700, 3))); // every byte of the input
+  });
+
+  it('the main thread prepares pieces itself when the worker queue is full, with the same result', async () => {
+    const file = join(tmp.dir, 'calls.csv');
+    await writeFile(file, callsCsv(700, 5));
+    const options = (out: string, workers: number): PrepareRunOptions => ({
+      inputs: [file],
+      out: join(tmp.dir, out),
+      stages: callStages({}),
+      model: { modelId: MODEL },
+      quotas: quotaProfile('local', { maxRecordsPerFile: 150 }),
+      workers,
+      pieceBytes: 2048,
+    });
+    const one = await prepareRun(options('one', 0));
+    const many = await prepareRun(options('many', 1));
+    const r = { one, many, oneFiles: await readRun(join(tmp.dir, 'one')), manyFiles: await readRun(join(tmp.dir, 'many')) };
+    expectSame(r);
+    expect(r.many.parallel.stolen).toBeGreaterThan(0);
+    expect(r.many.parallel.stolen).toBeLessThan(r.many.parallel.pieces);
   });
 
   it('utterance rows: calls that span piece edges are joined, keyless rows rejected once', async () => {
