@@ -27,9 +27,9 @@ export interface Row {
   maxRssMiB: number;
 }
 
-/** Runs `node script ...args`, a task in a process of its own, and returns what it measured. */
-export function runChild(script: string, args: readonly string[]): Row {
-  const out = execFileSync(process.execPath, [script, ...args], {
+/** Runs `node [flags] script ...args`, a task in a process of its own, and returns what it measured. */
+export function runChild(script: string, args: readonly string[], nodeFlags: readonly string[] = []): Row {
+  const out = execFileSync(process.execPath, [...nodeFlags, script, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,

@@ -41,8 +41,11 @@ const JSON_TASKS: Record<string, { input: 'jsonl' | 'json'; ours: string }> = {
 /** Issue 12's targets: speed against the naive script, and prepare's peak RSS. */
 const TARGET = { 'prepare-1t': 4, prepare: 8, rssMiB: 150 };
 
+/** The node flags of the `bedrock-batch` command (src/cli/bin.ts's first line): prepare runs as the CLI runs it. */
+const CLI_FLAGS = ['--max-semi-space-size=1'];
+
 function runTask(task: string, input: string): Row {
-  return runChild(tasksScript, [task, input, join(dataDir, `out-${task}`)]);
+  return runChild(tasksScript, [task, input, join(dataDir, `out-${task}`)], task.startsWith('prepare') ? CLI_FLAGS : []);
 }
 
 async function main() {
