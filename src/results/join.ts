@@ -11,7 +11,7 @@ import { parseLineageLine } from '../run/sidecars.js';
 import type { JobEnd } from './ledger.js';
 import type { ShardLineage } from './lineage.js';
 import { readModelOutput } from './model-output.js';
-import { parseOutputLine, sniffRecordId, type OutputLine } from './output-line.js';
+import { parseOutputLine, setTextSource, sniffRecordId, type OutputLine } from './output-line.js';
 import type { Tally } from './tally.js';
 import type { BadLine, CollectResult, ErrorResult, MissingResult, RecordError, SuccessResult } from './types.js';
 
@@ -109,16 +109,17 @@ export class ShardJoin {
       tally.badLine({ file: out.key, line: lineNo, code: 'E_BAD_OUTPUT_LINE', reason: 'the line has no string recordId', truncated: !complete });
       return undefined;
     }
-    const text = lineage.get(id);
-    if (text === undefined) {
+    const at = lineage.indexOf(id);
+    if (at < 0) {
       tally.unknown(`${id} (${out.key}, line ${lineNo})`);
       return undefined;
     }
-    if (text === null) {
+    if (lineage.isClosed(at)) {
       tally.duplicate();
       return undefined;
     }
-    lineage.close(id);
+    const text = lineage.textAt(at);
+    lineage.closeAt(at);
     if (this.unreadable.size > 0) this.unreadable.delete(id);
     const { job, shard, model } = this.o;
     const where = { file: out.key, line: lineNo };
@@ -143,7 +144,11 @@ export class ShardJoin {
       kind: 'success', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job, shard,
       jobId: out.jobId, attempt: l.attempt ?? this.o.attempt, model, raw: v.modelOutput, output: where,
     };
-    if (o.text !== undefined) r.text = o.text;
+    if (o.text !== undefined) {
+      r.text = o.text;
+      // the JSONL writer takes the text's JSON from the line rather than stringify it again
+      if (v.modelOutputJson !== undefined) setTextSource(r, o.text, v.modelOutputJson, buf.subarray(v.modelOutputStart, v.modelOutputEnd));
+    }
     if (o.stopReason !== undefined) r.stopReason = o.stopReason;
     if (o.inputTokens !== undefined) r.inputTokens = o.inputTokens;
     if (o.outputTokens !== undefined) r.outputTokens = o.outputTokens;

@@ -4,26 +4,46 @@
  *   {"recordId":"...","modelInput":{...echoed...},"modelOutput":{...}}
  *   {"recordId":"...","modelInput":{...echoed...},"error":{"errorCode":400,"errorMessage":"..."}}
  *
- * The echoed modelInput is usually most of the line's bytes, and nothing here needs it decoded
- * (retries need its JSON text, not its value). So the fast path never builds it: `scanOutputLine`
- * walks the line's JSON grammar without building values, notes where the top-level `recordId`,
- * `modelInput`, `modelOutput` and `error` values sit, and JSON.parses only those it returns (the
- * small ones). Key order does not matter,
- * and a `"modelOutput":` nested anywhere (in the model's own JSON, in the echoed input) is never
- * taken for the top-level key, because only keys at depth 1 count.
+ * The echoed modelInput is usually most of the line's bytes (a ~9 KB transcript in a ~11 KB line),
+ * and only a retry needs it, as JSON text. So no reader here builds it, and collect does not even
+ * check all of it. Three readers, each falling back on the next:
  *
- * It accepts exactly what JSON.parse accepts, or it gives up and says so (`undefined`): the grammar
- * outside strings is checked byte by byte, and string bodies are checked as they are skipped (raw
- * control characters, escapes), four bytes at a time on clean runs of text (a SWAR test on a
- * Uint32Array view). An escaped top-level key (`"model\u004futput"`), a repeated top-level key,
- * nesting deeper than 512, or anything unexpected also makes it give up. `parseOutputLine` then
- * falls back to JSON.parse of the whole line (`parseOutputLineFull`), so the result is always what
- * a full parse gives. The differential test (test/results/output-line.test.ts) holds the two to
- * that on nasty and fuzzed lines.
+ * - `skimOutputLine`, the answer-first reader (collect's, whenever the line's echo is not returned):
+ *   follows the line's top-level members from its start; skips the echo by its grammar, finding
+ *   where each of its strings ends by memchr; at the `modelOutput` or `error` key it JSON.parses
+ *   the rest of the line up to its closing `}` (Bedrock writes the answer last).
+ * - `scanOutputLine`, the strict scanner: walks the whole line's JSON grammar without building
+ *   values, checking every string body as it goes (raw control characters, escapes; four bytes at
+ *   a time on clean runs of text, a SWAR test on a Uint32Array view), notes where the top-level
+ *   values sit and JSON.parses only those it returns.
+ * - `parseOutputLineFull`: JSON.parse of the whole line, the reference.
  *
- * Neither path checks UTF-8: both decode with `toString('utf8')` (bad bytes become U+FFFD).
+ * The rule they keep, which the differential tests (test/results/output-line.test.ts, and the traps
+ * of test/results/output-traps.test.ts) hold them to:
+ *
+ * 1. What is returned is what JSON.parse of the whole line returns: the recordId, modelOutput and
+ *    error values (and the echo's text, when asked for) are JSON.parsed from their own bytes, and
+ *    they are the top-level members, found by following the grammar from the line's start (only
+ *    keys at depth 1 count), never by searching: a `"modelOutput":` nested anywhere (in the model's
+ *    own JSON, in the echoed input) or written inside a string is never taken for the key, and key
+ *    order does not matter.
+ * 2. Every byte of the line is checked as JSON.parse checks it (objects, keys, commas, colons,
+ *    nesting, numbers, literals, white space, nothing after the closing `}`), except, in the
+ *    answer-first reader only, the string bodies of the echoed modelInput: those are followed to
+ *    their end as JSON.parse finds it (the first `"` after an even run of `\`), not checked for raw
+ *    control characters or bad escapes. Such a fault, and only such a fault, lets a line JSON.parse
+ *    refuses be read: its answer is sound, and its echo is not used. Whenever the echo is returned
+ *    (`modelInput` 'always', or an error line under 'errors', which a retry needs), the strict
+ *    scanner reads the line, so that text is always JSON.
+ * 3. In doubt, a reader gives up (undefined) and the next decides: an escaped top-level key
+ *    (`"model\u004futput"`), a repeated top-level key (JSON.parse keeps the last), a line with both
+ *    or neither of modelOutput and error, nesting deeper than 512, anything unexpected.
+ *    `parseOutputLine` chains them, so its result is always what the full parse gives (per rule 2).
+ *
+ * None of them checks UTF-8: each decodes with `toString('utf8')` (bad bytes become U+FFFD).
  */
 import { jsonParseReason } from '../read/json-error.js';
+import type { CollectResult } from './types.js';
 
 /** What one output line says, decoded: the same from the fast path and the full parse. */
 export interface OutputLine {
@@ -33,6 +53,13 @@ export interface OutputLine {
   modelInputJson: string | undefined;
   /** The parsed `modelOutput`, when the key is present (success line). */
   modelOutput: unknown;
+  /**
+   * The JSON text it was parsed from, when a fast reader read it, and where its bytes are in the
+   * buffer read (valid while that buffer is): the writer takes the text's JSON from them.
+   */
+  modelOutputJson?: string | undefined;
+  modelOutputStart?: number;
+  modelOutputEnd?: number;
   hasModelOutput: boolean;
   /** The parsed `error`, when the key is present (failure line). */
   error: unknown;
@@ -328,14 +355,284 @@ export function scanOutputLine(b: Buffer, start = 0, end = b.length, modelInput:
     recordId = typeof v === 'string' ? v : undefined;
   }
   const want = is >= 0 && (modelInput === 'always' || (modelInput === 'errors' && (es >= 0 || os < 0)));
+  const modelOutputJson = os >= 0 ? b.toString('utf8', os, SPANS[5]) : undefined;
   return {
     recordId,
     modelInputJson: want ? b.toString('utf8', is, SPANS[3]) : undefined,
-    modelOutput: os >= 0 ? JSON.parse(b.toString('utf8', os, SPANS[5])) : undefined,
+    modelOutput: modelOutputJson !== undefined ? JSON.parse(modelOutputJson) : undefined,
+    modelOutputJson,
+    modelOutputStart: os,
+    modelOutputEnd: SPANS[5]!,
     hasModelOutput: os >= 0,
     error: es >= 0 ? JSON.parse(b.toString('utf8', es, SPANS[7])) : undefined,
     hasError: es >= 0,
   };
+}
+
+/** Index past the string opening at `i` (its quote), found as JSON.parse finds it; its body unchecked. */
+function skipStringBody(b: Buffer, i: number, end: number): number {
+  let j = i + 1;
+  // Short strings (keys, `"user"`, `"text"`) in a JS loop; a `\` takes the byte after it along.
+  const near = Math.min(end, j + 32);
+  while (j < near) {
+    const c = b[j]!;
+    if (c === QUOTE) return j + 1;
+    j += c === BACKSLASH ? 2 : 1;
+  }
+  // Long ones (the transcript) by memchr: a `"` ends the string when the run of `\` before it is
+  // even. `j` never stands inside an escape, so the run is counted back to `j` at most.
+  for (;;) {
+    if (j >= end) return UNTERMINATED;
+    const q = b.indexOf(QUOTE, j);
+    if (q < 0 || q >= end) return UNTERMINATED;
+    let k = q - 1;
+    while (k >= j && b[k] === BACKSLASH) k--;
+    if (((q - 1 - k) & 1) === 0) return q + 1;
+    j = q + 1;
+  }
+}
+
+const ECHO_STACK = new Uint8Array(MAX_DEPTH + 1);
+
+/**
+ * Index past the JSON value at `i` (after white space), or -1. Its grammar is checked as JSON.parse
+ * would (nesting, commas, colons, numbers, literals); its strings are only followed to their end
+ * (`skipStringBody`) when `loose`, else checked too (`skipString`).
+ */
+function skipValue(b: Buffer, i: number, end: number, loose: boolean): number {
+  const words = loose ? undefined : wordsOf(b);
+  let depth = 0;
+  let state = VALUE;
+  while (i < end) {
+    const c = b[i]!;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      i++;
+      continue;
+    }
+    if (state === VALUE || state === VALUE_OR_CLOSE) {
+      if (state === VALUE_OR_CLOSE && c === 0x5d) {
+        i++;
+        if (--depth === 0) return i;
+        state = COMMA_OR_CLOSE;
+        continue;
+      }
+      if (c === 0x7b || c === 0x5b) {
+        if (depth === MAX_DEPTH) return -1;
+        ECHO_STACK[++depth] = c === 0x7b ? 1 : 2;
+        i++;
+        state = c === 0x7b ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+        continue;
+      }
+      let next: number;
+      if (c === QUOTE) next = loose ? skipStringBody(b, i, end) : skipString(b, words!, i, end);
+      else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) next = skipNumber(b, i, end);
+      else if (c === 0x74) next = literal(b, i, end, TRUE);
+      else if (c === 0x66) next = literal(b, i, end, FALSE);
+      else if (c === 0x6e) next = literal(b, i, end, NULL);
+      else return -1;
+      if (next < 0 || depth === 0) return next;
+      i = next;
+      state = COMMA_OR_CLOSE;
+    } else if (state === KEY_OR_CLOSE || state === KEY) {
+      if (state === KEY_OR_CLOSE && c === 0x7d) {
+        i++;
+        if (--depth === 0) return i;
+        state = COMMA_OR_CLOSE;
+        continue;
+      }
+      if (c !== QUOTE) return -1;
+      const next = loose ? skipStringBody(b, i, end) : skipString(b, words!, i, end);
+      if (next < 0) return -1;
+      i = next;
+      state = COLON;
+    } else if (state === COLON) {
+      if (c !== 0x3a) return -1;
+      i++;
+      state = VALUE;
+    } else {
+      const open = ECHO_STACK[depth];
+      if (c === 0x2c) {
+        i++;
+        state = open === 1 ? KEY : VALUE;
+        continue;
+      }
+      if (!((open === 1 && c === 0x7d) || (open === 2 && c === 0x5d))) return -1;
+      i++;
+      if (--depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+/** The value of a top-level string span [s, e) (quotes included): plain ASCII read off the bytes, else JSON.parse. */
+function stringAt(b: Buffer, s: number, e: number): unknown {
+  for (let k = s + 1; k < e - 1; k++) {
+    const c = b[k]!;
+    if (c < 0x20 || c > 0x7e || c === BACKSLASH) return JSON.parse(b.toString('utf8', s, e));
+  }
+  return b.toString('latin1', s + 1, e - 1);
+}
+
+/**
+ * The answer-first reader, for lines whose echoed modelInput is not returned (`modelInput` is
+ * 'never', or 'errors' on a success line). It reads the line's top-level members in order: the
+ * recordId and any other member as `scan` does, byte for byte; the echoed modelInput by its grammar
+ * only (`skipValue` loose: where each of its strings ends is found as JSON.parse finds it, by
+ * memchr, but its string bodies are not checked for raw control characters or bad escapes). At the
+ * `modelOutput` or `error` key it tries the answer as the line's last member, as Bedrock writes
+ * it: JSON.parse of the bytes up to the line's closing `}`, which also checks them; when that
+ * fails the value is skipped strictly and the reading goes on. Undefined whenever in doubt, as
+ * `scan` (an escaped or repeated top-level key, no answer, a line that does not close), and when
+ * the line's modelInput is wanted after all (an error line under 'errors'): the strict reader then
+ * decides.
+ */
+export function skimOutputLine(b: Buffer, start = 0, end = b.length, modelInput: ModelInputWanted = 'never'): OutputLine | undefined {
+  if (modelInput === 'always') return undefined;
+  let i = start;
+  while (i < end && isWs(b[i])) i++;
+  if (b[i] !== 0x7b) return undefined;
+  i++;
+  let rs = -1;
+  let re = -1;
+  let seen = 0; // bit per key of ours met
+  let answerKey = KEY_OTHER;
+  let answer: unknown;
+  let answerJson: string | undefined;
+  let answerStart = -1;
+  let answerEnd = -1;
+  for (;;) {
+    while (i < end && isWs(b[i])) i++;
+    if (b[i] !== QUOTE) return undefined; // `{}` and the like: the strict reader decides
+    const ks = i + 1;
+    let ke = ks;
+    while (ke < end && b[ke] !== QUOTE) {
+      if (b[ke] === BACKSLASH || b[ke]! < 0x20) return undefined; // an escaped key could be one of ours
+      ke++;
+    }
+    if (ke >= end) return undefined;
+    const key = keyId(b, ks, ke);
+    if (key !== KEY_OTHER) {
+      if (seen & (1 << key)) return undefined; // repeated: JSON.parse keeps the last; let the strict reader decide
+      seen |= 1 << key;
+    }
+    i = ke + 1;
+    while (i < end && isWs(b[i])) i++;
+    if (b[i] !== 0x3a) return undefined;
+    i++;
+    while (i < end && isWs(b[i])) i++;
+    let next: number;
+    if (key === KEY_MODEL_OUTPUT || key === KEY_ERROR) {
+      if (answerKey !== KEY_OTHER) return undefined; // both an answer and an error: rare, the strict reader reads it
+      // an error line's echo goes to its retry: the strict reader checks it and returns its text
+      if (key === KEY_ERROR && modelInput === 'errors') return undefined;
+      answerKey = key;
+      let e = end;
+      while (e > i && isWs(b[e - 1])) e--;
+      if (b[e - 1] === 0x7d) {
+        // the answer last, as Bedrock writes it: the value is every byte up to the closing `}`
+        try {
+          answerJson = b.toString('utf8', i, e - 1);
+          answer = JSON.parse(answerJson);
+          answerStart = i;
+          answerEnd = e - 1;
+          break;
+        } catch {
+          // not the last member, or not JSON: read on
+        }
+      }
+      next = skipValue(b, i, end, false);
+      if (next < 0) return undefined;
+      answerStart = i;
+      answerEnd = next;
+    } else {
+      next = skipValue(b, i, end, key === KEY_MODEL_INPUT);
+      if (next < 0) return undefined;
+      if (key === KEY_RECORD_ID) {
+        rs = i;
+        re = next;
+      }
+    }
+    i = next;
+    while (i < end && isWs(b[i])) i++;
+    if (b[i] === 0x2c) {
+      i++;
+      continue;
+    }
+    if (b[i] !== 0x7d) return undefined;
+    i++;
+    while (i < end && isWs(b[i])) i++;
+    if (i !== end) return undefined;
+    if (answerStart < 0) return undefined; // neither modelOutput nor error
+    answerJson = b.toString('utf8', answerStart, answerEnd);
+    answer = JSON.parse(answerJson);
+    break;
+  }
+  const isError = answerKey === KEY_ERROR;
+  let recordId: string | undefined;
+  if (rs >= 0) {
+    const v = b[rs] === QUOTE ? stringAt(b, rs, re) : undefined;
+    recordId = typeof v === 'string' ? v : undefined;
+  }
+  return {
+    recordId,
+    modelInputJson: undefined,
+    modelOutput: isError ? undefined : answer,
+    modelOutputJson: isError ? undefined : answerJson,
+    modelOutputStart: answerStart,
+    modelOutputEnd: answerEnd,
+    hasModelOutput: !isError,
+    error: isError ? answer : undefined,
+    hasError: isError,
+  };
+}
+
+/**
+ * Where a success result's text was read from: the JSON text of its line's `modelOutput` and the
+ * bytes it was decoded from (`text` is the value the join read out of it). The join attaches it as
+ * a non-enumerable property, so that the JSONL writer (writers.ts) can take the text's JSON token out of it
+ * (`jsonStringAt`) rather than JSON.stringify the text again, and copy that token's UTF-8 bytes
+ * rather than encode it: for a summary of a few hundred words, those two are most of the cost of
+ * writing a result. It is held only while the result's batch is being handed on (the Collector
+ * releases it when the next batch is asked for), so that a caller who keeps results does not keep
+ * their lines' text twice over. A result without it, or whose text was changed since, is written
+ * from its text.
+ */
+export const TEXT_SOURCE: unique symbol = Symbol('bedrock-batch.textSource');
+export interface TextSource {
+  text: string;
+  json: string;
+  /** What `json` was decoded from (`toString('utf8')`), copied. */
+  bytes: Buffer;
+}
+
+/** Attach where `r.text` was read from (see TEXT_SOURCE): `json` decoded from `bytes`, which are copied (the caller's buffer is reused). */
+export function setTextSource(r: CollectResult, text: string, json: string, bytes: Buffer): void {
+  Object.defineProperty(r, TEXT_SOURCE, { value: { text, json, bytes: copyOf(bytes) } satisfies TextSource, enumerable: false, writable: true });
+}
+
+/** Copies are cut from a slab of this size (cheaper than a Buffer.from each); a larger one gets its own. */
+const SLAB = 64 * 1024;
+let slab = Buffer.allocUnsafe(0);
+let slabUsed = 0;
+function copyOf(bytes: Buffer): Buffer {
+  const n = bytes.length;
+  if (n > SLAB / 4) return Buffer.from(bytes);
+  if (slabUsed + n > slab.length) {
+    slab = Buffer.allocUnsafe(SLAB);
+    slabUsed = 0;
+  }
+  bytes.copy(slab, slabUsed);
+  const copy = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += n;
+  return copy;
+}
+
+/** Drop the text sources of results handed on (see TEXT_SOURCE). */
+export function releaseTextSources(results: readonly CollectResult[]): void {
+  for (const r of results) {
+    const held = r as { [TEXT_SOURCE]?: TextSource | undefined };
+    if (held[TEXT_SOURCE] !== undefined) held[TEXT_SOURCE] = undefined;
+  }
 }
 
 /** The reference: JSON.parse of the whole line. Throws a SyntaxError when the line is not JSON. */
@@ -356,9 +653,9 @@ export function parseOutputLineFull(b: Buffer, start = 0, end = b.length, modelI
   };
 }
 
-/** Parse one output line: the fast path, falling back to a full parse whenever it is in doubt. */
+/** Parse one output line: the answer-first reader, then the strict scanner, then the full parse (see the module comment). */
 export function parseOutputLine(b: Buffer, start = 0, end = b.length, modelInput: ModelInputWanted = 'always'): ParseOutcome {
-  const fast = scanOutputLine(b, start, end, modelInput);
+  const fast = skimOutputLine(b, start, end, modelInput) ?? scanOutputLine(b, start, end, modelInput);
   if (fast) return { ok: true, value: fast, fast: true };
   let full: OutputLine | { notAnObject: true };
   try {

@@ -13,14 +13,17 @@
  * Passthrough columns that clash with these names get a `_` prefix. With `raw`, `modelOutput`
  * carries the line's raw `modelOutput` (or `error`) JSON.
  */
+import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { stringify, type Stringifier } from 'csv-stringify';
 import { BatchError } from '../errors.js';
+import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
 import type { Disposition } from './retry.js';
-import type { CollectResult } from './types.js';
+import { TEXT_SOURCE, type TextSource } from './output-line.js';
+import type { CollectResult, SuccessResult } from './types.js';
 
 export type ResultsFormat = 'jsonl' | 'csv' | 'tsv';
 
@@ -126,20 +129,133 @@ export function resultRow(r: CollectResult, options: RowOptions = {}): Record<st
 
 const S = JSON.stringify;
 
+/** Texts shorter than this are stringified: searching would cost more. */
+const MIN_SEARCHED = 64;
+
+/** jsonStringAt's answer: [start, end) of the token in `json`. */
+const AT: [number, number] = [0, 0];
+
+/**
+ * Where `json` (well-formed: decoded from UTF-8) holds `JSON.stringify(text)`, in AT; false when it
+ * does not. A token is taken when it decodes to `text` (JSON.parse, far cheaper than
+ * JSON.stringify) and its escapes are all among those JSON.stringify writes for such a text
+ * (`\"` `\\` `\b` `\f` `\n` `\r` `\t`: no `\u`, no `\/`): a JSON string with those escapes only
+ * that decodes to `text` is JSON.stringify(text), wherever it was found, so the search is free to
+ * guess. It looks for the quoted start of the text.
+ */
+function jsonStringAt(json: string, text: string): boolean {
+  if (text.length < MIN_SEARCHED) return false;
+  // the first characters, quoted as they would be (not cut inside a surrogate pair)
+  let n = 24;
+  const c = text.charCodeAt(n - 1);
+  if (c >= 0xd800 && c <= 0xdbff) n--;
+  const head = S(text.slice(0, n));
+  const probe = head.slice(0, head.length - 1);
+  let from = 0;
+  for (let tries = 0; tries < 4; tries++) {
+    const start = json.indexOf(probe, from);
+    if (start < 0) return false;
+    from = start + 1;
+    // the closing quote: the first `"` after an even run of `\`
+    let j = start + probe.length;
+    let end = -1;
+    for (;;) {
+      const q = json.indexOf('"', j);
+      if (q < 0) return false;
+      let k = q - 1;
+      while (json.charCodeAt(k) === 0x5c) k--;
+      if (((q - 1 - k) & 1) === 0) {
+        end = q + 1;
+        break;
+      }
+      j = q + 1;
+    }
+    const token = json.slice(start, end);
+    if (token.indexOf('\\u') >= 0 || token.indexOf('\\/') >= 0) continue;
+    try {
+      if (JSON.parse(token) === text) {
+        AT[0] = start;
+        AT[1] = end;
+        return true;
+      }
+    } catch {
+      // the probe matched inside another string: look further
+    }
+  }
+  return false;
+}
+
+/** `JSON.stringify(text)` when `json` holds it (see jsonStringAt), else undefined. */
+function jsonStringIn(json: string, text: string): string | undefined {
+  return jsonStringAt(json, text) ? json.slice(AT[0], AT[1]) : undefined;
+}
+
+/** The source of a success result's text, when the text is unchanged since the join attached it. */
+function textSourceOf(r: CollectResult): TextSource | undefined {
+  const source = (r as { [TEXT_SOURCE]?: TextSource })[TEXT_SOURCE];
+  return source !== undefined && r.kind === 'success' && source.text === r.text ? source : undefined;
+}
+
+/** The text of a success result as JSON: from where it was read when possible (TEXT_SOURCE). */
+function textJson(r: SuccessResult & { text: string }): string {
+  const source = textSourceOf(r);
+  return (source !== undefined && jsonStringIn(source.json, r.text)) || S(r.text);
+}
+
+/** `,"<key>":` for the passthrough columns met so far (a few names, repeated on every row). */
+const keyJson = new Map<string, string>();
+function keyPrefix(k: string): string {
+  let j = keyJson.get(k);
+  if (j === undefined) {
+    j = ',' + S(k) + ':';
+    if (keyJson.size < 1024) keyJson.set(k, j);
+  }
+  return j;
+}
+
+/** JSON.stringify of the last value seen in each slot: model, job, jobId and file repeat from result to result. */
+const lastValue: unknown[] = [undefined, undefined, undefined, undefined];
+const lastJson: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+function cached(slot: number, v: unknown): string | undefined {
+  if (v === lastValue[slot] && v !== undefined) return lastJson[slot];
+  lastValue[slot] = v;
+  return (lastJson[slot] = S(v));
+}
+
 /**
  * One result as a JSONL line: exactly `JSON.stringify(resultRow(r, options)) + '\n'`, built
  * field by field (faster than building the row object and stringifying it; the writer's hot path).
  */
 export function resultJsonLine(r: CollectResult, options: RowOptions = {}): string {
-  for (const k in r.passthrough) if (FIXED.has(k) || k.charCodeAt(0) === 95 /* _ */) return S(resultRow(r, options)) + '\n';
+  return jsonLine(r, options, false) as string;
+}
+
+/**
+ * The JSONL line of a result; with `split`, a success with a text comes as the parts before and
+ * after the text's JSON (`[head, tail]`, head ending in `"text":`), for the writer to put the text
+ * between them itself.
+ */
+function jsonLine(r: CollectResult, options: RowOptions, split: boolean): string | [string, string] {
+  let extra = '';
+  for (const k in r.passthrough) {
+    if (FIXED.has(k) || k.charCodeAt(0) === 95 /* _ */) return S(resultRow(r, options)) + '\n';
+    const v = S(r.passthrough[k]);
+    if (v !== undefined) extra += keyPrefix(k) + v;
+  }
   let s = '{"recordId":' + S(r.recordId) + ',"key":' + S(r.key) + ',"status":"' + r.kind + '"';
+  let head: string | undefined;
   if (r.kind === 'success') {
-    if (r.text !== undefined) s += ',"text":' + S(r.text);
+    if (r.text !== undefined) {
+      if (split) {
+        head = s + ',"text":';
+        s = '';
+      } else s += ',"text":' + textJson(r as SuccessResult & { text: string });
+    }
     if (r.stopReason !== undefined) s += ',"stopReason":' + S(r.stopReason);
     if (r.inputTokens !== undefined) s += ',"inputTokens":' + S(r.inputTokens);
     if (r.outputTokens !== undefined) s += ',"outputTokens":' + S(r.outputTokens);
   }
-  s += ',"model":' + S(r.model);
+  s += ',"model":' + cached(0, r.model);
   if (r.kind === 'error') {
     if (r.error.code !== undefined) s += ',"errorCode":' + S(r.error.code);
     if (r.error.message !== undefined) s += ',"errorMessage":' + S(r.error.message);
@@ -148,18 +264,15 @@ export function resultJsonLine(r: CollectResult, options: RowOptions = {}): stri
   }
   s += ',"attempt":' + S(r.attempt);
   if (options.next !== undefined && options.next !== 'done') s += ',"next":"' + options.next + '"';
-  s += ',"job":' + S(r.job);
-  if (r.jobId !== undefined) s += ',"jobId":' + S(r.jobId);
-  s += ',"file":' + S(r.file) + ',"line":' + S(r.line);
+  s += ',"job":' + cached(1, r.job);
+  if (r.jobId !== undefined) s += ',"jobId":' + cached(2, r.jobId);
+  s += ',"file":' + cached(3, r.file) + ',"line":' + S(r.line);
   if (options.raw && r.kind !== 'missing') {
     const raw = S(r.raw);
     if (raw !== undefined) s += ',"modelOutput":' + raw;
   }
-  for (const k in r.passthrough) {
-    const v = S(r.passthrough[k]);
-    if (v !== undefined) s += ',' + S(k) + ':' + v;
-  }
-  return s + '}\n';
+  s += extra + '}\n';
+  return head === undefined ? s : [head, s];
 }
 
 export interface ResultsWriterOptions {
@@ -190,6 +303,8 @@ export class ResultsWriter {
   private csv?: Stringifier;
   private chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   private chunkUsed = 0;
+  /** Chunks written and called back, for a destination known to be done with them then (see flush). */
+  private readonly spare: Buffer[] | undefined;
   private columns?: string[];
   private readonly options: ResultsWriterOptions;
   private failure?: Error;
@@ -206,6 +321,7 @@ export class ResultsWriter {
     this.format = format;
     this.uri = 'key' in t ? t.store.resolve(t.key) : name;
     this.out = 'key' in t ? t.store.createWriteStream(t.key, { contentType: format === 'jsonl' ? 'application/x-ndjson' : 'text/csv' }) : t.stream;
+    if ('key' in t && t.store instanceof LocalStore) this.spare = [];
     this.out.on('error', (e) => (this.failure ??= e));
     const gzip = options.gzip ?? name.toLowerCase().endsWith('.gz');
     if (gzip) {
@@ -255,20 +371,19 @@ export class ResultsWriter {
     if (this.failure) throw this.wrap(this.failure);
     this.records++;
     if (this.format === 'jsonl') {
-      const line = resultJsonLine(r, this.options.raw ? { raw: true, ...options } : options);
-      // UTF-8 is at most 3 bytes per UTF-16 unit
-      if (this.chunkUsed + line.length * 3 > this.chunk.length) {
-        const wait = this.flush();
-        if (line.length * 3 > this.chunk.length) {
-          const big = Buffer.from(line, 'utf8');
-          const ok = this.head.write(big);
-          return wait ?? (ok ? undefined : this.drained());
+      const o = this.options.raw ? { raw: true, ...options } : options;
+      const source = textSourceOf(r);
+      // The text's JSON as bytes of the line it was read from, when they are exactly its UTF-8.
+      if (source !== undefined && jsonStringAt(source.json, source.text) && isUtf8(source.bytes)) {
+        const parts = jsonLine(r, o, true);
+        if (typeof parts !== 'string') {
+          // (bytes that are valid UTF-8 are exactly json's encoding: count the short ends, not the text)
+          const start = Buffer.byteLength(source.json.slice(0, AT[0]));
+          const end = source.bytes.length - Buffer.byteLength(source.json.slice(AT[1]));
+          return this.putText(parts[0], source.bytes, start, end, parts[1]);
         }
-        this.chunkUsed += this.chunk.write(line, this.chunkUsed, 'utf8');
-        return wait;
       }
-      this.chunkUsed += this.chunk.write(line, this.chunkUsed, 'utf8');
-      return undefined;
+      return this.put(resultJsonLine(r, o));
     }
     const row = resultRow(r, { raw: this.options.raw === true, ...options });
     if (!this.csv) {
@@ -278,19 +393,64 @@ export class ResultsWriter {
     return this.csv.write(row) ? undefined : this.drained(this.csv);
   }
 
+  private put(line: string): Promise<void> | undefined {
+    // UTF-8 is at most 3 bytes per UTF-16 unit
+    const most = line.length * 3;
+    let wait: Promise<void> | undefined;
+    if (this.chunkUsed + most > this.chunk.length) {
+      wait = this.flush();
+      if (most > this.chunk.length) {
+        const ok = this.head.write(Buffer.from(line, 'utf8'));
+        return wait ?? (ok ? undefined : this.drained());
+      }
+    }
+    this.chunkUsed += this.chunk.write(line, this.chunkUsed, 'utf8');
+    return wait;
+  }
+
+  /** `head`, the text's JSON as `bytes[start, end)`, `tail`. */
+  private putText(head: string, bytes: Buffer, start: number, end: number, tail: string): Promise<void> | undefined {
+    const most = (head.length + tail.length) * 3 + end - start;
+    let wait: Promise<void> | undefined;
+    if (this.chunkUsed + most > this.chunk.length) {
+      wait = this.flush();
+      if (most > this.chunk.length) {
+        const ok = this.head.write(Buffer.concat([Buffer.from(head, 'utf8'), bytes.subarray(start, end), Buffer.from(tail, 'utf8')]));
+        return wait ?? (ok ? undefined : this.drained());
+      }
+    }
+    this.chunkUsed += this.chunk.write(head, this.chunkUsed, 'utf8');
+    this.chunkUsed += bytes.copy(this.chunk, this.chunkUsed, start, end);
+    this.chunkUsed += this.chunk.write(tail, this.chunkUsed, 'utf8');
+    return wait;
+  }
+
   private drained(w: Writable | Stringifier = this.head): Promise<void> {
     return once(w, 'drain').then(() => {
       if (this.failure) throw this.wrap(this.failure);
     });
   }
 
-  /** Hand the filled chunk to the destination (which may keep it: a new one is taken); a promise when it asks us to wait. */
+  /**
+   * Hand the filled chunk to the destination; a promise when it asks us to wait. A destination may
+   * keep a chunk after its write callback (an upload gathering parts), so a new one is taken, except
+   * for a local file (or gzip on one), which is done with a chunk once it calls back: chunks are then
+   * used again, rather than leave 256 KiB of garbage behind per write (promoted to the old generation
+   * when a write is slow, where it piles up until a full GC).
+   */
   private flush(): Promise<void> | undefined {
     if (this.chunkUsed === 0) return undefined;
-    const full = this.chunk.subarray(0, this.chunkUsed);
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    const chunk = this.chunk;
+    const full = chunk.subarray(0, this.chunkUsed);
+    this.chunk = this.spare?.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
     this.chunkUsed = 0;
-    return this.head.write(full) ? undefined : this.drained();
+    const spare = this.spare;
+    const ok = spare
+      ? this.head.write(full, (error) => {
+          if (!error) spare.push(chunk);
+        })
+      : this.head.write(full);
+    return ok ? undefined : this.drained();
   }
 
   /** Finish the file (it is in place once this resolves). */

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
-import { parseOutputLine, parseOutputLineFull, scanOutputLine, sniffRecordId, type OutputLine } from '../../src/results/output-line.js';
+import { parseOutputLine, parseOutputLineFull, scanOutputLine, skimOutputLine, sniffRecordId, type OutputLine } from '../../src/results/output-line.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'outputs', 'families');
 
@@ -235,5 +235,184 @@ describe('output line: seeded fuzz against the full parse', () => {
       check(m);
     }
     expect(refused).toBeGreaterThan(10000);
+  });
+});
+
+/**
+ * The answer-first reader (`skimOutputLine`, collect's when the echo is not returned) against the
+ * same reference, under the rule of the module comment: where it answers, its values are the full
+ * parse's; it reads a line JSON.parse refuses only when every fault is inside a string body of the
+ * echoed modelInput (that echo then with its string bodies blanked is JSON, and the rest of the line
+ * reads the same as before the fault).
+ */
+describe('output line: the answer-first reader against the full parse', () => {
+  /** A valid line as randomLine makes them (random key order, spacing, nasty content), and the byte range of its echoed modelInput. */
+  function lineWithEcho(rand: () => number, i: number): { text: string; echo: [number, number]; isError: boolean } {
+    const parts: [string, unknown][] = [
+      ['recordId', `R${String(i).padStart(10, '0')}`],
+      // texts long and short, with the nasty part at their end (right before the closing quote)
+      ['modelInput', { messages: [{ role: 'user', content: [{ text: 'Agent: hello. '.repeat(Math.floor(rand() * 8)) + NASTY_STRINGS[i % NASTY_STRINGS.length] }] }], extra: randomValue(rand, 1) }],
+    ];
+    const isError = rand() >= 0.8;
+    if (!isError) parts.push(['modelOutput', randomValue(rand, 1)]);
+    else parts.push(['error', { errorCode: rand() < 0.5 ? 400 : '429', errorMessage: NASTY_STRINGS[i % NASTY_STRINGS.length] }]);
+    if (rand() < 0.2) parts.push(['x', randomValue(rand, 1)]);
+    for (let j = parts.length - 1; j > 0; j--) {
+      const k = Math.floor(rand() * (j + 1));
+      [parts[j], parts[k]] = [parts[k]!, parts[j]!];
+    }
+    const sp = rand() < 0.2 ? ' ' : '';
+    const raw = rand() < 0.5;
+    // JSON.stringify escapes U+2028/U+2029 only in old engines; Bedrock may write them raw
+    const json = (v: unknown) => (raw ? JSON.stringify(v).replace(/\\u2028/g, '\u2028').replace(/\\u2029/g, '\u2029') : JSON.stringify(v));
+    let text = `{${sp}`;
+    let echo: [number, number] = [0, 0];
+    parts.forEach(([k, v], n) => {
+      if (n > 0) text += `,${sp}`;
+      text += `"${k}"${sp}:${sp}`;
+      const value = json(v);
+      if (k === 'modelInput') echo = [Buffer.byteLength(text), Buffer.byteLength(text) + Buffer.byteLength(value)];
+      text += value;
+    });
+    text += `${sp}}`;
+    return { text, echo, isError };
+  }
+
+  function sameAnswer(fast: OutputLine, full: OutputLine): void {
+    expect(fast.recordId).toBe(full.recordId);
+    expect(fast.hasModelOutput).toBe(full.hasModelOutput);
+    expect(fast.modelOutput).toEqual(full.modelOutput);
+    expect(fast.hasError).toBe(full.hasError);
+    expect(fast.error).toEqual(full.error);
+    expect(fast.modelInputJson).toBeUndefined();
+  }
+
+  it('agrees on the nasty cases, and gives up on what it must', () => {
+    const mi = '{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":[{"type":"text","text":"a \\"q\\" \\\\ b"}]}]}';
+    const mo = '{"content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":1,"output_tokens":2}}';
+    const lines: [string, boolean][] = [
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":${mo}}`, true],
+      [`{"modelOutput":${mo},"recordId":"R1","modelInput":${mi}}`, true],
+      [`{ "recordId" : "R1" , "modelInput" : ${mi} , "modelOutput" : ${mo} }  `, true],
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":${mo},"extra":1}`, true],
+      [`{"recordId":"R1","modelInput":${mi},"error":{"errorCode":400,"errorMessage":"bad"}}`, true],
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":${mo},"modelOutput":${mo}}`, false],
+      [`{"recordId":"R1","modelInput":${mi},"model\\u004futput":${mo}}`, false],
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":${mo},"error":{}}`, false],
+      [`{"recordId":"R1","modelInput":${mi}}`, false],
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":${mo}`, false],
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":${mo}}}`, false],
+      [`{"recordId":"R1","modelInput":{"a":[1,2}},"modelOutput":${mo}}`, false],
+      [`{"recordId":"R1","modelInput":{"a":01},"modelOutput":${mo}}`, false],
+      [`{"recordId":"R1","modelInput":${mi},"modelOutput":{"t":"a\u0001b"}}`, false],
+      [`{"recordId":"R1\u0001","modelInput":${mi},"modelOutput":${mo}}`, false],
+    ];
+    for (const [text, answers] of lines) {
+      const b = Buffer.from(text);
+      const ref = reference(b);
+      const fast = skimOutputLine(b, 0, b.length, 'never');
+      expect(fast !== undefined, text).toBe(answers);
+      if (fast) {
+        expect(ref).not.toBe('invalid');
+        sameAnswer(fast, ref as OutputLine);
+      }
+      const chained = parseOutputLine(b, 0, b.length, 'never');
+      expect(chained.ok).toBe(ref !== 'invalid' && ref !== 'not-object');
+      if (chained.ok) sameAnswer(chained.value, parseOutputLineFull(b, 0, b.length, 'never') as OutputLine);
+    }
+  });
+
+  it('leaves an error line to the strict reader when its echo is wanted, so the echo is checked', () => {
+    const b = Buffer.from('{"recordId":"R1","modelInput":{"t":"a\u0001b"},"error":{"errorCode":429,"errorMessage":"slow"}}');
+    expect(skimOutputLine(b, 0, b.length, 'errors')).toBeUndefined();
+    expect(skimOutputLine(b, 0, b.length, 'always')).toBeUndefined();
+    expect(parseOutputLine(b, 0, b.length, 'errors').ok).toBe(false);
+    // under 'never' the same line is read: its answer is sound, and the echo is not used (rule 2)
+    expect(skimOutputLine(b, 0, b.length, 'never')?.error).toEqual({ errorCode: 429, errorMessage: 'slow' });
+  });
+
+  it('agrees on 3,000 valid lines, nearly all of them read answer first', () => {
+    const rand = mulberry32(17);
+    let skimmed = 0;
+    for (let i = 0; i < 3000; i++) {
+      const { text, isError } = lineWithEcho(rand, i);
+      const b = Buffer.from(text);
+      const ref = reference(b) as OutputLine;
+      const mode = rand() < 0.5 ? 'never' : 'errors';
+      const fast = skimOutputLine(b, 0, b.length, mode);
+      if (mode === 'errors' && isError) {
+        // its echo goes to a retry: the strict reader reads it
+        expect(fast).toBeUndefined();
+      } else {
+        // these lines have no repeated top-level key: nothing to give up on
+        expect(fast, text.slice(0, 200)).toBeDefined();
+        skimmed++;
+        sameAnswer(fast!, ref);
+      }
+      const chained = parseOutputLine(b, 0, b.length, mode);
+      expect(chained.ok).toBe(true);
+      if (chained.ok) {
+        expect(chained.value.recordId).toBe(ref.recordId);
+        expect(chained.value.modelOutput).toEqual(ref.modelOutput);
+        expect(chained.value.error).toEqual(ref.error);
+      }
+    }
+    expect(skimmed).toBeGreaterThan(2500);
+  });
+
+  it('reads a line JSON.parse refuses only for faults inside the echo\'s string bodies, on 20,000 mutated lines', () => {
+    const rand = mulberry32(23);
+    let refused = 0;
+    let excused = 0;
+    for (let i = 0; i < 20000; i++) {
+      const { text, echo } = lineWithEcho(rand, i);
+      const b = Buffer.from(text, 'utf8');
+      const original = reference(b) as OutputLine;
+      const kind = Math.floor(rand() * 4);
+      const at = Math.floor(rand() * b.length);
+      let m: Buffer;
+      let delta = 0;
+      if (kind === 0) {
+        m = Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
+        delta = -1;
+      } else if (kind === 1) {
+        m = Buffer.concat([b.subarray(0, at), Buffer.from([MUTATION_BYTES[Math.floor(rand() * MUTATION_BYTES.length)]!]), b.subarray(at)]);
+        delta = 1;
+      } else if (kind === 2) {
+        m = Buffer.from(b);
+        m[at] = MUTATION_BYTES[Math.floor(rand() * MUTATION_BYTES.length)]!;
+      } else m = b.subarray(0, at);
+      const ref = reference(m);
+      if (ref === 'invalid') refused++;
+      const fast = skimOutputLine(m, 0, m.length, 'never');
+      if (!fast) continue;
+      if (ref !== 'invalid' && ref !== 'not-object') {
+        sameAnswer(fast, ref);
+        continue;
+      }
+      // read although JSON.parse refuses: the fault must be in the echo, in a string body
+      excused++;
+      expect(kind, 'a truncated line is never read').not.toBe(3);
+      expect(at >= echo[0] && at < echo[1], `fault at ${at}, echo at ${echo[0]}-${echo[1]}: ${m.toString('utf8').slice(0, 300)}`).toBe(true);
+      const echoText = m.toString('utf8', echo[0], echo[1] + delta);
+      expect(() => JSON.parse(echoText.replace(/"(?:[^"\\]|\\[\s\S])*"/g, '""')), echoText).not.toThrow();
+      sameAnswer(fast, original);
+    }
+    expect(refused).toBeGreaterThan(10000);
+    // the exception exists (mutations land in echoed strings), and stays an exception
+    expect(excused).toBeGreaterThan(0);
+    expect(excused).toBeLessThan(refused / 4);
+  });
+
+  it('agrees on every fixture line of every family', () => {
+    for (const f of readdirSync(FIXTURES).filter((n) => n.endsWith('.jsonl.out'))) {
+      for (const line of readFileSync(join(FIXTURES, f), 'utf8').split('\n')) {
+        if (!line) continue;
+        const b = Buffer.from(line);
+        const fast = skimOutputLine(b, 0, b.length, 'never');
+        expect(fast, line.slice(0, 100)).toBeDefined();
+        sameAnswer(fast!, reference(b) as OutputLine);
+      }
+    }
   });
 });
