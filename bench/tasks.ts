@@ -21,6 +21,16 @@ import { callStages } from '../transforms/index.js';
 
 type Task = (input: string, out: string) => Promise<{ records: number }>;
 
+/** The naive script's record for a row: a Claude request around the transcript, one JSON.stringify. */
+function naiveRecord(n: number, row: Record<string, string>): string {
+  const body = {
+    anthropic_version: 'bedrock-2023-05-31',
+    max_tokens: 1024,
+    messages: [{ role: 'user', content: [{ type: 'text', text: `Summarize the following call transcript:\n\n${row.transcript}` }] }],
+  };
+  return JSON.stringify({ recordId: String(n).padStart(11, '0'), modelInput: body }) + '\n';
+}
+
 const tasks: Record<string, Task> = {
   /** Baseline: read the file's bytes and nothing else. */
   async read(input) {
@@ -47,13 +57,7 @@ const tasks: Record<string, Task> = {
       new Transform({
         objectMode: true,
         transform(row: Record<string, string>, _e, cb) {
-          records++;
-          const body = {
-            anthropic_version: 'bedrock-2023-05-31',
-            max_tokens: 1024,
-            messages: [{ role: 'user', content: [{ type: 'text', text: `Summarize the following call transcript:\n\n${row.transcript}` }] }],
-          };
-          cb(null, JSON.stringify({ recordId: String(records).padStart(11, '0'), modelInput: body }) + '\n');
+          cb(null, naiveRecord(++records, row));
         },
       }),
       createWriteStream(`${out}/naive.jsonl`),
@@ -70,14 +74,7 @@ const tasks: Record<string, Task> = {
         objectMode: true,
         transform(line: string, _e, cb) {
           if (line.length === 0) return cb();
-          const row = JSON.parse(line) as Record<string, string>;
-          records++;
-          const body = {
-            anthropic_version: 'bedrock-2023-05-31',
-            max_tokens: 1024,
-            messages: [{ role: 'user', content: [{ type: 'text', text: `Summarize the following call transcript:\n\n${row.transcript}` }] }],
-          };
-          cb(null, JSON.stringify({ recordId: String(records).padStart(11, '0'), modelInput: body }) + '\n');
+          cb(null, naiveRecord(++records, JSON.parse(line) as Record<string, string>));
         },
       }),
       createWriteStream(`${out}/naive.jsonl`),

@@ -35,6 +35,17 @@ const SCAN_CHUNK = 1 << 20;
  * the next read in flight while the caller works on the current chunk. No allocation per chunk,
  * no wait between chunks. Other stores: their own stream, as it comes.
  */
+/** A local store's file opened for reading; a missing or unreadable one is an E_STORE naming it. */
+export async function openLocal(store: LocalStore, key: string): Promise<FileHandle> {
+  try {
+    return await open(store.path(key), 'r');
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const uri = store.resolve(key);
+    throw new BatchError('E_STORE', e.code === 'ENOENT' ? `${uri} does not exist` : `cannot read ${uri}: ${e.message}`, { cause: e });
+  }
+}
+
 export async function* scanObject(store: Store, key: string): AsyncGenerator<Buffer, void, undefined> {
   if (!(store instanceof LocalStore)) {
     for await (const chunk of store.createReadStream(key) as AsyncIterable<Uint8Array>) {
@@ -43,13 +54,7 @@ export async function* scanObject(store: Store, key: string): AsyncGenerator<Buf
     return;
   }
   const uri = store.resolve(key);
-  let handle: FileHandle;
-  try {
-    handle = await open(store.path(key), 'r');
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new BatchError('E_STORE', e.code === 'ENOENT' ? `${uri} does not exist` : `cannot read ${uri}: ${e.message}`, { cause: e });
-  }
+  const handle = await openLocal(store, key);
   const buffers = [Buffer.allocUnsafe(SCAN_CHUNK), Buffer.allocUnsafe(SCAN_CHUNK)];
   let position = 0;
   const readInto = (b: Buffer) => {

@@ -12,12 +12,11 @@
  * generation until a full GC). The recordIds rollover writes (`{"recordId":"...` first, printable
  * ASCII, no escapes) are read off the bytes; any other line's is parsed, and kept in a Map.
  */
-import { open, type FileHandle } from 'node:fs/promises';
 import { BatchError } from '../errors.js';
 import type { Store } from '../stores/store.js';
 import { LocalStore } from '../stores/local.js';
 import { countLf, LineSplitter } from '../core/lines.js';
-import { scanObject } from './layout.js';
+import { openLocal, scanObject } from './layout.js';
 
 const HEAD = Buffer.from('{"recordId":"');
 /** A lineage file is a shard's: 50,000 lines of a few hundred bytes. Far past that, something is wrong. */
@@ -90,13 +89,7 @@ async function readInto(store: Store, key: string, uri: string, arena: Arena): P
     return size;
   }
   // A local file goes straight into the arena: no read buffers left behind per shard.
-  let handle: FileHandle;
-  try {
-    handle = await open(store.path(key), 'r');
-  } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    throw new BatchError('E_STORE', e.code === 'ENOENT' ? `${uri} does not exist` : `cannot read ${uri}: ${e.message}`, { cause: e });
-  }
+  const handle = await openLocal(store, key);
   try {
     arena.reserve((await handle.stat()).size + 1, 0);
     for (;;) {

@@ -16,7 +16,8 @@ import { callsCsv, MODEL, readRun, sentence, utterancesCsv } from './helpers.js'
 
 const tmp = useTempDir('prep-');
 
-async function both(file: string, extra: Partial<PrepareRunOptions> = {}) {
+/** One thread (workers: 0) and `workers` worker threads on the same file, with small pieces. */
+async function both(file: string, extra: Partial<PrepareRunOptions> = {}, workers = 2) {
   const base = (out: string, workers: number): PrepareRunOptions => ({
     inputs: [file],
     out: join(tmp.dir, out),
@@ -28,7 +29,7 @@ async function both(file: string, extra: Partial<PrepareRunOptions> = {}) {
     ...extra,
   });
   const one = await prepareRun(base('one', 0));
-  const many = await prepareRun(base('many', 2));
+  const many = await prepareRun(base('many', workers));
   return { one, many, oneFiles: await readRun(join(tmp.dir, 'one')), manyFiles: await readRun(join(tmp.dir, 'many')) };
 }
 
@@ -65,18 +66,7 @@ describe('parallel prepare = one thread', () => {
   it('the main thread prepares pieces itself when the worker queue is full, with the same result', async () => {
     const file = join(tmp.dir, 'calls.csv');
     await writeFile(file, callsCsv(700, 5));
-    const options = (out: string, workers: number): PrepareRunOptions => ({
-      inputs: [file],
-      out: join(tmp.dir, out),
-      stages: callStages({}),
-      model: { modelId: MODEL },
-      quotas: quotaProfile('local', { maxRecordsPerFile: 150 }),
-      workers,
-      pieceBytes: 2048,
-    });
-    const one = await prepareRun(options('one', 0));
-    const many = await prepareRun(options('many', 1));
-    const r = { one, many, oneFiles: await readRun(join(tmp.dir, 'one')), manyFiles: await readRun(join(tmp.dir, 'many')) };
+    const r = await both(file, { pieceBytes: 2048 }, 1);
     expectSame(r);
     expect(r.many.parallel.stolen).toBeGreaterThan(0);
     expect(r.many.parallel.stolen).toBeLessThan(r.many.parallel.pieces);
