@@ -1,6 +1,6 @@
 /**
  * Verify what landed in S3 against the bytes written to it. The digests of those bytes are computed
- * as they are written (`PartDigests`, on Upload's part boundaries); once S3 has the object, S3 must
+ * as they are written (`PartDigests`, on the writer's part boundaries); once S3 has the object, S3 must
  * have acknowledged every part sent, the object's size (HeadObject) must be the bytes written, and
  * the CRC32s S3 computed (each part's, and the object's, full-object or composite) must be those of
  * the bytes written, when the SDK's checksums are on (AWS's default); `verify: 'md5'` adds each
@@ -28,7 +28,7 @@ export type Verified = 'checksum' | 'size' | 'none';
 
 const hasCrc32 = typeof (zlib as { crc32?: unknown }).crc32 === 'function';
 
-/** Per-part and whole-object digests computed over the bytes as they are written, on Upload's part boundaries. */
+/** Per-part and whole-object digests computed over the bytes as they are written, on the writer's part boundaries (every `partSize` bytes). */
 export class PartDigests {
   readonly parts: { size: number; crc32?: number; md5?: Buffer }[] = [];
   crc32 = 0;

@@ -1,9 +1,16 @@
 /**
- * One S3 object written as a stream: a Writable in front of lib-storage's `Upload`, so a shard goes
- * out as a multipart upload while the records are still being produced, never held whole.
+ * One S3 object written as a stream: a Writable that cuts the bytes into parts and sends them as a
+ * multipart upload while the records are still being produced, never holding the object whole. An
+ * object no larger than one part goes as a single PutObject (the requests lib-storage's Upload makes).
  *
- * Memory: at most `queueSize` parts in flight plus the one being filled (`(queueSize + 1) * partSize`)
- * and a 1 MiB body buffer. Writes wait (backpressure) while every part uploader is busy.
+ * Memory: at most `queueSize` parts in flight plus the one being filled (`(queueSize + 1) * partSize`).
+ * Each write is copied once, into a part-sized buffer that is sent as it is; once S3 has acknowledged
+ * a part, its buffer goes back to a pool the next part of any writer of the process takes (released
+ * after 2 s unused). lib-storage's Upload, used here before, concatenated every part into a new
+ * buffer: the same copy, plus an 8 MiB allocation per part, which kept the garbage collector busy on
+ * the main thread (1.9 of the 7.5 CPU seconds of bench/s3.ts's 1 GB store-upload, by --cpu-prof) and
+ * dead parts in the peak RSS. Writes wait (backpressure) while `queueSize` parts are in flight and
+ * the next one is full.
  *
  * Retries: a part stays in memory until S3 has acknowledged it, so every request (create, each part,
  * complete) is retried by the SDK's standard strategy, with the same bytes, up to the client's
@@ -14,18 +21,18 @@
  * safe). When a request still fails, the writer errors with an UploadError naming the object, the
  * bytes written to it, the bytes S3 acknowledged, the request and the cause.
  *
- * Nothing orphaned: on failure or `destroy()`, part transfers in flight are cancelled and the body is
- * destroyed, which is what makes `Upload` stop its part uploaders and send AbortMultipartUpload
- * (it sends it only once they have all stopped); the writer then awaits that, and if the abort did
- * not get through, sends it again itself (a few times, with backoff). Only when that fails too is
- * the upload left behind, and the error says so with the command that removes it. (A process killed
+ * Nothing orphaned: on failure or `destroy()`, part transfers in flight are cancelled (a create or a
+ * complete is not: cut off in flight, it could leave the server holding an upload, or an object, the
+ * client never heard of); once every request has settled, the writer sends AbortMultipartUpload, and
+ * again if it did not get through (a few times, with backoff). Only when that fails too is the
+ * upload left behind, and the error says so with the command that removes it. (A process killed
  * with SIGKILL cannot clean up: a bucket lifecycle rule `AbortIncompleteMultipartUpload` covers that.)
  *
  * Verification, before 'finish' (s3-verify.ts, see VerifyMode): what S3 acknowledged, the object's
- * size and S3's checksums against the bytes written. An object that fails it is deleted and the
- * write fails.
+ * size and S3's checksums against the bytes written (digested as they arrive, before the copy into
+ * parts, so a fault in the copy is caught too). An object that fails it is deleted and the write fails.
  */
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -33,14 +40,89 @@ import {
   DeleteObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
-  type CompleteMultipartUploadCommandOutput,
+  type CompletedPart,
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { BatchError, type ErrorCode } from '../errors.js';
 import { describeS3Error, errorName, httpStatus, s3ErrorCode, s3ErrorHint } from './s3-errors.js';
 import { digestsFor, landedIds, partsAcknowledged, verifyLanded, type Landed, type PartDigests, type Verified, type VerifyMode } from './s3-verify.js';
+
+/** S3's limit on the parts of one object. */
+const MAX_PARTS = 10_000;
+
+/**
+ * Part buffers, shared by the writers of the process: a part acknowledged by S3 hands its buffer to
+ * the next part (of any writer with the same part size), so a long upload allocates its buffers
+ * once. At most 64 MiB (eight default parts) are kept, and none once no part has been taken for `idleMs`.
+ * The buffers are not zeroed (`allocUnsafeSlow`): only the bytes copied into a part are ever sent.
+ */
+class PartPool {
+  private readonly free = new Map<number, Buffer[]>();
+  private bytes = 0;
+  private timer?: NodeJS.Timeout;
+  private taken = false;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly idleMs: number,
+  ) {}
+
+  take(size: number): Buffer {
+    this.taken = true;
+    const b = this.free.get(size)?.pop();
+    if (!b) return Buffer.allocUnsafeSlow(size);
+    this.bytes -= size;
+    return b;
+  }
+
+  give(b: Buffer): void {
+    if (this.bytes + b.length > this.maxBytes) return;
+    let list = this.free.get(b.length);
+    if (!list) this.free.set(b.length, (list = []));
+    list.push(b);
+    this.bytes += b.length;
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.taken = false;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.taken) return this.arm();
+      this.free.clear();
+      this.bytes = 0;
+    }, this.idleMs);
+    this.timer.unref();
+  }
+}
+
+const pool = new PartPool(64 * 1024 * 1024, 2000);
+
+/**
+ * A part sent without `Expect: 100-continue`. The SDK asks for it on every body of 2 MB or more,
+ * and sends each such request on a connection of its own that it then closes (no keep-alive): a
+ * new TCP connection (and TLS handshake, on AWS) and a round trip before the body, for every part.
+ * What the header saves, not sending a body the server refuses unread, is for a first request; a
+ * part follows a CreateMultipartUpload the same server accepted just before. The 1.24 GB of
+ * bench/s3.ts's 1 GB run took 149 connections with the header, 3 without.
+ */
+function withoutExpectContinue(command: UploadPartCommand): UploadPartCommand {
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const headers = (args.request as { headers?: Record<string, string> }).headers;
+      if (headers) {
+        delete headers.Expect;
+        delete headers.expect;
+      }
+      return next(args);
+    },
+    // after the SDK's addExpectContinueMiddleware (build step, normal priority) has set it
+    { step: 'build', priority: 'low', name: 'bedrockBatchNoExpectContinue' },
+  );
+  return command;
+}
 
 export interface S3WriterOptions {
   client: S3Client;
@@ -55,7 +137,7 @@ export interface S3WriterOptions {
   kmsKeyId?: string;
   expectedBucketOwner?: string;
   verify?: VerifyMode;
-  /** Extra AbortMultipartUpload attempts after the SDK's own (default 3), `abortRetryMs` apart, doubling (default 500). */
+  /** AbortMultipartUpload attempts after the first (each with the SDK's own retries; default 3), `abortRetryMs` apart, doubling (default 500). */
   abortRetries?: number;
   abortRetryMs?: number;
   onProgress?: (progress: UploadProgress) => void;
@@ -86,9 +168,6 @@ export interface UploadResult {
 }
 
 export type AbortOutcome = 'aborted' | 'not-started' | 'failed';
-
-/** What may come with a request Upload sends (handler options; it passes none today). */
-type SendOptions = { abortSignal?: AbortSignal };
 
 /** A write to S3 that failed: which object, how far it got, why, and whether it was cleaned up. */
 export class UploadError extends BatchError {
@@ -170,11 +249,23 @@ export class S3ObjectWriter extends Writable {
   /** Set once the object is complete and verified ('finish'). */
   result?: UploadResult;
   private readonly o: Required<Omit<S3WriterOptions, 'contentType' | 'kmsKeyId' | 'expectedBucketOwner' | 'onProgress'>> & S3WriterOptions;
-  private readonly body = new PassThrough({ highWaterMark: 1 << 20 });
+  /** Cancels the data transfers (UploadPart, PutObject) in flight when the write fails. */
   private readonly requests = new AbortController();
   private digests?: PartDigests;
-  private upload?: Upload;
-  private settled?: Promise<CompleteMultipartUploadCommandOutput | undefined>;
+  /** The client computes checksums (`WHEN_SUPPORTED`): the upload is created with CRC32, as Upload does. */
+  private crc32 = false;
+  /** The part being filled, and how much of it is. */
+  private fill?: Buffer;
+  private filled = 0;
+  /** Parts handed to S3 so far (numbered from 1), and those not answered yet. */
+  private parts = 0;
+  private inFlight = 0;
+  private created?: Promise<string>;
+  private readonly completed: CompletedPart[] = [];
+  /** Every request not settled yet: a failed write waits for them all before it aborts. */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** What waits for a part to be answered (or the write to fail): a write blocked on a full queue, the end. */
+  private wakers: (() => void)[] = [];
   private written = 0;
   private uploaded = 0;
   /** What S3 answered so far. */
@@ -193,7 +284,6 @@ export class S3ObjectWriter extends Writable {
     this.o = { verify: 'checksum', abortRetries: 3, abortRetryMs: 500, ...options };
     this.uri = options.uri;
     this.key = options.key;
-    this.body.on('error', () => {}); // surfaced through the upload's failure
     live.add(this);
     this.once('close', () => live.delete(this));
   }
@@ -217,78 +307,139 @@ export class S3ObjectWriter extends Writable {
     const config = this.o.client.config as { requestChecksumCalculation?: () => Promise<string> };
     Promise.resolve(config.requestChecksumCalculation?.())
       .then((mode) => {
+        this.crc32 = mode === 'WHEN_SUPPORTED';
         this.digests = digestsFor(this.o.verify, this.o.partSize, { checksums: mode === 'WHEN_REQUIRED' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED', kms: !!this.o.kmsKeyId });
-        this.start();
         callback();
       })
       .catch((error: unknown) => callback(error as Error));
   }
 
-  private start(): void {
-    const params: PutObjectCommandInput = {
-      Bucket: this.o.bucket,
-      Key: this.o.key,
-      Body: this.body,
-      ...(this.o.contentType ? { ContentType: this.o.contentType } : {}),
-      ...(this.o.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.o.kmsKeyId } : {}),
-      ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}),
-    };
-    // Upload sees the client through this wrapper (see `send`).
-    const tracked = { config: this.o.client.config, send: (command: unknown, options?: SendOptions) => this.send(command, options) } as unknown as S3Client;
-    this.upload = new Upload({ client: tracked, params, partSize: this.o.partSize, queueSize: this.o.queueSize, leavePartsOnError: false });
-    this.settled = this.upload.done() as Promise<CompleteMultipartUploadCommandOutput | undefined>;
-    this.settled.catch(() => {});
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.failure) return callback(this.stopped());
+    this.digests!.update(chunk);
+    this.written += chunk.length;
+    this.take(chunk, 0, callback);
   }
 
   /**
-   * Each request Upload sends: sent with the real client, and what S3 answered recorded (the upload
-   * id, each part's ETag and CRC32, the PutObject's, the completion) for verification. Only data
-   * transfers (UploadPart, PutObject) are cancelled on failure: a create or complete cut off in
-   * flight could leave the server holding an upload (or an object) the client never heard of. A
-   * failed request stops the upload at once.
+   * Copies `chunk` from `at` into parts. A full part is sent only once more bytes come (an object of
+   * exactly one part is a PutObject); while `queueSize` parts are in flight, the rest of the chunk
+   * waits, and so does the write (backpressure).
    */
-  private async send(command: unknown, options?: SendOptions): Promise<unknown> {
-    const { client } = this.o;
-    const cancellable = { ...options, abortSignal: this.requests.signal };
-    const l = this.landed;
-    if (command instanceof UploadPartCommand) {
-      const part = command.input.PartNumber!;
-      const out = await this.request('UploadPart', part, () => client.send(command, cancellable));
-      const size = (command.input.Body as Buffer).length;
-      l.parts.set(part, { size, etag: out.ETag, crc32: out.ChecksumCRC32 });
-      this.uploaded += size;
-      this.progress(false);
-      return out;
-    }
-    if (command instanceof PutObjectCommand) {
-      const out = await this.request('PutObject', undefined, () => client.send(command, cancellable));
-      l.single = { etag: out.ETag, crc32: out.ChecksumCRC32, versionId: out.VersionId };
-      this.uploaded += (command.input.Body as Buffer | undefined)?.length ?? 0;
-      return out;
-    }
-    if (command instanceof CreateMultipartUploadCommand) {
-      const out = await this.request('CreateMultipartUpload', undefined, () => client.send(command, options));
-      l.uploadId = out.UploadId;
-      return out;
-    }
-    if (command instanceof CompleteMultipartUploadCommand) {
-      return (l.completion = await this.request('CompleteMultipartUpload', undefined, () => client.send(command, options)));
-    }
-    if (command instanceof AbortMultipartUploadCommand) {
-      try {
-        const out = await client.send(command, options);
-        this.abortState = 'aborted';
-        return out;
-      } catch (error) {
-        this.noteAbortError(error);
-        throw error;
+  private take(chunk: Buffer, at: number, callback: (error?: Error | null) => void): void {
+    const size = this.o.partSize;
+    while (at < chunk.length) {
+      if (this.failure) return callback(this.stopped());
+      if (this.filled === size) {
+        if (this.inFlight >= this.o.queueSize) {
+          this.wakers.push(() => this.take(chunk, at, callback));
+          return;
+        }
+        this.sendPart();
       }
+      this.fill ??= pool.take(size);
+      const n = chunk.copy(this.fill, this.filled, at, Math.min(chunk.length, at + size - this.filled));
+      this.filled += n;
+      at += n;
     }
-    // Upload sends nothing else for an object without tags.
-    return this.request('Upload', undefined, () => client.send(command as Parameters<S3Client['send']>[0], options));
+    callback();
   }
 
-  /** One request; its failure stops the upload (and names the request and part). */
+  /** The error a write gets once the upload has stopped. */
+  private stopped(): Error {
+    return this.error ?? (this.failure?.error as Error | undefined) ?? new BatchError('E_UPLOAD', `the upload of ${this.uri} stopped`);
+  }
+
+  private wake(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const w of wakers) w();
+  }
+
+  /** Resolves once `ready()` holds, or the write has failed. */
+  private until(ready: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => (ready() || this.failure ? resolve() : void this.wakers.push(check));
+      check();
+    });
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    const settled: Promise<void> = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
+    return p;
+  }
+
+  /** Bucket, key and what every object request carries. */
+  private objectParams(): Pick<PutObjectCommandInput, 'Bucket' | 'Key' | 'ContentType' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'ExpectedBucketOwner'> {
+    return {
+      Bucket: this.o.bucket,
+      Key: this.o.key,
+      ...(this.o.contentType ? { ContentType: this.o.contentType } : {}),
+      ...(this.o.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.o.kmsKeyId } : {}),
+      ...this.owner(),
+    };
+  }
+
+  private owner(): { ExpectedBucketOwner?: string } {
+    return this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {};
+  }
+
+  /** Sends the filled part (the multipart upload is created with the first). */
+  private sendPart(): void {
+    const buffer = this.fill!;
+    const body = this.filled === buffer.length ? buffer : buffer.subarray(0, this.filled);
+    this.fill = undefined;
+    this.filled = 0;
+    const part = ++this.parts;
+    this.inFlight++;
+    void this.track(this.uploadPart(part, body, buffer)).finally(() => {
+      this.inFlight--;
+      this.wake();
+    });
+  }
+
+  /** One part: its answer recorded for verification and completion, its buffer back to the pool. Never rejects (a failure stops the write). */
+  private async uploadPart(part: number, body: Buffer, buffer: Buffer): Promise<void> {
+    try {
+      if (part > MAX_PARTS) {
+        const hint = `raise the part size (--part-size): ${MAX_PARTS} parts of ${this.o.partSize} bytes are the most one object can have`;
+        throw new BatchError('E_UPLOAD', `${this.uri} needs more than ${MAX_PARTS} parts, S3's limit`, { hint });
+      }
+      const uploadId = await (this.created ??= this.createUpload());
+      if (this.failure) return;
+      const command = withoutExpectContinue(new UploadPartCommand({ Bucket: this.o.bucket, Key: this.o.key, UploadId: uploadId, PartNumber: part, Body: body, ...this.owner() }));
+      const out = await this.o.client.send(command, { abortSignal: this.requests.signal });
+      if (!out.ETag) throw new BatchError('E_UPLOAD', `S3 answered part ${part} of ${this.uri} without an ETag`, { hint: 'a proxy in between may drop the ETag header' });
+      this.landed.parts.set(part, { size: body.length, etag: out.ETag, crc32: out.ChecksumCRC32 });
+      // CompleteMultipartUpload must repeat each part's checksum when the upload was created with one.
+      const completed: CompletedPart = { PartNumber: part, ETag: out.ETag };
+      for (const k of ['ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumCRC64NVME', 'ChecksumSHA1', 'ChecksumSHA256'] as const) if (out[k]) completed[k] = out[k];
+      this.completed.push(completed);
+      this.uploaded += body.length;
+      pool.give(buffer);
+      this.progress(false);
+    } catch (error) {
+      this.fail({ error, operation: 'UploadPart', part, external: false });
+    }
+  }
+
+  private createUpload(): Promise<string> {
+    const command = new CreateMultipartUploadCommand({ ...this.objectParams(), ...(this.crc32 ? { ChecksumAlgorithm: 'CRC32' as const } : {}) });
+    return this.track(
+      this.request('CreateMultipartUpload', undefined, async () => {
+        const out = await this.o.client.send(command);
+        if (!out.UploadId) throw new BatchError('E_UPLOAD', `S3 answered CreateMultipartUpload for ${this.uri} without an upload id`);
+        return (this.landed.uploadId = out.UploadId);
+      }),
+    );
+  }
+
+  /** One request; its failure stops the write (and names the request). */
   private async request<T>(operation: string, part: number | undefined, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
@@ -313,36 +464,19 @@ export class S3ObjectWriter extends Writable {
     this.o.onProgress?.(p);
   }
 
-  /** Stops the upload: cancels requests in flight and ends the body so Upload's uploaders stop and it aborts. */
+  /** Stops the write: cancels the transfers in flight and wakes what waits, which then sees the failure. */
   private fail(failure: Failure): void {
     if (this.failure) return;
     this.failure = failure;
     if (!failure.external) this.error = this.makeError(failure);
+    this.fill = undefined;
     this.requests.abort();
-    this.body.destroy();
+    this.wake();
     if (!failure.external && !this.finalizing && !this.destroyed) this.destroy(this.error);
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.failure) return callback(this.error ?? (this.failure.error as Error));
-    this.digests!.update(chunk);
-    this.written += chunk.length;
-    if (this.body.write(chunk)) return callback();
-    const onDrain = () => {
-      this.body.off('close', onClose);
-      callback();
-    };
-    const onClose = () => {
-      this.body.off('drain', onDrain);
-      callback(this.error ?? (this.failure?.error as Error | undefined) ?? new BatchError('E_UPLOAD', `the upload of ${this.uri} stopped`));
-    };
-    this.body.once('drain', onDrain);
-    this.body.once('close', onClose);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     this.finalizing = true;
-    this.body.end();
     this.complete().then(
       () => callback(),
       (error: Error) => callback(error),
@@ -350,10 +484,19 @@ export class S3ObjectWriter extends Writable {
   }
 
   private async complete(): Promise<void> {
-    try {
-      await this.settled;
-    } catch (error) {
-      this.fail({ error, operation: this.failure?.operation ?? 'Upload', external: false });
+    if (this.failure) {
+      // destroyed, or a request failed, before the end: nothing more is sent
+    } else if (this.parts === 0) await this.putObject();
+    else {
+      await this.until(() => this.inFlight < this.o.queueSize);
+      if (!this.failure && this.filled > 0) this.sendPart();
+      await this.until(() => this.inFlight === 0);
+      if (!this.failure) {
+        const parts = [...this.completed].sort((a, b) => a.PartNumber! - b.PartNumber!);
+        const command = new CompleteMultipartUploadCommand({ Bucket: this.o.bucket, Key: this.o.key, UploadId: this.landed.uploadId, MultipartUpload: { Parts: parts }, ...this.owner() });
+        const done = this.track(this.request('CompleteMultipartUpload', undefined, () => this.o.client.send(command)));
+        this.landed.completion = await done.catch(() => undefined);
+      }
     }
     if (this.failure) throw await this.cleanUp();
     const digests = this.digests!.finish();
@@ -365,17 +508,29 @@ export class S3ObjectWriter extends Writable {
       const failure: Failure = { error, operation: 'verify', external: false };
       this.failure = failure;
       const e = (this.error = this.makeError(failure));
-      await this.o.client
-        .send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.o.key, ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}) }))
-        .then(
-          () => (this.deleteNote = '; the object was deleted'),
-          (d: unknown) => (this.deleteNote = `; deleting the object failed too (${describeS3Error(d)}): delete ${this.uri} before a job reads it`),
-        );
+      await this.o.client.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.o.key, ...this.owner() })).then(
+        () => (this.deleteNote = '; the object was deleted'),
+        (d: unknown) => (this.deleteNote = `; deleting the object failed too (${describeS3Error(d)}): delete ${this.uri} before a job reads it`),
+      );
       this.fillError(e);
       throw e;
     }
     live.delete(this);
     this.progress(true);
+  }
+
+  /** An object of one part or less: one PutObject. */
+  private async putObject(): Promise<void> {
+    const buffer = this.fill;
+    const body = buffer ? buffer.subarray(0, this.filled) : Buffer.alloc(0);
+    const command = new PutObjectCommand({ ...this.objectParams(), Body: body });
+    const sent = this.track(this.request('PutObject', undefined, () => this.o.client.send(command, { abortSignal: this.requests.signal })));
+    const out = await sent.catch(() => undefined);
+    if (!out) return;
+    this.landed.single = { etag: out.ETag, crc32: out.ChecksumCRC32, versionId: out.VersionId };
+    this.uploaded += body.length;
+    this.fill = undefined;
+    if (buffer) pool.give(buffer);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -387,10 +542,10 @@ export class S3ObjectWriter extends Writable {
     );
   }
 
-  /** Waits for Upload to stop, makes sure the multipart upload is aborted, and completes the error. */
+  /** Waits for every request to settle, makes sure the multipart upload is aborted, and completes the error. */
   private async cleanUp(): Promise<UploadError> {
     this.aborting ??= (async () => {
-      await this.settled?.catch(() => {});
+      while (this.pending.size > 0) await Promise.all(this.pending);
       await this.ensureAborted();
     })();
     await this.aborting;
@@ -401,22 +556,18 @@ export class S3ObjectWriter extends Writable {
     return e;
   }
 
+  /** AbortMultipartUpload, tried `1 + abortRetries` times (each with the SDK's own retries). */
   private async ensureAborted(): Promise<void> {
     const { uploadId, completion } = this.landed;
     if (!uploadId || this.abortState === 'aborted' || completion) return;
     let delay = this.o.abortRetryMs;
-    for (let attempt = 0; attempt < this.o.abortRetries; attempt++) {
-      if (attempt > 0 || this.abortState === 'failed') await new Promise((r) => setTimeout(r, delay));
-      if (attempt > 0) delay *= 2;
+    for (let attempt = 0; attempt <= this.o.abortRetries; attempt++) {
+      if (attempt > 0) {
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
       try {
-        await this.o.client.send(
-          new AbortMultipartUploadCommand({
-            Bucket: this.o.bucket,
-            Key: this.o.key,
-            UploadId: uploadId,
-            ...(this.o.expectedBucketOwner ? { ExpectedBucketOwner: this.o.expectedBucketOwner } : {}),
-          }),
-        );
+        await this.o.client.send(new AbortMultipartUploadCommand({ Bucket: this.o.bucket, Key: this.o.key, UploadId: uploadId, ...this.owner() }));
         this.abortState = 'aborted';
         return;
       } catch (error) {
@@ -429,7 +580,12 @@ export class S3ObjectWriter extends Writable {
   private makeError(failure: Failure): UploadError {
     const cause = failure.error;
     const code: ErrorCode = failure.operation === 'verify' ? 'E_UPLOAD' : ((c) => (c === 'E_STORE' ? 'E_UPLOAD' : c))(s3ErrorCode(cause));
-    const hint = failure.operation === 'verify' ? 'run again; if it repeats, the endpoint or a proxy is altering data' : s3ErrorHint(cause, 'write', this.uri);
+    const hint =
+      failure.operation === 'verify'
+        ? 'run again; if it repeats, the endpoint or a proxy is altering data'
+        : cause instanceof BatchError
+          ? cause.hint
+          : s3ErrorHint(cause, 'write', this.uri);
     const e = new UploadError(code, '', { uri: this.uri, key: this.key, operation: failure.operation, ...(failure.part !== undefined ? { part: failure.part } : {}), cause, ...(hint ? { hint } : {}) });
     this.fillError(e, true);
     return e;

@@ -132,6 +132,57 @@ describe('S3Store', () => {
     expect(await text(store.createReadStream('empty.jsonl'))).toBe('');
   });
 
+  it('sends an object of exactly one part as one PutObject, and one byte more as two parts, each part without Expect: 100-continue', async () => {
+    const store = new S3Store('s3://batch-in/edge/', { ...proxy.clientOptions, partSize: 5 * MiB, queueSize: 2 });
+    const one = bytes(5 * MiB, 11);
+    const a = store.createWriteStream('one.jsonl') as S3ObjectWriter;
+    await pipeline(Readable.from(chunks(one)), a);
+    expect(a.result).toMatchObject({ bytes: 5 * MiB, parts: 1 });
+    expect(proxy.ops('PutObject')).toHaveLength(1);
+    expect(proxy.ops('CreateMultipartUpload')).toHaveLength(0);
+    const more = bytes(5 * MiB + 1, 12);
+    const b = store.createWriteStream('more.jsonl') as S3ObjectWriter;
+    await pipeline(Readable.from(chunks(more)), b);
+    expect(b.result).toMatchObject({ bytes: 5 * MiB + 1, parts: 2 });
+    expect(proxy.ops('UploadPart').map((r) => r.partNumber).sort()).toEqual([1, 2]);
+    // the SDK would send each part on a connection of its own for the header (s3-writer.ts)
+    expect(proxy.ops('UploadPart').map((r) => r.headers.expect)).toEqual([undefined, undefined]);
+    expect(md5(await buffer(store.createReadStream('one.jsonl')))).toBe(md5(one));
+    expect(md5(await buffer(store.createReadStream('more.jsonl')))).toBe(md5(more));
+  });
+
+  it('keeps every byte of writers that upload at once, their part buffers taken from one pool', async () => {
+    const store = new S3Store('s3://batch-in/pool/', { ...proxy.clientOptions, partSize: 5 * MiB, queueSize: 2 });
+    const datas = [bytes(17 * MiB + 3, 21), bytes(11 * MiB, 22), bytes(6 * MiB + 77, 23), bytes(2 * MiB, 24)];
+    // sizes that are not multiples of the chunk size, so part boundaries fall inside chunks
+    await Promise.all(datas.map((d, i) => pipeline(Readable.from(chunks(d, 131_071 * (i + 1))), store.createWriteStream(`w${i}.jsonl`))));
+    // and once more, now that the pool holds the buffers of the first round
+    await Promise.all(datas.map((d, i) => pipeline(Readable.from(chunks(d, 65_537 * (i + 2))), store.createWriteStream(`again-${i}.jsonl`))));
+    for (const [i, d] of datas.entries()) {
+      expect(md5(await buffer(store.createReadStream(`w${i}.jsonl`))), `w${i}`).toBe(md5(d));
+      expect(md5(await buffer(store.createReadStream(`again-${i}.jsonl`))), `again-${i}`).toBe(md5(d));
+    }
+    expect(await s3.pendingUploads('batch-in')).toEqual([]);
+  });
+
+  it('holds at most queueSize parts in flight and the one being filled: writes wait for S3', async () => {
+    const store = new S3Store('s3://batch-in/backpressure/', { ...proxy.clientOptions, partSize: 5 * MiB, queueSize: 2 });
+    let held = true;
+    proxy.fault = (r) => (r.op === 'UploadPart' && held ? { delayMs: 1500 } : undefined);
+    const data = bytes(30 * MiB, 31);
+    const w = store.createWriteStream('slow.jsonl') as S3ObjectWriter;
+    const done = pipeline(Readable.from(chunks(data)), w);
+    await expect.poll(() => proxy.ops('UploadPart').length, { timeout: 10_000 }).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    // 2 parts at the server, a third full and waiting: the producer is held back (1 MiB buffered at most)
+    expect(w.bytesWritten).toBeLessThanOrEqual(3 * 5 * MiB + 300_001);
+    expect(w.bytesWritten).toBeGreaterThanOrEqual(2 * 5 * MiB);
+    held = false;
+    await done;
+    expect(w.result).toMatchObject({ bytes: data.length, parts: 6 });
+    expect(md5(await buffer(store.createReadStream('slow.jsonl')))).toBe(md5(data));
+  });
+
   it('replaces an object only once the new content is complete', async () => {
     await expectReplaceOnFinish(openStore('s3://batch-in/replace/', proxy.clientOptions));
   });
