@@ -18,7 +18,7 @@ import { prepareRun } from '../src/prepare.js';
 import { quotaProfile } from '../src/bedrock/quotas.js';
 import { s3ClientOptions } from '../src/stores/s3-client.js';
 import { S3Store, type S3StoreOptions } from '../src/stores/s3.js';
-import { adaptCalls, promptCalls } from '../transforms/index.js';
+import { callStages } from '../transforms/index.js';
 
 export const BENCH_BUCKET = 'bench';
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -38,8 +38,7 @@ async function prepare(input: string, out: string, s3?: S3StoreOptions) {
     inputs: [input],
     out,
     overwrite: true,
-    adapt: adaptCalls({}),
-    prompt: promptCalls({}),
+    stages: callStages({}), // as the CLI runs it: worker threads and the fused path
     model: { modelId: 'anthropic.claude-3-haiku-20240307-v1:0' },
     quotas: quotaProfile('default'),
     ...(s3 ? { s3 } : {}),

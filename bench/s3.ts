@@ -80,7 +80,9 @@ interface Row {
  * that pipe fill and moto block on its log mid-upload (it did, from about 1 GB on).
  */
 async function child(args: string[]): Promise<Row> {
-  const c = spawn(process.execPath, [join(here, 's3-tasks.js'), ...args], {
+  // prepare tasks run with the bedrock-batch command's node flags (src/cli/bin.ts's first line)
+  const flags = args[0]?.startsWith('prepare') ? ['--max-semi-space-size=1'] : [];
+  const c = spawn(process.execPath, [...flags, join(here, 's3-tasks.js'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
