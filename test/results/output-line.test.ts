@@ -186,19 +186,27 @@ function randomValue(rand: () => number, depth: number): unknown {
   return o;
 }
 
-/** A valid output line with random key order, spacing and nasty content. */
-function randomLine(rand: () => number, i: number): string {
+/** The members of a valid output line around an echoed prompt `text`, in random order: recordId,
+ * modelInput, modelOutput (or, one time in five, error) and sometimes another key. */
+function randomParts(rand: () => number, i: number, text: string): { parts: [string, unknown][]; isError: boolean } {
   const parts: [string, unknown][] = [
     ['recordId', `R${String(i).padStart(10, '0')}`],
-    ['modelInput', { messages: [{ role: 'user', content: [{ text: NASTY_STRINGS[i % NASTY_STRINGS.length] }] }], extra: randomValue(rand, 1) }],
+    ['modelInput', { messages: [{ role: 'user', content: [{ text }] }], extra: randomValue(rand, 1) }],
   ];
-  if (rand() < 0.8) parts.push(['modelOutput', randomValue(rand, 1)]);
+  const isError = rand() >= 0.8;
+  if (!isError) parts.push(['modelOutput', randomValue(rand, 1)]);
   else parts.push(['error', { errorCode: rand() < 0.5 ? 400 : '429', errorMessage: NASTY_STRINGS[i % NASTY_STRINGS.length] }]);
   if (rand() < 0.2) parts.push(['x', randomValue(rand, 1)]);
   for (let j = parts.length - 1; j > 0; j--) {
     const k = Math.floor(rand() * (j + 1));
     [parts[j], parts[k]] = [parts[k]!, parts[j]!];
   }
+  return { parts, isError };
+}
+
+/** A valid output line with random key order, spacing and nasty content. */
+function randomLine(rand: () => number, i: number): string {
+  const { parts } = randomParts(rand, i, NASTY_STRINGS[i % NASTY_STRINGS.length]!);
   const sp = rand() < 0.2 ? ' ' : '';
   let json = `{${sp}${parts.map(([k, v]) => `"${k}"${sp}:${sp}${JSON.stringify(v)}`).join(`,${sp}`)}${sp}}`;
   // JSON.stringify escapes U+2028/U+2029; Bedrock may write them raw
@@ -248,19 +256,8 @@ describe('output line: seeded fuzz against the full parse', () => {
 describe('output line: the answer-first reader against the full parse', () => {
   /** A valid line as randomLine makes them (random key order, spacing, nasty content), and the byte range of its echoed modelInput. */
   function lineWithEcho(rand: () => number, i: number): { text: string; echo: [number, number]; isError: boolean } {
-    const parts: [string, unknown][] = [
-      ['recordId', `R${String(i).padStart(10, '0')}`],
-      // texts long and short, with the nasty part at their end (right before the closing quote)
-      ['modelInput', { messages: [{ role: 'user', content: [{ text: 'Agent: hello. '.repeat(Math.floor(rand() * 8)) + NASTY_STRINGS[i % NASTY_STRINGS.length] }] }], extra: randomValue(rand, 1) }],
-    ];
-    const isError = rand() >= 0.8;
-    if (!isError) parts.push(['modelOutput', randomValue(rand, 1)]);
-    else parts.push(['error', { errorCode: rand() < 0.5 ? 400 : '429', errorMessage: NASTY_STRINGS[i % NASTY_STRINGS.length] }]);
-    if (rand() < 0.2) parts.push(['x', randomValue(rand, 1)]);
-    for (let j = parts.length - 1; j > 0; j--) {
-      const k = Math.floor(rand() * (j + 1));
-      [parts[j], parts[k]] = [parts[k]!, parts[j]!];
-    }
+    // texts long and short, with the nasty part at their end (right before the closing quote)
+    const { parts, isError } = randomParts(rand, i, 'Agent: hello. '.repeat(Math.floor(rand() * 8)) + NASTY_STRINGS[i % NASTY_STRINGS.length]);
     const sp = rand() < 0.2 ? ' ' : '';
     const raw = rand() < 0.5;
     // JSON.stringify escapes U+2028/U+2029 only in old engines; Bedrock may write them raw

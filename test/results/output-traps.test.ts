@@ -17,7 +17,7 @@ import { isRetryable } from '../../src/results/retry.js';
 import { resultJsonLine, resultRow } from '../../src/results/writers.js';
 import type { CollectResult, ErrorResult, SuccessResult } from '../../src/results/types.js';
 import { LocalStore } from '../../src/stores/local.js';
-import { chunkyStore, collectAll, jsonLines, scenario } from './helpers.js';
+import { chunkyStore, claude, collectAll, jsonLines, scenario } from './helpers.js';
 
 /** What a reader makes of a line: its recordId and its answer, or that it refuses the line. */
 type Reading = { recordId: unknown; kind: 'modelOutput' | 'error' | 'neither'; value: unknown } | 'refused';
@@ -186,16 +186,7 @@ const modelInput = (text: string, extra: Record<string, unknown> = {}) => ({
   messages: [{ role: 'user', content: [{ type: 'text', text }] }],
   ...extra,
 });
-const modelOutput = (text: string) => ({
-  id: 'msg_bdrk_01',
-  type: 'message',
-  role: 'assistant',
-  model: 'claude-3-haiku-20240307',
-  content: [{ type: 'text', text }],
-  stop_reason: 'end_turn',
-  stop_sequence: null,
-  usage: { input_tokens: 120, output_tokens: 30 },
-});
+const modelOutput = (text: string) => claude(text, 120, 30).modelOutput;
 const line = (parts: [string, unknown][]) => `{${parts.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
 const TRANSCRIPT = 'Agent: Thank you for calling.\nCustomer: My order never arrived.\n';
 
