@@ -149,9 +149,17 @@ export class Envelope {
     );
   }
 
+  /** The escaped bytes of the template's literal parts. */
   get literalBytes(): number {
     let n = 0;
     for (const p of this.parts) if (p.kind === 'text') n += p.bytes.length;
+    return n;
+  }
+
+  /** How many times the template puts the transcript in (each escaped copy needs its room). */
+  get transcripts(): number {
+    let n = 0;
+    for (const p of this.parts) if (p.kind === 'transcript') n++;
     return n;
   }
 }
@@ -225,7 +233,8 @@ export class FusedRows {
     const data = target.data;
     const start = data.length;
     const textBytes = te - ts;
-    data.ensure(HEAD.length + ID_LENGTH + MID.length + this.env.prefix.length + this.env.suffix.length + TAIL.length + 6 * textBytes + this.env.literalBytes + 6 * 1024);
+    // Room for the worst case (every byte a \u00XX escape): the loop below writes without checks.
+    data.ensure(HEAD.length + ID_LENGTH + MID.length + this.env.prefix.length + this.env.suffix.length + TAIL.length + 6 * textBytes * this.env.transcripts + this.env.literalBytes + 6 * 1024);
     let out = data.buf;
     let o = start;
     o += HEAD.copy(out, o);

@@ -255,6 +255,12 @@ describe('fused prepare = stage-by-stage prepare, byte for byte: options', () =>
     expect(r.fused.written).toBeGreaterThan(350);
   });
 
+  it('a template that puts the transcript in twice, and a transcript first', async () => {
+    const template = '{{transcript}}\n\n---\nThe same call again, to summarise:\n{{transcript}}';
+    const r = await variant('transcript twice', stages({ prompt: { template } }));
+    expect(r.fused.parallel.fused).toBeGreaterThan(300);
+  });
+
   it('a system prompt', async () => {
     await variant('system prompt', stages({ prompt: { system: 'You are a "careful" analyst.\nUse plain text — no Markdown.\u2028' } }));
   });
