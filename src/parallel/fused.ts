@@ -26,7 +26,7 @@ import type { FamilyName } from '../models/family.js';
 import { resolveModel } from '../records/to-records.js';
 import { estimateTokens } from '../records/tokens.js';
 import type { SourceItem } from '../records/types.js';
-import { lineageLine } from '../run/sidecars.js';
+import { LINEAGE_RESERVED, lineageLine } from '../run/sidecars.js';
 import type { WorkerSetup } from './protocol.js';
 import type { RowRecipe } from './stages.js';
 
@@ -174,7 +174,14 @@ export class FusedRows {
     /** The passthrough columns in the order a row object lists them, and whether `auto` bounds them. */
     private readonly passthrough: readonly number[],
     private readonly auto: boolean,
+    /** The lineage names of the passthrough columns as JSON (`"agent":`), when the lineage line can be
+     * written by hand: no name is renamed onto another or listed first by an object (array index). */
+    private readonly lineageNames: readonly string[] | undefined,
   ) {}
+
+  /** Whether every row of the piece now being decoded is valid UTF-8 (checked once for the piece). */
+  pieceIsUtf8 = false;
+  private fileJson = { file: '', json: '""' };
 
   /** The fused path for a file with these columns, or undefined when its rows cannot take it. */
   static create(recipe: RowRecipe, columns: readonly string[], setup: WorkerSetup, target: FusedTarget): FusedRows | undefined {
@@ -200,7 +207,9 @@ export class FusedRows {
     } else if (option !== 'none') {
       passthrough = columns.map((_, i) => i).filter((i) => !excluded(columns[i]!));
     }
-    return new FusedRows(target, env, columns, keyAt, textAt, passthrough, option === 'auto');
+    const names = passthrough.map((i) => (LINEAGE_RESERVED.has(columns[i]!) ? `_${columns[i]!}` : columns[i]!));
+    const byHand = new Set([...names, 'recordId', 'key', 'file', 'line']).size === names.length + 4 && !names.some((n) => /^(?:0|[1-9]\d*)$/.test(n));
+    return new FusedRows(target, env, columns, keyAt, textAt, passthrough, option === 'auto', byHand ? names.map((n) => `${JSON.stringify(n)}:`) : undefined);
   }
 
   /**
@@ -209,7 +218,7 @@ export class FusedRows {
    */
   row(buf: Buffer, offsets: Int32Array, fields: number, line: number, rowStart: number, rowEnd: number, file: string): boolean {
     if (fields !== this.columns.length) return false;
-    if (!isUtf8(buf.subarray(rowStart, rowEnd))) return false;
+    if (!this.pieceIsUtf8 && !isUtf8(buf.subarray(rowStart, rowEnd))) return false;
     const key = this.field(buf, offsets, this.keyAt).trim();
     if (key === '') return false;
     // The transcript must not be blank (String.prototype.trim's sense): its first byte after ASCII
@@ -343,8 +352,27 @@ export class FusedRows {
     data.buf.write(recordId, at + (idAt - start), 'latin1');
     data.length = at + size;
     target.recordWritten(size, inputTokens, this.env.outputTokens);
-    if (this.env.lineage) target.lineage.append(lineageLine(recordId, pass === undefined ? { key, file, line } : { key, file, line, passthrough: pass }));
+    if (this.env.lineage) target.lineage.append(this.lineageOf(recordId, key, file, line, pass));
     return true;
+  }
+
+  /**
+   * The record's lineage line: lineageLine's own output (an object of the same fields, JSON.stringify),
+   * written by hand when the names allow (see `lineageNames`): `{"recordId", "key", "file", "line",
+   * then the passthrough columns in the row object's order}`.
+   */
+  private lineageOf(recordId: string, key: string, file: string, line: number, pass: Record<string, string> | undefined): string {
+    const names = this.lineageNames;
+    if (names === undefined) return lineageLine(recordId, pass === undefined ? { key, file, line } : { key, file, line, passthrough: pass });
+    if (this.fileJson.file !== file) this.fileJson = { file, json: JSON.stringify(file) };
+    let out = `{"recordId":"${recordId}","key":${JSON.stringify(key)},"file":${this.fileJson.json},"line":${line}`;
+    if (pass !== undefined) {
+      for (let n = 0; n < this.passthrough.length; n++) {
+        const v = pass[this.columns[this.passthrough[n]!]!];
+        if (v !== undefined) out += `,${names[n]!}${JSON.stringify(v)}`;
+      }
+    }
+    return `${out}}\n`;
   }
 
   private undo(start: number): false {

@@ -12,6 +12,7 @@
  * (fused.ts) straight from the piece's bytes; any row it does not take goes through the stages as
  * above, in its place. Both write the same bytes (test/prepare/fused.test.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import { countLf } from '../core/lines.js';
 import { fuse, type Emit, type Step } from '../core/step.js';
 import { isBatchError } from '../errors.js';
@@ -226,6 +227,7 @@ export class PieceHandler {
     this.lineage.reset(msg.lineageSlab);
     let clean = true;
     let nextLine: number;
+    if (fused) fused.pieceIsUtf8 = isUtf8(bytes); // then every row of it is (rows are cut at ASCII bytes)
     if (msg.format === 'csv') {
       const raw = fused ? (buf: Buffer, offsets: Int32Array, fields: number, line: number, rowStart: number, rowEnd: number) => fused.row(buf, offsets, fields, line, rowStart, rowEnd, msg.file) : undefined;
       const d = new CsvDecoder({ file: msg.file, delimiter: msg.delimiter ?? ',', columns: msg.columns!, firstLine: msg.firstLine, maxRowBytes: msg.maxRowBytes }, push, raw);

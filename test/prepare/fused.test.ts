@@ -183,6 +183,18 @@ describe('fused prepare = stage-by-stage prepare, byte for byte: the fixtures', 
     expect(r.fused.written).toBeGreaterThan(0);
   });
 
+  it.each([['auto'], [['queue', 'file', 'line']]] satisfies Array<['auto' | string[]]>)(
+    'passthrough columns named like lineage fields (line, file, _line, recordId), passthrough %j: renamed as the stages rename them',
+    async (passthrough) => {
+      const path = join(tmp.dir, 'reserved.csv');
+      const rows = ['call_id,line,_line,file,recordId,queue,transcript'];
+      for (let i = 0; i < 120; i++) rows.push(`C${i},${i % 7},x${i},f.wav,${i},q${i % 3},"Agent: hello ${i}, ""quoted"" — ok\nCustomer: fine"`);
+      await writeFile(path, rows.join('\n') + '\n');
+      const r = (await differential(`reserved column names, passthrough ${JSON.stringify(passthrough)}`, [path], { ...EDGY, workers: 2, stages: callStages({ adapt: { passthrough } }) }))!;
+      expect(r.fused.parallel.fused).toBeGreaterThan(60);
+    },
+  );
+
   it('several inputs in one run (CSV, JSONL, utterances, a document): ids and duplicates across files', async () => {
     const inputs = ['calls.csv', 'calls.jsonl', 'utterances.csv', 'transcribe/diarization-output-batch.json', 'calls.csv'].map(fixture);
     const r = (await differential('several fixtures', inputs, { ...EDGY, workers: 2 }))!;
