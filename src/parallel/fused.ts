@@ -109,7 +109,17 @@ export class Envelope {
     readonly maxRecordBytes: number,
     readonly maxCallBytes: number,
     readonly lineage: boolean,
-  ) {}
+  ) {
+    for (const p of parts) {
+      if (p.kind === 'text') this.literalBytes += p.bytes.length;
+      else if (p.kind === 'transcript') this.transcripts++;
+    }
+  }
+
+  /** The escaped bytes of the template's literal parts. */
+  readonly literalBytes: number = 0;
+  /** How many times the template puts the transcript in (each escaped copy needs its room). */
+  readonly transcripts: number = 0;
 
   static of(recipe: RowRecipe, setup: WorkerSetup): Envelope | undefined {
     const family = familyFor(setup.model.modelId, {
@@ -149,19 +159,6 @@ export class Envelope {
     );
   }
 
-  /** The escaped bytes of the template's literal parts. */
-  get literalBytes(): number {
-    let n = 0;
-    for (const p of this.parts) if (p.kind === 'text') n += p.bytes.length;
-    return n;
-  }
-
-  /** How many times the template puts the transcript in (each escaped copy needs its room). */
-  get transcripts(): number {
-    let n = 0;
-    for (const p of this.parts) if (p.kind === 'transcript') n++;
-    return n;
-  }
 }
 
 export class FusedRows {

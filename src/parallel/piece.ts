@@ -60,7 +60,7 @@ export class Bytes {
 }
 
 /** What one piece produced so far (see `PieceResult`). */
-export interface Collected {
+interface Collected {
   sizes: number[];
   inTok: number[];
   outTok: number[];
