@@ -25,6 +25,28 @@ export interface ModelOptions {
   topP?: number;
   /** A system prompt for every record. */
   system?: string;
+  /** Ask every record for an answer that follows a JSON Schema (docs/structured.md). */
+  structured?: StructuredRequest;
+}
+
+/**
+ * How a record asks for structured fields, strongest first (docs/structured.md):
+ * - `native`: Bedrock structured outputs (`output_config.format` for Claude, `response_format` for
+ *   open-weight models, `outputConfig.textFormat` for Converse): the service enforces the schema;
+ * - `tool`: a forced tool whose input schema is the schema (Claude `tools` + `tool_choice`, Nova
+ *   `toolConfig`); never in Converse-type batch records, which Bedrock fails with 400;
+ * - `prompt`: a JSON-only instruction with the schema in the prompt text.
+ */
+export type StructuredVia = 'native' | 'tool' | 'prompt';
+
+/** A JSON Schema answer request, as model options carry it. */
+export interface StructuredRequest {
+  /** The answer's JSON Schema: an object schema with `properties` (docs/structured.md lists the subset). */
+  schema: Record<string, unknown>;
+  /** The schema's name (the tool or format name): 1 to 64 of [A-Za-z0-9_-]. */
+  name: string;
+  /** The way records ask for it. */
+  via: StructuredVia;
 }
 
 /** The text a record sends, split as the model sees it. */
@@ -41,6 +63,8 @@ export interface ModelOutputSummary {
   stopReason?: string;
   inputTokens?: number;
   outputTokens?: number;
+  /** The input of the first tool call the output holds (a forced tool's answer), when it holds one. */
+  toolInput?: unknown;
 }
 
 export interface ValidationIssue {

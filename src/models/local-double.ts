@@ -23,6 +23,8 @@ export interface ModelRequest {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  /** The JSON Schema the record asks its answer to follow, and how it asks (docs/structured.md). */
+  structured?: { schema: Record<string, unknown>; via: 'native' | 'tool' | 'prompt'; name?: string };
 }
 
 /** What a local model answers. */
@@ -32,6 +34,8 @@ export interface ModelAnswer {
   outputTokens: number;
   /** `end`: the model finished; `length`: it ran into the output budget. */
   stop: 'end' | 'length';
+  /** A tool call to answer with (a forced tool's input) instead of text: families with tools write it as their tool-use block. */
+  tool?: { name: string; input: unknown };
 }
 
 /** What an answer's `modelOutput` may carry besides the answer itself. */

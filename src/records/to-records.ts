@@ -65,6 +65,8 @@ export function toRecords(options: ToRecordsOptions): Step<PrepareItem, PrepareI
         maxOutputTokens,
       };
       if (item.passthrough !== undefined) record.passthrough = item.passthrough;
+      if (item.redacted !== undefined) record.redacted = item.redacted;
+      if (item.truncated !== undefined) record.truncated = item.truncated;
       emit(record);
     },
   };

@@ -43,6 +43,10 @@ export interface Lineage extends Origin {
   key: string;
   /** Source columns carried through to the results (agent, queue, date, ...). */
   passthrough?: Record<string, unknown>;
+  /** PII replaced in this call, per type (`{card: 1, phone: 2}`), when redaction ran and found some. */
+  redacted?: Record<string, number>;
+  /** Turns left out of this call's transcript to fit the model's context (`--fit truncate`). */
+  truncated?: number;
 }
 
 /** One call, assembled from one or more source items. A transcript with no speakers is one turn. */
@@ -108,5 +112,7 @@ export function reject(
 export function lineageOf(item: Lineage): Lineage {
   const l: Lineage = { file: item.file, line: item.line, key: item.key };
   if (item.passthrough !== undefined) l.passthrough = item.passthrough;
+  if (item.redacted !== undefined) l.redacted = item.redacted;
+  if (item.truncated !== undefined) l.truncated = item.truncated;
   return l;
 }

@@ -148,6 +148,8 @@ export function validateRecords(options: ValidateRecordsOptions): Step<PrepareIt
         bytes,
       };
       if (item.passthrough !== undefined) out.passthrough = item.passthrough;
+      if (item.redacted !== undefined) out.redacted = item.redacted;
+      if (item.truncated !== undefined) out.truncated = item.truncated;
       emit(out);
     },
   };

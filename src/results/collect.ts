@@ -125,6 +125,8 @@ export class Collector implements AsyncIterable<CollectResult> {
       failed: 0,
       missing: 0,
       pending: 0,
+      invalid: 0,
+      truncated: 0,
       inputTokens: 0,
       outputTokens: 0,
       jobs: [],

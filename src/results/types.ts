@@ -123,6 +123,13 @@ export interface JobTally {
   manifest?: OutputManifest;
 }
 
+/** How the answers of a schema run spread over one enum or boolean field (the report charts it). */
+export interface FieldTally {
+  type: 'enum' | 'boolean';
+  /** Valid answers per value (`"true"`/`"false"` for booleans), in the schema's order for enums. */
+  counts: Record<string, number>;
+}
+
 export interface CollectSummary {
   prepared: string;
   outputs: string;
@@ -135,6 +142,14 @@ export interface CollectSummary {
   failed: number;
   missing: number;
   pending: number;
+  /** Of `failed`: answers of a schema run that did not validate against the schema (status `invalid`). */
+  invalid: number;
+  /** A schema run's enum and boolean fields over the valid answers, by property name. */
+  fields?: Record<string, FieldTally>;
+  /** PII replaced in the collected calls per type, from lineage (`--redact`). */
+  redacted?: Record<string, number>;
+  /** Collected calls whose transcript was truncated to fit (`--fit truncate`). */
+  truncated: number;
   inputTokens: number;
   outputTokens: number;
   jobs: JobTally[];

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { BatchError } from '../errors.js';
-import type { FamilyName, InvocationType } from '../models/family.js';
+import type { FamilyName, InvocationType, StructuredVia } from '../models/family.js';
 import type { QuotaProfile } from '../bedrock/quotas.js';
 import type { JobInfo } from '../shards/rollover.js';
 import { readSmall } from '../stores/index.js';
@@ -90,6 +90,12 @@ export interface PreparedRunFile {
   recipe?: Recipe;
   /** Set on a retry run. */
   retry?: RetryOrigin;
+  /** A schema run (`--schema`): the answer's JSON Schema, its name and how records ask for it (docs/structured.md). */
+  structured?: { name: string; via: StructuredVia; schema: Record<string, unknown> };
+  /** PII replaced before anything was written, per type (`--redact`); absent when redaction was off. */
+  redacted?: Record<string, number>;
+  /** Calls whose transcript lost turns to fit the context (`--fit truncate`). */
+  truncated?: number;
 }
 
 /** The run as read: the parsed file, its bytes' sha256 (the run id) and where it is. */

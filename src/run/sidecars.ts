@@ -2,7 +2,7 @@
  * The line formats of a prepared run's sidecars, one owner for writer and reader alike
  * (docs/contracts.md, "Layout of a prepared run"):
  *
- *   lineage/job-NNNN/part-NNNNN.jsonl   {recordId, key, file, line, [attempt, origin,] ...passthrough}
+ *   lineage/job-NNNN/part-NNNNN.jsonl   {recordId, key, file, line, [attempt, origin,] [redacted, truncated,] ...passthrough}
  *   rejects.jsonl                       {file, line, [key,] stage, code, reason}
  *
  * A lineage line stands beside each record, line for line; collect joins output lines to it by
@@ -12,7 +12,7 @@
 import type { Lineage, Reject } from '../records/types.js';
 
 /** Lineage keys that are not passthrough columns. */
-export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin']);
+export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin', 'redacted', 'truncated']);
 
 /** What a retry run's lineage adds (src/results/retry.ts): the try number and where the record was before. */
 export interface RetryLineage {
@@ -25,6 +25,8 @@ export function lineageLine(recordId: string, l: Lineage & RetryLineage): string
   const out: Record<string, unknown> = { recordId, key: l.key, file: l.file, line: l.line };
   if (l.attempt !== undefined) out.attempt = l.attempt;
   if (l.origin !== undefined) out.origin = l.origin;
+  if (l.redacted !== undefined) out.redacted = l.redacted;
+  if (l.truncated !== undefined) out.truncated = l.truncated;
   if (l.passthrough) for (const [k, v] of Object.entries(l.passthrough)) out[LINEAGE_RESERVED.has(k) ? `_${k}` : k] = v;
   return JSON.stringify(out) + '\n';
 }
@@ -35,18 +37,24 @@ export interface LineageFields {
   file: string;
   line: number;
   attempt: number | undefined;
+  /** PII replaced per type in the call (`--redact`), when any was. */
+  redacted: Record<string, number> | undefined;
+  /** Turns left out to fit the context (`--fit truncate`), when any were. */
+  truncated: number | undefined;
   passthrough: Record<string, unknown>;
 }
 
 /** Read one lineage line (without its newline); throws on text that is not JSON. */
 export function parseLineageLine(text: string): LineageFields {
   // (the names destructured are LINEAGE_RESERVED; the rest are passthrough columns)
-  const { recordId: _id, key, file, line, attempt, origin: _origin, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
+  const { recordId: _id, key, file, line, attempt, origin: _origin, redacted, truncated, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
   return {
     key: typeof key === 'string' ? key : String(key ?? ''),
     file: typeof file === 'string' ? file : String(file ?? ''),
     line: typeof line === 'number' ? line : Number(line ?? 0),
     attempt: typeof attempt === 'number' ? attempt : undefined,
+    redacted: redacted !== null && typeof redacted === 'object' && !Array.isArray(redacted) ? (redacted as Record<string, number>) : undefined,
+    truncated: typeof truncated === 'number' ? truncated : undefined,
     passthrough,
   };
 }

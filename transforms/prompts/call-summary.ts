@@ -128,6 +128,8 @@ export function promptCalls(options: PromptOptions = {}): Step<PrepareItem, Prep
       }
       const p: PromptItem = { kind: 'prompt', file: item.file, line: item.line, key: item.key, prompt: out };
       if (item.passthrough !== undefined) p.passthrough = item.passthrough;
+      if (item.redacted !== undefined) p.redacted = item.redacted;
+      if (item.truncated !== undefined) p.truncated = item.truncated;
       if (system !== undefined) p.system = system;
       emit(p);
     },
