@@ -45,7 +45,7 @@ export interface Lineage extends Origin {
   passthrough?: Record<string, unknown>;
   /** PII replaced in this call, per type (`{card: 1, phone: 2}`), when redaction ran and found some. */
   redacted?: Record<string, number>;
-  /** Turns left out of this call's transcript to fit the model's context (`--fit truncate`). */
+  /** Turns of this call not sent whole to fit the model's context (`--fit truncate`): left out, or cut (one huge turn). */
   truncated?: number;
 }
 

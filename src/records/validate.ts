@@ -117,7 +117,7 @@ export function validateRecords(options: ValidateRecordsOptions): Step<PrepareIt
             item,
             'validate',
             'E_TOO_MANY_TOKENS',
-            `about ${inputTokens} input tokens (a rough estimate, not the model's count) + ${outputTokens} output tokens exceed the ${contextTokens}-token context of ${modelId}; shorten the transcript or lower --max-tokens`,
+            `about ${inputTokens} input tokens (a rough estimate, not the model's count) + ${outputTokens} output tokens exceed the ${contextTokens}-token context of ${modelId}; shorten the transcript, lower --max-tokens, or use --fit truncate`,
           ),
         );
         return;
