@@ -137,4 +137,5 @@ export { DEFAULT_MAX_ATTEMPTS, isRetryable as isRetryableRecordError, planRetrie
 // estimate and prices: tokens and cost, before submitting and after collecting
 export { costOf, defaultPrices, loadPrices, priceFor, type ModelPrice, type PriceRow, type PriceTable } from './results/prices.js';
 export { costReport, type CostLine, type CostReport, type TokenSource } from './results/report.js';
+export { HtmlReport, renderReport, DEFAULT_REPORT_ROWS, type ReportRow, type HtmlReportOptions, type HtmlReportWritten } from './results/report-html.js';
 export { estimateRun, type EstimateOptions, type EstimateReport } from './results/estimate.js';
