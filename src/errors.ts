@@ -63,7 +63,9 @@ export type ErrorCode =
   | 'E_JOBS_RUNNING'
   | 'E_BAD_OUTPUT_LINE'
   | 'E_OUTPUT_LINE_TOO_LARGE'
-  | 'E_PRICES';
+  | 'E_PRICES'
+  // a schema run's answer that does not validate against its schema (status `invalid`), out of tries
+  | 'E_INVALID_ANSWER';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */

@@ -123,10 +123,12 @@ export type { StoredJob } from './local/jobs.js';
 export type { StoreResolver } from './local/stores.js';
 
 // collect: outputs joined to their calls by recordId, one typed result per record
-export { collectResults, Collector, lineageColumns, type CollectOptions, type CollectProgress } from './results/collect.js';
+export { answerSchemaOf, collectResults, Collector, lineageColumns, lineageShape, type CollectOptions, type CollectProgress } from './results/collect.js';
+export { AnswerValidator, firstJsonObject, type AnswerSchema } from './results/structured.js';
+export { jsonSummary as collectJsonSummary } from './results/json-summary.js';
 export { collectRun, type CollectRunOptions, type CollectRunSummary } from './results/run.js';
 export { readModelOutput } from './results/model-output.js';
-export type { BadLine, CollectResult, CollectSummary, ErrorResult, JobTally, ManifestIssue, MissingResult, RecordError, ResultKind, SuccessResult } from './results/types.js';
+export type { BadLine, CollectResult, CollectSummary, ErrorResult, FieldTally, InvalidResult, JobTally, ManifestIssue, MissingResult, RecordError, ResultKind, SuccessResult } from './results/types.js';
 
 // results writers: JSONL, CSV, TSV
 export { RESULT_COLUMNS, resultJsonLine, resultRow, ResultsWriter, resultsWriter, type ResultsFormat, type ResultsWriterOptions, type RowOptions } from './results/writers.js';

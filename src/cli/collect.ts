@@ -5,6 +5,8 @@ import { BatchError } from '../errors.js';
 import type { FamilyName } from '../models/family.js';
 import { FAMILIES } from '../models/index.js';
 import { collectRun, type CollectRunOptions, type CollectRunSummary } from '../results/run.js';
+import { jsonSummary } from '../results/json-summary.js';
+import { loadSchema } from '../schema/index.js';
 import { fileTarget } from '../results/layout.js';
 import { defaultPrices, loadPrices, type PriceTable } from '../results/prices.js';
 import { formatMoney } from '../results/report.js';
@@ -36,6 +38,8 @@ export interface CollectFlags extends Omit<AwsFlags, 'maxAttempts'> {
   ledger?: string | false;
   partial?: boolean;
   assumeEnded?: boolean;
+  schema?: string;
+  report?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -48,7 +52,9 @@ export function collectCommand(): Command {
         "source call through the prepared run's lineage, and write one result per record (success, error or missing). " +
         'Records that failed with a retryable error or never came back become a retry run, ready for `submit`; ' +
         'non-retryable errors and records out of attempts go to a dead-letter file. Ends with counts that reconcile ' +
-        '(submitted = succeeded + failed + missing) and a token and cost ESTIMATE.',
+        '(submitted = succeeded + failed + missing) and a token and cost ESTIMATE. In a schema run every answer is ' +
+        'validated against the schema: its fields become columns, and an answer that does not validate is `invalid` ' +
+        '(counted as failed) and retried like a retryable error.',
     )
     .argument('<outputs>', 'the jobs\' output location (the outputDataConfig s3Uri, or a local directory)')
     .requiredOption('-p, --prepared <run>', 'the prepared run (what prepare --out was given)')
@@ -70,11 +76,14 @@ export function collectCommand(): Command {
     .option('--no-ledger', 'ignore the ledger')
     .option('--partial', 'collect while jobs may still answer (their unanswered records are pending, not retried)')
     .option('--assume-ended', 'take jobs whose end is not recorded (no ledger status; without a ledger, no manifest.json.out) as ended: their unanswered records are retried')
+    .option('--schema <file>', "validate the answers against this JSON Schema (a file, or the built-in call-insights) instead of the prepared run's, or for a run prepared without one")
+    .option('--report <file>', 'also write a self-contained HTML report (local path or s3://): the counts, jobs, errors, cost and, for a schema run, charts and a table of the calls')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr');
   // --max-attempts is tries per record here: S3's attempts come from AWS_MAX_ATTEMPTS or the profile
   return addAwsOptions(cmd, { primary: 'S3', maxAttempts: false }).action(async (outputs: string, flags: CollectFlags) => {
     if (flags.json && flags.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
+    if (flags.report === '-' || flags.report === '') throw new BatchError('E_BAD_OPTION', '--report needs a file (a local path or s3:// URI)', { hint: 'e.g. --report report.html' });
     const summary = await runCollect(await collectOptionsFrom(outputs, flags), !flags.quiet && !flags.json);
     if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
     if (!flags.quiet) process.stderr.write(humanSummary(summary));
@@ -106,6 +115,8 @@ export async function collectOptionsFrom(outputs: string, flags: CollectFlags, g
     ...(Object.keys(s3).length ? { s3 } : {}),
     partial: flags.partial === true,
     assumeEnded: flags.assumeEnded === true,
+    ...(flags.schema !== undefined ? { schema: loadSchema(flags.schema) } : {}),
+    ...(flags.report !== undefined ? { report: flags.report } : {}),
   };
 }
 
@@ -144,66 +155,9 @@ export async function readPrices(file: string | undefined, s3?: StoreOptions): P
   return loadPrices(text, file);
 }
 
-/** The --json shape: {"succeeded","failed","missing","inputTokens","outputTokens","results","retry","deadLetter", ...}. */
-export function jsonSummary(s: CollectRunSummary): Record<string, unknown> {
-  const c = s.collect;
-  return {
-    submitted: c.submitted,
-    succeeded: c.succeeded,
-    failed: c.failed,
-    missing: c.missing,
-    pending: c.pending,
-    inputTokens: c.inputTokens,
-    outputTokens: c.outputTokens,
-    results: { uri: s.results.uri, records: s.results.records, format: s.results.format },
-    retry: s.plan
-      ? {
-          uri: s.plan.retry.uri,
-          records: s.plan.retry.records,
-          attempt: s.plan.retry.attempt,
-          submittable: s.plan.retry.submittable,
-          ...(s.plan.retry.problem ? { problem: s.plan.retry.problem } : {}),
-          jobs: s.plan.retry.jobs,
-        }
-      : { uri: null, records: 0 },
-    deadLetter: s.plan ? { uri: s.plan.deadLetter.uri, records: s.plan.deadLetter.records, byReason: s.plan.deadLetter.byReason } : { uri: null, records: 0 },
-    jobs: c.jobs.map((j) => ({
-      job: j.job,
-      jobIds: j.jobIds,
-      ...(j.status ? { status: j.status } : {}),
-      submitted: j.submitted,
-      succeeded: j.succeeded,
-      failed: j.failed,
-      missing: j.missing,
-      inputTokens: j.inputTokens,
-      outputTokens: j.outputTokens,
-    })),
-    cost: {
-      currency: s.cost.currency,
-      ...(s.cost.total.cost ? { total: round(s.cost.total.cost.total), input: round(s.cost.total.cost.input), output: round(s.cost.total.cost.output) } : { total: null }),
-      tokens: s.cost.total.tokens,
-      estimate: true,
-      label: s.cost.label,
-    },
-    model: c.model,
-    attempt: c.attempt,
-    errorsByCode: c.errorsByCode,
-    missingByReason: c.missingByReason,
-    badLines: c.badLineCount,
-    truncatedFiles: c.badLines.filter((b) => b.truncated).map((b) => b.file),
-    manifestIssues: c.manifestIssues,
-    unknownRecords: c.unknownRecords,
-    duplicates: c.duplicates,
-    unmatchedFiles: c.unmatchedFiles,
-    ignoredFolders: c.ignoredFolders,
-    warnings: c.warnings,
-    outputFiles: c.outputFiles,
-    outputBytes: c.outputBytes,
-    seconds: Number(c.seconds.toFixed(3)),
-  };
-}
+/** The --json shape (src/results/json-summary.ts; the HTML report shows the same object). */
+export { jsonSummary };
 
-const round = (n: number) => Math.round(n * 1e6) / 1e6;
 const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
 function reconcile(t: { submitted: number; succeeded: number; failed: number; missing: number; pending?: number }): string {
@@ -227,9 +181,23 @@ export function humanSummary(s: CollectRunSummary): string {
   lines.push(`    ${s.cost.label}`);
   const codes = Object.entries(c.errorsByCode);
   if (codes.length) lines.push(`  errors: ${codes.map(([k, n]) => `${k} x${formatCount(n)}`).join(', ')}`);
+  if (c.schema) {
+    const how = c.schema.via ? `, asked by ${c.schema.via}` : '';
+    lines.push(`  fields:  schema ${c.schema.name}${how}${c.schema.from === 'option' ? ' (--schema)' : ''}: ${plural(c.succeeded, 'valid answer')}, ${plural(c.invalid, 'invalid answer')}`);
+    if (c.invalid) {
+      lines.push(
+        s.plan
+          ? `           invalid answers (status invalid, counted as failed) are retried like retryable errors up to --max-attempts, then dead-lettered as E_INVALID_ANSWER`
+          : `           invalid answers (status invalid, counted as failed) are not retried (--no-retry)`,
+      );
+    }
+  }
+  if (c.truncated) lines.push(`  truncated: ${plural(c.truncated, 'call')} lost turns to fit the context (column truncated)`);
+  if (c.redacted) lines.push(`  redacted: ${Object.entries(c.redacted).map(([k, n]) => `${k} x${formatCount(n)}`).join(', ')}`);
   const reasons = Object.entries(c.missingByReason);
   if (reasons.length) lines.push(`  missing: ${reasons.map(([k, n]) => `${k} x${formatCount(n)}`).join(', ')}`);
   lines.push(`  results: ${s.results.uri} (${plural(s.results.records, 'row')}, ${s.results.format})`);
+  if (s.report) lines.push(`  report:  ${s.report.uri} (${plural(s.report.rows, 'call')}${s.report.omitted ? `, ${formatCount(s.report.omitted)} more left out of its table` : ''})`);
   if (s.plan) {
     const r = s.plan.retry;
     if (r.uri) {

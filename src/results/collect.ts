@@ -25,6 +25,10 @@
  * lines), complete once the iteration ends. Nothing is held beyond one shard's lineage and one
  * chunk's results.
  *
+ * A schema run (prepared.json's `structured`, or `schema` given here to validate against another
+ * one or to validate a run prepared without one) has each success's answer checked by one validator
+ * compiled for the whole run (structured.ts): `invalid` results, fields and their tallies.
+ *
  * This module finds and reads; the join of a shard's lines to its lineage is join.ts, and what is
  * counted (per job, per output folder, in total) is tally.ts.
  */
@@ -44,6 +48,7 @@ import { releaseTextSources } from './output-line.js';
 import { inputNameOf } from '../bedrock/vocabulary.js';
 import { baseName, findOutputFolders, type OutputFolder } from '../run/outputs.js';
 import { readObject, readPrepared, scanObject, readSmall, storeOf, type PreparedJob, type PreparedRunFile, type PreparedShard } from './layout.js';
+import { AnswerValidator, type AnswerSchema } from './structured.js';
 import type { CollectResult, CollectSummary, OutputManifest } from './types.js';
 
 export interface CollectOptions {
@@ -67,6 +72,11 @@ export interface CollectOptions {
   assumeEnded?: boolean;
   /** Longest output line held (default 64 MiB); longer ones are reported and their record is missing. */
   maxLineBytes?: number;
+  /**
+   * Validate the answers against this schema (`collect --schema`): over prepared.json's
+   * `structured`, or for a run prepared without one. Default: prepared.json's, if any.
+   */
+  schema?: AnswerSchema;
   signal?: AbortSignal;
   /** Called after each chunk of output with the bytes read so far. */
   onProgress?: (progress: CollectProgress) => void;
@@ -169,6 +179,13 @@ export class Collector implements AsyncIterable<CollectResult> {
     const family: ModelFamily | undefined = familyName && Object.hasOwn(FAMILIES, familyName) ? FAMILIES[familyName] : undefined;
     s.model = { modelId: run.model.modelId, family: family?.name ?? 'auto' };
     s.attempt = run.retry?.attempt ?? 1;
+    const answer = answerSchemaOf(run, this.options.schema);
+    const validator = answer ? new AnswerValidator(answer) : undefined;
+    if (answer && validator) {
+      s.schema = { name: answer.name, ...(answer.via ? { via: answer.via } : {}), from: this.options.schema ? 'option' : 'prepared', properties: [...validator.properties] };
+      const tallies = validator.tallies();
+      if (tallies) s.fields = tallies;
+    }
 
     const ledger = await this.loadLedger(run);
     if (ledger) s.ledger = ledger.uri;
@@ -203,7 +220,7 @@ export class Collector implements AsyncIterable<CollectResult> {
 
     for (const plan of plans) {
       for (const o of plan.outputs) tally.answers(o.jobId, plan.job.name);
-      for await (const batch of this.collectShard(run, plan, family, ledger, ends.get(plan.job.name)!, tally, (n) => {
+      for await (const batch of this.collectShard(run, plan, family, validator, ledger, ends.get(plan.job.name)!, tally, (n) => {
         bytesDone += n;
       })) {
         records += batch.length;
@@ -318,6 +335,7 @@ export class Collector implements AsyncIterable<CollectResult> {
     run: PreparedRunFile,
     plan: ShardPlan,
     family: ModelFamily | undefined,
+    validator: AnswerValidator | undefined,
     ledger: Ledger | undefined,
     end: JobEnd,
     tally: Tally,
@@ -347,6 +365,7 @@ export class Collector implements AsyncIterable<CollectResult> {
       retryInputs: this.options.retryInputs !== false,
       maxLineBytes,
       tally,
+      validator,
     });
 
     for (const out of plan.outputs) {
@@ -419,6 +438,17 @@ export class Collector implements AsyncIterable<CollectResult> {
   }
 }
 
+/**
+ * The schema a run's answers are checked against: `override` (collect --schema) over prepared.json's
+ * `structured`; how records asked for it stays prepared.json's (`prompt` for a run prepared without
+ * one: its template asked). Undefined for a run that is not a schema run.
+ */
+export function answerSchemaOf(run: PreparedRunFile, override?: AnswerSchema): AnswerSchema | undefined {
+  if (!override) return run.structured;
+  const via = override.via ?? run.structured?.via ?? 'prompt';
+  return { name: override.name, via, schema: override.schema };
+}
+
 function latestJob(ledger: Ledger | undefined, name: string): LedgerJob | undefined {
   const list = ledger?.byJob.get(name);
   return list && list.length ? list[list.length - 1] : undefined;
@@ -429,9 +459,23 @@ function latestJob(ledger: Ledger | undefined, name: string): LedgerJob | undefi
  * a CSV header needs before the first row, since columns can differ from record to record.
  */
 export async function lineageColumns(prepared: string | Store): Promise<string[]> {
+  return (await lineageShape(prepared)).passthrough;
+}
+
+/** What a run's lineage holds beyond the reserved keys: its passthrough columns, and whether any call was truncated or redacted. */
+export interface LineageShape {
+  passthrough: string[];
+  truncated: boolean;
+  redacted: boolean;
+}
+
+/** The run's LineageShape, in one pass over its lineage sidecars (see lineageColumns). */
+export async function lineageShape(prepared: string | Store): Promise<LineageShape> {
   const store = storeOf(prepared);
   const run = await readPrepared(store);
   const seen = new Set<string>();
+  let truncated = false;
+  let redacted = false;
   for (const job of run.jobs) {
     for (const shard of job.shards) {
       if (!shard.lineage || !(await store.exists(shard.lineage))) continue;
@@ -440,6 +484,8 @@ export async function lineageColumns(prepared: string | Store): Promise<string[]
         try {
           const o = JSON.parse(buf.toString('utf8', start, end)) as Record<string, unknown>;
           for (const k in o) if (!LINEAGE_RESERVED.has(k)) seen.add(k);
+          if (o.truncated !== undefined) truncated = true;
+          if (o.redacted !== undefined) redacted = true;
         } catch {
           // the collection itself reports a broken lineage line
         }
@@ -448,7 +494,7 @@ export async function lineageColumns(prepared: string | Store): Promise<string[]
       splitter.end(onLine);
     }
   }
-  return [...seen];
+  return { passthrough: [...seen], truncated, redacted };
 }
 
 /** Stream a run's results: see the module comment. */

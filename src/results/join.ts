@@ -5,15 +5,21 @@
  * record it names, if any, ends missing for that reason. Once every output file is read, each
  * record no line answered is missing; for retries, the original shard gives the modelInput of the
  * missing records and of the errors whose line did not echo it. What is counted goes to the Tally.
+ *
+ * In a schema run, a success line's answer is checked against the schema (structured.ts): a valid
+ * one is a success with its `fields`, any other an `invalid` result. Invalid answers are retried,
+ * so they need their modelInput like errors: their line is read once more for its echo (they are
+ * few, and the answer-first reader skipped it), else they wait for the original shard.
  */
 import type { ModelFamily } from '../models/family.js';
-import { parseLineageLine } from '../run/sidecars.js';
+import { parseLineageLine, type LineageFields } from '../run/sidecars.js';
 import type { JobEnd } from './ledger.js';
 import type { ShardLineage } from './lineage.js';
 import { readModelOutput } from './model-output.js';
 import { parseOutputLine, setTextSource, sniffRecordId, type OutputLine } from './output-line.js';
 import type { Tally } from './tally.js';
-import type { BadLine, CollectResult, ErrorResult, MissingResult, RecordError, SuccessResult } from './types.js';
+import type { AnswerValidator } from './structured.js';
+import type { BadLine, CollectResult, ErrorResult, InvalidResult, MissingResult, RecordError, SuccessResult } from './types.js';
 
 /** `{errorCode, errorMessage}` of an output line's `error`, defensively (number or string code). */
 export function recordErrorOf(error: unknown): RecordError {
@@ -43,6 +49,8 @@ export interface ShardJoinOptions {
   /** The longest output line read (named in the report of a longer one). */
   maxLineBytes: number;
   tally: Tally;
+  /** A schema run's answer check (undefined: answers are not checked). */
+  validator?: AnswerValidator | undefined;
 }
 
 /** An output file answering the shard: its key, and the Bedrock job (output folder) it is in. */
@@ -66,8 +74,8 @@ export interface Unanswered {
 export class ShardJoin {
   /** Why a record has no result, for records whose line was there but unreadable. */
   private readonly unreadable = new Map<string, string>();
-  /** Error results whose line did not echo the modelInput: emitted after the shard is read for it. */
-  private readonly deferred = new Map<string, ErrorResult>();
+  /** Error (and invalid) results whose line did not echo the modelInput: emitted after the shard is read for it. */
+  private readonly deferred = new Map<string, ErrorResult | InvalidResult>();
   /** Which lines' modelInput the output-line parser keeps. */
   private readonly inputs: 'errors' | 'never';
 
@@ -130,6 +138,7 @@ export class ShardJoin {
         kind: 'error', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job, shard,
         jobId: out.jobId, attempt: l.attempt ?? this.o.attempt, model, error, raw: v.hasError ? v.error : null, output: where,
       };
+      this.fromLineage(r, l);
       tally.error(job, out.jobId, error.code);
       if (retryInputs && v.modelInputJson !== undefined) r.modelInputJson = v.modelInputJson;
       else if (retryInputs) {
@@ -140,10 +149,34 @@ export class ShardJoin {
       return r;
     }
     const o = readModelOutput(v.modelOutput, this.o.family);
+    const check = this.o.validator?.check(o);
+    if (check !== undefined && !check.ok) {
+      const r: InvalidResult = {
+        kind: 'invalid', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job, shard,
+        jobId: out.jobId, attempt: l.attempt ?? this.o.attempt, model, reason: check.reason, raw: v.modelOutput, output: where,
+      };
+      if (o.text !== undefined) r.text = o.text;
+      if (o.stopReason !== undefined) r.stopReason = o.stopReason;
+      if (o.inputTokens !== undefined) r.inputTokens = o.inputTokens;
+      if (o.outputTokens !== undefined) r.outputTokens = o.outputTokens;
+      this.fromLineage(r, l);
+      tally.invalid(job, out.jobId, o.inputTokens, o.outputTokens);
+      if (!retryInputs) return r;
+      // its echo, from the line read once more (strictly, as an error line's), else from the shard
+      const again = parseOutputLine(buf, start, end, 'always');
+      if (again.ok && again.value.modelInputJson !== undefined) {
+        r.modelInputJson = again.value.modelInputJson;
+        return r;
+      }
+      this.deferred.set(id, r);
+      return undefined;
+    }
     const r: SuccessResult = {
       kind: 'success', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job, shard,
       jobId: out.jobId, attempt: l.attempt ?? this.o.attempt, model, raw: v.modelOutput, output: where,
     };
+    if (check !== undefined) r.fields = check.fields;
+    this.fromLineage(r, l);
     if (o.text !== undefined) {
       r.text = o.text;
       // the JSONL writer takes the text's JSON from the line rather than stringify it again
@@ -152,8 +185,15 @@ export class ShardJoin {
     if (o.stopReason !== undefined) r.stopReason = o.stopReason;
     if (o.inputTokens !== undefined) r.inputTokens = o.inputTokens;
     if (o.outputTokens !== undefined) r.outputTokens = o.outputTokens;
-    tally.success(job, out.jobId, o.inputTokens, o.outputTokens);
+    tally.success(job, out.jobId, o.inputTokens, o.outputTokens, r.fields);
     return r;
+  }
+
+  /** What the record's lineage says of its call (truncated, redacted), onto its result and into the totals. */
+  private fromLineage(r: CollectResult, l: LineageFields): void {
+    if (l.truncated !== undefined) r.truncated = l.truncated;
+    if (l.redacted !== undefined) r.redacted = l.redacted;
+    this.o.tally.lineage(l.truncated, l.redacted);
   }
 
   /** Records still without a result once every output file is read (deferred errors included). */
@@ -196,6 +236,7 @@ export class ShardJoin {
       kind: 'missing', recordId: id, key: l.key, file: l.file, line: l.line, passthrough: l.passthrough, job: this.o.job, shard: this.o.shard,
       attempt: l.attempt ?? this.o.attempt, model: this.o.model, reason: this.why(u, id),
     };
+    this.fromLineage(r, l);
     if (u.jobId !== undefined) r.jobId = u.jobId;
     if (u.status !== undefined) r.jobStatus = u.status;
     if (pending) r.pending = true;

@@ -10,6 +10,10 @@
  * comes from, and why). Records that failed with a non-retryable error (a 4xx other than 408, 424
  * and 429: the record itself is wrong), and records that have had `maxAttempts` tries, go to the
  * dead-letter file instead, with their last error. Records of a job still running are neither.
+ * A schema run's invalid answer (one that does not validate) is retried like a retryable error,
+ * and out of tries is a dead letter whose last error is `E_INVALID_ANSWER` with the rule it broke;
+ * the retry run's prepared.json keeps the schema (`structured`) so that its collect checks too.
+ * What the lineage says of a call (`truncated`, `redacted`) goes along into the retry's lineage.
  *
  * The recordId is kept: it is unique within the original run, hence within any retry job.
  */
@@ -29,6 +33,9 @@ import { PREPARED_VERSION, preparedJobsOf, writePreparedRun, type PreparedRunFil
 import type { CollectResult, RecordError } from './types.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** The code of an invalid answer (a schema run's, that does not validate) in origins and dead letters. */
+const INVALID_ANSWER = 'E_INVALID_ANSWER';
 
 /** 4xx codes that say the service, not the record, failed: 408 timeout, 424 model error, 429 throttling. */
 const RETRYABLE_4XX: ReadonlySet<number> = new Set([408, 424, 429]);
@@ -73,6 +80,8 @@ export interface RetryPlanOptions {
   retryable?: (error: RecordError) => boolean;
   /** Replace an earlier, unsubmitted retry run at `out` (default true); a submitted one (with a ledger) is never replaced. */
   overwrite?: boolean;
+  /** A schema run's schema, written into the retry run's prepared.json (its answers are checked against it too). */
+  structured?: PreparedRunFile['structured'];
 }
 
 export interface RetryPlanSummary {
@@ -102,7 +111,7 @@ export interface RetryPlanSummary {
 type RetryRecord = PreparedRecord & RetryLineage;
 
 export class RetryPlanner {
-  private readonly o: Required<Omit<RetryPlanOptions, 'retryable' | 'out'>> & { retryable: (e: RecordError) => boolean };
+  private readonly o: Required<Omit<RetryPlanOptions, 'retryable' | 'out' | 'structured'>> & { retryable: (e: RecordError) => boolean; structured: PreparedRunFile['structured'] };
   private readonly store: Store;
   private sink?: Rollover;
   private sinkDone?: Promise<void>;
@@ -134,6 +143,7 @@ export class RetryPlanner {
       maxAttempts,
       retryable: options.retryable ?? isRetryable,
       overwrite: options.overwrite ?? true,
+      structured: options.structured,
     };
   }
 
@@ -181,6 +191,10 @@ export class RetryPlanner {
     if (rec.jobId !== undefined) origin.jobId = rec.jobId;
     origin.status = rec.kind;
     if (rec.kind === 'error' && rec.error.code !== undefined) origin.code = rec.error.code;
+    if (rec.kind === 'invalid') {
+      origin.code = INVALID_ANSWER;
+      origin.reason = rec.reason;
+    }
     if (rec.kind === 'missing') origin.reason = rec.reason;
     const item: RetryRecord = {
       kind: 'record',
@@ -195,6 +209,8 @@ export class RetryPlanner {
       origin,
     };
     if (Object.keys(rec.passthrough).length > 0) item.passthrough = rec.passthrough;
+    if (rec.truncated !== undefined) item.truncated = rec.truncated;
+    if (rec.redacted !== undefined) item.redacted = rec.redacted;
     if (!this.sink) {
       // Claim the location before the first shard, as prepare does (src/run/prepared.ts): a collect
       // killed now leaves a run that the next collect knows as its own and replaces.
@@ -209,6 +225,7 @@ export class RetryPlanner {
         written: 0,
         rejectsKey: REJECTS_KEY,
         retry: { attempt: rec.attempt + 1, of: this.o.from.prepared, outputs: this.o.from.outputs },
+        ...(this.o.structured ? { structured: this.o.structured } : {}),
       });
       this.sink ??= this.openSink();
     }
@@ -321,7 +338,12 @@ export class RetryPlanner {
       reason,
       attempts: r.attempt,
       status: r.kind,
-      lastError: r.kind === 'error' ? { code: r.error.code ?? null, message: r.error.message ?? null } : { code: 'MISSING', message: r.reason },
+      lastError:
+        r.kind === 'error'
+          ? { code: r.error.code ?? null, message: r.error.message ?? null }
+          : r.kind === 'invalid'
+            ? { code: INVALID_ANSWER, message: r.reason }
+            : { code: 'MISSING', message: r.reason },
       run: this.o.from.prepared,
       job: r.job,
       shard: r.shard,
@@ -373,6 +395,7 @@ export class RetryPlanner {
       inputs: [this.o.from.prepared],
       seconds: Number(process.hrtime.bigint() - this.t0) / 1e9,
       retry: { attempt: this.maxAttempt, of: this.o.from.prepared, outputs: this.o.from.outputs, maxAttempts: this.o.maxAttempts },
+      ...(this.o.structured ? { structured: this.o.structured } : {}),
     };
     return writePreparedRun(store, manifest);
   }

@@ -3,6 +3,11 @@
  * writer and the retry planner side by side, and the run ends with the token and cost report and
  * counts that reconcile (submitted = succeeded + failed + missing, per job and in total; and
  * failed + missing = retried + dead-lettered + pending).
+ *
+ * A schema run's answers are checked (collect.ts, structured.ts): invalid ones are failures,
+ * retried (the retry run keeps the schema); the results carry the fields. With `report`, every
+ * result also goes to the HTML report (report-html.ts), written at the end with the object
+ * `collect --json` prints (`jsonSummary`).
  */
 import { BatchError } from '../errors.js';
 import type { QuotaProfile } from '../bedrock/quotas.js';
@@ -10,12 +15,15 @@ import { quotaProfile } from '../bedrock/quotas.js';
 import { openStore, type StoreOptions } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import type { Writable } from 'node:stream';
-import { collectResults, lineageColumns, type CollectOptions, type CollectProgress } from './collect.js';
+import { answerSchemaOf, collectResults, lineageShape, type CollectOptions, type CollectProgress, type LineageShape } from './collect.js';
+import { HtmlReport, type HtmlReportWritten, type ReportRow } from './report-html.js';
+import { jsonSummary } from './json-summary.js';
+import { schemaProperties, type AnswerSchema } from './structured.js';
 import { fileTarget, readPrepared, storeOf } from './layout.js';
 import { defaultPrices, type PriceTable } from './prices.js';
 import { costReport, type CostReport } from './report.js';
 import { planRetries, type RetryPlanSummary } from './retry.js';
-import type { CollectSummary, RecordError } from './types.js';
+import type { CollectResult, CollectSummary, RecordError } from './types.js';
 import { formatOf, resultsWriter, type ResultsFormat } from './writers.js';
 
 export interface CollectRunOptions {
@@ -44,6 +52,14 @@ export interface CollectRunOptions {
   partial?: boolean;
   /** See CollectOptions.assumeEnded. */
   assumeEnded?: boolean;
+  /** Validate the answers against this schema: see CollectOptions.schema (default: prepared.json's). */
+  schema?: AnswerSchema;
+  /** Also write the HTML report here (a local path or s3:// URI). */
+  report?: string;
+  /** The report's title and the calls it lists at most (see HtmlReportOptions). */
+  reportOptions?: { title?: string; maxRows?: number };
+  /** More figures for the report beside collect's own (`run` adds its prepare counts as `prepare`). */
+  reportExtra?: Record<string, unknown>;
   stdout?: Writable;
   /** S3 client settings for the locations given as s3:// URIs (default: the SDK's own). */
   s3?: StoreOptions;
@@ -56,6 +72,8 @@ export interface CollectRunSummary {
   results: { uri: string; records: number; format: ResultsFormat };
   plan?: RetryPlanSummary;
   cost: CostReport;
+  /** The HTML report, when one was asked for. */
+  report?: { uri: string } & HtmlReportWritten;
 }
 
 /** Run a whole collection: see the module comment. */
@@ -66,7 +84,8 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   const prices = options.prices ?? defaultPrices();
   const resultsUri = options.results ?? prepared.resolve('results.jsonl');
   const format = options.format ?? formatOf(resultsUri) ?? 'jsonl';
-  const passthroughColumns = format === 'jsonl' ? undefined : await lineageColumns(prepared);
+  const shape: LineageShape | undefined = format === 'jsonl' ? undefined : await lineageShape(prepared);
+  const answer = answerSchemaOf(run, options.schema);
   const collector = collectResults({
     outputs: storeOf(options.outputs, options.s3),
     prepared,
@@ -74,6 +93,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     ...(options.ledger !== undefined ? { ledger: options.ledger } : {}),
     ...(options.partial ? { partial: true } : {}),
     ...(options.assumeEnded ? { assumeEnded: true } : {}),
+    ...(options.schema ? { schema: options.schema } : {}),
     retryInputs: options.retry !== false,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -97,6 +117,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
           from: { prepared: prepared.uri, outputs: typeof options.outputs === 'string' ? options.outputs : options.outputs.uri },
           ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
           ...(options.retryable ? { retryable: options.retryable } : {}),
+          ...(answer ? { structured: { name: answer.name, via: answer.via ?? 'prompt', schema: answer.schema } } : {}),
         });
   if (planner && sameLocation(planner.uri, prepared.uri)) {
     throw new BatchError('E_BAD_OPTION', `the retry run cannot go to the prepared run itself (${prepared.uri})`, { hint: 'give --retry another location' });
@@ -105,13 +126,16 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   const writer = resultsWriter({
     target: resultsUri === '-' ? { stream: options.stdout ?? process.stdout, name: '-' } : fileTarget(resultsUri, options.s3),
     format,
-    ...(passthroughColumns ? { passthroughColumns } : {}),
+    ...(shape ? { passthroughColumns: shape.passthrough, truncated: shape.truncated, redacted: shape.redacted } : {}),
+    ...(answer ? { fields: schemaProperties(answer.schema) } : {}),
     raw: options.raw === true,
     escapeFormulas: options.escapeFormulas !== false,
   });
+  const report = options.report !== undefined ? new HtmlReport({ ...options.reportOptions, ...(options.s3 ? { s3: options.s3 } : {}) }) : undefined;
   try {
     for await (const batch of collector.batches()) {
       for (const r of batch) {
+        report?.add(reportRow(r));
         if (r.kind === 'success' || !planner) {
           const wait = writer.write(r);
           if (wait) await wait;
@@ -138,7 +162,34 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
       });
     }
   }
-  return { collect: summary, results, ...(plan ? { plan } : {}), cost: costReport(summary, prices) };
+  const done: CollectRunSummary = { collect: summary, results, ...(plan ? { plan } : {}), cost: costReport(summary, prices) };
+  if (report && options.report !== undefined) {
+    const target = fileTarget(options.report, options.s3);
+    const uri = target.store.resolve(target.key);
+    // the same object `collect --json` prints (it names the report's location, known before it is written)
+    const written = await report.write(options.report, { ...jsonSummary(done, uri), ...options.reportExtra }, answer?.schema);
+    done.report = { uri, ...written };
+  }
+  return done;
+}
+
+/** A result as a row of the report's table of calls. */
+function reportRow(r: CollectResult): ReportRow {
+  const row: ReportRow = { key: r.key, status: r.kind, job: r.job };
+  if (r.kind === 'success') {
+    if (r.fields !== undefined) row.fields = r.fields;
+    if (r.text !== undefined) row.text = r.text;
+  } else if (r.kind === 'invalid') {
+    if (r.text !== undefined) row.text = r.text;
+    row.error = r.reason;
+  } else if (r.kind === 'error') {
+    row.error = [r.error.code, r.error.message].filter((x) => x !== undefined).join(': ');
+  } else {
+    row.error = r.reason;
+  }
+  if (r.truncated !== undefined) row.truncated = r.truncated;
+  if (r.redacted !== undefined) row.redacted = r.redacted;
+  return row;
 }
 
 function sameLocation(a: string, b: string): boolean {

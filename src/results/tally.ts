@@ -5,9 +5,15 @@
  * came from, whose counts are set against the folder's `manifest.json.out` once every shard is read
  * (docs/bedrock.md §2.3). The lines that joined no record (unreadable, unknown, duplicate) are
  * counted here too.
+ *
+ * A schema run's invalid answer is a success to Bedrock (its folder's manifest counts it so) and a
+ * failure here: `failed` (and `invalid`) for its job and the run, `succeeded` for its folder; its
+ * tokens were spent all the same. Under `errorsByCode` it is `E_INVALID_ANSWER`, so that the codes
+ * still add up to `failed`.
  */
 import { BatchError } from '../errors.js';
 import { addManifest, reconcileManifest } from './manifest.js';
+import { countFields } from './structured.js';
 import type { BadLine, CollectSummary, JobTally, OutputManifest, RecordError } from './types.js';
 
 /** One output folder (one Bedrock job): what its lines add up to, and the prepared job it answers. */
@@ -36,7 +42,7 @@ export class Tally {
 
   /** A prepared job to count, with its Bedrock status and the Bedrock jobs known to have run it. */
   addJob(job: string, status: string | undefined, jobIds: string[]): void {
-    const t: JobTally = { job, jobIds, submitted: 0, succeeded: 0, failed: 0, missing: 0, pending: 0, inputTokens: 0, outputTokens: 0, tokensComplete: true };
+    const t: JobTally = { job, jobIds, submitted: 0, succeeded: 0, failed: 0, missing: 0, pending: 0, invalid: 0, inputTokens: 0, outputTokens: 0, tokensComplete: true };
     if (status) t.status = status;
     this.jobs.set(job, t);
     this.summary.jobs.push(t);
@@ -68,13 +74,35 @@ export class Tally {
     this.summary.submitted += records;
   }
 
-  /** A record answered with `modelOutput`, and the tokens its line reported (undefined: none). */
-  success(job: string, jobId: string, inputTokens: number | undefined, outputTokens: number | undefined): void {
+  /**
+   * A record answered with `modelOutput`, and the tokens its line reported (undefined: none); in a
+   * schema run, its valid answer's fields (counted into the field tallies).
+   */
+  success(job: string, jobId: string, inputTokens: number | undefined, outputTokens: number | undefined, fields?: Record<string, unknown>): void {
     const s = this.summary;
     const t = this.jobs.get(job)!;
-    const f = this.folders.get(jobId)!;
     t.succeeded++;
     s.succeeded++;
+    if (fields !== undefined && s.fields !== undefined) countFields(s.fields, fields);
+    this.answered(t, jobId, inputTokens, outputTokens);
+  }
+
+  /** A schema run's record answered with `modelOutput` whose answer does not validate (see the module comment). */
+  invalid(job: string, jobId: string, inputTokens: number | undefined, outputTokens: number | undefined): void {
+    const s = this.summary;
+    const t = this.jobs.get(job)!;
+    t.failed++;
+    t.invalid++;
+    s.failed++;
+    s.invalid++;
+    s.errorsByCode.E_INVALID_ANSWER = (s.errorsByCode.E_INVALID_ANSWER ?? 0) + 1;
+    this.answered(t, jobId, inputTokens, outputTokens);
+  }
+
+  /** A `modelOutput` line: a success to its output folder, and its tokens to every total. */
+  private answered(t: JobTally, jobId: string, inputTokens: number | undefined, outputTokens: number | undefined): void {
+    const s = this.summary;
+    const f = this.folders.get(jobId)!;
     f.succeeded++;
     if (inputTokens === undefined || outputTokens === undefined) t.tokensComplete = f.tokensComplete = false;
     if (inputTokens !== undefined) {
@@ -97,6 +125,19 @@ export class Tally {
     this.folders.get(jobId)!.failed++;
     const key = String(code ?? 'none');
     s.errorsByCode[key] = (s.errorsByCode[key] ?? 0) + 1;
+  }
+
+  /** What a record's lineage says of its call: turns left out to fit (`--fit truncate`), PII replaced (`--redact`). */
+  lineage(truncated: number | undefined, redacted: Record<string, number> | undefined): void {
+    const s = this.summary;
+    if (truncated !== undefined && truncated > 0) s.truncated++;
+    if (redacted !== undefined) {
+      const sum = (s.redacted ??= {});
+      for (const k in redacted) {
+        const n = redacted[k];
+        if (typeof n === 'number' && Number.isFinite(n)) sum[k] = (sum[k] ?? 0) + n;
+      }
+    }
   }
 
   /** A record no line answered; `pending` when its job may still answer it. */

@@ -4,14 +4,17 @@
  *
  *   success   an output line with `modelOutput` (text, stop reason and tokens read per model family)
  *   error     an output line with `error` ({errorCode, errorMessage}; errorCode a number or a string)
+ *   invalid   a schema run's success line whose answer does not validate against the schema (or
+ *             holds no JSON object): counted in `failed` (and in `invalid`), retried like an error
  *   missing   no (readable) output line: the job was Stopped, Expired, PartiallyCompleted, Failed,
  *             never ran, or the line was truncated
  *
  * so that submitted = succeeded + failed + missing, per job and in total.
  */
 import type { ManifestField } from '../bedrock/vocabulary.js';
+import type { StructuredVia } from '../models/family.js';
 
-export type ResultKind = 'success' | 'error' | 'missing';
+export type ResultKind = 'success' | 'error' | 'invalid' | 'missing';
 
 interface ResultBase {
   kind: ResultKind;
@@ -32,6 +35,10 @@ interface ResultBase {
   attempt: number;
   /** The job's model id. */
   model: string;
+  /** Turns left out of the call to fit the context (`--fit truncate`), from lineage, when any were. */
+  truncated?: number;
+  /** PII replaced in the call per type (`--redact`), from lineage, when the run redacted. */
+  redacted?: Record<string, number>;
 }
 
 export interface SuccessResult extends ResultBase {
@@ -44,6 +51,24 @@ export interface SuccessResult extends ResultBase {
   raw: unknown;
   /** The output file (key under the output location) and its 1-based line. */
   output: { file: string; line: number };
+  /** A schema run's answer, valid against the schema (the tool input, or the JSON object in the text). */
+  fields?: Record<string, unknown>;
+}
+
+/** A schema run's answer that does not validate: a success for Bedrock, a failure here (retried). */
+export interface InvalidResult extends ResultBase {
+  kind: 'invalid';
+  /** The first rule broken, as `#/pointer: message` (never the answer's text). */
+  reason: string;
+  text?: string;
+  stopReason?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** The line's `modelOutput`, as parsed. */
+  raw: unknown;
+  output: { file: string; line: number };
+  /** The echoed modelInput as JSON text (for a retry), when `retryInputs` is on. */
+  modelInputJson?: string;
 }
 
 export interface RecordError {
@@ -74,7 +99,7 @@ export interface MissingResult extends ResultBase {
   modelInputJson?: string;
 }
 
-export type CollectResult = SuccessResult | ErrorResult | MissingResult;
+export type CollectResult = SuccessResult | ErrorResult | InvalidResult | MissingResult;
 
 /** An output line that could not be read; the record it was for (if any) ends as `missing`. */
 export interface BadLine {
@@ -114,6 +139,8 @@ export interface JobTally {
   missing: number;
   /** Of `missing`: records of a job still running (collect --partial). */
   pending: number;
+  /** Of `failed`: answers that did not validate against the run's schema. */
+  invalid: number;
   /** Tokens read from the output lines. */
   inputTokens: number;
   outputTokens: number;
@@ -137,6 +164,8 @@ export interface CollectSummary {
   model: { modelId: string; family: string };
   /** The attempt the run's records were on (1 unless it is a retry run). */
   attempt: number;
+  /** A schema run: the schema the answers were validated against, and where it came from. */
+  schema?: { name: string; via?: StructuredVia; from: 'prepared' | 'option'; properties: string[] };
   submitted: number;
   succeeded: number;
   failed: number;

@@ -6,12 +6,23 @@
  * Columns, in order:
  *
  *   recordId key status text stopReason inputTokens outputTokens model errorCode errorMessage
- *   attempt next job jobId file line [modelOutput] ...passthrough columns
+ *   attempt next job jobId file line [truncated] [redacted] [modelOutput] ...passthrough columns
+ *   [...a schema run's fields]
  *
- * `status` is success | error | missing; for a missing record `errorMessage` says why. `next` says
- * what the retry plan did with the record (retry | dead-letter | pending, empty for a success).
- * Passthrough columns that clash with these names get a `_` prefix. With `raw`, `modelOutput`
- * carries the line's raw `modelOutput` (or `error`) JSON.
+ * `status` is success | error | invalid | missing; for a missing record `errorMessage` says why,
+ * for an invalid answer (a schema run's, that does not validate) `errorCode` is E_INVALID_ANSWER
+ * and `errorMessage` the rule it broke. `next` says what the retry plan did with the record
+ * (retry | dead-letter | pending, empty for a success). Passthrough columns that clash with these
+ * names get a `_` prefix. With `raw`, `modelOutput` carries the line's raw `modelOutput` (or
+ * `error`) JSON.
+ *
+ * From lineage: `truncated` (turns left out to fit, `--fit truncate`) and `redacted` (PII replaced
+ * per type, `--redact`): in JSONL on the rows whose call has them (`redacted` an object), in CSV/TSV
+ * as columns when the run has them (`truncated` 0 for a call left whole, `redacted` as
+ * `card:1;phone:2`). A schema run's valid answer is `fields` (an object) in JSONL, and one column
+ * per schema property in CSV/TSV, in the schema's order after every other column (named
+ * `field_<name>` when a column of that name is there already; arrays joined with `; `, booleans
+ * `true`/`false`); the model's text stays in `text`.
  */
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
@@ -23,7 +34,8 @@ import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
 import type { Disposition } from './retry.js';
 import { TEXT_SOURCE, type TextSource } from './output-line.js';
-import type { CollectResult, SuccessResult } from './types.js';
+import { fieldCell, fieldColumns, redactedCell } from './structured.js';
+import type { CollectResult, InvalidResult, SuccessResult } from './types.js';
 
 export type ResultsFormat = 'jsonl' | 'csv' | 'tsv';
 
@@ -46,7 +58,7 @@ export const RESULT_COLUMNS = [
   'line',
 ] as const;
 
-const FIXED: ReadonlySet<string> = new Set([...RESULT_COLUMNS, 'modelOutput']);
+const FIXED: ReadonlySet<string> = new Set([...RESULT_COLUMNS, 'truncated', 'redacted', 'modelOutput', 'fields']);
 /** JSONL bytes gathered before a write to the destination. */
 const CHUNK_BYTES = 1 << 18;
 
@@ -103,7 +115,7 @@ export interface RowOptions {
 /** One result as a flat row (see the module comment). */
 export function resultRow(r: CollectResult, options: RowOptions = {}): Record<string, unknown> {
   const row: Record<string, unknown> = { recordId: r.recordId, key: r.key, status: r.kind };
-  if (r.kind === 'success') {
+  if (r.kind === 'success' || r.kind === 'invalid') {
     row.text = r.text;
     row.stopReason = r.stopReason;
     row.inputTokens = r.inputTokens;
@@ -113,6 +125,9 @@ export function resultRow(r: CollectResult, options: RowOptions = {}): Record<st
   if (r.kind === 'error') {
     row.errorCode = r.error.code;
     row.errorMessage = r.error.message;
+  } else if (r.kind === 'invalid') {
+    row.errorCode = INVALID_CODE;
+    row.errorMessage = r.reason;
   } else if (r.kind === 'missing') {
     row.errorMessage = r.reason;
   }
@@ -122,10 +137,16 @@ export function resultRow(r: CollectResult, options: RowOptions = {}): Record<st
   row.jobId = r.jobId;
   row.file = r.file;
   row.line = r.line;
+  if (r.truncated !== undefined) row.truncated = r.truncated;
+  if (r.redacted !== undefined) row.redacted = r.redacted;
   if (options.raw && r.kind !== 'missing') row.modelOutput = r.raw;
   for (const k in r.passthrough) row[passthroughColumn(k)] = r.passthrough[k];
+  if (r.kind === 'success' && r.fields !== undefined) row.fields = r.fields;
   return row;
 }
+
+/** The errorCode of an invalid answer's row (and of its dead letter). */
+const INVALID_CODE = 'E_INVALID_ANSWER';
 
 const S = JSON.stringify;
 
@@ -197,7 +218,7 @@ function textSourceOf(r: CollectResult): TextSource | undefined {
 }
 
 /** The text of a success result as JSON: from where it was read when possible (TEXT_SOURCE). */
-function textJson(r: SuccessResult & { text: string }): string {
+function textJson(r: (SuccessResult | InvalidResult) & { text: string }): string {
   const source = textSourceOf(r);
   return (source !== undefined && jsonStringIn(source.json, r.text)) || S(r.text);
 }
@@ -244,12 +265,12 @@ function jsonLine(r: CollectResult, options: RowOptions, split: boolean): string
   }
   let s = '{"recordId":' + S(r.recordId) + ',"key":' + S(r.key) + ',"status":"' + r.kind + '"';
   let head: string | undefined;
-  if (r.kind === 'success') {
+  if (r.kind === 'success' || r.kind === 'invalid') {
     if (r.text !== undefined) {
-      if (split) {
+      if (split && r.kind === 'success') {
         head = s + ',"text":';
         s = '';
-      } else s += ',"text":' + textJson(r as SuccessResult & { text: string });
+      } else s += ',"text":' + textJson(r as (SuccessResult | InvalidResult) & { text: string });
     }
     if (r.stopReason !== undefined) s += ',"stopReason":' + S(r.stopReason);
     if (r.inputTokens !== undefined) s += ',"inputTokens":' + S(r.inputTokens);
@@ -259,6 +280,8 @@ function jsonLine(r: CollectResult, options: RowOptions, split: boolean): string
   if (r.kind === 'error') {
     if (r.error.code !== undefined) s += ',"errorCode":' + S(r.error.code);
     if (r.error.message !== undefined) s += ',"errorMessage":' + S(r.error.message);
+  } else if (r.kind === 'invalid') {
+    s += ',"errorCode":"' + INVALID_CODE + '","errorMessage":' + S(r.reason);
   } else if (r.kind === 'missing') {
     s += ',"errorMessage":' + S(r.reason);
   }
@@ -267,11 +290,15 @@ function jsonLine(r: CollectResult, options: RowOptions, split: boolean): string
   s += ',"job":' + cached(1, r.job);
   if (r.jobId !== undefined) s += ',"jobId":' + cached(2, r.jobId);
   s += ',"file":' + cached(3, r.file) + ',"line":' + S(r.line);
+  if (r.truncated !== undefined) s += ',"truncated":' + S(r.truncated);
+  if (r.redacted !== undefined) s += ',"redacted":' + S(r.redacted);
   if (options.raw && r.kind !== 'missing') {
     const raw = S(r.raw);
     if (raw !== undefined) s += ',"modelOutput":' + raw;
   }
-  s += extra + '}\n';
+  s += extra;
+  if (r.kind === 'success' && r.fields !== undefined) s += ',"fields":' + S(r.fields);
+  s += '}\n';
   return head === undefined ? s : [head, s];
 }
 
@@ -284,6 +311,11 @@ export interface ResultsWriterOptions {
   gzip?: boolean;
   /** CSV: the passthrough columns, in order (default: those of the first result). */
   passthroughColumns?: string[];
+  /** CSV: the lineage columns the run has (`lineageShape`): `truncated`, `redacted`. */
+  truncated?: boolean;
+  redacted?: boolean;
+  /** CSV: a schema run's properties, in the schema's order: a column each (JSONL writes `fields`). */
+  fields?: readonly string[];
   /** Include the raw modelOutput / error JSON. */
   raw?: boolean;
   /**
@@ -306,6 +338,8 @@ export class ResultsWriter {
   /** Chunks written and called back, for a destination known to be done with them then (see flush). */
   private readonly spare: Buffer[] | undefined;
   private columns?: string[];
+  /** CSV: each schema property and its column. */
+  private fieldCols: [string, string][] = [];
   private readonly options: ResultsWriterOptions;
   private failure?: Error;
   records = 0;
@@ -337,12 +371,28 @@ export class ResultsWriter {
 
   private columnsFor(passthrough: string[]): string[] {
     const cols: string[] = [...RESULT_COLUMNS];
+    if (this.options.truncated) cols.push('truncated');
+    if (this.options.redacted) cols.push('redacted');
     if (this.options.raw) cols.push('modelOutput');
     for (const p of passthrough) {
       const c = passthroughColumn(p);
       if (!cols.includes(c)) cols.push(c);
     }
+    this.fieldCols = fieldColumns(this.options.fields ?? [], cols);
+    for (const [, c] of this.fieldCols) cols.push(c);
     return cols;
+  }
+
+  /** One result as a CSV row (see the module comment). */
+  private csvRow(r: CollectResult, options: RowOptions): Record<string, unknown> {
+    const row = resultRow(r, options);
+    if (this.options.truncated) row.truncated = r.truncated ?? 0;
+    if (this.options.redacted) row.redacted = redactedCell(r.redacted);
+    if (this.fieldCols.length > 0) {
+      const fields = r.kind === 'success' ? r.fields : undefined;
+      for (const [p, c] of this.fieldCols) row[c] = fields && Object.hasOwn(fields, p) ? fieldCell(fields[p]) : undefined;
+    }
+    return row;
   }
 
   private openCsv(): Stringifier {
@@ -385,11 +435,11 @@ export class ResultsWriter {
       }
       return this.put(resultJsonLine(r, o));
     }
-    const row = resultRow(r, { raw: this.options.raw === true, ...options });
     if (!this.csv) {
       this.columns ??= this.columnsFor(Object.keys(r.passthrough));
       this.csv = this.openCsv();
     }
+    const row = this.csvRow(r, { raw: this.options.raw === true, ...options });
     return this.csv.write(row) ? undefined : this.drained(this.csv);
   }
 
