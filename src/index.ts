@@ -74,6 +74,8 @@ export {
   type ModelOutputSummary,
   type ParsedModelId,
   type PromptText,
+  type StructuredRequest,
+  type StructuredVia,
   type ValidationIssue,
 } from './models/index.js';
 
@@ -139,5 +141,7 @@ export { DEFAULT_MAX_ATTEMPTS, isRetryable as isRetryableRecordError, planRetrie
 // estimate and prices: tokens and cost, before submitting and after collecting
 export { costOf, defaultPrices, loadPrices, priceFor, type ModelPrice, type PriceRow, type PriceTable } from './results/prices.js';
 export { costReport, type CostLine, type CostReport, type TokenSource } from './results/report.js';
+export { loadSchema, checkSchema, schemaName, BUILT_IN_SCHEMA, CALL_INSIGHTS, CALL_INSIGHTS_NAME, chooseVia, structuredVias, jsonInstruction, nativeSchema, type LoadedSchema } from './schema/index.js';
+export { fitBudget, FIT_MARGIN } from './records/fit.js';
 export { HtmlReport, renderReport, DEFAULT_REPORT_ROWS, type ReportRow, type HtmlReportOptions, type HtmlReportWritten } from './results/report-html.js';
 export { estimateRun, type EstimateOptions, type EstimateReport } from './results/estimate.js';

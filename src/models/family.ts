@@ -94,6 +94,12 @@ export interface ModelFamily {
   buildInput(prompt: PromptText, options: ModelOptions): Record<string, unknown>;
   /** Options that cannot work for this family, named (thrown once, before any data flows). */
   checkOptions(options: ModelOptions): ValidationIssue[];
+  /**
+   * The ways records of this family ask `modelId` for structured fields, strongest first (the table
+   * in docs/structured.md); never empty: `prompt` works everywhere. `buildInput` builds each of them
+   * for `options.structured`, and `checkOptions` refuses any other.
+   */
+  structuredVias(modelId: string): readonly StructuredVia[];
   /** Every rule `modelInput` breaks: required keys, types, ranges, stray keys, empty text. */
   validateInput(modelInput: Record<string, unknown>, modelId: string): ValidationIssue[];
   /** The output-token budget a `modelInput` asks for. */

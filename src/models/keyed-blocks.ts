@@ -4,19 +4,28 @@
  * `[{text}]`, settings sit in `inferenceConfig`, and the answer is
  * `{output:{message:{content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens, totalTokens}}`.
  * The two families differ only in the keys they allow; both build, check, read and answer with
- * what is here.
+ * what is here. A forced tool's answer is a `{"toolUse":{"toolUseId","name","input"}}` block with
+ * `stopReason` `tool_use`; a JSON-only instruction (docs/structured.md) is a second text block of the
+ * user turn.
  */
 import type { ModelOptions, ModelOutputSummary, PromptText } from './family.js';
 import { fieldsOf, joinTexts, outputSummary, samplingOf, systemOf } from './fields.js';
-import { chatRequest, objectOr, withSettings, type ModelAnswer, type ModelRequest } from './local-double.js';
+import { chatRequest, objectOr, withSettings, type AnswerContext, type ModelAnswer, type ModelRequest } from './local-double.js';
+import { jsonInstruction } from '../schema/instruction.js';
 import { isObject } from '../core/values.js';
 import { blockText, checkMessages, strayKeys, type BlankCode, type Issues } from './rules.js';
 
-/** The body for one prompt: the user message, system blocks when there is a system prompt, `inferenceConfig`. */
+/**
+ * The body for one prompt: the user message (with the JSON-only instruction as a second block when
+ * `options.structured` asks the `prompt` way), system blocks when there is a system prompt,
+ * `inferenceConfig`. The family adds its own key for the other ways.
+ */
 export function buildKeyedInput(prompt: PromptText, options: ModelOptions, defaultMaxTokens: number): Record<string, unknown> {
   const system = systemOf(prompt, options);
+  const content: Record<string, unknown>[] = [{ text: prompt.prompt }];
+  if (options.structured?.via === 'prompt') content.push({ text: jsonInstruction(options.structured.schema) });
   return {
-    messages: [{ role: 'user', content: [{ text: prompt.prompt }] }],
+    messages: [{ role: 'user', content }],
     ...(system === undefined ? {} : { system: [{ text: system }] }),
     inferenceConfig: { maxTokens: options.maxTokens ?? defaultMaxTokens, ...samplingOf(options, 'topP') },
   };
@@ -80,12 +89,21 @@ export function isKeyedOutput(output: unknown): output is Record<string, unknown
   return isObject(output) && isObject(output.output) && isObject(output.output.message);
 }
 
-/** Read `{output:{message:{content:[{text}]}}, stopReason, usage:{inputTokens, outputTokens}}`. */
+/** Read `{output:{message:{content:[{text} or {toolUse}]}}, stopReason, usage:{inputTokens, outputTokens}}`. */
 export function readKeyedOutput(output: unknown): ModelOutputSummary {
   const fields = fieldsOf(output);
   const message = fieldsOf(fieldsOf(fields.output).message);
   const usage = fieldsOf(fields.usage);
-  return outputSummary(joinTexts(message.content), fields.stopReason, usage.inputTokens, usage.outputTokens);
+  const summary = outputSummary(joinTexts(message.content), fields.stopReason, usage.inputTokens, usage.outputTokens);
+  if (Array.isArray(message.content)) {
+    for (const block of message.content) {
+      if (isObject(block) && isObject(block.toolUse) && 'input' in block.toolUse) {
+        summary.toolInput = block.toolUse.input;
+        break;
+      }
+    }
+  }
+  return summary;
 }
 
 // The local double's side (see local-double.ts): its own reading, none of the checks above.
@@ -96,11 +114,14 @@ export function keyedRequest(input: Record<string, unknown>): ModelRequest {
   return withSettings(chatRequest(input.messages, input.system), config.maxTokens ?? config.max_new_tokens, config.temperature, config.topP ?? config.top_p);
 }
 
-/** The shared answer shape for a local answer. */
-export function keyedAnswer(answer: ModelAnswer): Record<string, unknown> {
+/** The shared answer shape for a local answer: a `toolUse` block for a tool call, else the text. */
+export function keyedAnswer(answer: ModelAnswer, context?: AnswerContext): Record<string, unknown> {
+  const content = answer.tool
+    ? [{ toolUse: { toolUseId: `tooluse_local_${context?.answerId ?? '0'}`, name: answer.tool.name, input: answer.tool.input } }]
+    : [{ text: answer.text }];
   return {
-    output: { message: { role: 'assistant', content: [{ text: answer.text }] } },
-    stopReason: answer.stop === 'end' ? 'end_turn' : 'max_tokens',
+    output: { message: { role: 'assistant', content } },
+    stopReason: answer.stop === 'length' ? 'max_tokens' : answer.tool ? 'tool_use' : 'end_turn',
     usage: { inputTokens: answer.inputTokens, outputTokens: answer.outputTokens, totalTokens: answer.inputTokens + answer.outputTokens },
   };
 }

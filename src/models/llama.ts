@@ -8,13 +8,18 @@
  * Llama 4 models have their own special tokens (`<|header_start|>`, `<|header_end|>`, `<|eot|>`,
  * per Meta's Llama 4 model card); Llama 3 tokens would reach them as plain text, so they get theirs.
  * Output: `{generation, prompt_token_count, generation_token_count, stop_reason}`.
+ *
+ * Structured fields (docs/structured.md): the JSON-only instruction after the prompt, in the user
+ * turn; Meta's InvokeModel body on Bedrock documents no `response_format`.
  */
-import type { ModelFamily, ValidationIssue } from './family.js';
+import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
 import { fieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
-import { is, refusals, withSettings, type ModelRequest } from './local-double.js';
+import { is, refusals, withPromptSchema, withSettings, type ModelRequest } from './local-double.js';
 import { isObject } from '../core/values.js';
+import { withJsonInstruction, withoutJsonInstruction } from '../schema/instruction.js';
 import { checkOptionsFor, hasText, numberField, strayKeys, textField, UNIT } from './rules.js';
+import { checkStructuredOption, PROMPT_ONLY, unsupportedVia } from './structured.js';
 
 /** max_gen_len is capped at 2048 on Bedrock for the Llama 3 line; Llama 4's cap is [UNCONFIRMED], kept at 2048. */
 const LIMITS: readonly LimitRow[] = [
@@ -69,6 +74,16 @@ function userTurn(prompt: string): string | undefined {
 const TEMPLATE_TURN = /<\|(?:start_header_id|header_start)\|>(system|user|assistant)<\|(?:end_header_id|header_end)\|>\n\n([\s\S]*?)(?=<\|(?:eot_id|eot)\|>|$)/g;
 
 const limits = limitTable(LIMITS, FALLBACK);
+const checkSampling = checkOptionsFor(limits);
+const vias = () => PROMPT_ONLY;
+
+/** The user turn's text: the prompt, and the JSON-only instruction after it when asked (the only way here). */
+function userText(prompt: PromptText, options: ModelOptions): string {
+  const s = options.structured;
+  if (s === undefined) return prompt.prompt;
+  if (s.via !== 'prompt') unsupportedVia('llama', s.via);
+  return withJsonInstruction(prompt.prompt, s.schema);
+}
 
 // The local double's own description of the body (see local-double.ts), written apart from validateInput:
 // the prompt is the model's text, template and all; what is inside it is not the body's shape.
@@ -83,11 +98,12 @@ export const llama: ModelFamily = {
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
   matches: matchesBaseId(/^meta\.llama[34]/),
   limits,
-  checkOptions: checkOptionsFor(limits),
+  checkOptions: (options) => [...checkSampling(options), ...checkStructuredOption(options, 'llama', vias)],
+  structuredVias: vias,
 
   buildInput(prompt, options) {
     return {
-      prompt: llamaPrompt(options.modelId, prompt.prompt, systemOf(prompt, options)),
+      prompt: llamaPrompt(options.modelId, userText(prompt, options), systemOf(prompt, options)),
       max_gen_len: options.maxTokens ?? DEFAULT_MAX_TOKENS,
       ...samplingOf(options, 'top_p'),
     };
@@ -99,7 +115,7 @@ export const llama: ModelFamily = {
     textField(input, 'prompt', '', issues);
     if (typeof input.prompt === 'string') {
       const user = userTurn(input.prompt);
-      if (user !== undefined && !hasText(user)) {
+      if (user !== undefined && !hasText(withoutJsonInstruction(user))) {
         issues.push({ code: 'E_MISSING_TEXT', reason: 'prompt has an empty user turn: the model needs some text' });
       }
     }
@@ -135,7 +151,7 @@ export const llama: ModelFamily = {
         else if (text!.length > 0 || role === 'user') req.turns.push({ role: role as 'user' | 'assistant', text: text! });
       }
       if (req.turns.length === 0) req.turns.push({ role: 'user', text: prompt });
-      return withSettings(req, input.max_gen_len, input.temperature, input.top_p);
+      return withPromptSchema(withSettings(req, input.max_gen_len, input.temperature, input.top_p));
     },
     writeOutput: (answer) => ({
       generation: answer.text,

@@ -113,6 +113,40 @@ export function withSettings(req: ModelRequest, maxTokens: unknown, temperature:
   return req;
 }
 
+/** A record's structured request (`ModelRequest.structured`). */
+export type StructuredAsk = NonNullable<ModelRequest['structured']>;
+
+/**
+ * The JSON Schema a JSON-only instruction carries in `text` (the last user turn): the JSON object
+ * between the last `<json_schema>` and the `</json_schema>` after it (docs/structured.md), or
+ * undefined. The double's own reading of the documented markers, not the builder's.
+ */
+export function schemaInText(text: string): Record<string, unknown> | undefined {
+  const close = text.lastIndexOf('</json_schema>');
+  if (close < 0) return undefined;
+  const open = text.lastIndexOf('<json_schema>', close);
+  if (open < 0) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text.slice(open + '<json_schema>'.length, close));
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `req` with `structured` set the `prompt` way when its last user turn carries a schema between the markers. */
+export function withPromptSchema(req: ModelRequest): ModelRequest {
+  if (req.structured !== undefined) return req;
+  for (let i = req.turns.length - 1; i >= 0; i--) {
+    const turn = req.turns[i]!;
+    if (turn.role !== 'user') continue;
+    const schema = schemaInText(turn.text);
+    if (schema !== undefined) req.structured = { schema, via: 'prompt' };
+    break;
+  }
+  return req;
+}
+
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
@@ -131,8 +165,23 @@ export type Schema =
   | { readonly kind: 'list'; readonly items: Schema; readonly min?: number; readonly max?: number }
   /** An object of these fields and no others; `one`: exactly one of them present (keyed content blocks). */
   | { readonly kind: 'object'; readonly fields: Readonly<Record<string, Schema>>; readonly required?: readonly string[]; readonly one?: boolean }
-  /** An object whose `tag` field names its variant (Anthropic's `{"type": "text", ...}` blocks). */
-  | { readonly kind: 'tagged'; readonly tag: string; readonly variants: Readonly<Record<string, Schema>> }
+  /**
+   * An object whose `tag` field names its variant (Anthropic's `{"type": "text", ...}` blocks);
+   * `untagged`: the schema of an object without the tag (Anthropic's custom tools may omit `type`);
+   * `others`: the schema of a tag the variants do not name (tools the double does not look into).
+   */
+  | {
+      readonly kind: 'tagged';
+      readonly tag: string;
+      readonly variants: Readonly<Record<string, Schema>>;
+      readonly untagged?: Schema;
+      readonly others?: Schema;
+    }
+  | { readonly kind: 'boolean' }
+  /** Any JSON object, its keys not looked into (a JSON Schema, a tool's input). */
+  | { readonly kind: 'record' }
+  /** A string holding one JSON object (Converse's `jsonSchema.schema`). */
+  | { readonly kind: 'jsonText' }
   /** The first alternative whose JSON type the value has (a string or a list of blocks). */
   | { readonly kind: 'either'; readonly of: readonly Schema[] }
   /** Anything: a field the double does not look into (tool definitions, images, ...). */
@@ -155,7 +204,12 @@ export const is = {
   object: (fields: Record<string, Schema>, required: string[] = []): Schema => ({ kind: 'object', fields, required }),
   /** A content block keyed by its kind (`{text}`, `{image}`, ...): exactly one of these fields. */
   oneKeyOf: (fields: Record<string, Schema>): Schema => ({ kind: 'object', fields, one: true }),
-  tagged: (tag: string, variants: Record<string, Schema>): Schema => ({ kind: 'tagged', tag, variants }),
+  tagged: (tag: string, variants: Record<string, Schema>, more: { untagged?: Schema; others?: Schema } = {}): Schema => ({ kind: 'tagged', tag, variants, ...more }),
+  boolean: { kind: 'boolean' } satisfies Schema,
+  /** Any JSON object (a JSON Schema, a tool's input): its keys are not looked into. */
+  record: { kind: 'record' } satisfies Schema,
+  /** A string that holds one JSON object. */
+  jsonText: { kind: 'jsonText' } satisfies Schema,
   either: (...of: Schema[]): Schema => ({ kind: 'either', of }),
   any: { kind: 'any' } satisfies Schema,
   refused: (why: string): Schema => ({ kind: 'refused', why }),
@@ -236,10 +290,29 @@ function walk(value: unknown, schema: Schema, at: string, maxOutputTokens: numbe
     case 'tagged': {
       if (!isObject(value)) return void found.push(`${at}: expected an object, found ${shown(value)}`);
       const tag = value[schema.tag];
+      if (tag === undefined && schema.untagged) return walk(value, schema.untagged, at, maxOutputTokens, found);
+      if (typeof tag === 'string' && !Object.hasOwn(schema.variants, tag) && schema.others) return walk(value, schema.others, at, maxOutputTokens, found);
       if (typeof tag !== 'string' || !Object.hasOwn(schema.variants, tag)) {
         return void found.push(`${at}/${schema.tag}: expected one of ${Object.keys(schema.variants).join(', ')}, found ${shown(tag)}`);
       }
       walk(value, schema.variants[tag]!, at, maxOutputTokens, found);
+      return;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') found.push(`${at}: expected true or false, found ${shown(value)}`);
+      return;
+    case 'record':
+      if (!isObject(value)) found.push(`${at}: expected an object, found ${shown(value)}`);
+      return;
+    case 'jsonText': {
+      if (typeof value !== 'string') return void found.push(`${at}: expected a string holding a JSON object, found ${shown(value)}`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        return void found.push(`${at}: not valid JSON`);
+      }
+      if (!isObject(parsed)) found.push(`${at}: expected a string holding a JSON object, found one holding ${shown(parsed)}`);
       return;
     }
     case 'either': {
@@ -262,8 +335,9 @@ const A_TYPE: Record<JsonType, string> = { string: 'a string', number: 'a number
 /** The JSON type a schema takes; undefined when it takes any. */
 function takes(schema: Schema): JsonType | undefined {
   if (schema.kind === 'tokens') return 'number';
-  if (schema.kind === 'tagged') return 'object';
-  if (schema.kind === 'any' || schema.kind === 'refused' || schema.kind === 'either') return undefined;
+  if (schema.kind === 'tagged' || schema.kind === 'record') return 'object';
+  if (schema.kind === 'jsonText') return 'string';
+  if (schema.kind === 'any' || schema.kind === 'refused' || schema.kind === 'either' || schema.kind === 'boolean') return undefined;
   return schema.kind;
 }
 

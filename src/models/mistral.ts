@@ -8,13 +8,18 @@
  * Mistral Large 2 (24.07) and later take a chat format and are not matched here: use the Converse
  * family for them. Output: `{outputs:[{text, stop_reason}]}` (response shape [UNCONFIRMED] in the
  * facts sheet; no token counts in it).
+ *
+ * Structured fields (docs/structured.md): the JSON-only instruction after the prompt, inside the
+ * `[INST]` turn; the text-completion body documents no `response_format`.
  */
-import type { ModelFamily, ValidationIssue } from './family.js';
+import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
-import { is, refusals, withSettings } from './local-double.js';
+import { is, refusals, withPromptSchema, withSettings } from './local-double.js';
 import { isObject } from '../core/values.js';
+import { withJsonInstruction, withoutJsonInstruction } from '../schema/instruction.js';
 import { checkOptionsFor, hasText, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
+import { checkStructuredOption, PROMPT_ONLY, unsupportedVia } from './structured.js';
 
 /** Output maxima from the Bedrock Mistral text-completion page (max_tokens column). */
 const LIMITS: readonly LimitRow[] = [
@@ -34,6 +39,16 @@ export function mistralPrompt(prompt: string, system?: string): string {
 }
 
 const limits = limitTable(LIMITS, FALLBACK);
+const checkSampling = checkOptionsFor(limits);
+const vias = () => PROMPT_ONLY;
+
+/** The turn's text: the prompt, and the JSON-only instruction after it when asked (the only way here). */
+function userText(prompt: PromptText, options: ModelOptions): string {
+  const s = options.structured;
+  if (s === undefined) return prompt.prompt;
+  if (s.via !== 'prompt') unsupportedVia('mistral', s.via);
+  return withJsonInstruction(prompt.prompt, s.schema);
+}
 
 // The local double's own description of the body (see local-double.ts), written apart from validateInput:
 // the prompt is the model's text, `[INST]` turn and all; what is inside it is not the body's shape.
@@ -55,11 +70,12 @@ export const mistral: ModelFamily = {
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
   matches: matchesBaseId(/^mistral\.(?:mistral-7b|mixtral-8x7b|mistral-large-2402|mistral-small-2402)/),
   limits,
-  checkOptions: checkOptionsFor(limits),
+  checkOptions: (options) => [...checkSampling(options), ...checkStructuredOption(options, 'mistral', vias)],
+  structuredVias: vias,
 
   buildInput(prompt, options) {
     return {
-      prompt: mistralPrompt(prompt.prompt, systemOf(prompt, options)),
+      prompt: mistralPrompt(userText(prompt, options), systemOf(prompt, options)),
       max_tokens: options.maxTokens ?? DEFAULT_MAX_TOKENS,
       ...samplingOf(options, 'top_p'),
     };
@@ -72,7 +88,7 @@ export const mistral: ModelFamily = {
     if (typeof input.prompt === 'string') {
       const open = input.prompt.indexOf('[INST]');
       const close = open < 0 ? -1 : input.prompt.indexOf('[/INST]', open);
-      if (close >= 0 && !hasText(input.prompt.slice(open + 6, close))) {
+      if (close >= 0 && !hasText(withoutJsonInstruction(input.prompt.slice(open + 6, close).trimEnd()))) {
         issues.push({ code: 'E_MISSING_TEXT', reason: 'prompt has an empty [INST] ... [/INST] turn: the model needs some text' });
       }
     }
@@ -102,7 +118,7 @@ export const mistral: ModelFamily = {
       const prompt = typeof input.prompt === 'string' ? input.prompt : '';
       // The system prompt has no place of its own: it stays at the head of the [INST] turn.
       const inst = /^(?:<s>)?\s*\[INST\]\s*([\s\S]*?)\s*\[\/INST\]\s*$/.exec(prompt);
-      return withSettings({ turns: [{ role: 'user', text: inst ? inst[1]! : prompt }] }, input.max_tokens, input.temperature, input.top_p);
+      return withPromptSchema(withSettings({ turns: [{ role: 'user', text: inst ? inst[1]! : prompt }] }, input.max_tokens, input.temperature, input.top_p));
     },
     writeOutput: (answer) => ({ outputs: [{ text: answer.text, stop_reason: answer.stop === 'end' ? 'stop' : 'length' }] }),
   },

@@ -6,13 +6,18 @@
  * Titan has no system field: a system prompt goes first in `inputText`, before the `User:` turn.
  * Output: `{inputTextTokenCount, results:[{tokenCount, outputText, completionReason}]}` (the docs
  * show both `FINISH` and `FINISHED`; the reason is passed on as given).
+ *
+ * Structured fields (docs/structured.md): the JSON-only instruction after the prompt, in the `User:`
+ * turn; Titan has no tools and no structured outputs.
  */
-import type { ModelFamily, ValidationIssue } from './family.js';
+import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
-import { is, objectOr, refusals, withSettings, type ModelRequest } from './local-double.js';
+import { is, objectOr, refusals, withPromptSchema, withSettings, type ModelRequest } from './local-double.js';
 import { isObject } from '../core/values.js';
+import { withJsonInstruction, withoutJsonInstruction } from '../schema/instruction.js';
 import { checkOptionsFor, hasText, nestedObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
+import { checkStructuredOption, PROMPT_ONLY, unsupportedVia } from './structured.js';
 
 const LIMITS: readonly LimitRow[] = [
   { pattern: /^amazon\.titan-text-lite/, contextTokens: 4_096, maxOutputTokens: 4_096 },
@@ -26,6 +31,16 @@ const KEYS: ReadonlySet<string> = new Set(['inputText', 'textGenerationConfig'])
 const CONFIG_KEYS: ReadonlySet<string> = new Set(['maxTokenCount', 'temperature', 'topP', 'stopSequences']);
 
 const limits = limitTable(LIMITS, FALLBACK);
+const checkSampling = checkOptionsFor(limits);
+const vias = () => PROMPT_ONLY;
+
+/** The User turn's text: the prompt, and the JSON-only instruction after it when asked (the only way here). */
+function userText(prompt: PromptText, options: ModelOptions): string {
+  const s = options.structured;
+  if (s === undefined) return prompt.prompt;
+  if (s.via !== 'prompt') unsupportedVia('titan-text', s.via);
+  return withJsonInstruction(prompt.prompt, s.schema);
+}
 
 // The local double's own description of the body (see local-double.ts), written apart from validateInput:
 // inputText is the model's text, `User:` and `Bot:` turns and all; what is inside it is not the body's shape.
@@ -43,12 +58,13 @@ export const titanText: ModelFamily = {
   defaultMaxTokens: DEFAULT_MAX_TOKENS,
   matches: matchesBaseId(/^amazon\.titan-text-(?:lite|express|premier)/),
   limits,
-  checkOptions: checkOptionsFor(limits),
+  checkOptions: (options) => [...checkSampling(options), ...checkStructuredOption(options, 'titan-text', vias)],
+  structuredVias: vias,
 
   buildInput(prompt, options) {
     const system = systemOf(prompt, options);
     return {
-      inputText: `${system !== undefined ? `${system}\n\n` : ''}User: ${prompt.prompt}\nBot:`,
+      inputText: `${system !== undefined ? `${system}\n\n` : ''}User: ${userText(prompt, options)}\nBot:`,
       textGenerationConfig: { maxTokenCount: options.maxTokens ?? DEFAULT_MAX_TOKENS, ...samplingOf(options, 'topP'), stopSequences: [] },
     };
   },
@@ -66,7 +82,7 @@ export const titanText: ModelFamily = {
         const nl = text.indexOf('\nUser:');
         if (nl >= 0) at = nl + 6;
       }
-      if (at >= 0 && at <= text.length - 5 && !hasText(text.slice(at, text.length - 5))) {
+      if (at >= 0 && at <= text.length - 5 && !hasText(withoutJsonInstruction(text.slice(at, text.length - 5)))) {
         issues.push({ code: 'E_MISSING_TEXT', reason: 'inputText has an empty User turn: the model needs some text' });
       }
     }
@@ -101,7 +117,7 @@ export const titanText: ModelFamily = {
       const req: ModelRequest = { turns: [{ role: 'user', text: turn ? turn[2]! : text }] };
       if (turn && turn[1]!.trim()) req.system = turn[1]!.trim();
       const config = objectOr(input.textGenerationConfig);
-      return withSettings(req, config.maxTokenCount, config.temperature, config.topP);
+      return withPromptSchema(withSettings(req, config.maxTokenCount, config.temperature, config.topP));
     },
     writeOutput: (answer) => ({
       inputTextTokenCount: answer.inputTokens,

@@ -152,7 +152,7 @@ describe('validate: rule 3, tokens against the model\'s context', () => {
   it('input estimate + output budget over the context is E_TOO_MANY_TOKENS, saying it is an estimate', () => {
     const r = one(record(titan('word '.repeat(6600))), { modelId: express }) as Reject;
     expect(r.code).toBe('E_TOO_MANY_TOKENS');
-    expect(r.reason).toMatch(/^about \d+ input tokens \(a rough estimate, not the model's count\) \+ 512 output tokens exceed the 8192-token context of amazon\.titan-text-express-v1; shorten the transcript or lower --max-tokens$/);
+    expect(r.reason).toMatch(/^about \d+ input tokens \(a rough estimate, not the model's count\) \+ 512 output tokens exceed the 8192-token context of amazon\.titan-text-express-v1; shorten the transcript, lower --max-tokens, or use --fit truncate$/);
   });
 
   it('the boundary: exactly the context passes, one token more does not', () => {
