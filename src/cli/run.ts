@@ -28,7 +28,7 @@ import { ADAPTER_NAMES } from '../../transforms/index.js';
 import { collectOptionsFrom, runCollect } from './collect.js';
 import { formatCount } from './output.js';
 import { int, repeatable } from './parsers.js';
-import { DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare, type PrepareFlags } from './prepare.js';
+import { addInsightOptions, DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare, type PrepareFlags } from './prepare.js';
 import { addAwsOptions, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 import { executeSubmit, submitOptionsFrom, type SubmitFlags } from './submit.js';
 import { formatMoney } from '../results/report.js';
@@ -40,7 +40,10 @@ import { formatMoney } from '../results/report.js';
  */
 interface RunFlags
   extends AwsFlags,
-    Pick<PrepareFlags, 'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'minRecords' | 'json' | 'quiet'>,
+    Pick<
+      PrepareFlags,
+      'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'minRecords' | 'json' | 'quiet' | 'schema' | 'schemaVia' | 'redact' | 'phoneRegion' | 'fit'
+    >,
     Pick<SubmitFlags, 'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay' | 'allowModel' | 'keepOrder'> {
   work: string;
   results?: string;
@@ -48,6 +51,8 @@ interface RunFlags
   quotas?: string;
   csvEscapeFormulas: boolean;
   fresh?: boolean;
+  /** `--report <file>`, or false for `--no-report` (default `<work>/report.html`). */
+  report?: string | false;
 }
 
 export function runCommand(): Command {
@@ -83,15 +88,17 @@ export function runCommand(): Command {
     .option('--timeout-hours <n>', 'AWS: job timeout, 24 to 168', int('--timeout-hours', 1))
     .option('--local', 'run on the local service in this process')
     .option('--aws', 'run on Amazon Bedrock')
-    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, partial=job-0002, ...)', repeatable)
+    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, invalid-fields=0.1, partial=job-0002, ...)', repeatable)
     .option('--local-record-delay <ms>', 'local service: milliseconds per record', int('--local-record-delay'))
     .option('--allow-model <id>', 'local service: accept this model id too (repeatable); a model outside its batch catalogue is refused at create, as Bedrock refuses it', repeatable)
     .option('--keep-order', 'local service: write output lines in input order (by default shuffled, as Bedrock keeps no order)')
     .option('--no-csv-escape-formulas', "CSV/TSV results: write cells exactly as they are (by default a cell a spreadsheet would run gets a leading ')")
+    .option('--report <file>', 'the HTML report: one self-contained page of the figures and, for a schema run, its fields (default <work>/report.html)')
+    .option('--no-report', 'write no HTML report')
     .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'only the report');
-  return addAwsOptions(cmd, { primary: 'S3', bedrock: true }).action(async (inputs: string[], flags: RunFlags) => {
+  return addAwsOptions(addInsightOptions(cmd), { primary: 'S3', bedrock: true }).action(async (inputs: string[], flags: RunFlags) => {
     process.exitCode = await runAll(inputs, flags);
   });
 }
@@ -153,11 +160,18 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
       minRecords: flags.minRecords,
       ids: 'deterministic',
       duplicates: flags.duplicates ?? 'run',
+      ...(flags.schema !== undefined ? { schema: flags.schema } : {}),
+      ...(flags.schemaVia !== undefined ? { schemaVia: flags.schemaVia } : {}),
+      ...(flags.redact !== undefined ? { redact: flags.redact } : {}),
+      ...(flags.phoneRegion !== undefined ? { phoneRegion: flags.phoneRegion } : {}),
+      ...(flags.fit !== undefined ? { fit: flags.fit } : {}),
     },
     s3,
   );
   let rejected: number;
   let read: number;
+  let rejectsByCode: Record<string, number>;
+  let prepared: { redacted?: Record<string, number> | undefined; truncated?: number | undefined };
   if (here.state === 'prepared') {
     const file = here.prepared!.file;
     const now = await prepareRecipe(prepareOptions);
@@ -173,6 +187,8 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     if (inputs.includes('-')) say('run: input - (stdin) cannot be compared with what was prepared: the prepared run is kept as it is\n');
     read = file.read ?? 0;
     rejected = file.rejected ?? 0;
+    rejectsByCode = file.rejectsByCode ?? {};
+    prepared = { redacted: file.redacted, truncated: file.truncated };
     say(`run: ${batch} is already prepared (${formatCount(file.written ?? 0)} records, quotas ${file.quotas?.name ?? '?'}): going on from there\n`);
   } else {
     // a prepare that was interrupted is replaced (its own files only)
@@ -183,6 +199,8 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     }
     read = summary.read;
     rejected = summary.rejected;
+    rejectsByCode = summary.rejectsByCode;
+    prepared = { redacted: summary.redacted, truncated: summary.truncated };
   }
 
   // 2. submit and watch (resumes from the ledger): the prepared run's model, watched to the end
@@ -208,7 +226,14 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
 
   // 3. collect
   const collect = await collectOptionsFrom(output, { prepared: batch, results, maxAttempts: 3, csvEscapeFormulas: flags.csvEscapeFormulas }, s3);
-  const c = await runCollect(collect, false);
+  const reportAt = flags.report === false ? undefined : (flags.report ?? join(work, 'report.html'));
+  const c = await runCollect(
+    {
+      ...collect,
+      ...(reportAt !== undefined ? { report: reportAt, reportExtra: { prepare: { read, written: result.records.total, rejected, rejectsByCode, ...prepared } } } : {}),
+    },
+    false,
+  );
   const s = c.collect;
   const cost = c.cost.total.cost;
   const report = {
@@ -217,11 +242,16 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     rejected,
     succeeded: s.succeeded,
     failed: s.failed,
+    invalid: s.invalid,
     missing: s.missing,
+    ...(s.fields ? { fields: s.fields } : {}),
+    ...(s.redacted ? { redacted: s.redacted } : {}),
+    truncated: s.truncated,
     inputTokens: s.inputTokens,
     outputTokens: s.outputTokens,
     cost: cost ? { total: Math.round(cost.total * 1e6) / 1e6, currency: c.cost.currency, estimate: true, label: c.cost.label } : null,
     results: { uri: c.results.uri, records: c.results.records },
+    report: c.report?.uri ?? null,
     retry: c.plan?.retry.uri ? { uri: c.plan.retry.uri, records: c.plan.retry.records } : null,
     deadLetter: c.plan ? { uri: c.plan.deadLetter.uri, records: c.plan.deadLetter.records } : null,
     quotas,
@@ -237,6 +267,8 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
       `  service: ${result.target}; quota profile ${quotas}`,
       `  results: ${c.results.uri}`,
     ];
+    if (c.report) lines.push(`  report:  ${c.report.uri}`);
+    if (s.invalid) lines.push(`  invalid: ${formatCount(s.invalid)} answers did not follow the schema (counted as failed; retried like errors)`);
     if (report.retry) lines.push(`  retry:   ${report.retry.records} records in ${report.retry.uri} (bedrock-batch submit ${report.retry.uri} --output ${join(work, 'out-retry')})`);
     if (rejected) lines.push(`  rejects: ${join(batch, 'rejects.jsonl')}`);
     process.stderr.write(lines.join('\n') + '\n');

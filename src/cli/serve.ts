@@ -59,7 +59,7 @@ export function serveCommand(): Command {
     .option('--model-endpoint <url>', 'answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
-    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', repeatable)
+    .option('--fault <name=value>', 'inject a fault (record-errors=0.1, invalid-fields=0.1, throttle=0.2, server-errors=0.1, fail=job-0002, partial=..., expire=..., fail-validation=..., slow-validation=MS, seed=N)', repeatable)
     .option('--profile <name>', 'without --root: the AWS profile to read and write S3 with (default: AWS_PROFILE)')
     .option('--s3-endpoint-url <url>', "without --root: the S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's)")
     .option('-q, --quiet', 'no log of job transitions on stderr')

@@ -146,7 +146,7 @@ export function submitCommand(): Command {
     .option('--model-endpoint <url>', 'local service: answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'local service: the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'local service: allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
-    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, throttle=0.2, fail=job-0002, partial=..., expire=..., slow-validation=MS, seed=N)', repeatable)
+    .option('--fault <name=value>', 'local service: inject a fault (record-errors=0.1, invalid-fields=0.1, throttle=0.2, fail=job-0002, partial=..., expire=..., slow-validation=MS, seed=N)', repeatable)
     .option('--allow-model <id>', 'local service: accept this model id too (repeatable); a model outside its batch catalogue is refused at create, as Bedrock refuses it', repeatable)
     .option('--keep-order', 'local service: write output lines in input order (by default they come out shuffled, as Bedrock keeps no order)')
     .option('--local-delay <ms>', 'local service: milliseconds per lifecycle step', int('--local-delay'))

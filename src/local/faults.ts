@@ -14,6 +14,13 @@ export type JobSelector = number | string;
 export interface LocalFaults {
   /** Fraction of records answered with an error line instead of `modelOutput` (by record). */
   recordErrors?: number;
+  /**
+   * Fraction of schema records (records whose request asks for a JSON Schema answer) answered with
+   * fields that do not validate: a required property left out or an enum value outside its enum,
+   * half each (by record). Chosen per job name and record, as `recordErrors` is, so a retry job draws
+   * again and a retried record can succeed.
+   */
+  invalidFields?: number;
   /** Fraction of control-plane requests answered 429 ThrottlingException. */
   throttle?: number;
   /** Fraction of control-plane requests answered 500 InternalServerException. */
@@ -48,7 +55,7 @@ export function seededRandom(seed: number): Random {
   return mulberry32(seed >>> 0 || 1);
 }
 
-const RATE_KEYS = ['recordErrors', 'throttle', 'serverErrors'] as const;
+const RATE_KEYS = ['recordErrors', 'invalidFields', 'throttle', 'serverErrors'] as const;
 const JOB_KEYS = ['fail', 'partial', 'expire', 'failValidation'] as const;
 
 /** Check fault options once, before the service starts (a bad option names itself). */
@@ -74,6 +81,7 @@ export function normalizeFaults(faults: LocalFaults = {}): Required<Pick<LocalFa
 
 const FAULT_NAMES: Record<string, keyof LocalFaults> = {
   'record-errors': 'recordErrors',
+  'invalid-fields': 'invalidFields',
   throttle: 'throttle',
   'server-errors': 'serverErrors',
   fail: 'fail',
@@ -85,7 +93,7 @@ const FAULT_NAMES: Record<string, keyof LocalFaults> = {
 };
 
 /**
- * Parse CLI fault specs (`record-errors=0.05`, `fail=job-0002`, `throttle=0.3`,
+ * Parse CLI fault specs (`record-errors=0.05`, `invalid-fields=0.1`, `fail=job-0002`, `throttle=0.3`,
  * `slow-validation=2000`, `seed=7`) into fault options.
  */
 export function parseFaults(specs: readonly string[]): LocalFaults {

@@ -5,6 +5,9 @@
  * - `extractiveSummariser()` (the default): deterministic and instant. It picks, from the call
  *   transcript in the prompt, the sentences that state the reason for the call, its resolution and
  *   the next steps, and labels its answer as a local stand-in. Same input, same output, always.
+ *   A schema request (`request.structured`, which the families read from the request) gets fields
+ *   valid for the schema instead (structured.ts): a forced tool's input for the tool way, the JSON
+ *   text for the native and prompt ways. English and Spanish calls alike.
  * - `openAiChatModel({ url })`: any OpenAI-compatible chat-completions endpoint (a local llama.cpp,
  *   vLLM or Ollama server, or a hosted one), for realistic text without Bedrock. Its API key goes
  *   to that endpoint only: redirects to another origin are not followed, plain http to a host that
@@ -16,6 +19,7 @@
 import { BatchError } from '../errors.js';
 import { normalizeModelId } from '../models/ids.js';
 import { requestText, type ModelAnswer, type ModelRequest } from './responses.js';
+import { fieldsFor, toolAnswer, withoutInstruction } from './structured.js';
 import { countTokens, cutToTokens } from './tokens.js';
 
 export interface ModelContext {
@@ -51,7 +55,7 @@ export interface ExtractiveOptions {
   label?: boolean;
 }
 
-interface Sentence {
+export interface Sentence {
   text: string;
   speaker: 'customer' | 'agent' | 'other';
   /** Position in the transcript, 0..1. */
@@ -59,17 +63,17 @@ interface Sentence {
 }
 
 const REASON =
-  /\b(?:calling (?:about|because|regarding|to)|the reason|issue|problem|trouble|complain\w*|(?:haven't|hasn't|didn't|never) (?:received|arrived|got|come|shown|worked|been)|wrong|broken|damaged|missing|overcharged|charged|charge|bill(?:ing|ed)?|refund|cancel\w*|i need|i want|i'd like|i would like|question about|not working|doesn't work|won't|can't|cannot|error|late|delay\w*|lost)\b/gi;
+  /\b(?:calling (?:about|because|regarding|to)|the reason|issue|problem|trouble|complain\w*|(?:haven't|hasn't|didn't|never) (?:received|arrived|got|come|shown|worked|been)|wrong|broken|damaged|missing|overcharged|charged|charge|bill(?:ing|ed)?|refund|cancel\w*|i need|i want|i'd like|i would like|question about|not working|doesn't work|won't|can't|cannot|error|late|delay\w*|lost|llamo (?:por|porque|para)|el motivo|problema|queja|factura\w*|cobro\w*|reembolso|cancelar|necesito|quiero|quisiera|no funciona|no (?:me )?ha llegado|equivocad\w+|roto|rota|da(?:ñ|n)ad[oa])\b/gi;
 /** What the agent did: counted twice. */
 const RESOLUTION_DONE =
-  /\b(?:i|we)(?:'ve| have| just| went ahead and| already)? (?:processed|issued|refunded|credited|applied|updated|reset|cancell?ed|arranged|scheduled|sent|fixed|resolved|reshipped|replaced|submitted|escalated|added|removed|changed|waived|corrected|initiated|generated|created|placed|expedited|upgraded|reversed)\b/gi;
+  /\b(?:i|we)(?:'ve| have| just| went ahead and| already)? (?:processed|issued|refunded|credited|applied|updated|reset|cancell?ed|arranged|scheduled|sent|fixed|resolved|reshipped|replaced|submitted|escalated|added|removed|changed|waived|corrected|initiated|generated|created|placed|expedited|upgraded|reversed)\b|\b(?:he|hemos|ya) (?:procesado|emitido|reembolsado|acreditado|aplicado|actualizado|restablecido|cancelado|programado|enviado|solucionado|resuelto|reemplazado|corregido|escalado|cambiado)\b/gi;
 const RESOLUTION =
-  /\b(?:refund(?:ed)?|credit(?:ed)?|replacement|resolved|fixed|processed|issued|waiv\w+|re-?ship\w*|escalat\w+|taken care of|all set|sorted|return label|discount)\b/gi;
+  /\b(?:refund(?:ed)?|credit(?:ed)?|replacement|resolved|fixed|processed|issued|waiv\w+|re-?ship\w*|escalat\w+|taken care of|all set|sorted|return label|discount|reembols\w*|solucionad[oa]|resuelt[oa]|procesad[oa]|arreglad[oa]|descuento)\b/gi;
 /** Courtesy that states nothing: never a summary sentence if anything else will do. */
 const COURTESY =
-  /\b(?:don't hesitate|feel free|any other questions|anything else|thank you|thanks for|have a (?:great|good|nice|wonderful)|grateful|appreciate|loyalty|my pleasure|glad (?:i|to)|you're welcome|how can i (?:help|assist)|is there anything)\b/i;
+  /\b(?:don't hesitate|feel free|any other questions|anything else|thank you|thanks for|have a (?:great|good|nice|wonderful)|grateful|appreciate|loyalty|my pleasure|glad (?:i|to)|you're welcome|how can i (?:help|assist)|is there anything|gracias por|que tenga un buen|algo m(?:á|a)s|en qu(?:é|e) (?:puedo|le puedo) ayudar)\b/i;
 const NEXT =
-  /\b(?:will|you'll|we'll|i'll|within (?:\d+|a|an|one|two|three|five|seven|the next)|\d+(?:-\d+)? (?:business |working )?(?:days|hours|weeks)|follow(?:-| )?up|call (?:you )?back|email|expect|should (?:receive|arrive|see|get)|tracking|next step\w*|reach out|monitor|keep an eye|confirmation)\b/gi;
+  /\b(?:will|you'll|we'll|i'll|within (?:\d+|a|an|one|two|three|five|seven|the next)|\d+(?:-\d+)? (?:business |working )?(?:days|hours|weeks)|follow(?:-| )?up|call (?:you )?back|email|expect|should (?:receive|arrive|see|get)|tracking|next step\w*|reach out|monitor|keep an eye|confirmation|recibir\w*|llamaremos|le llamar\w*|seguimiento|en (?:\d+|unos|los pr(?:ó|o)ximos) d(?:í|i)as|le enviaremos|nos pondremos en contacto)\b/gi;
 
 function score(sentence: Sentence, pattern: RegExp): number {
   let hits = sentence.text.match(pattern)?.length ?? 0;
@@ -99,10 +103,19 @@ export function sentencesOf(transcript: string): Sentence[] {
   return out.map((s, i) => ({ ...s, at: out.length > 1 ? i / (out.length - 1) : 0 }));
 }
 
-/** The extractive summary of a transcript: reason, resolution, next steps (each one sentence). */
-export function extractiveSummary(transcript: string): string {
+/** The sentences of a transcript and the ones that state its reason, resolution and next steps. */
+export interface SummaryParts {
+  sentences: Sentence[];
+  /** Undefined only when the transcript has no sentence. */
+  reason?: Sentence;
+  resolution?: Sentence;
+  next?: Sentence;
+}
+
+/** Pick the reason, resolution and next-steps sentences of a transcript (each at most once). */
+export function summaryParts(transcript: string): SummaryParts {
   const sentences = sentencesOf(transcript);
-  if (sentences.length === 0) return transcript.trim().slice(0, 400);
+  if (sentences.length === 0) return { sentences };
   const used = new Set<Sentence>();
   const pick = (pattern: RegExp, bias: (s: Sentence) => number): Sentence | undefined => {
     let best: Sentence | undefined;
@@ -125,6 +138,21 @@ export function extractiveSummary(transcript: string): string {
   used.add(reason);
   const resolution = pick(RESOLUTION, (s) => (s.speaker === 'agent' ? 1.5 : 0) + s.at);
   const next = pick(NEXT, (s) => (s.speaker === 'agent' ? 1 : 0) + s.at * 1.5 - (resolution && s.at < resolution.at ? 1 : 0));
+  const parts: SummaryParts = { sentences, reason };
+  if (resolution) parts.resolution = resolution;
+  if (next) parts.next = next;
+  return parts;
+}
+
+/** How strongly a sentence states next steps (0: not at all), for lists of them. */
+export function nextStepScore(sentence: Sentence): number {
+  return score(sentence, NEXT);
+}
+
+/** The extractive summary of a transcript: reason, resolution, next steps (each one sentence). */
+export function extractiveSummary(transcript: string): string {
+  const { reason, resolution, next } = summaryParts(transcript);
+  if (!reason) return transcript.trim().slice(0, 400);
   return [
     `Reason: ${reason.text}`,
     `Resolution: ${resolution ? resolution.text : 'not stated in the call.'}`,
@@ -157,6 +185,14 @@ export function extractiveSummariser(options: ExtractiveOptions = {}): LocalMode
     name: 'extractive summariser (deterministic local stand-in)',
     answer(request) {
       const user = [...request.turns].reverse().find((t) => t.role === 'user')?.text ?? '';
+      const ask = request.structured;
+      if (ask) {
+        // A schema request: fields valid for the schema, read from the call (structured.ts).
+        const transcript = transcriptOf(withoutInstruction(user));
+        const fields = fieldsFor(ask.schema, { transcript, ...summaryParts(transcript), nextScore: nextStepScore });
+        if (ask.via === 'tool') return toolAnswer(ask, fields, request, Math.max(1, countTokens(requestText(request))));
+        return withinBudget(JSON.stringify(fields), request);
+      }
       const summary = extractiveSummary(transcriptOf(user));
       return withinBudget(label ? `${STAND_IN_LABEL} ${summary}` : summary, request);
     },

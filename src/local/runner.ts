@@ -6,7 +6,8 @@
  * `manifest.json.out` with the six counters (§2.3), and say how the job ends. Records whose
  * `modelInput` a real model would refuse (the family's own local check, never prepare's rules) get
  * a 400 error line, as Bedrock answers a malformed body per record; a record error leaves the job
- * Completed (PartiallyCompleted means "not processed in time").
+ * Completed (PartiallyCompleted means "not processed in time"). The `invalidFields` fault spoils the
+ * answers of a share of schema records (structured.ts) after the model gave them, whatever the model.
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -22,6 +23,7 @@ import { lineOrder, type OutputOrder } from './output-order.js';
 import { MAX_LINE_BYTES, type InputFile, type RunPlan } from './plan.js';
 import { familyOfShape, modelOutputFor, requestOf } from './responses.js';
 import { removeOrphanedPartials } from './stores.js';
+import { spoilAnswer } from './structured.js';
 import { Stop, stopReason } from './stop.js';
 
 export interface RunContext {
@@ -170,7 +172,11 @@ async function answer(job: StoredJob, plan: RunPlan, rec: Record<string, unknown
   const started = performance.now();
   try {
     const request = requestOf(family, modelInput);
-    const answer = await c.model.answer(request, { modelId: job.modelId, recordId: String(recordId), signal });
+    let answer = await c.model.answer(request, { modelId: job.modelId, recordId: String(recordId), signal });
+    const ask = faults.invalidFields ? request.structured : undefined;
+    if (ask && unitHash(faults.seed, `invalid-fields\n${job.jobName}\n${String(recordId)}`) < faults.invalidFields!) {
+      answer = spoilAnswer(answer, ask.schema, unitHash(faults.seed, `invalid-kind\n${String(recordId)}`) < 0.5 ? 'missing' : 'enum');
+    }
     job.inputTokenCount += answer.inputTokens;
     job.outputTokenCount += answer.outputTokens;
     const output = modelOutputFor(family, job.modelId, answer, { recordId: String(recordId), latencyMs: performance.now() - started });
