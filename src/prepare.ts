@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Step } from './core/step.js';
 import { BatchError } from './errors.js';
 import { familyFor } from './models/index.js';
-import type { FamilyName, InvocationType, ModelOptions } from './models/family.js';
+import type { FamilyName, InvocationType, ModelOptions, StructuredVia } from './models/family.js';
 import { prepareItems, type EngineStats } from './parallel/engine.js';
 import type { StagesSpec } from './parallel/stages.js';
 import type { ReadInputsOptions } from './read/index.js';
@@ -101,6 +101,12 @@ export interface PrepareSummary {
    * written: the basis of a cost estimate before submitting. */
   inputTokens: number;
   maxOutputTokens: number;
+  /** PII replaced in the records written, per type (`{}` when redaction was off or found none). */
+  redacted: Record<string, number>;
+  /** Records written whose transcript lost turns to fit the model's context (`--fit truncate`). */
+  truncated: number;
+  /** A schema run: how its records ask for the schema's fields (docs/structured.md). */
+  structured?: { name: string; via: StructuredVia };
   shards: { uri: string; records: number; bytes: number }[];
   jobs: { name: string; uri: string; records: number; bytes: number; shards: string[] }[];
   rebalanced: number;
@@ -223,6 +229,9 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     bytesWritten: r.bytes,
     inputTokens: r.inputTokens,
     maxOutputTokens: r.maxOutputTokens,
+    redacted: r.redacted,
+    truncated: r.truncated,
+    ...(options.model.structured ? { structured: { name: options.model.structured.name, via: options.model.structured.via } } : {}),
     shards: r.shards.map((s) => ({ uri: s.uri, records: s.records, bytes: s.bytes })),
     jobs: r.jobs.map((j: JobInfo) => ({ name: j.name, uri: j.uri, records: j.records, bytes: j.bytes, shards: j.shards.map((s) => s.key) })),
     rebalanced: r.rebalanced,
@@ -238,7 +247,12 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     parallel: stats,
   };
-  await writeManifest(store, summary, r.jobs, { createdAt, recipe, ...(rejectsKey ? { rejectsKey } : {}) });
+  await writeManifest(store, summary, r.jobs, {
+    createdAt,
+    recipe,
+    ...(rejectsKey ? { rejectsKey } : {}),
+    ...(options.model.structured ? { structured: options.model.structured } : {}),
+  });
   return summary;
 }
 
@@ -258,13 +272,20 @@ function rejectsLocation(options: PrepareRunOptions): { rejectsStore?: Store; re
   return { rejectsStore: store, rejectsKey: name };
 }
 
-async function writeManifest(store: Store, summary: PrepareSummary, jobs: JobInfo[], extra: { createdAt: string; recipe: Recipe; rejectsKey?: string }): Promise<void> {
+async function writeManifest(
+  store: Store,
+  summary: PrepareSummary,
+  jobs: JobInfo[],
+  extra: { createdAt: string; recipe: Recipe; rejectsKey?: string; structured?: PreparedRunFile['structured'] },
+): Promise<void> {
+  const { structured: _how, ...rest } = summary;
   const file: PreparedRunFile = {
     version: PREPARED_VERSION,
     state: 'prepared',
     createdAt: extra.createdAt,
-    ...summary,
+    ...rest,
     ...(extra.rejectsKey ? { rejectsKey: extra.rejectsKey } : {}),
+    ...(extra.structured ? { structured: extra.structured } : {}),
     recipe: extra.recipe,
     jobs: preparedJobsOf(jobs),
   };

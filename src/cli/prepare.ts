@@ -3,13 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { BatchError } from '../errors.js';
 import { CATALOGUE_DATE, lookupBatchModel } from '../bedrock/batch-models.js';
-import type { FamilyName, InvocationType } from '../models/family.js';
+import type { FamilyName, InvocationType, ModelOptions, StructuredVia } from '../models/family.js';
+import { resolveModel } from '../records/to-records.js';
+import { fitBudget } from '../records/fit.js';
+import { chooseVia, loadSchema } from '../schema/index.js';
 import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../prepare.js';
 import type { InputFormat } from '../read/index.js';
 import type { DuplicateScope, IdMode } from '../records/ids.js';
 import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import type { StoreOptions } from '../stores/index.js';
-import { ADAPTER_NAMES, callStages, type RowKind } from '../../transforms/index.js';
+import { ADAPTER_NAMES, CALL_INSIGHTS_TEMPLATE, callStages, PII_TYPES, type PiiType, type RowKind } from '../../transforms/index.js';
 import { EXIT } from './exit-codes.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
 import { int, num } from './parsers.js';
@@ -51,6 +54,22 @@ export interface PrepareFlags {
   overwrite?: boolean;
   json?: boolean;
   quiet?: boolean;
+  schema?: string;
+  schemaVia?: StructuredVia;
+  /** `--redact` alone: every type; `--redact card,phone`: those. */
+  redact?: boolean | string;
+  phoneRegion?: string;
+  fit?: 'truncate' | 'reject';
+}
+
+/** The structured-fields, redaction and fit options, shared by `prepare` and `run`. */
+export function addInsightOptions(cmd: Command): Command {
+  return cmd
+    .option('--schema <file>', 'ask every call for fields of a JSON Schema (a file, or the built-in call-insights); results get a column per field')
+    .addOption(new Option('--schema-via <way>', 'how records ask for the fields (default: the strongest the model takes; see docs/structured.md)').choices(['native', 'tool', 'prompt']))
+    .option('--redact [types]', `replace PII before anything is written: all types, or some of ${PII_TYPES.join(',')}`)
+    .option('--phone-region <CC>', 'country whose national phone format --redact reads (ISO 3166 code)', 'US')
+    .addOption(new Option('--fit <mode>', 'a call over the model\'s context: reject it, or keep whole turns from its start and end').choices(['reject', 'truncate']).default('reject'));
 }
 
 export function prepareCommand(): Command {
@@ -95,7 +114,7 @@ export function prepareCommand(): Command {
     .option('--overwrite', 'replace a prepared run already in --out')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr');
-  return addS3Options(cmd)
+  return addS3Options(addInsightOptions(cmd))
     .action(async (inputs: string[], flags: PrepareFlags & S3Flags) => {
       const summary = await runPrepare(await prepareOptionsFrom(inputs, flags, await s3OptionsFrom(flags)), !flags.quiet && !flags.json);
       if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
@@ -125,7 +144,21 @@ export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, 
     flags.passthrough === undefined ? undefined : flags.passthrough === '*' || flags.passthrough === 'none' ? flags.passthrough : flags.passthrough.split(',').map((s) => s.trim()).filter(Boolean);
   const template = flags.template ? await readFile(flags.template, 'utf8').catch((e: Error) => {
     throw new BatchError('E_TEMPLATE', `cannot read the template file ${flags.template}: ${e.message}`);
-  }) : undefined;
+  }) : flags.schema !== undefined ? CALL_INSIGHTS_TEMPLATE : undefined;
+  const model: ModelOptions & { family?: FamilyName; invocationType?: InvocationType } = {
+    modelId: flags.model,
+    ...(flags.family ? { family: flags.family } : {}),
+    ...(flags.invocationType ? { invocationType: flags.invocationType } : {}),
+    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
+    ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+  };
+  if (flags.schema !== undefined) {
+    const { name, schema } = loadSchema(flags.schema);
+    const family = resolveModel(model);
+    model.structured = { name, schema, via: chooseVia(family, flags.model, flags.schemaVia) };
+  }
+  const fit = flags.fit === 'truncate' ? { mode: 'truncate' as const, budgetTokens: fitBudget(resolveModel(model), { ...model, ...(flags.system ? { system: flags.system } : {}) }) } : undefined;
   return {
     inputs,
     out: flags.out,
@@ -139,17 +172,11 @@ export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, 
         ...(passthrough !== undefined ? { passthrough } : {}),
         maxCallBytes: quotas.maxRecordBytes,
       },
-      prompt: { ...(template !== undefined ? { template } : {}), ...(flags.system ? { system: flags.system } : {}) },
+      ...(flags.redact !== undefined && flags.redact !== false ? { redact: redactOptions(flags.redact, flags.phoneRegion) } : {}),
+      prompt: { ...(template !== undefined ? { template } : {}), ...(flags.system ? { system: flags.system } : {}), ...(fit ? { fit } : {}) },
     }),
     ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
-    model: {
-      modelId: flags.model,
-      ...(flags.family ? { family: flags.family } : {}),
-      ...(flags.invocationType ? { invocationType: flags.invocationType } : {}),
-      ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
-      ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
-      ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
-    },
+    model,
     quotas,
     ids: { mode: flags.ids, ...(flags.idNamespace ? { namespace: flags.idNamespace } : {}), duplicates: flags.duplicates },
     read: {
@@ -160,6 +187,12 @@ export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, 
     overwrite: flags.overwrite === true,
     ...(flags.rejects ? { rejects: flags.rejects } : {}),
   };
+}
+
+/** `--redact [types]` and `--phone-region` as the redaction stage's options (checked by the stage). */
+function redactOptions(types: true | string, phoneRegion: string | undefined): { types?: PiiType[]; phoneRegion?: string } {
+  const list = types === true ? undefined : types.split(',').map((t) => t.trim()).filter(Boolean);
+  return { ...(list !== undefined ? { types: list as PiiType[] } : {}), ...(phoneRegion !== undefined ? { phoneRegion } : {}) };
 }
 
 /** prepareRun with the command's progress line (when `progress`) and Ctrl-C handling. */
@@ -195,9 +228,19 @@ export function jsonSummary(s: PrepareSummary): Record<string, unknown> {
     ...(s.problem ? { problem: s.problem } : {}),
     bytesRead: s.bytesRead,
     bytesWritten: s.bytesWritten,
+    redacted: s.redacted,
+    truncated: s.truncated,
+    ...(s.structured ? { structured: s.structured } : {}),
     seconds: Number(s.seconds.toFixed(3)),
   };
 }
+
+/** How a schema run's records ask for their fields, in words (docs/structured.md). */
+const VIA_WORDS: Record<StructuredVia, string> = {
+  native: 'as Bedrock structured output (the service enforces the schema)',
+  tool: 'through a forced tool (its input follows the schema)',
+  prompt: 'by a JSON-only instruction with the schema (collect validates every answer)',
+};
 
 export function humanSummary(s: PrepareSummary): string {
   const lines = [
@@ -206,6 +249,10 @@ export function humanSummary(s: PrepareSummary): string {
     `  rejected: ${formatCount(s.rejected)}${s.rejected ? ` (${Object.entries(s.rejectsByCode).map(([c, n]) => `${c} ${n}`).join(', ')}) -> ${s.rejects}` : ''}`,
     `  model:    ${s.model.modelId} (${s.model.family}, ${s.model.invocationType}); quotas: ${s.quotas.name}`,
   ];
+  if (s.structured) lines.push(`  fields:   schema ${s.structured.name}, asked ${VIA_WORDS[s.structured.via]}`);
+  const redacted = Object.entries(s.redacted);
+  if (redacted.length > 0) lines.push(`  redacted: ${redacted.map(([t, n]) => `${t} ${formatCount(n)}`).join(', ')} (replaced before writing; originals kept nowhere)`);
+  if (s.truncated) lines.push(`  truncated: ${formatCount(s.truncated)} long call${s.truncated === 1 ? '' : 's'} cut to fit the context (whole turns kept from start and end; \`truncated\` in lineage and results)`);
   if (s.rebalanced) lines.push(`  moved ${s.rebalanced} records into the last job to reach the minimum of ${s.quotas.minRecordsPerJob}`);
   if (lookupBatchModel(s.model.modelId).kind === 'unknown') {
     // a warning, not a refusal: the catalogue is dated, and a newer model may run batch

@@ -483,6 +483,22 @@ function keyAt(r: PieceResult, lineage: Buffer, k: number, at: number): string {
   return String((JSON.parse(lineage.toString('utf8', start, end < 0 ? undefined : end)) as { key: unknown }).key);
 }
 
+/** What records `from` to `to` of a piece's batch carry besides their bytes: PII replaced per type, calls truncated. */
+function notesOf(b: PieceResult['batch'], from: number, to: number): Pick<RecordBatch, 'redacted' | 'truncated'> {
+  const out: Pick<RecordBatch, 'redacted' | 'truncated'> = {};
+  if (b.redacted) {
+    const counts: Record<string, number> = {};
+    for (let i = from; i < to; i++) for (const [type, n] of Object.entries(b.redacted[i] ?? {})) counts[type] = (counts[type] ?? 0) + n;
+    out.redacted = counts;
+  }
+  if (b.truncated) {
+    let n = 0;
+    for (let i = from; i < to; i++) if (b.truncated[i]! > 0) n++;
+    out.truncated = n;
+  }
+  return out;
+}
+
 /** The piece's batch as RecordBatches for the sink, without the records in `removed`. */
 function batches(r: PieceResult, data: Buffer, lineage: Buffer, removed: number[]): RecordBatch[] {
   const b = r.batch;
@@ -493,7 +509,7 @@ function batches(r: PieceResult, data: Buffer, lineage: Buffer, removed: number[
     return s;
   };
   if (removed.length === 0) {
-    return [{ kind: 'batch', count: b.count, data, sizes: b.sizes, lineage, inputTokens: sum(b.inputTokens, 0, b.count), maxOutputTokens: sum(b.outputTokens, 0, b.count) }];
+    return [{ kind: 'batch', count: b.count, data, sizes: b.sizes, lineage, inputTokens: sum(b.inputTokens, 0, b.count), maxOutputTokens: sum(b.outputTokens, 0, b.count), ...notesOf(b, 0, b.count) }];
   }
   const gone = new Set(removed);
   const out: RecordBatch[] = [];
@@ -512,6 +528,7 @@ function batches(r: PieceResult, data: Buffer, lineage: Buffer, removed: number[
       lineage: lineage.subarray(runLineage, lineageOff),
       inputTokens: sum(b.inputTokens, runStart, end),
       maxOutputTokens: sum(b.outputTokens, runStart, end),
+      ...notesOf(b, runStart, end),
     });
     runStart = -1;
   };

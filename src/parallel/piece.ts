@@ -73,10 +73,20 @@ interface Collected {
   consumed: number;
   read: number;
   fused: number;
+  /** Per record (index in `sizes`), set only once some record carries it (see PieceBatch). */
+  redacted: (Record<string, number> | null)[] | undefined;
+  truncated: number[] | undefined;
 }
 
 function fresh(): Collected {
-  return { sizes: [], inTok: [], outTok: [], rejects: [], fps: [], ids: [], lines: [], keys: [], outcome: [], consumed: 0, read: 0, fused: 0 };
+  return { sizes: [], inTok: [], outTok: [], rejects: [], fps: [], ids: [], lines: [], keys: [], outcome: [], consumed: 0, read: 0, fused: 0, redacted: undefined, truncated: undefined };
+}
+
+/** `list` (created when absent) filled with `empty` up to `length` slots. */
+function padded<T>(list: T[] | undefined, length: number, empty: T): T[] {
+  const out = list ?? [];
+  while (out.length < length) out.push(empty);
+  return out;
 }
 
 /** The stages of one file's pinned options, and the fused encoder when its rows can take it. */
@@ -193,6 +203,8 @@ export class PieceHandler {
     return (item) => {
       if (item.kind === 'record') {
         const rec = item as PreparedRecord;
+        if (rec.redacted !== undefined) (c.redacted = padded(c.redacted, c.sizes.length, null)).push(rec.redacted);
+        if (rec.truncated !== undefined) (c.truncated = padded(c.truncated, c.sizes.length, 0)).push(rec.truncated);
         c.outcome[c.consumed++] = c.sizes.length;
         c.sizes.push(this.data.append(rec.json!));
         c.inTok.push(rec.inputTokens ?? 0);
@@ -255,6 +267,8 @@ export class PieceHandler {
         lineage: this.lineage.take(),
         inputTokens: Int32Array.from(c.inTok),
         outputTokens: Int32Array.from(c.outTok),
+        ...(c.redacted ? { redacted: padded(c.redacted, c.sizes.length, null) } : {}),
+        ...(c.truncated ? { truncated: Int32Array.from(padded(c.truncated, c.sizes.length, 0)) } : {}),
       },
       rejects: c.rejects,
       events: {

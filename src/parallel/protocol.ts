@@ -55,6 +55,10 @@ export interface PieceBatch {
   /** Per record: estimated input tokens and the output-token budget. */
   inputTokens: Int32Array;
   outputTokens: Int32Array;
+  /** Per record, only when some record of the piece has one: PII replaced per type (null: none). */
+  redacted?: (Record<string, number> | null)[];
+  /** Per record, only when some record of the piece was truncated to fit: turns omitted (0: none). */
+  truncated?: Int32Array;
 }
 
 /** One event per record that passed the id stage, in order: its key fingerprint and what became of it. */

@@ -76,6 +76,10 @@ export interface RolloverResult {
   /** Estimated input tokens and output-token budgets, summed over the records written. */
   inputTokens: number;
   maxOutputTokens: number;
+  /** PII replaced in the records written, per type (records that carry `redacted`); `{}` when none. */
+  redacted: Record<string, number>;
+  /** Records written whose transcript was truncated to fit the context. */
+  truncated: number;
   shards: ShardInfo[];
   jobs: JobInfo[];
   /** Records moved into the tail job to reach the minimum, if any were. */
@@ -102,6 +106,9 @@ export interface RecordBatch {
   /** Sums over the batch's records of their estimated input tokens and output-token budgets. */
   inputTokens: number;
   maxOutputTokens: number;
+  /** Sums over the batch's records: PII replaced per type, and records truncated to fit (when any). */
+  redacted?: Record<string, number>;
+  truncated?: number;
   /**
    * When set, `data` and `lineage` live in memory the producer reuses: the sink calls this once it
    * no longer needs them (every write of them done, or copies made for a store that keeps written
@@ -134,6 +141,8 @@ export class Rollover extends Writable {
   private rejected = 0;
   private inputTokens = 0;
   private maxOutputTokens = 0;
+  private readonly redacted: Record<string, number> = {};
+  private truncated = 0;
   private readonly rejectsByCode: Record<string, number> = {};
   private rejects?: Writable;
   private rejectBuffer: string[] = [];
@@ -239,6 +248,8 @@ export class Rollover extends Writable {
     j.bytes += size!;
     this.inputTokens += rec.inputTokens ?? 0;
     this.maxOutputTokens += rec.maxOutputTokens ?? 0;
+    if (rec.redacted !== undefined) this.addRedacted(rec.redacted);
+    if (rec.truncated !== undefined && rec.truncated > 0) this.truncated++;
     this.written++;
     this.bytes += size!;
     if (shard.bufferBytes >= this.options.chunkBytes) {
@@ -246,6 +257,10 @@ export class Rollover extends Writable {
       return waits && drained ? Promise.all([waits, drained]) : (drained ?? waits);
     }
     return waits;
+  }
+
+  private addRedacted(counts: Record<string, number>): void {
+    for (const [type, n] of Object.entries(counts)) this.redacted[type] = (this.redacted[type] ?? 0) + n;
   }
 
   private addBatch(b: RecordBatch): Promise<unknown> | undefined {
@@ -266,6 +281,8 @@ export class Rollover extends Writable {
     };
     this.inputTokens += b.inputTokens;
     this.maxOutputTokens += b.maxOutputTokens;
+    if (b.redacted !== undefined) this.addRedacted(b.redacted);
+    this.truncated += b.truncated ?? 0;
     let i = 0;
     let dataOff = 0;
     let lineageOff = 0;
@@ -419,6 +436,8 @@ export class Rollover extends Writable {
       rejectsUri: this.options.rejectsStore.resolve(this.options.rejectsKey),
       inputTokens: this.inputTokens,
       maxOutputTokens: this.maxOutputTokens,
+      redacted: { ...this.redacted },
+      truncated: this.truncated,
       shards: this.shards.filter((s) => s.records > 0),
       jobs: this.jobs,
       rebalanced: this.rebalanced,
