@@ -15,7 +15,11 @@ export { abcdCalls, abcdCallsStream, taskmasterCalls, taskmasterCallsStream } fr
 export { whisperCalls, whisperCallsStream } from './adapters/whisper.js';
 
 // prompts: calls to prompt text
-export { CALL_SUMMARY_TEMPLATE, promptCalls, promptCallsStream, renderTranscript, type PromptOptions } from './prompts/call-summary.js';
+export { CALL_SUMMARY_TEMPLATE, fitTranscript, promptCalls, promptCallsStream, renderTranscript, type FitOptions, type PromptOptions } from './prompts/call-summary.js';
+export { CALL_INSIGHTS_TEMPLATE } from './prompts/call-insights.js';
+
+// redaction: PII out of calls before any prompt is built
+export { PII_TYPES, checkRedactOptions, createRedactor, formatRedactionTable, measureRedaction, parseLabelled, redactCalls, redactCallsStream, type PiiType, type RedactOptions } from './redact/index.js';
 
 // both, as prepareRun's stages on every worker thread
 import type { StagesSpec } from '../src/parallel/stages.js';

@@ -12,15 +12,23 @@ import { isObject } from '../src/core/values.js';
 import { keyString, normaliseAdapterOptions, pickPassthrough, textString } from './adapters/common.js';
 import { detectRowColumns, utteranceRows } from './adapters/rows.js';
 import { promptCalls, promptTemplate, type PromptOptions } from './prompts/call-summary.js';
+import { redactCalls, type RedactOptions } from './redact/index.js';
+import { fuse } from '../src/core/step.js';
 
 export interface CallStageOptions {
   adapt?: AdaptOptions;
+  /** Replace PII in every call before its prompt is built (transforms/redact, docs/redaction.md). */
+  redact?: RedactOptions;
   prompt?: PromptOptions;
 }
 
-/** The adapter and prompt steps for these options. */
+/** The adapter (then the redaction, when asked for) and prompt steps for these options. */
 export function createStages(options: CallStageOptions = {}): { adapt: Step<PrepareItem, PrepareItem>; prompt: Step<PrepareItem, PrepareItem> } {
-  return { adapt: adaptCalls(options.adapt ?? {}), prompt: promptCalls(options.prompt ?? {}) };
+  const adapt = adaptCalls(options.adapt ?? {});
+  return {
+    adapt: options.redact !== undefined ? fuse<PrepareItem, PrepareItem>(adapt, redactCalls(options.redact)) : adapt,
+    prompt: promptCalls(options.prompt ?? {}),
+  };
 }
 
 /**
@@ -47,9 +55,12 @@ export function groupKeyOf(item: SourceItem, column: string): string | undefined
 /**
  * What the row adapter and the call-summary prompt do with each row of a file pinned to these
  * options, when it is that simple (see RowRecipe): one call per row, no speaker or role column
- * (the transcript is the text column as it is). Undefined otherwise: prepare then runs the stages.
+ * (the transcript is the text column as it is), no redaction and no truncation to fit (those
+ * rewrite the text, which the fused path copies byte for byte). Undefined otherwise: prepare then
+ * runs the stages.
  */
 export function rowRecipe(pinned: CallStageOptions): RowRecipe | undefined {
+  if (pinned.redact !== undefined || pinned.prompt?.fit?.mode === 'truncate') return undefined;
   const adapt = pinned.adapt ?? {};
   const columns = adapt.columns;
   if (adapt.format !== 'rows' || columns === undefined) return undefined;

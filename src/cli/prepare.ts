@@ -12,7 +12,7 @@ import type { InputFormat } from '../read/index.js';
 import type { DuplicateScope, IdMode } from '../records/ids.js';
 import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import type { StoreOptions } from '../stores/index.js';
-import { ADAPTER_NAMES, CALL_INSIGHTS_TEMPLATE, callStages, PII_TYPES, type PiiType, type RowKind } from '../../transforms/index.js';
+import { ADAPTER_NAMES, CALL_INSIGHTS_TEMPLATE, callStages, checkRedactOptions, PII_TYPES, type PiiType, type RedactOptions, type RowKind } from '../../transforms/index.js';
 import { EXIT } from './exit-codes.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
 import { int, num } from './parsers.js';
@@ -189,10 +189,12 @@ export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, 
   };
 }
 
-/** `--redact [types]` and `--phone-region` as the redaction stage's options (checked by the stage). */
-function redactOptions(types: true | string, phoneRegion: string | undefined): { types?: PiiType[]; phoneRegion?: string } {
+/** `--redact [types]` and `--phone-region` as the redaction stage's options, checked here (before any reading). */
+function redactOptions(types: true | string, phoneRegion: string | undefined): RedactOptions {
   const list = types === true ? undefined : types.split(',').map((t) => t.trim()).filter(Boolean);
-  return { ...(list !== undefined ? { types: list as PiiType[] } : {}), ...(phoneRegion !== undefined ? { phoneRegion } : {}) };
+  const options: RedactOptions = { ...(list !== undefined ? { types: list as PiiType[] } : {}), ...(phoneRegion !== undefined ? { phoneRegion } : {}) };
+  checkRedactOptions(options);
+  return options;
 }
 
 /** prepareRun with the command's progress line (when `progress`) and Ctrl-C handling. */

@@ -1,0 +1,106 @@
+/**
+ * PII redaction: a stage between the adapter and the prompt that replaces payment card numbers,
+ * US SSNs, email addresses, phone numbers, IBANs and IP addresses with typed placeholders
+ * (`[CARD]`, `[SSN]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[IP]`) before anything leaves the machine,
+ * and counts what it replaced per type. How each type is found is in detectors.ts; what is found
+ * and what is not, and the measured precision and recall, in docs/redaction.md.
+ *
+ * - `createRedactor(options)`: a function from text to redacted text (the building block).
+ * - `redactCalls(options)`: a Step over prepare's items: on every `call` it redacts each turn's text
+ *   and speaker and every passthrough value, in place, and sets `call.redacted` to the counts when
+ *   it replaced anything. The call's `key` is never touched: it is the join key back to the source.
+ *   Other items pass through untouched.
+ *
+ * Nothing keeps the original text: values are replaced where they are, no cache, no log; the
+ * counts hold numbers only. Options are plain data, so the stage can be rebuilt on worker threads.
+ *
+ * Speed: it runs on every turn of multi-GB exports, so a text is first scanned once for what the
+ * detectors need (digits, `@`, `:`, `.`): a turn with no digit and no `@` costs one native regex
+ * test; each detector then runs only when its type is on and the text can hold one (13 digits for
+ * a card, 7 for a phone, and so on), in one pass of its own. bench/redact.ts measures it.
+ */
+import { stepStream, type Step } from '../../src/core/step.js';
+import type { PrepareItem } from '../../src/records/types.js';
+import { createRedactor, type RedactOptions, type Redactor } from './redactor.js';
+
+export { PII_TYPES, PLACEHOLDERS, type PiiType } from './detectors.js';
+export { isCardNumber, luhnOk, plausibleIin, ssnIssuable } from './detectors.js';
+export { IBAN_LENGTHS, ibanChecksumOk, isIban } from './iban.js';
+export { checkRedactOptions, createRedactor, type RedactOptions, type Redactor, type ResolvedRedactOptions } from './redactor.js';
+export { formatRedactionTable, measureRedaction, parseLabelled, type LabelledLine, type MeasureOptions, type RedactionMetrics, type Tally } from './metrics.js';
+export type { CountryCode } from 'libphonenumber-js/max';
+
+/**
+ * Redact a passthrough value: strings, numbers long enough to be PII, and what arrays and objects
+ * hold. A value is read after its column name (`order_id: 3348917502`, `ssn: 512483391`), because
+ * the name says what the value is, as a label in a sentence would: an order id stays, a bare SSN
+ * in an `ssn` column goes. The name itself is never changed.
+ */
+function redactValue(value: unknown, name: string, redact: Redactor, counts: Record<string, number>, depth: number): unknown {
+  if (typeof value === 'string') return redactNamed(value, name, redact, counts);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || Math.abs(value) < 1e6) return value;
+    const text = String(value);
+    const out = redactNamed(text, name, redact, counts);
+    return out === text ? value : out;
+  }
+  if (value === null || typeof value !== 'object' || depth > 16) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = redactValue(value[i], name, redact, counts, depth + 1);
+    return value;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) obj[k] = redactValue(obj[k], k, redact, counts, depth + 1);
+  return obj;
+}
+
+/** `order_id`, `orderId` → `order id: ` (a label the detectors read), or '' for a name with no letters. */
+function labelOf(name: string): string {
+  const words = name.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return /\p{L}/u.test(words) ? `${words}: ` : '';
+}
+
+function redactNamed(text: string, name: string, redact: Redactor, counts: Record<string, number>): string {
+  const label = labelOf(name);
+  if (label !== '') {
+    const found: Record<string, number> = {};
+    const out = redact(label + text, found);
+    if (out.startsWith(label)) {
+      for (const [type, n] of Object.entries(found)) counts[type] = (counts[type] ?? 0) + n;
+      return out.slice(label.length);
+    }
+  }
+  return redact(text, counts);
+}
+
+/**
+ * Redaction as a Step over prepare's items: each `call`'s turns (text and speaker) and passthrough
+ * values are redacted in place, and `redacted` is set to the counts per type when anything was
+ * replaced (added to counts a call already carries). The key is never redacted. Other items pass
+ * through untouched.
+ */
+export function redactCalls(options: RedactOptions = {}): Step<PrepareItem, PrepareItem> {
+  const redact = createRedactor(options);
+  return {
+    write(item, emit) {
+      if (item.kind !== 'call') return emit(item);
+      const counts: Record<string, number> = {};
+      for (const turn of item.turns) {
+        turn.text = redact(turn.text, counts);
+        if (turn.speaker !== undefined) turn.speaker = redact(turn.speaker, counts);
+      }
+      if (item.passthrough !== undefined) redactValue(item.passthrough, '', redact, counts, 0);
+      if (Object.keys(counts).length > 0) {
+        const into = item.redacted ?? {};
+        for (const [type, n] of Object.entries(counts)) into[type] = (into[type] ?? 0) + n;
+        item.redacted = into;
+      }
+      emit(item);
+    },
+  };
+}
+
+/** `redactCalls` as an object-mode Transform. */
+export function redactCallsStream(options: RedactOptions = {}) {
+  return stepStream(redactCalls(options));
+}
