@@ -178,7 +178,8 @@ function reportRow(r: CollectResult): ReportRow {
   const row: ReportRow = { key: r.key, status: r.kind, job: r.job };
   if (r.kind === 'success') {
     if (r.fields !== undefined) row.fields = r.fields;
-    if (r.text !== undefined) row.text = r.text;
+    // a schema answer's text is its fields as JSON, already in their columns: the summary is prose only
+    else if (r.text !== undefined) row.text = r.text;
   } else if (r.kind === 'invalid') {
     if (r.text !== undefined) row.text = r.text;
     row.error = r.reason;

@@ -17,6 +17,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../../src/prepare.js';
+import { loadSchema } from '../../src/schema/index.js';
 import { callStages, type CallStageOptions } from '../../transforms/index.js';
 import { randomCsvExport, randomJsonlExport, type RandomExport } from '../support/random-exports.js';
 import { useTempDir } from '../support/temp.js';
@@ -287,6 +288,19 @@ describe('fused prepare = stage-by-stage prepare, byte for byte: options', () =>
 
   it('Converse with a Claude model', async () => {
     await variant('Converse', { model: { modelId: MODEL, invocationType: 'Converse' } });
+  });
+
+  it.each([
+    ['anthropic.claude-haiku-4-5-20251001-v1:0', undefined, 'native'],
+    [MODEL, undefined, 'tool'],
+    [MODEL, undefined, 'prompt'],
+    ['amazon.nova-lite-v1:0', undefined, 'tool'],
+    ['anthropic.claude-sonnet-4-5-20250929-v1:0', 'Converse', 'native'],
+    [MODEL, 'Converse', 'prompt'],
+  ] as const)('a schema run: %s %s asking the %s way', async (modelId, invocationType, via) => {
+    const structured = { ...loadSchema('call-insights'), via };
+    const r = await variant(`schema ${via}`, { model: { modelId, ...(invocationType ? { invocationType } : {}), structured } });
+    expect(r.fused.parallel.fused).toBeGreaterThan(300);
   });
 
   it('maxTokens, temperature and topP', async () => {
