@@ -5,7 +5,10 @@
  * to fit, flagged in lineage and results; and the parallel path counts what the one-thread path counts.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile, mkdtemp, rm, writeFile, lstat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, mkdir, mkdtemp, rm, writeFile, lstat } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { BIN, ROOT } from '../prepare/helpers.js';
 import { CALL_INSIGHTS } from '../../src/schema/index.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// page.$$eval callbacks run in Chromium; the project compiles without the DOM lib
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+}
 
 interface Ran {
   code: number;
@@ -74,8 +85,32 @@ describe('run --schema call-insights (the README quick start\'s third command)',
     for (const row of rows) byCategory[row.reason_category!] = (byCategory[row.reason_category!] ?? 0) + 1;
     for (const [value, n] of Object.entries(byCategory)) expect(report.fields.reason_category.counts[value]).toBe(n);
     const html = await readFile(join(dir, 'insights/report.html'), 'utf8');
-    expect(html).toMatch(/reason_category/);
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=["']https?:/); // self-contained
+
+    // the report as a person sees it: headless Chromium shows the figures --json printed
+    if (!existsSync(CHROMIUM)) throw new Error(`the report test needs Chromium at ${CHROMIUM}: apt-get install -y chromium`);
+    const profile = await mkdtemp(join(tmpdir(), 'insights-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    try {
+      const page = await context.newPage();
+      const requests: string[] = [];
+      page.on('request', (q) => requests.push(q.url()));
+      await page.goto(pathToFileURL(join(dir, 'insights/report.html')).href, { waitUntil: 'load' });
+      const figures = new Map(
+        (await page.$$eval('[data-figure]', (els) => (els as unknown as PageElement[]).map((e) => [e.getAttribute('data-figure')!, e.textContent ?? ''] as const))).map(([k, t]) => [k, Number(t.replace(/[^\d.-]/g, ''))]),
+      );
+      for (const k of ['read', 'written', 'rejected', 'succeeded', 'failed', 'invalid', 'missing', 'inputTokens', 'outputTokens']) expect(figures.get(k), k).toBe(report[k]);
+      for (const [name, tally] of Object.entries(report.fields as Record<string, { counts: Record<string, number> }>)) {
+        for (const [value, n] of Object.entries(tally.counts)) expect(figures.get(`fields.${name}.${value}`), `${name}=${value}`).toBe(n);
+      }
+      expect(figures.get('calls.shown')).toBe(283);
+      expect(requests.every((u) => u.startsWith('file:'))).toBe(true);
+      await mkdir(join(ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(ROOT, 'test-artifacts/insights-report.png'), fullPage: false });
+    } finally {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    }
   });
 });
 
