@@ -114,6 +114,39 @@ describe('run --schema call-insights (the README quick start\'s third command)',
   });
 });
 
+describe('run --schema with answers that do not follow it (--fault invalid-fields)', () => {
+  it('counts them as failed and invalid, plans them for a retry, and the retry run validates again', { timeout: 300_000 }, async () => {
+    const r = await run(['run', join(ROOT, 'fixtures/calls.csv'), '--work', './faulty', '--schema', 'call-insights', '--fault', 'invalid-fields=0.2', '--json'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.invalid).toBeGreaterThan(30);
+    expect(report.invalid).toBeLessThan(90);
+    expect(report).toMatchObject({ read: 283, written: 283, failed: report.invalid, missing: 0 });
+    expect(report.succeeded + report.failed).toBe(283);
+    expect(report.retry.records).toBe(report.invalid);
+    const rows = (await readFile(join(dir, 'faulty/results.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const invalid = rows.filter((x) => x.status === 'invalid');
+    expect(invalid).toHaveLength(report.invalid);
+    for (const x of invalid) {
+      expect(x.errorCode).toBe('E_INVALID_ANSWER');
+      expect(x.errorMessage).toMatch(/^#\S*:? /); // a pointer and a rule, never the answer
+    }
+    expect(rows.filter((x) => x.status === 'success').every((x) => typeof x.fields.resolved === 'boolean')).toBe(true);
+
+    // the retry run: submitted and collected as the human report says, validated against the same schema
+    const retry = report.retry.uri as string;
+    const sub = await run(['submit', retry, '--output', './faulty/out-retry', '--wait', '--json', '--fault', 'invalid-fields=0.2'], dir);
+    expect(sub.code, sub.stderr).toBe(0);
+    const col = await run(['collect', './faulty/out-retry', '--prepared', retry, '--json'], dir);
+    expect(col.code, col.stderr).toBe(0);
+    const again = JSON.parse(col.stdout);
+    expect(again.submitted).toBe(report.invalid);
+    expect(again.structured).toMatchObject({ name: 'call_insights' });
+    expect(again.invalid).toBeLessThan(report.invalid);
+    expect(again.succeeded + again.failed + again.missing).toBe(report.invalid);
+  });
+});
+
 // Synthetic PII (test card numbers, example.com, documentation IP ranges, 555 numbers): never real.
 const PII = {
   card: '4111 1111 1111 1111',
