@@ -62,7 +62,7 @@ async function main() {
       const input = format === 'csv' ? csv : await generateJsonl(csv);
       console.log(`\n${format.toUpperCase()} ${input}`);
       console.log(`${pad('task', 12)} ${'seconds'.padStart(9)} ${'MB/s'.padStart(9)} ${'records/s'.padStart(9)} ${'peakRSS MiB'.padStart(12)}  vs naive`);
-      const tasks = index > 0 ? ['read', 'prepare'] : format === 'csv' ? ['read', 'csv-parse', 'naive', 'prepare-1t', 'prepare'] : ['read', 'naive-jsonl', 'prepare-1t', 'prepare'];
+      const tasks = index > 0 ? ['read', 'prepare'] : format === 'csv' ? ['read', 'csv-parse', 'naive', 'prepare-1t', 'prepare', 'prepare-schema', 'prepare-redact'] : ['read', 'naive-jsonl', 'prepare-1t', 'prepare'];
       const rows: Row[] = [];
       for (const task of tasks) {
         const r = runTask(task, input);

@@ -17,7 +17,9 @@ import { prepareRun } from '../src/prepare.js';
 import { jsonItems } from '../src/read/json.js';
 import { jsonlRows } from '../src/read/jsonl.js';
 import { quotaProfile } from '../src/bedrock/quotas.js';
-import { callStages } from '../transforms/index.js';
+import { CALL_INSIGHTS_TEMPLATE, callStages, type CallStageOptions } from '../transforms/index.js';
+import { loadSchema } from '../src/schema/index.js';
+import type { StructuredRequest } from '../src/models/family.js';
 
 type Task = (input: string, out: string) => Promise<{ records: number }>;
 
@@ -92,6 +94,16 @@ const tasks: Record<string, Task> = {
     tuneHeapForStreaming();
     return runPrepare(input, out, 0);
   },
+  /** prepare with `--redact` (every type): the redaction stage on every call, so no fused path. */
+  async 'prepare-redact'(input, out) {
+    tuneHeapForStreaming();
+    return runPrepare(input, out, undefined, { redact: {} });
+  },
+  /** prepare with `--schema call-insights` (a forced tool in every record; the fused path still runs). */
+  async 'prepare-schema'(input, out) {
+    tuneHeapForStreaming();
+    return runPrepare(input, out, undefined, {}, { ...loadSchema('call-insights'), via: 'tool' });
+  },
   /** The toolkit's JSON Lines reader (src/read/jsonl.ts: the line splitter, JSON.parse per line), items counted. */
   async jsonl(input) {
     return { records: await countItems(input, jsonlRows({ file: input })) };
@@ -152,15 +164,15 @@ async function countItems(input: string, decoder: Transform): Promise<number> {
   return records;
 }
 
-async function runPrepare(input: string, out: string, workers: number | undefined): Promise<{ records: number }> {
+async function runPrepare(input: string, out: string, workers: number | undefined, stages: CallStageOptions = {}, structured?: StructuredRequest): Promise<{ records: number }> {
   {
     const s = await prepareRun({
       inputs: [input],
       out,
       overwrite: true,
-      stages: callStages({}),
+      stages: callStages(structured ? { ...stages, prompt: { template: CALL_INSIGHTS_TEMPLATE } } : stages),
       ...(workers !== undefined ? { workers } : {}),
-      model: { modelId: 'anthropic.claude-3-haiku-20240307-v1:0' },
+      model: { modelId: 'anthropic.claude-3-haiku-20240307-v1:0', ...(structured ? { structured } : {}) },
       quotas: quotaProfile('default'),
     });
     if (s.rejected) console.error(`prepare rejected ${s.rejected}: ${JSON.stringify(s.rejectsByCode)}`);

@@ -12,14 +12,14 @@
  * Structured fields (docs/structured.md): the JSON-only instruction after the prompt, in the user
  * turn; Meta's InvokeModel body on Bedrock documents no `response_format`.
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, normalizeModelId, type LimitRow } from './ids.js';
 import { is, refusals, withPromptSchema, withSettings, type ModelRequest } from './local-double.js';
 import { isObject } from '../core/values.js';
-import { withJsonInstruction, withoutJsonInstruction } from '../schema/instruction.js';
+import { withoutJsonInstruction } from '../schema/instruction.js';
 import { checkOptionsFor, hasText, numberField, strayKeys, textField, UNIT } from './rules.js';
-import { checkStructuredOption, PROMPT_ONLY, unsupportedVia } from './structured.js';
+import { checkStructuredOption, PROMPT_ONLY, promptOnlyText } from './structured.js';
 
 /** max_gen_len is capped at 2048 on Bedrock for the Llama 3 line; Llama 4's cap is [UNCONFIRMED], kept at 2048. */
 const LIMITS: readonly LimitRow[] = [
@@ -77,13 +77,6 @@ const limits = limitTable(LIMITS, FALLBACK);
 const checkSampling = checkOptionsFor(limits);
 const vias = () => PROMPT_ONLY;
 
-/** The user turn's text: the prompt, and the JSON-only instruction after it when asked (the only way here). */
-function userText(prompt: PromptText, options: ModelOptions): string {
-  const s = options.structured;
-  if (s === undefined) return prompt.prompt;
-  if (s.via !== 'prompt') unsupportedVia('llama', s.via);
-  return withJsonInstruction(prompt.prompt, s.schema);
-}
 
 // The local double's own description of the body (see local-double.ts), written apart from validateInput:
 // the prompt is the model's text, template and all; what is inside it is not the body's shape.
@@ -103,7 +96,7 @@ export const llama: ModelFamily = {
 
   buildInput(prompt, options) {
     return {
-      prompt: llamaPrompt(options.modelId, userText(prompt, options), systemOf(prompt, options)),
+      prompt: llamaPrompt(options.modelId, promptOnlyText('llama', prompt, options), systemOf(prompt, options)),
       max_gen_len: options.maxTokens ?? DEFAULT_MAX_TOKENS,
       ...samplingOf(options, 'top_p'),
     };

@@ -12,14 +12,14 @@
  * Structured fields (docs/structured.md): the JSON-only instruction after the prompt, inside the
  * `[INST]` turn; the text-completion body documents no `response_format`.
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
 import { is, refusals, withPromptSchema, withSettings } from './local-double.js';
 import { isObject } from '../core/values.js';
-import { withJsonInstruction, withoutJsonInstruction } from '../schema/instruction.js';
+import { withoutJsonInstruction } from '../schema/instruction.js';
 import { checkOptionsFor, hasText, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
-import { checkStructuredOption, PROMPT_ONLY, unsupportedVia } from './structured.js';
+import { checkStructuredOption, PROMPT_ONLY, promptOnlyText } from './structured.js';
 
 /** Output maxima from the Bedrock Mistral text-completion page (max_tokens column). */
 const LIMITS: readonly LimitRow[] = [
@@ -42,13 +42,6 @@ const limits = limitTable(LIMITS, FALLBACK);
 const checkSampling = checkOptionsFor(limits);
 const vias = () => PROMPT_ONLY;
 
-/** The turn's text: the prompt, and the JSON-only instruction after it when asked (the only way here). */
-function userText(prompt: PromptText, options: ModelOptions): string {
-  const s = options.structured;
-  if (s === undefined) return prompt.prompt;
-  if (s.via !== 'prompt') unsupportedVia('mistral', s.via);
-  return withJsonInstruction(prompt.prompt, s.schema);
-}
 
 // The local double's own description of the body (see local-double.ts), written apart from validateInput:
 // the prompt is the model's text, `[INST]` turn and all; what is inside it is not the body's shape.
@@ -75,7 +68,7 @@ export const mistral: ModelFamily = {
 
   buildInput(prompt, options) {
     return {
-      prompt: mistralPrompt(userText(prompt, options), systemOf(prompt, options)),
+      prompt: mistralPrompt(promptOnlyText('mistral', prompt, options), systemOf(prompt, options)),
       max_tokens: options.maxTokens ?? DEFAULT_MAX_TOKENS,
       ...samplingOf(options, 'top_p'),
     };

@@ -14,9 +14,10 @@
  *
  * The facts are the model's, so the local double's checks use them too (see local-double.ts).
  */
-import type { FamilyName, ModelOptions, StructuredRequest, StructuredVia, ValidationIssue } from './family.js';
+import type { FamilyName, ModelOptions, PromptText, StructuredRequest, StructuredVia, ValidationIssue } from './family.js';
 import { normalizeModelId } from './ids.js';
 import { isObject } from '../core/values.js';
+import { withJsonInstruction } from '../schema/instruction.js';
 
 export const VIAS: readonly StructuredVia[] = Object.freeze(['native', 'tool', 'prompt']);
 const NATIVE_TOOL_PROMPT: readonly StructuredVia[] = Object.freeze(['native', 'tool', 'prompt']);
@@ -98,6 +99,14 @@ export function checkStructuredOption(
 /** A builder met a way its family does not take (checkOptions refuses it first). */
 export function unsupportedVia(family: FamilyName, via: StructuredVia): never {
   throw new Error(`${family} builds no --schema-via ${via} request: checkOptions should have refused it`);
+}
+
+/** The text of a family that asks for fields only the `prompt` way: the prompt, and the JSON-only instruction after it when asked. */
+export function promptOnlyText(family: FamilyName, prompt: PromptText, options: ModelOptions): string {
+  const s = options.structured;
+  if (s === undefined) return prompt.prompt;
+  if (s.via !== 'prompt') unsupportedVia(family, s.via);
+  return withJsonInstruction(prompt.prompt, s.schema);
 }
 
 const SENT = new WeakMap<object, Record<string, unknown>>();

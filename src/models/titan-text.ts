@@ -10,14 +10,14 @@
  * Structured fields (docs/structured.md): the JSON-only instruction after the prompt, in the `User:`
  * turn; Titan has no tools and no structured outputs.
  */
-import type { ModelFamily, ModelOptions, PromptText, ValidationIssue } from './family.js';
+import type { ModelFamily, ValidationIssue } from './family.js';
 import { fieldsOf, firstFieldsOf, num, outputSummary, samplingOf, str, systemOf } from './fields.js';
 import { limitTable, matchesBaseId, type LimitRow } from './ids.js';
 import { is, objectOr, refusals, withPromptSchema, withSettings, type ModelRequest } from './local-double.js';
 import { isObject } from '../core/values.js';
-import { withJsonInstruction, withoutJsonInstruction } from '../schema/instruction.js';
+import { withoutJsonInstruction } from '../schema/instruction.js';
 import { checkOptionsFor, hasText, nestedObject, numberField, strayKeys, stringArrayField, textField, UNIT } from './rules.js';
-import { checkStructuredOption, PROMPT_ONLY, unsupportedVia } from './structured.js';
+import { checkStructuredOption, PROMPT_ONLY, promptOnlyText } from './structured.js';
 
 const LIMITS: readonly LimitRow[] = [
   { pattern: /^amazon\.titan-text-lite/, contextTokens: 4_096, maxOutputTokens: 4_096 },
@@ -34,13 +34,6 @@ const limits = limitTable(LIMITS, FALLBACK);
 const checkSampling = checkOptionsFor(limits);
 const vias = () => PROMPT_ONLY;
 
-/** The User turn's text: the prompt, and the JSON-only instruction after it when asked (the only way here). */
-function userText(prompt: PromptText, options: ModelOptions): string {
-  const s = options.structured;
-  if (s === undefined) return prompt.prompt;
-  if (s.via !== 'prompt') unsupportedVia('titan-text', s.via);
-  return withJsonInstruction(prompt.prompt, s.schema);
-}
 
 // The local double's own description of the body (see local-double.ts), written apart from validateInput:
 // inputText is the model's text, `User:` and `Bot:` turns and all; what is inside it is not the body's shape.
@@ -64,7 +57,7 @@ export const titanText: ModelFamily = {
   buildInput(prompt, options) {
     const system = systemOf(prompt, options);
     return {
-      inputText: `${system !== undefined ? `${system}\n\n` : ''}User: ${userText(prompt, options)}\nBot:`,
+      inputText: `${system !== undefined ? `${system}\n\n` : ''}User: ${promptOnlyText('titan-text', prompt, options)}\nBot:`,
       textGenerationConfig: { maxTokenCount: options.maxTokens ?? DEFAULT_MAX_TOKENS, ...samplingOf(options, 'topP'), stopSequences: [] },
     };
   },

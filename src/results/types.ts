@@ -41,8 +41,8 @@ interface ResultBase {
   redacted?: Record<string, number>;
 }
 
-export interface SuccessResult extends ResultBase {
-  kind: 'success';
+/** What an output line with a `modelOutput` gives, whether its answer is taken or not. */
+interface AnsweredBase extends ResultBase {
   text?: string;
   stopReason?: string;
   inputTokens?: number;
@@ -51,22 +51,19 @@ export interface SuccessResult extends ResultBase {
   raw: unknown;
   /** The output file (key under the output location) and its 1-based line. */
   output: { file: string; line: number };
+}
+
+export interface SuccessResult extends AnsweredBase {
+  kind: 'success';
   /** A schema run's answer, valid against the schema (the tool input, or the JSON object in the text). */
   fields?: Record<string, unknown>;
 }
 
 /** A schema run's answer that does not validate: a success for Bedrock, a failure here (retried). */
-export interface InvalidResult extends ResultBase {
+export interface InvalidResult extends AnsweredBase {
   kind: 'invalid';
   /** The first rule broken, as `#/pointer: message` (never the answer's text). */
   reason: string;
-  text?: string;
-  stopReason?: string;
-  inputTokens?: number;
-  outputTokens?: number;
-  /** The line's `modelOutput`, as parsed. */
-  raw: unknown;
-  output: { file: string; line: number };
   /** The echoed modelInput as JSON text (for a retry), when `retryInputs` is on. */
   modelInputJson?: string;
 }
