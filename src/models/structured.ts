@@ -36,10 +36,16 @@ export function claudeGeneration(modelId: string): readonly [number, number] | u
   return undefined;
 }
 
+/**
+ * The Claude models Bedrock documents structured outputs for (docs/structured.md §2): a list, not a
+ * generation rule, because newer models have refused `output_config.format` on Bedrock ("Extra
+ * inputs are not permitted", reported for Opus 4.7); a model not listed asks by a forced tool.
+ */
+const STRUCTURED_CLAUDE = /^anthropic\.claude-(?:(?:sonnet|haiku|opus)-4-5|opus-4-6|sonnet-4-6)(?![0-9])/;
+
 /** Whether Bedrock has structured outputs (`output_config.format`, `outputConfig.textFormat`) for the model. */
 export function hasStructuredOutputs(modelId: string): boolean {
-  const gen = claudeGeneration(modelId);
-  return gen !== undefined && (gen[0] > 4 || (gen[0] === 4 && gen[1] >= 5));
+  return STRUCTURED_CLAUDE.test(normalizeModelId(modelId));
 }
 
 /** The ways a Claude model takes through InvokeModel; an id that cannot tell (an application profile ARN) gets tool and prompt. */
