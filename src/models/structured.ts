@@ -18,6 +18,7 @@ import type { FamilyName, ModelOptions, PromptText, StructuredRequest, Structure
 import { normalizeModelId } from './ids.js';
 import { isObject } from '../core/values.js';
 import { withJsonInstruction } from '../schema/instruction.js';
+import { checkSchema } from '../schema/load.js';
 
 export const VIAS: readonly StructuredVia[] = Object.freeze(['native', 'tool', 'prompt']);
 const NATIVE_TOOL_PROMPT: readonly StructuredVia[] = Object.freeze(['native', 'tool', 'prompt']);
@@ -95,6 +96,12 @@ export function checkStructuredOption(
     return bad('structured.schema must be an object schema with properties (load it with loadSchema, docs/structured.md)');
   }
   if (typeof s.name !== 'string' || !NAME.test(s.name)) return bad('structured.name must be 1 to 64 of A-Z, a-z, 0-9, _ and -');
+  // a schema given through the library meets the same subset as a --schema file
+  try {
+    checkSchema(s.schema, 'structured.schema');
+  } catch (error) {
+    return bad((error as Error).message);
+  }
   const allowed = vias(options.modelId);
   if (typeof s.via !== 'string' || !allowed.includes(s.via as StructuredVia)) {
     return bad(viaRefusal(family, options.modelId, String(s.via), allowed));

@@ -438,6 +438,7 @@ const SCRIPT = `(function () {
   var status = document.getElementById('f-status');
   var selects = Array.prototype.slice.call(document.querySelectorAll('select.f-field'));
   var shown = document.querySelector('[data-figure="calls.shown"]');
+  function own(o, k) { return o && Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined; }
   function str(v) {
     if (v === undefined || v === null) return '';
     if (Array.isArray(v)) return v.map(str).join('; ');
@@ -459,7 +460,7 @@ const SCRIPT = `(function () {
       if (c.kind === 'key') { cell.setAttribute('scope', 'row'); v = r.key; }
       else if (c.kind === 'status') { v = r.status; cell.className = 'status s-' + String(r.status).toLowerCase().replace(/[^a-z]/g, ''); }
       else if (c.kind === 'job') v = r.job;
-      else if (c.kind === 'field') v = r.fields ? r.fields[c.name] : undefined;
+      else if (c.kind === 'field') v = own(r.fields, c.name);
       else if (c.kind === 'text') { v = r.text; cell.className = 'text'; }
       else if (c.kind === 'error') { v = r.error; cell.className = 'error'; }
       else { v = notes(r); cell.className = 'notes'; }
@@ -479,7 +480,7 @@ const SCRIPT = `(function () {
       var ok = (!q || it.hay.indexOf(q) >= 0) && (!st || it.row.status === st);
       for (var i = 0; ok && i < selects.length; i++) {
         var want = selects[i].value;
-        if (want && str(it.row.fields ? it.row.fields[selects[i].getAttribute('data-field')] : undefined) !== want) ok = false;
+        if (want && str(own(it.row.fields, selects[i].getAttribute('data-field'))) !== want) ok = false;
       }
       it.tr.hidden = !ok;
       if (ok) n++;

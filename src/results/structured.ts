@@ -9,8 +9,9 @@
  *   validate   against the run's JSON Schema with ajv, compiled once per run; an answer that does
  *              not validate, or an output with no JSON object at all, is `invalid` with a reason
  *              `#/pointer: message` (ajv's message names the rule, never the value; a pointer
- *              segment that is not a property the schema declares, nor an array index, is shown
- *              as `*`, since it is a key the model wrote). The answer's text is never in a reason.
+ *              segment that is not a property the schema declares, nor an index of an array in the
+ *              answer, is shown as `*`, since it is a key the model wrote: `{"512483391": ...}`
+ *              is no index). The answer's text is never in a reason.
  *   tally      the enum and boolean properties over the valid answers (the report charts them)
  *
  * and how fields become cells: a CSV/TSV column per schema property, in schema order.
@@ -152,15 +153,21 @@ export class AnswerValidator {
     }
     if (this.validate(answer)) return { ok: true, fields: answer as Record<string, unknown> };
     const e = this.validate.errors?.[0];
-    return { ok: false, reason: e ? this.reasonOf(e) : '#: does not match the schema' };
+    return { ok: false, reason: e ? this.reasonOf(e, answer) : '#: does not match the schema' };
   }
 
-  /** `#/pointer: message`, the pointer's segments kept only when the schema names them (or they index an array). */
-  private reasonOf(e: ErrorObject): string {
+  /**
+   * `#/pointer: message`, the pointer's segments kept only when the schema names them, or when they
+   * index an array of the answer (followed along the pointer: digits that key an object are a key).
+   */
+  private reasonOf(e: ErrorObject, answer: unknown): string {
     const segments = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/');
+    let at: unknown = answer;
     const shown = segments.map((s) => {
       const name = s.replace(/~1/g, '/').replace(/~0/g, '~');
-      return /^(0|[1-9]\d{0,8})$/.test(s) || this.names.has(name) ? s : '*';
+      const keep = Array.isArray(at) ? /^(0|[1-9]\d{0,8})$/.test(s) : this.names.has(name);
+      at = typeof at === 'object' && at !== null && Object.hasOwn(at, name) ? (at as Record<string, unknown>)[name] : undefined;
+      return keep ? s : '*';
     });
     const reason = `#${shown.length ? '/' + shown.join('/') : ''}: ${e.message ?? e.keyword}`;
     return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { BatchError } from '../errors.js';
 import { isObject } from '../core/values.js';
+import { jsonParseReason } from '../read/json-error.js';
 import { CALL_INSIGHTS, CALL_INSIGHTS_NAME } from './call-insights.js';
 
 /** A schema ready for `ModelOptions.structured`: its name (the tool or format name) and the schema. */
@@ -45,11 +46,13 @@ export function loadSchema(spec: string): LoadedSchema {
     const code = (e as NodeJS.ErrnoException).code ?? 'an error';
     throw new BatchError('E_BAD_OPTION', `the schema file cannot be read (${code})`, { file: spec, hint: HINT, cause: e });
   }
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    parsed = JSON.parse(body);
   } catch (e) {
-    throw new BatchError('E_BAD_OPTION', `the schema file is not valid JSON (${(e as Error).message.slice(0, 80)})`, { file: spec, hint: HINT });
+    // the place in fixed words, never V8's quote of the text: a transcript given as --schema by mistake stays out of the message
+    throw new BatchError('E_BAD_OPTION', `the schema file is not valid JSON (${jsonParseReason(e, body).reason})`, { file: spec, hint: HINT });
   }
   const schema = checkSchema(parsed, spec);
   const title = isObject(parsed) && typeof parsed.title === 'string' ? parsed.title : undefined;
@@ -97,6 +100,11 @@ const WHY: Record<string, string> = {
   exclusiveMaximum: 'exclusive bounds are not supported: use maximum',
 };
 
+/** Why `key` is refused: its own reason, else `otherwise` (a key such as `constructor` is no entry of WHY). */
+function why(key: string, otherwise: string): string {
+  return Object.hasOwn(WHY, key) ? WHY[key]! : otherwise;
+}
+
 /**
  * `value` checked against the supported subset (see the module comment) and completed with
  * `additionalProperties: false`; `title` and `$schema` are dropped (the title names the schema).
@@ -117,7 +125,7 @@ function checked(value: unknown, problems: string[]): Record<string, unknown> | 
     problems.push('#: the schema must be a JSON object with "type": "object" and "properties"');
     return undefined;
   }
-  for (const key of Object.keys(value)) if (!TOP_KEYS.has(key)) problems.push(`#/${pointer(key)}: ${WHY[key] ?? `"${key}" is not in the supported subset`}`);
+  for (const key of Object.keys(value)) if (!TOP_KEYS.has(key)) problems.push(`#/${pointer(key)}: ${why(key, `"${key}" is not in the supported subset`)}`);
   if (value.type !== 'object') problems.push('#/type: the top level must be "type": "object" (one object of fields per call)');
   if (value.description !== undefined && typeof value.description !== 'string') problems.push('#/description: must be a string');
   if (value.title !== undefined && typeof value.title !== 'string') problems.push('#/title: must be a string');
@@ -131,6 +139,12 @@ function checked(value: unknown, problems: string[]): Record<string, unknown> | 
     for (const [name, p] of Object.entries(value.properties)) {
       const at = `#/properties/${pointer(name)}`;
       if (!PROPERTY_NAME.test(name)) problems.push(`${at}: property names are 1 to 64 of A-Z, a-z, 0-9, _, . and -`);
+      if (name === '__proto__') {
+        // JavaScript takes it as an object's prototype: the property would vanish from the schema,
+        // the answers, the columns and the local stand-in's fields without a word
+        problems.push(`${at}: "__proto__" cannot be a property name (JavaScript objects take it as their prototype): rename it`);
+        continue;
+      }
       properties[name] = checkedProperty(p, at, problems);
     }
   }
@@ -153,6 +167,7 @@ function checked(value: unknown, problems: string[]): Record<string, unknown> | 
 }
 
 function checkedProperty(p: unknown, at: string, problems: string[]): Record<string, unknown> {
+  const before = problems.length;
   if (!isObject(p)) {
     problems.push(`${at}: must be an object with a "type"`);
     return {};
@@ -167,11 +182,11 @@ function checkedProperty(p: unknown, at: string, problems: string[]): Record<str
     return {};
   }
   if (typeof type !== 'string' || !TYPES.has(type)) {
-    problems.push(`${at}/type: must be one of string, number, integer, boolean, array${type === undefined ? ` (${p.$ref !== undefined ? WHY.$ref : 'no type given'})` : ''}`);
+    problems.push(`${at}/type: must be one of string, number, integer, boolean, array${type === undefined ? ` (${Object.hasOwn(p, '$ref') ? WHY.$ref : 'no type given'})` : ''}`);
     return {};
   }
   for (const key of Object.keys(p)) {
-    if (!KEYS_OF[type]!.has(key)) problems.push(`${at}/${pointer(key)}: ${WHY[key] ?? `"${key}" is not supported on a ${type} property`}`);
+    if (!KEYS_OF[type]!.has(key)) problems.push(`${at}/${pointer(key)}: ${why(key, `"${key}" is not supported on a ${type} property`)}`);
   }
   if (p.description !== undefined && typeof p.description !== 'string') problems.push(`${at}/description: must be a string`);
   if (type === 'string' && p.enum !== undefined) checkEnum(p.enum, `${at}/enum`, problems);
@@ -182,12 +197,14 @@ function checkedProperty(p: unknown, at: string, problems: string[]): Record<str
     if (!isObject(items)) problems.push(`${at}/items: must be {"type": "string"} (arrays of strings only)`);
     else {
       if (items.type !== 'string') problems.push(`${at}/items/type: must be "string" (arrays of strings only)`);
-      for (const key of Object.keys(items)) if (!ITEM_KEYS.has(key)) problems.push(`${at}/items/${pointer(key)}: ${WHY[key] ?? `"${key}" is not supported on array items`}`);
+      for (const key of Object.keys(items)) if (!ITEM_KEYS.has(key)) problems.push(`${at}/items/${pointer(key)}: ${why(key, `"${key}" is not supported on array items`)}`);
       if (items.description !== undefined && typeof items.description !== 'string') problems.push(`${at}/items/description: must be a string`);
       if (items.enum !== undefined) checkEnum(items.enum, `${at}/items/enum`, problems);
     }
   }
-  return structuredClone(p);
+  // A property that passed holds strings, numbers and arrays of strings only; one that did not may
+  // hold anything (a description nested 100,000 deep), which the schema never keeps: not cloned.
+  return problems.length > before ? {} : structuredClone(p);
 }
 
 function checkEnum(values: unknown, at: string, problems: string[]): void {

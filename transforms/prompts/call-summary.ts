@@ -487,7 +487,8 @@ function render(call: Call, parts: Part[], transcript?: string): string | { miss
     if (part.field === 'transcript') out += transcript ?? renderTranscript(call.turns);
     else if (part.field === 'key') out += call.key;
     else {
-      const v = call.passthrough?.[part.field];
+      // own fields only: `{{constructor}}` names no column, not Object's
+      const v = call.passthrough !== undefined && Object.hasOwn(call.passthrough, part.field) ? call.passthrough[part.field] : undefined;
       if (v === undefined || v === null || (typeof v === 'object')) return { missing: part.field };
       out += String(v);
     }

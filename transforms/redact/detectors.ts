@@ -494,9 +494,12 @@ export function redactPhones(text: string, hit: Hit, region: CountryCode): strin
         if (run[from - 1] === '(') from--;
         const plus = run[from - 1] === '+' || (run[from - 1] === ' ' && run[from - 2] === '+');
         if (plus) from -= run[from - 1] === '+' ? 1 : 2;
-        for (let j = groups.length - 1; j >= i && tries < MAX_TRIES_PER_RUN; j--) {
+        // from the most groups that hold at most 15 digits down to 7 digits: at most 15 groups a start
+        let last = i;
+        while (last + 1 < groups.length && offsets[last + 2]! - offsets[i]! <= 15) last++;
+        for (let j = last; j >= i && tries < MAX_TRIES_PER_RUN; j--) {
           const length = offsets[j + 1]! - offsets[i]!;
-          if (length < 7 || length > 15) continue;
+          if (length < 7) break;
           if (!plausiblePhone(digits.slice(offsets[i], offsets[j + 1]), plus, f)) continue;
           tries++;
           if (attempt(from, groups[j]![1])) {

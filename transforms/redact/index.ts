@@ -34,7 +34,9 @@ export type { CountryCode } from 'libphonenumber-js/max';
  * Redact a passthrough value: strings, numbers long enough to be PII, and what arrays and objects
  * hold. A value is read after its column name (`order_id: 3348917502`, `ssn: 512483391`), because
  * the name says what the value is, as a label in a sentence would: an order id stays, a bare SSN
- * in an `ssn` column goes. The name itself is never changed.
+ * in an `ssn` column goes. The name itself is never changed. A whole number written as a float,
+ * as spreadsheets and dataframes export a number column (`4111111111111111.0`), is read as the
+ * number it is: in text a digit after the dot would glue it to a decimal, and a card would stay.
  */
 function redactValue(value: unknown, name: string, redact: Redactor, counts: Record<string, number>, depth: number): unknown {
   if (typeof value === 'string') return redactNamed(value, name, redact, counts);
@@ -60,7 +62,15 @@ function labelOf(name: string): string {
   return /\p{L}/u.test(words) ? `${words}: ` : '';
 }
 
+/** A whole number written as a float (`4111111111111111.0`, `2125550143.00`): the number, and its `.0`. */
+const WHOLE_FLOAT = /^([+-]?\d{7,})(\.0+)$/;
+
 function redactNamed(text: string, name: string, redact: Redactor, counts: Record<string, number>): string {
+  const whole = WHOLE_FLOAT.exec(text);
+  if (whole !== null) {
+    const number = redactNamed(whole[1]!, name, redact, counts);
+    return number === whole[1] ? text : number + whole[2]!;
+  }
   const label = labelOf(name);
   if (label !== '') {
     const found: Record<string, number> = {};
