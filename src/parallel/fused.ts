@@ -24,7 +24,7 @@ import { familyFor } from '../models/index.js';
 import { hasText } from '../models/rules.js';
 import type { FamilyName } from '../models/family.js';
 import { resolveModel } from '../records/to-records.js';
-import { estimateTokens } from '../records/tokens.js';
+import { estimateTokens, structuredTokens } from '../records/tokens.js';
 import type { SourceItem } from '../records/types.js';
 import { LINEAGE_RESERVED, lineageLine } from '../run/sidecars.js';
 import type { WorkerSetup } from './protocol.js';
@@ -150,7 +150,7 @@ export class Envelope {
       prefixText,
       suffixText,
       parts,
-      system === undefined ? estimateTokens(setup.model.system) : estimateTokens(system),
+      (system === undefined ? estimateTokens(setup.model.system) : estimateTokens(system)) + structuredTokens(setup.model.structured),
       setup.model.maxTokens ?? family.defaultMaxTokens,
       family.limits(setup.model.modelId).contextTokens,
       setup.maxRecordBytes,

@@ -12,7 +12,7 @@
  * the whole context, so an estimate that misses is a reject, never a job that fails.
  */
 import type { ModelFamily, ModelOptions } from '../models/family.js';
-import { estimateTokens } from './tokens.js';
+import { estimateTokens, structuredTokens } from './tokens.js';
 
 /** The share of the room left for the prompt that is kept free for the estimate's error. */
 export const FIT_MARGIN = 0.1;
@@ -23,8 +23,9 @@ const PROBE = 'x';
 export function fitBudget(family: ModelFamily, options: ModelOptions): number {
   const { contextTokens } = family.limits(options.modelId);
   const output = options.maxTokens ?? family.defaultMaxTokens;
-  const input = family.buildInput({ prompt: PROBE, ...(options.system !== undefined ? { system: options.system } : {}) }, options);
-  let other = estimateTokens(family.inputTextOf(input)) - estimateTokens(PROBE);
-  if (options.structured && options.structured.via !== 'prompt') other += estimateTokens(JSON.stringify(options.structured.schema));
+  // the request's text but the prompt, without a schema (counted once, as the records count it)
+  const { structured, ...plain } = options;
+  const input = family.buildInput({ prompt: PROBE, ...(options.system !== undefined ? { system: options.system } : {}) }, plain);
+  const other = estimateTokens(family.inputTextOf(input)) - estimateTokens(PROBE) + structuredTokens(structured);
   return Math.floor((contextTokens - output - Math.max(0, other)) * (1 - FIT_MARGIN));
 }

@@ -9,7 +9,7 @@ import { stepStream, type Step } from '../core/step.js';
 import { familyFor } from '../models/index.js';
 import type { FamilyName, InvocationType, ModelFamily, ModelOptions } from '../models/family.js';
 import { hasText } from '../models/rules.js';
-import { estimateTokens } from './tokens.js';
+import { estimateTokens, structuredTokens } from './tokens.js';
 import { reject, type PrepareItem, type PreparedRecord } from './types.js';
 
 export interface ToRecordsOptions extends ModelOptions {
@@ -39,6 +39,7 @@ export function toRecords(options: ToRecordsOptions): Step<PrepareItem, PrepareI
   const maxOutputTokens = options.maxTokens ?? family.defaultMaxTokens;
   const defaultSystem = options.system;
   const defaultSystemTokens = estimateTokens(defaultSystem);
+  const schemaTokens = structuredTokens(options.structured);
 
   return {
     write(item, emit) {
@@ -61,7 +62,7 @@ export function toRecords(options: ToRecordsOptions): Step<PrepareItem, PrepareI
         key: item.key,
         recordId: '',
         modelInput,
-        inputTokens: estimateTokens(prompt) + (system === undefined ? defaultSystemTokens : estimateTokens(system)),
+        inputTokens: estimateTokens(prompt) + (system === undefined ? defaultSystemTokens : estimateTokens(system)) + schemaTokens,
         maxOutputTokens,
       };
       if (item.passthrough !== undefined) record.passthrough = item.passthrough;

@@ -14,10 +14,23 @@
  * which leans high for non-Latin scripts, the safe side for a context check.
  */
 
+import type { StructuredRequest } from '../models/family.js';
+import { jsonInstruction } from '../schema/instruction.js';
+
 /** Rough token estimate of `text` (0 for empty or absent text). See the module comment. */
 export function estimateTokens(text: string | undefined): number {
   if (!text) return 0;
   const units = text.length;
   const extra = Buffer.byteLength(text, 'utf8') - units;
   return Math.ceil((units + 1.5 * extra) / 4);
+}
+
+/**
+ * The estimated input tokens a record's request adds for its schema (`ModelOptions.structured`,
+ * docs/structured.md), the same for every record: the schema's JSON when it travels as a tool or an
+ * output format (Bedrock bills it as input), the JSON-only instruction when it is in the prompt.
+ */
+export function structuredTokens(structured: StructuredRequest | undefined): number {
+  if (structured === undefined) return 0;
+  return structured.via === 'prompt' ? estimateTokens(jsonInstruction(structured.schema)) : estimateTokens(JSON.stringify(structured.schema));
 }

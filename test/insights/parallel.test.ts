@@ -8,6 +8,8 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareRun, type PrepareRunOptions } from '../../src/prepare.js';
 import { fitBudget } from '../../src/records/fit.js';
+import { structuredTokens } from '../../src/records/tokens.js';
+import { loadSchema } from '../../src/schema/index.js';
 import { familyFor } from '../../src/models/index.js';
 import { callStages, type CallStageOptions } from '../../transforms/index.js';
 import { useTempDir } from '../support/temp.js';
@@ -72,6 +74,21 @@ describe('redaction and truncation on worker threads', () => {
     const lineage = [...a.entries()].filter(([p]) => p.startsWith('lineage/')).map(([, t]) => t).join('');
     expect(lineage.includes('@example.com')).toBe(false);
     expect(lineage).toContain('"agent":"agent [EMAIL]"');
+  });
+
+  it('counts the schema a record carries in its input tokens, on the fused path and off it', { timeout: 60_000 }, async () => {
+    const input = join(tmp.dir, 'schema.csv');
+    await writeFile(input, csv(30));
+    const tool = { ...loadSchema('call-insights'), via: 'tool' as const };
+    const base = { inputs: [input], stages: callStages({}), workers: 1 };
+    const plain = await prepareRun({ ...base, out: join(tmp.dir, 's-plain'), model: { modelId: MODEL } });
+    const fused = await prepareRun({ ...base, out: join(tmp.dir, 's-fused'), model: { modelId: MODEL, structured: tool } });
+    const staged = await prepareRun({ ...base, out: join(tmp.dir, 's-staged'), model: { modelId: MODEL, structured: tool }, fused: false });
+    expect(fused.parallel.fused).toBeGreaterThan(20);
+    const perRecord = structuredTokens(tool);
+    expect(perRecord).toBeGreaterThan(300); // the call-insights schema's JSON
+    expect(fused.inputTokens).toBe(plain.inputTokens + 30 * perRecord);
+    expect(staged.inputTokens).toBe(fused.inputTokens);
   });
 
   it('leaves the fused path on when neither is asked for', { timeout: 60_000 }, async () => {
