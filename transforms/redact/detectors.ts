@@ -25,6 +25,13 @@
  *
  * Placeholders hold no digit, `@` or `:`, so no detector ever matches one: redacting twice gives
  * the same text. Markers an export already has (`[PII]`, `[NAME]`, `***`) hold none either.
+ *
+ * A text may be a whole call (64 lines and more), which always holds an `@`, colons and numbers
+ * somewhere, so the email, IP and card detectors do not try their Unicode regexes (lookbehinds,
+ * tried at every position: 10-30 MB/s) across it: they find what every match must hold first (an
+ * `@`; two colons or four dotted numbers; 13 digits) with `indexOf` or an ASCII regex, and try
+ * theirs only there. Each finds exactly what the whole-text scan found, byte for byte:
+ * test/transforms/redact-speed-equivalence.test.ts compares them with a copy of that scan.
  */
 import { isIPv6 } from 'node:net';
 import { Metadata, findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js/max';
@@ -165,45 +172,85 @@ function cardShape(lengths: number[], seps: string[], i: number, j: number): boo
 
 /** Thirteen digits in a row, single spaces or dashes between them: a text without them holds no card. */
 export const CARD_HINT = /\d(?:[ -]?\d){12}/;
+const CARD_HINTS = new RegExp(CARD_HINT.source, 'g');
+/** DIGIT_RUN tried at one position only (`lastIndex`). */
+const DIGIT_RUN_AT = new RegExp(DIGIT_RUN.source, 'uy');
 
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** The cards in one run of digit groups (a DIGIT_RUN match) replaced. */
+function cardsInRun(run: string, hit: Hit): string {
+  if (run.length < 13) return run;
+  // the run's groups: their digits, start offsets and the separator after each
+  const groups: string[] = [];
+  const starts: number[] = [];
+  const seps: string[] = [];
+  let start = 0;
+  for (let k = 0; k <= run.length; k++) {
+    const c = run.charCodeAt(k);
+    if (k === run.length || c === 32 || c === 45) {
+      groups.push(run.slice(start, k));
+      starts.push(start);
+      if (k < run.length) seps.push(run[k]!);
+      start = k + 1;
+    }
+  }
+  const lengths = groups.map((g) => g.length);
+  let out = '';
+  let done = 0; // offset in run up to which `out` is written
+  for (let i = 0; i < groups.length; i++) {
+    let digits = '';
+    for (let j = i; j < groups.length; j++) {
+      digits += groups[j];
+      if (digits.length > 19) break;
+      if (digits.length >= 13 && cardShape(lengths, seps, i, j) && isCardNumber(digits)) {
+        const from = starts[i]!;
+        const to = starts[j]! + lengths[j]!;
+        out += run.slice(done, from) + hit('card', run.slice(from, to));
+        done = to;
+        i = j;
+        break;
+      }
+    }
+  }
+  return done === 0 ? run : out + run.slice(done);
+}
+
+/**
+ * Cards, found as `text.replace(DIGIT_RUN, ...)` finds them but without trying DIGIT_RUN (and its
+ * Unicode lookbehind) at every position of a long text, which a whole call full of dates, amounts
+ * and order numbers makes slow. A run holding a card holds 13 digits in a row, which CARD_HINT
+ * finds fast (ASCII, no lookbehind); its lookbehind refuses any position right after a digit or a
+ * digit and a separator, so a DIGIT_RUN match can only start where the sequence of digit groups
+ * holding those 13 digits starts: DIGIT_RUN is tried there and nowhere else, on the whole text.
+ * Runs with fewer than 13 digits, which the whole-text scan also matched, never held a card.
+ */
 export function redactCards(text: string, hit: Hit): string {
-  if (!CARD_HINT.test(text)) return text;
-  return text.replace(DIGIT_RUN, (run: string) => {
-    if (run.length < 13) return run;
-    // the run's groups: their digits, start offsets and the separator after each
-    const groups: string[] = [];
-    const starts: number[] = [];
-    const seps: string[] = [];
-    let start = 0;
-    for (let k = 0; k <= run.length; k++) {
-      const c = run.charCodeAt(k);
-      if (k === run.length || c === 32 || c === 45) {
-        groups.push(run.slice(start, k));
-        starts.push(start);
-        if (k < run.length) seps.push(run[k]!);
-        start = k + 1;
-      }
+  let out = '';
+  let done = 0; // offset in text up to which `out` is written
+  CARD_HINTS.lastIndex = 0;
+  for (let h = CARD_HINTS.exec(text); h !== null; h = CARD_HINTS.exec(text)) {
+    // The sequence of digit groups (single spaces or dashes between them) holding the 13 digits:
+    // CARD_HINTS, tried from the end of the previous sequence on, first matches where the
+    // sequence starts (a match is digits and single separators, so it lies in one sequence).
+    const from = h.index;
+    let to = from + h[0].length;
+    for (;;) {
+      const c = text.charCodeAt(to);
+      if (isDigit(c)) to++;
+      else if ((c === 32 || c === 45) && isDigit(text.charCodeAt(to + 1))) to += 2;
+      else break;
     }
-    const lengths = groups.map((g) => g.length);
-    let out = '';
-    let done = 0; // offset in run up to which `out` is written
-    for (let i = 0; i < groups.length; i++) {
-      let digits = '';
-      for (let j = i; j < groups.length; j++) {
-        digits += groups[j];
-        if (digits.length > 19) break;
-        if (digits.length >= 13 && cardShape(lengths, seps, i, j) && isCardNumber(digits)) {
-          const from = starts[i]!;
-          const to = starts[j]! + lengths[j]!;
-          out += run.slice(done, from) + hit('card', run.slice(from, to));
-          done = to;
-          i = j;
-          break;
-        }
-      }
-    }
-    return done === 0 ? run : out + run.slice(done);
-  });
+    CARD_HINTS.lastIndex = to;
+    DIGIT_RUN_AT.lastIndex = from;
+    const m = DIGIT_RUN_AT.exec(text);
+    if (m === null) continue;
+    const redacted = cardsInRun(m[0], hit);
+    if (redacted === m[0]) continue;
+    out += text.slice(done, from) + redacted;
+    done = from + m[0].length;
+  }
+  return done === 0 ? text : out + text.slice(done);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,8 +283,60 @@ export function redactSsns(text: string, hit: Hit): string {
 const EMAIL =
   /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}_%+-](?:[\p{L}\p{N}._%+-]{0,62}[\p{L}\p{N}_%+-])?@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+\p{L}{2,24}(?![\p{L}\p{N}_-]|\.[\p{L}\p{N}])/gu;
 
+/** EMAIL tried at one position only (`lastIndex`): the same match there, or none. */
+const EMAIL_AT = new RegExp(EMAIL.source, 'uy');
+
+/** [A-Za-z0-9._%+-]: the ASCII characters of a local part (and of EMAIL's lookbehind). */
+const LOCAL_ASCII = new Uint8Array(128);
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-') LOCAL_ASCII[c.charCodeAt(0)] = 1;
+const LETTER_OR_NUMBER = /^[\p{L}\p{N}]$/u;
+
+/**
+ * Where the run of local-part characters ([\p{L}\p{N}._%+-], read by code point as EMAIL reads
+ * them) that ends right before `at` starts; -1 when it is longer than any local part (64 code
+ * points, so 128 UTF-16 units).
+ */
+function localRunStart(text: string, at: number): number {
+  let s = at;
+  while (s > 0) {
+    if (at - s > 128) return -1;
+    const c = text.charCodeAt(s - 1);
+    if (c < 128) {
+      if (LOCAL_ASCII[c] === 0) break;
+      s--;
+      continue;
+    }
+    // a surrogate pair is one code point
+    const w = c >= 0xdc00 && c <= 0xdfff && s >= 2 && (text.charCodeAt(s - 2) & 0xfc00) === 0xd800 ? 2 : 1;
+    if (!LETTER_OR_NUMBER.test(text.slice(s - w, s))) break;
+    s -= w;
+  }
+  return s;
+}
+
+/**
+ * Emails, found as `text.replace(EMAIL, ...)` finds them but without trying EMAIL at every
+ * position of a long text (its lookbehind and Unicode classes make that slow: 10-15 MB/s on a
+ * whole call). Every match holds exactly one `@`, and its lookbehind says the character before it
+ * is no local-part character, so a match holding a given `@` can only start where the run of
+ * local-part characters before that `@` starts: EMAIL is tried there and nowhere else, on the whole
+ * text (so its lookbehind and lookahead read what they read in a whole-text scan).
+ */
 export function redactEmails(text: string, hit: Hit): string {
-  return text.replace(EMAIL, (m: string) => hit('email', m));
+  let out = '';
+  let done = 0; // offset in text up to which `out` is written (the end of the last match)
+  for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
+    const s = localRunStart(text, at);
+    // no local part, too long a one, or one that starts inside the previous match (whose end
+    // is followed by a local-part character, which the lookbehind refuses everywhere after it)
+    if (s < 0 || s === at || s < done) continue;
+    EMAIL_AT.lastIndex = s;
+    const m = EMAIL_AT.exec(text);
+    if (m === null) continue;
+    out += text.slice(done, s) + hit('email', m[0]);
+    done = s + m[0].length;
+  }
+  return done === 0 ? text : out + text.slice(done);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,12 +403,46 @@ function isIpv6Address(m: string): boolean {
   return groups.length > 2 || (groups.length === 2 && groups.some((g) => g.length >= 3 || /[a-f]/i.test(g)));
 }
 
+/** What every match of IP holds: two colons with 0-4 hex digits between them (IPv6), or four
+ * dotted numbers (IPv4). ASCII only and no lookbehind, so a long text is scanned fast. */
+const IP_CANDIDATE = /:[0-9A-Fa-f]{0,4}:|\d\.\d{1,3}\.\d{1,3}\.\d/g;
+
+/** Whether a character may be part of an IP match: a hex digit, `:` or `.`. */
+function ipChar(c: number): boolean {
+  return (c >= 48 && c <= 58) || c === 46 || ((c | 32) >= 97 && (c | 32) <= 102);
+}
+
+/**
+ * IP addresses, found as `text.replace(IP, ...)` finds them (the same candidates, the rejected
+ * ones consumed as well) but without trying IP at every position of a long text. Every match
+ * lies inside one run of hex digits, colons and dots and holds an IP_CANDIDATE, so IP runs only
+ * on the runs that hold one, from the run's start as the whole-text scan would reach it, with two
+ * units of context either side for the lookbehinds and the lookahead.
+ */
 export function redactIps(text: string, hit: Hit, v4: boolean, v6: boolean): string {
   if (!v6 && !(v4 && IPV4_HINT.test(text))) return text;
-  return text.replace(IP, (m: string, six: string | undefined, at: number) => {
-    if (six !== undefined) return isIpv6Address(m) ? hit('ip', m) : m;
-    return NOT_AN_ADDRESS_BEFORE.test(text.slice(Math.max(0, at - 24), at)) ? m : hit('ip', m);
-  });
+  let out = '';
+  let done = 0; // offset in text up to which `out` is written
+  IP_CANDIDATE.lastIndex = 0;
+  for (let c = IP_CANDIDATE.exec(text); c !== null; c = IP_CANDIDATE.exec(text)) {
+    let from = c.index;
+    while (from > 0 && ipChar(text.charCodeAt(from - 1))) from--;
+    let to = c.index + c[0].length;
+    while (to < text.length && ipChar(text.charCodeAt(to))) to++;
+    const start = Math.max(0, from - 2);
+    const window = text.slice(start, Math.min(text.length, to + 2));
+    IP.lastIndex = from - start;
+    for (let m = IP.exec(window); m !== null && start + m.index < to; m = IP.exec(window)) {
+      const at = start + m.index;
+      const ip = m[0];
+      const address = m[1] !== undefined ? isIpv6Address(ip) : !NOT_AN_ADDRESS_BEFORE.test(text.slice(Math.max(0, at - 24), at));
+      if (!address) continue;
+      out += text.slice(done, at) + hit('ip', ip);
+      done = at + ip.length;
+    }
+    IP_CANDIDATE.lastIndex = to;
+  }
+  return done === 0 ? text : out + text.slice(done);
 }
 
 // ---------------------------------------------------------------------------------------------

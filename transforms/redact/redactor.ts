@@ -66,7 +66,12 @@ export function createRedactor(options: RedactOptions = {}): Redactor {
   return redactorWith(options);
 }
 
-/** What a text holds that the detectors need, counted in one pass. */
+/**
+ * What a text holds that the detectors need: its digits (counted up to 13, the most any
+ * detector's gate asks for), whether it has an `@`, and its colons and dots (up to 2 and 3).
+ * Native `indexOf` for the characters and a count that stops at the 13th digit, so a whole call
+ * (whose first line already holds 13 digits) costs next to nothing.
+ */
 interface Scan {
   digits: number;
   at: boolean;
@@ -75,27 +80,22 @@ interface Scan {
 }
 
 function scan(text: string): Scan {
-  let digits = 0;
-  let at = false;
-  let colons = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c <= 64) {
-      if (c >= 48 && c <= 57) digits++;
-      else if (c === 64) at = true;
-      else if (c === 58) colons++;
-      else if (c === 46) dots++;
-    }
-  }
-  return { digits, at, colons, dots };
+  return { digits: countDigits(text), at: text.includes('@'), colons: occurrences(text, ':', 2), dots: occurrences(text, '.', 3) };
 }
 
+/** How many times `c` occurs in the text, counted up to `max`. */
+function occurrences(text: string, c: string, max: number): number {
+  let n = 0;
+  for (let i = text.indexOf(c); i >= 0 && n < max; i = text.indexOf(c, i + 1)) n++;
+  return n;
+}
+
+/** The digits of a text, counted up to 13. */
 function countDigits(text: string): number {
   let digits = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
+    if (c >= 48 && c <= 57 && ++digits === 13) return 13;
   }
   return digits;
 }
