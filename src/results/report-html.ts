@@ -379,7 +379,8 @@ interface CallsData {
 function callsSection(fields: FieldInfo[], rows: readonly ReportRow[], omitted: number): { html: string; data: CallsData } | undefined {
   if (!rows.length && !omitted) return undefined;
   // the summary next to the id, where a reader looks first; the fields after it; the job last
-  const columns: CallsData['columns'] = [{ kind: 'key' }, { kind: 'status' }, { kind: 'text' }];
+  // (a schema run's answers are their fields: no summary column unless some call has text)
+  const columns: CallsData['columns'] = [{ kind: 'key' }, { kind: 'status' }, ...(rows.some((r) => r.text) || fields.length === 0 ? [{ kind: 'text' as const }] : [])];
   for (const f of fields) columns.push({ kind: 'field', name: f.name });
   if (rows.some((r) => r.error)) columns.push({ kind: 'error' });
   if (rows.some((r) => r.job)) columns.push({ kind: 'job' });
