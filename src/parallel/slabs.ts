@@ -24,9 +24,20 @@ export class SlabPool {
 
   /** Slabs of `size` bytes unless a bigger one is asked for; at most `keep` idle ones are kept. */
   constructor(
-    readonly size: number,
+    public size: number,
     private readonly keep = 6,
   ) {}
+
+  /**
+   * Make slabs of `size` bytes from now on (when more is needed than slabs of the old size hold),
+   * dropping the idle ones that are smaller: a pool whose requests outgrow its size would otherwise
+   * make a fresh slab of each request's exact size, the churn the pool exists to avoid.
+   */
+  grow(size: number): void {
+    if (size <= this.size) return;
+    this.size = size;
+    for (let i = this.free.length - 1; i >= 0; i--) if (this.free[i]!.size < size) this.free.splice(i, 1);
+  }
 
   /** A slab of at least `n` bytes (an idle one when one is big enough). */
   take(n = this.size): Slab {

@@ -98,3 +98,26 @@ describe('PieceSplitter', () => {
     expect(s.tail).toEqual([]);
   });
 });
+
+describe('SlabPool', () => {
+  it('reuses idle slabs, and after grow makes slabs of the new size and drops the smaller idle ones', () => {
+    const pool = new SlabPool(100);
+    const a = pool.take();
+    pool.give(a);
+    expect(pool.take()).toBe(a); // reused, not made again
+    pool.give(a);
+    // requests above the size: each one a fresh slab of its exact size (the churn grow avoids)
+    const big = pool.take(150);
+    expect(big.size).toBe(150);
+    expect(pool.made).toBe(2);
+    pool.grow(300);
+    expect(pool.size).toBe(300);
+    const b = pool.take(150);
+    expect(b).not.toBe(a); // the idle 100-byte slab was dropped, not handed out
+    expect(b.size).toBe(300);
+    pool.give(b);
+    expect(pool.take(250)).toBe(b);
+    pool.grow(200); // never shrinks
+    expect(pool.size).toBe(300);
+  });
+});
