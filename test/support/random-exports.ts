@@ -102,7 +102,7 @@ const INVALID_UTF8 = [[0xff], [0x80], [0xc3], [0xe4, 0xb8], [0xed, 0xa0, 0x80], 
 function withInvalidUtf8(d: Dice, text: string): Buffer {
   const at = d.int(0, text.length);
   // a cut between the halves of a surrogate pair would only add U+FFFD, which is still valid
-  const cut = at > 0 && /[\ud800-\udbff]/.test(text[at - 1]!) ? at + 1 : at;
+  const cut = at > 0 && (/[\ud800-\udbff]/.exec(text[at - 1]!) !== null) ? at + 1 : at;
   return Buffer.concat([Buffer.from(text.slice(0, cut)), Buffer.from(d.pick(INVALID_UTF8)), Buffer.from(text.slice(cut))]);
 }
 
@@ -113,7 +113,7 @@ const bytesOf = (c: Cell) => (typeof c === 'string' ? Buffer.from(c) : c);
 /** A CSV field: quoted when it must be, and sometimes when it need not be. */
 function csvField(d: Dice, cell: Cell): Buffer {
   const text = typeof cell === 'string' ? cell : cell.toString('latin1');
-  const must = /[",\r\n]/.test(text);
+  const must = /[",\r\n]/.exec(text) !== null;
   if (!must && !d.chance(0.4)) return bytesOf(cell);
   const body = typeof cell === 'string' ? Buffer.from(cell.replace(/"/g, '""')) : Buffer.from(cell.toString('latin1').replace(/"/g, '""'), 'latin1');
   return Buffer.concat([Buffer.from('"'), body, Buffer.from('"')]);
@@ -208,7 +208,7 @@ export function randomCsvExport(seed: number, options: RandomExportOptions = {})
           const text = utterances ? (d.chance(0.05) ? d.pick(['', ' ', '\u00a0']) : sentence(d, hostile)) : transcript(d, hostile);
           return d.chance(0.02) ? withInvalidUtf8(d, text) : text;
         }
-        if (/^(speaker|participant)$/i.test(c.name)) return d.chance(0.05) ? '' : u % 2 ? 'Customer' : d.pick(['Agent', 'agent', 'AGENT', 'Ágent']);
+        if (/^(speaker|participant)$/i.exec(c.name) !== null) return d.chance(0.05) ? '' : u % 2 ? 'Customer' : d.pick(['Agent', 'agent', 'AGENT', 'Ágent']);
         if (c.name === 'start_time') return (t += d.int(1, 9) / 2).toString();
         return c.value(d, rowIndex);
       });

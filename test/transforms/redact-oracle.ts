@@ -46,7 +46,7 @@ function cardShape(lengths: number[], seps: string[], i: number, j: number): boo
 export const CARD_HINT = /\d(?:[ -]?\d){12}/;
 
 export function redactCards(text: string, hit: Hit): string {
-  if (!CARD_HINT.test(text)) return text;
+  if (CARD_HINT.exec(text) === null) return text;
   return text.replace(DIGIT_RUN, (run: string) => {
     if (run.length < 13) return run;
     // the run's groups: their digits, start offsets and the separator after each
@@ -120,14 +120,14 @@ const IP = new RegExp(`(${IPV6})|${IPV4}`, 'gu');
 function isIpv6Address(m: string): boolean {
   if (!isIPv6(m)) return false;
   const groups = m.split(/[:.]/).filter((g) => g !== '');
-  return groups.length > 2 || (groups.length === 2 && groups.some((g) => g.length >= 3 || /[a-f]/i.test(g)));
+  return groups.length > 2 || (groups.length === 2 && groups.some((g) => g.length >= 3 || /[a-f]/i.exec(g) !== null));
 }
 
 export function redactIps(text: string, hit: Hit, v4: boolean, v6: boolean): string {
-  if (!v6 && !(v4 && IPV4_HINT.test(text))) return text;
+  if (!v6 && !(v4 && (IPV4_HINT.exec(text) !== null))) return text;
   return text.replace(IP, (m: string, six: string | undefined, at: number) => {
     if (six !== undefined) return isIpv6Address(m) ? hit('ip', m) : m;
-    return NOT_AN_ADDRESS_BEFORE.test(text.slice(Math.max(0, at - 24), at)) ? m : hit('ip', m);
+    return (NOT_AN_ADDRESS_BEFORE.exec(text.slice(Math.max(0, at - 24), at)) !== null) ? m : hit('ip', m);
   });
 }
 
@@ -180,7 +180,7 @@ export function oracleRedactor(options: RedactOptions, observe?: (type: PiiType,
   const ip = on.has('ip');
   return (text, counts) => {
     // the shortest value any detector takes is 6 characters (a@b.co, 1.1.1.1 is 7)
-    if (typeof text !== 'string' || text.length < 6 || !MAYBE_PII.test(text)) return text;
+    if (typeof text !== 'string' || text.length < 6 || MAYBE_PII.exec(text) === null) return text;
     const s = scan(text);
     const hit: Hit = (type, original) => {
       counts[type] = (counts[type] ?? 0) + 1;
