@@ -8,24 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { BatchError } from '../../src/errors.js';
 import { CALL_INSIGHTS, checkSchema, loadSchema, schemaName } from '../../src/schema/index.js';
+import { thrownBatchError } from '../support/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'schema-load-'));
 function file(name: string, content: unknown): string {
   const path = join(dir, name);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
-}
-/** The error loadSchema or checkSchema throws. */
-function thrown(fn: () => unknown): BatchError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BatchError);
-    return e as BatchError;
-  }
-  throw new Error('expected a throw');
 }
 const TICKET = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -115,19 +105,19 @@ describe('schema files', () => {
   });
 
   it('names the file and what to do when it cannot be read or parsed', () => {
-    const missing = thrown(() => loadSchema(join(dir, 'nope.json')));
+    const missing = thrownBatchError(() => loadSchema(join(dir, 'nope.json')));
     expect(missing.code).toBe('E_BAD_OPTION');
     expect(missing.message).toMatch(/nope\.json: the schema file cannot be read \(ENOENT\)/);
     expect(missing.hint).toMatch(/--schema call-insights or a JSON Schema file/);
-    const broken = thrown(() => loadSchema(file('broken.json', '{"type": "object",')));
+    const broken = thrownBatchError(() => loadSchema(file('broken.json', '{"type": "object",')));
     expect(broken.message).toMatch(/broken\.json: the schema file is not valid JSON/);
-    expect(thrown(() => loadSchema('')).message).toMatch(/--schema needs a value/);
+    expect(thrownBatchError(() => loadSchema('')).message).toMatch(/--schema needs a value/);
   });
 });
 
 describe('refusals outside the subset, by JSON pointer', () => {
   const base = { type: 'object', properties: { a: { type: 'string' } } };
-  const refused = (schema: unknown) => thrown(() => checkSchema(schema, 'fields.json'));
+  const refused = (schema: unknown) => thrownBatchError(() => checkSchema(schema, 'fields.json'));
 
   it.each([
     ['a $ref', { ...base, properties: { a: { $ref: '#/$defs/x' } } }, '#/properties/a/type: must be one of string, number, integer, boolean, array (references are not supported'],

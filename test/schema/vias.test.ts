@@ -3,22 +3,13 @@
  * take, a `--schema-via` override the model allows, and the refusal of one it lacks.
  */
 import { describe, expect, it } from 'vitest';
-import { BatchError } from '../../src/errors.js';
 import { FAMILIES } from '../../src/models/index.js';
 import { chooseVia, loadSchema, structuredVias } from '../../src/schema/index.js';
+import { thrownBatchError } from '../support/errors.js';
 
 const SONNET_4_5 = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const HAIKU_3 = 'anthropic.claude-3-haiku-20240307-v1:0';
 
-function refusal(fn: () => unknown): BatchError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BatchError);
-    return e as BatchError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('structuredVias', () => {
   it('gives the family table, strongest first, by name or by family', () => {
@@ -35,7 +26,7 @@ describe('structuredVias', () => {
   });
 
   it('refuses an unknown family', () => {
-    expect(refusal(() => structuredVias('gpt' as never, 'x')).message).toMatch(/family "gpt" is unknown/);
+    expect(thrownBatchError(() => structuredVias('gpt' as never, 'x')).message).toMatch(/family "gpt" is unknown/);
   });
 });
 
@@ -56,7 +47,7 @@ describe('chooseVia', () => {
   });
 
   it('refuses --schema-via tool for Converse, quoting the 400', () => {
-    const e = refusal(() => chooseVia('converse', SONNET_4_5, 'tool'));
+    const e = thrownBatchError(() => chooseVia('converse', SONNET_4_5, 'tool'));
     expect(e.code).toBe('E_BAD_OPTION');
     expect(e.message).toContain(`${SONNET_4_5} in a Converse batch job cannot take --schema-via tool`);
     expect(e.message).toMatch(/fails Converse-type batch records that carry toolConfig with 400/);
@@ -64,10 +55,10 @@ describe('chooseVia', () => {
   });
 
   it('refuses a way the model lacks, naming the model and the ways it takes', () => {
-    const e = refusal(() => chooseVia('anthropic', HAIKU_3, 'native'));
+    const e = thrownBatchError(() => chooseVia('anthropic', HAIKU_3, 'native'));
     expect(e.message).toBe(`${HAIKU_3} (anthropic) has no Bedrock structured outputs for this request shape; use --schema-via tool or prompt`);
-    expect(refusal(() => chooseVia('llama', 'meta.llama3-8b-instruct-v1:0', 'tool')).message).toMatch(/takes no forced tool.*use --schema-via prompt/);
-    expect(refusal(() => chooseVia('nova', 'amazon.nova-lite-v1:0', 'strict')).message).toMatch(/"strict" is not a way: use --schema-via tool or prompt/);
+    expect(thrownBatchError(() => chooseVia('llama', 'meta.llama3-8b-instruct-v1:0', 'tool')).message).toMatch(/takes no forced tool.*use --schema-via prompt/);
+    expect(thrownBatchError(() => chooseVia('nova', 'amazon.nova-lite-v1:0', 'strict')).message).toMatch(/"strict" is not a way: use --schema-via tool or prompt/);
   });
 
   it('agrees with checkOptions for every family and way', () => {
