@@ -55,12 +55,12 @@ export function groupKeyOf(item: SourceItem, column: string): string | undefined
 /**
  * What the row adapter and the call-summary prompt do with each row of a file pinned to these
  * options, when it is that simple (see RowRecipe): one call per row, no speaker or role column
- * (the transcript is the text column as it is), no redaction and no truncation to fit (those
- * rewrite the text, which the fused path copies byte for byte). Undefined otherwise: prepare then
- * runs the stages.
+ * (the transcript is the text column as it is), no redaction (it rewrites the text, which the
+ * fused path copies byte for byte). With `--fit truncate`, rows over the budget go to the stages.
+ * Undefined otherwise: prepare then runs the stages.
  */
 export function rowRecipe(pinned: CallStageOptions): RowRecipe | undefined {
-  if (pinned.redact !== undefined || pinned.prompt?.fit?.mode === 'truncate') return undefined;
+  if (pinned.redact !== undefined) return undefined;
   const adapt = pinned.adapt ?? {};
   const columns = adapt.columns;
   if (adapt.format !== 'rows' || columns === undefined) return undefined;
@@ -77,6 +77,7 @@ export function rowRecipe(pinned: CallStageOptions): RowRecipe | undefined {
     passthrough,
     exclude,
     maxCallBytes,
+    ...(prompt.fit?.mode === 'truncate' ? { fitBudget: prompt.fit.budgetTokens } : {}),
     read: {
       key: (row) => keyString(row[columns.key]),
       text: (row) => textString(row[columns.text]),

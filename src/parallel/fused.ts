@@ -24,7 +24,7 @@ import { familyFor } from '../models/index.js';
 import { hasText } from '../models/rules.js';
 import type { FamilyName } from '../models/family.js';
 import { resolveModel } from '../records/to-records.js';
-import { estimateTokens, structuredTokens } from '../records/tokens.js';
+import { estimateTokens, structuredTokens, tokensOf } from '../records/tokens.js';
 import type { SourceItem } from '../records/types.js';
 import { LINEAGE_RESERVED, lineageLine } from '../run/sidecars.js';
 import type { WorkerSetup } from './protocol.js';
@@ -109,6 +109,8 @@ export class Envelope {
     readonly maxRecordBytes: number,
     readonly maxCallBytes: number,
     readonly lineage: boolean,
+    /** `RowRecipe.fitBudget`: a prompt estimated over it goes to the stages (Infinity: no fit). */
+    readonly fitBudget: number,
   ) {
     for (const p of parts) {
       if (p.kind === 'text') this.literalBytes += p.bytes.length;
@@ -156,6 +158,7 @@ export class Envelope {
       setup.maxRecordBytes,
       recipe.maxCallBytes,
       setup.lineage,
+      recipe.fitBudget ?? Infinity,
     );
   }
 
@@ -336,7 +339,9 @@ export class FusedRows {
       }
     }
     if (callBytes > this.env.maxCallBytes) return this.undo(start);
-    const inputTokens = Math.ceil((promptUnits + 1.5 * (promptBytes - promptUnits)) / 4) + this.env.systemTokens;
+    const promptTokens = tokensOf(promptUnits, promptBytes);
+    if (promptTokens > this.env.fitBudget) return this.undo(start);
+    const inputTokens = promptTokens + this.env.systemTokens;
     if (inputTokens + this.env.outputTokens > this.env.contextTokens) return this.undo(start);
     o += this.env.suffix.copy(out, o);
     o += TAIL.copy(out, o);
@@ -428,7 +433,9 @@ export class FusedItems {
       }
     }
     if (!hasText(prompt)) return false;
-    const inputTokens = estimateTokens(prompt) + env.systemTokens;
+    const promptTokens = estimateTokens(prompt);
+    if (promptTokens > env.fitBudget) return false;
+    const inputTokens = promptTokens + env.systemTokens;
     if (inputTokens + env.outputTokens > env.contextTokens) return false;
     let escaped = JSON.stringify(prompt);
     let escapedBytes = Buffer.byteLength(escaped);

@@ -36,6 +36,9 @@ export interface RowRecipe {
   exclude: string[];
   /** The most text bytes a call may hold (the adapters' `maxCallBytes`). */
   maxCallBytes: number;
+  /** With `--fit truncate`: the estimated tokens a rendered prompt may take; a row over it goes
+   * through the stages, whose prompt step truncates it (a row under it is written unchanged). */
+  fitBudget?: number;
   /** The adapter's own readers of a decoded row (a JSON Lines object), for the fused path of rows
    * that arrive decoded: the call id (trimmed), the transcript, the passthrough fields. */
   read?: {

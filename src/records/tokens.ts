@@ -20,9 +20,13 @@ import { jsonInstruction } from '../schema/instruction.js';
 /** Rough token estimate of `text` (0 for empty or absent text). See the module comment. */
 export function estimateTokens(text: string | undefined): number {
   if (!text) return 0;
-  const units = text.length;
-  const extra = Buffer.byteLength(text, 'utf8') - units;
-  return Math.ceil((units + 1.5 * extra) / 4);
+  return tokensOf(text.length, Buffer.byteLength(text, 'utf8'));
+}
+
+/** The same estimate from a text's UTF-16 length and UTF-8 byte length (for callers that count
+ * both as they go, such as prepare's fused path). */
+export function tokensOf(units: number, utf8Bytes: number): number {
+  return Math.ceil((units + 1.5 * (utf8Bytes - units)) / 4);
 }
 
 /**

@@ -303,6 +303,12 @@ describe('fused prepare = stage-by-stage prepare, byte for byte: options', () =>
     expect(r.fused.parallel.fused).toBeGreaterThan(300);
   });
 
+  it('--fit truncate: rows over the budget go to the stages, which truncate them; the rest stay fused', async () => {
+    const r = await variant('fit truncate', stages({ prompt: { fit: { mode: 'truncate', budgetTokens: 900 } } }));
+    expect(r.fused.truncated).toBeGreaterThan(10);
+    expect(r.fused.parallel.fused).toBeGreaterThan(100);
+  });
+
   it('maxTokens, temperature and topP', async () => {
     await variant('maxTokens', { model: { modelId: MODEL, maxTokens: 1234, temperature: 0.1 + 0.2, topP: 0.9 } });
   });
