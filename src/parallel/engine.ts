@@ -35,6 +35,7 @@ import { PieceHandler } from './piece.js';
 import { InlinePool, PiecePool } from './pool.js';
 import type { PieceBytes, PieceFailure, PieceMessage, PieceResult, WorkerReply, WorkerSetup } from './protocol.js';
 import { loadStages, runtimeUrl, type StagesModule, type StagesSpec } from './stages.js';
+import { addCounts } from '../core/values.js';
 
 export type EngineItem = PrepareItem | RecordBatch;
 
@@ -498,7 +499,7 @@ function notesOf(b: PieceResult['batch'], from: number, to: number): Pick<Record
   const out: Pick<RecordBatch, 'redacted' | 'truncated'> = {};
   if (b.redacted) {
     const counts: Record<string, number> = {};
-    for (let i = from; i < to; i++) for (const [type, n] of Object.entries(b.redacted[i] ?? {})) counts[type] = (counts[type] ?? 0) + n;
+    for (let i = from; i < to; i++) addCounts(counts, b.redacted[i] ?? {});
     out.redacted = counts;
   }
   if (b.truncated) {

@@ -25,6 +25,7 @@ import { hasText } from '../models/rules.js';
 import type { FamilyName } from '../models/family.js';
 import { resolveModel } from '../records/to-records.js';
 import { estimateTokens, structuredTokens, tokensOf } from '../records/tokens.js';
+import { LINE_BREAKERS, lineSafe } from '../records/validate.js';
 import type { SourceItem } from '../records/types.js';
 import { LINEAGE_RESERVED, lineageLine } from '../run/sidecars.js';
 import type { WorkerSetup } from './protocol.js';
@@ -37,14 +38,6 @@ const ENVELOPE_FAMILIES: ReadonlySet<FamilyName> = new Set(['anthropic', 'nova',
 /** A prompt whose JSON form is found again in the serialised request (blanks at both ends, so a
  * family that trimmed the prompt would not match). */
 const PROBE = ' \n\u0001fused-prompt-7c1e\u0001\n ';
-const LINE_BREAKERS = /[\u0085\u2028\u2029]/;
-const LINE_BREAKERS_ALL = /[\u0085\u2028\u2029]/g;
-const BREAKER_ESCAPES: Record<string, string> = { '\u0085': '\\u0085', '\u2028': '\\u2028', '\u2029': '\\u2029' };
-
-/** JSON text as serializeRecord writes it: the three line breakers as `\u` escapes. */
-function lineSafe(json: string): string {
-  return json.replace(LINE_BREAKERS_ALL, (c) => BREAKER_ESCAPES[c]!);
-}
 
 /** A string's JSON escape without its quotes, line-safe, as bytes. */
 function escapedBytes(text: string): Buffer {

@@ -36,9 +36,15 @@ export interface ValidateRecordsOptions {
 }
 
 const RECORD_ID = /^[A-Za-z0-9]{11}$/;
-const LINE_BREAKERS = /[\u0085\u2028\u2029]/;
+/** The three characters JSON allows raw that line splitters break on (see the module comment). */
+export const LINE_BREAKERS = /[\u0085\u2028\u2029]/;
 const LINE_BREAKERS_ALL = /[\u0085\u2028\u2029]/g;
 const ESCAPES: Record<string, string> = { '\u0085': '\\u0085', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** JSON text with the three line breakers as `\u` escapes: the same value, one line. */
+export function lineSafe(json: string): string {
+  return json.replace(LINE_BREAKERS_ALL, (c) => ESCAPES[c]!);
+}
 
 /**
  * Serialise one record as its JSONL line (see the module comment). Pure; exported for stages and
@@ -49,7 +55,7 @@ export function serializeRecord(recordId: string, modelInput: Record<string, unk
   let bytes = Buffer.byteLength(json, 'utf8');
   // Only lines with non-ASCII characters can hold the three breakers: skip the scan for the rest.
   if (bytes !== json.length && LINE_BREAKERS.test(json)) {
-    json = json.replace(LINE_BREAKERS_ALL, (c) => ESCAPES[c]!);
+    json = lineSafe(json);
     bytes = Buffer.byteLength(json, 'utf8');
   }
   return { json, bytes };

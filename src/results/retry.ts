@@ -31,11 +31,11 @@ import { REJECTS_KEY } from '../run/layout.js';
 import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from '../run/location.js';
 import { PREPARED_VERSION, preparedJobsOf, writePreparedRun, type PreparedRunFile } from '../run/prepared.js';
 import type { CollectResult, RecordError } from './types.js';
+import { INVALID_ANSWER_CODE as INVALID_ANSWER } from './structured.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** The code of an invalid answer (a schema run's, that does not validate) in origins and dead letters. */
-const INVALID_ANSWER = 'E_INVALID_ANSWER';
 
 /** 4xx codes that say the service, not the record, failed: 408 timeout, 424 model error, 429 throttling. */
 const RETRYABLE_4XX: ReadonlySet<number> = new Set([408, 424, 429]);

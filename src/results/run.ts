@@ -135,7 +135,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   try {
     for await (const batch of collector.batches()) {
       for (const r of batch) {
-        report?.add(reportRow(r));
+        report?.add(() => reportRow(r));
         if (r.kind === 'success' || !planner) {
           const wait = writer.write(r);
           if (wait) await wait;

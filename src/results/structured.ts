@@ -22,6 +22,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { BatchError } from '../errors.js';
 import type { StructuredVia } from '../models/family.js';
 import type { FieldTally } from './types.js';
+import { isObject } from '../core/values.js';
+
+/** The error code of an answer that does not validate (status `invalid`): in errorsByCode, results and dead letters. */
+export const INVALID_ANSWER_CODE = 'E_INVALID_ANSWER';
 
 /** A schema run's answer schema, as prepared.json carries it (`structured`) or `collect --schema` gives it. */
 export interface AnswerSchema {
@@ -39,7 +43,6 @@ const MAX_TRIES = 64;
 /** The longest reason kept (ajv's messages are short; a schema's pattern may not be). */
 const MAX_REASON = 300;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Index just past the `}` closing the object that opens at `open`, following strings (a brace in

@@ -13,8 +13,9 @@
  */
 import { BatchError } from '../errors.js';
 import { addManifest, reconcileManifest } from './manifest.js';
-import { countFields } from './structured.js';
+import { countFields, INVALID_ANSWER_CODE } from './structured.js';
 import type { BadLine, CollectSummary, JobTally, OutputManifest, RecordError } from './types.js';
+import { addCounts } from '../core/values.js';
 
 /** One output folder (one Bedrock job): what its lines add up to, and the prepared job it answers. */
 interface FolderTally {
@@ -95,7 +96,7 @@ export class Tally {
     t.invalid++;
     s.failed++;
     s.invalid++;
-    s.errorsByCode.E_INVALID_ANSWER = (s.errorsByCode.E_INVALID_ANSWER ?? 0) + 1;
+    s.errorsByCode[INVALID_ANSWER_CODE] = (s.errorsByCode[INVALID_ANSWER_CODE] ?? 0) + 1;
     this.answered(t, jobId, inputTokens, outputTokens);
   }
 
@@ -131,13 +132,7 @@ export class Tally {
   lineage(truncated: number | undefined, redacted: Record<string, number> | undefined): void {
     const s = this.summary;
     if (truncated !== undefined && truncated > 0) s.truncated++;
-    if (redacted !== undefined) {
-      const sum = (s.redacted ??= {});
-      for (const k in redacted) {
-        const n = redacted[k];
-        if (typeof n === 'number' && Number.isFinite(n)) sum[k] = (sum[k] ?? 0) + n;
-      }
-    }
+    if (redacted !== undefined) addCounts((s.redacted ??= {}), redacted);
   }
 
   /** A record no line answered; `pending` when its job may still answer it. */

@@ -34,7 +34,7 @@ import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
 import type { Disposition } from './retry.js';
 import { TEXT_SOURCE, type TextSource } from './output-line.js';
-import { fieldCell, fieldColumns, redactedCell } from './structured.js';
+import { fieldCell, fieldColumns, INVALID_ANSWER_CODE as INVALID_CODE, redactedCell } from './structured.js';
 import type { CollectResult, InvalidResult, SuccessResult } from './types.js';
 
 export type ResultsFormat = 'jsonl' | 'csv' | 'tsv';
@@ -146,7 +146,6 @@ export function resultRow(r: CollectResult, options: RowOptions = {}): Record<st
 }
 
 /** The errorCode of an invalid answer's row (and of its dead letter). */
-const INVALID_CODE = 'E_INVALID_ANSWER';
 
 const S = JSON.stringify;
 

@@ -20,6 +20,7 @@ import type { Store } from '../stores/store.js';
 import { reject, type PreparedRecord, type Reject } from '../records/types.js';
 import type { QuotaProfile } from '../bedrock/quotas.js';
 import { lineageLine, rejectLine } from '../run/sidecars.js';
+import { addCounts } from '../core/values.js';
 
 export interface RolloverOptions {
   store: Store;
@@ -260,7 +261,7 @@ export class Rollover extends Writable {
   }
 
   private addRedacted(counts: Record<string, number>): void {
-    for (const [type, n] of Object.entries(counts)) this.redacted[type] = (this.redacted[type] ?? 0) + n;
+    addCounts(this.redacted, counts);
   }
 
   private addBatch(b: RecordBatch): Promise<unknown> | undefined {

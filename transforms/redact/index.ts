@@ -26,6 +26,7 @@
 import { stepStream, type Step } from '../../src/core/step.js';
 import type { PrepareItem } from '../../src/records/types.js';
 import { createRedactor, type RedactOptions, type Redactor } from './redactor.js';
+import { addCounts } from '../../src/core/values.js';
 
 export { PII_TYPES, PLACEHOLDERS, type PiiType } from './detectors.js';
 export { isCardNumber, luhnOk, plausibleIin, ssnIssuable } from './detectors.js';
@@ -80,7 +81,7 @@ function redactNamed(text: string, name: string, redact: Redactor, counts: Recor
     const found: Record<string, number> = {};
     const out = redact(label + text, found);
     if (out.startsWith(label)) {
-      for (const [type, n] of Object.entries(found)) counts[type] = (counts[type] ?? 0) + n;
+      addCounts(counts, found);
       return out.slice(label.length);
     }
   }
@@ -104,11 +105,7 @@ export function redactCalls(options: RedactOptions = {}): Step<PrepareItem, Prep
         if (turn.speaker !== undefined) turn.speaker = redact(turn.speaker, counts);
       }
       if (item.passthrough !== undefined) redactValue(item.passthrough, '', redact, counts, 0);
-      if (Object.keys(counts).length > 0) {
-        const into = item.redacted ?? {};
-        for (const [type, n] of Object.entries(counts)) into[type] = (into[type] ?? 0) + n;
-        item.redacted = into;
-      }
+      if (Object.keys(counts).length > 0) item.redacted = addCounts(item.redacted ?? {}, counts);
       emit(item);
     },
   };
