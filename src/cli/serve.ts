@@ -25,6 +25,9 @@ interface ServeFlags extends LocalServiceFlags {
   debug?: boolean;
   shuffleWindow?: number;
   quiet?: boolean;
+  runtimeRpm?: number;
+  runtimeTpm?: number;
+  runtimeMinute?: number;
 }
 
 export function serveCommand(): Command {
@@ -32,7 +35,8 @@ export function serveCommand(): Command {
     .summary('run the local Bedrock batch service on 127.0.0.1')
     .description(
       "Serve Bedrock's control-plane API for model invocation jobs (Create, Get, List, Stop) on 127.0.0.1, so " +
-        'the AWS SDKs and CLI talk to it unchanged (endpoint = the printed URL, any credentials). Prints its ' +
+        'the AWS SDKs and CLI talk to it unchanged (endpoint = the printed URL, any credentials), and the Bedrock ' +
+        'Runtime (InvokeModel, Converse, CountTokens) on the same URL, answering as the batch jobs do. Prints its ' +
         'base URL as the first line on stdout once it accepts connections.\n\n' +
         'With --root DIR it is its own S3: s3://bucket/key is DIR/bucket/key (a bucket is a folder that exists), ' +
         'and nothing outside DIR is read or written. Without --root it reads and writes S3 through the SDK\'s ' +
@@ -56,6 +60,9 @@ export function serveCommand(): Command {
     .option('--delay <ms>', 'milliseconds per lifecycle step (default 50)', int('--delay'))
     .option('--record-delay <ms>', 'milliseconds per record (default 0)', int('--record-delay'))
     .option('--hour <ms>', 'milliseconds in one hour of a job timeout (default 3600000): small values make jobs expire', int('--hour', 1))
+    .option('--runtime-rpm <n>', 'runtime requests per minute per model, as the on-demand quota (default 6000): more is ThrottlingException', int('--runtime-rpm', 1))
+    .option('--runtime-tpm <n>', 'runtime tokens per minute per model (input + output budget; default 10000000): more is ThrottlingException', int('--runtime-tpm', 1))
+    .option('--runtime-minute <ms>', 'milliseconds in one minute of the runtime caps (default 60000)', int('--runtime-minute', 1))
     .option('--model-endpoint <url>', 'answer with an OpenAI-compatible chat endpoint instead of the extractive summariser')
     .option('--model-name <name>', 'the model name to ask that endpoint for')
     .option('--allow-insecure-model-endpoint', 'allow a plain-http --model-endpoint on another host (the API key and transcripts cross the network unencrypted)')
@@ -86,6 +93,15 @@ export function serveCommand(): Command {
         ...(flags.allowModel?.length ? { extraModels: flags.allowModel } : {}),
         outputOrder: { order: flags.keepOrder ? 'input' : 'shuffled', ...(flags.shuffleWindow !== undefined ? { window: flags.shuffleWindow } : {}) },
         ...local,
+        ...(flags.runtimeRpm !== undefined || flags.runtimeTpm !== undefined || flags.runtimeMinute !== undefined
+          ? {
+              runtime: {
+                ...(flags.runtimeRpm !== undefined ? { rpm: flags.runtimeRpm } : {}),
+                ...(flags.runtimeTpm !== undefined ? { tpm: flags.runtimeTpm } : {}),
+                ...(flags.runtimeMinute !== undefined ? { minuteMs: flags.runtimeMinute } : {}),
+              },
+            }
+          : {}),
         ...(flags.quiet ? {} : { log: (line: string) => process.stderr.write(`serve: ${line}\n`) }),
       });
       process.stdout.write(`${service.endpoint}\n`);
@@ -98,7 +114,7 @@ export function serveCommand(): Command {
       }
       if (!flags.quiet) {
         process.stderr.write(
-          `serve: the local Bedrock batch service listens on ${service.endpoint} (${flags.root ? `its own S3 under ${flags.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name}; minimum records: ${minRecordsFrom === 'model' ? "each model's" : quotas.minRecordsPerJob}; output: ${flags.keepOrder ? 'input order' : 'shuffled'})\n`,
+          `serve: the local Bedrock batch service listens on ${service.endpoint} (${flags.root ? `its own S3 under ${flags.root}` : 'S3 through the SDK settings'}; model: ${service.service.model.name}; quotas: ${quotas.name}; minimum records: ${minRecordsFrom === 'model' ? "each model's" : quotas.minRecordsPerJob}; output: ${flags.keepOrder ? 'input order' : 'shuffled'}; runtime: ${service.service.runtime.rpm} requests and ${service.service.runtime.tpm} tokens a minute per model)\n`,
         );
       }
       await new Promise<void>((resolve) => {

@@ -10,7 +10,9 @@
  *   any non-terminal state → Stopping → Stopped (StopModelInvocationJob)
  *
  * Validating reads the input (plan.ts); a Scheduled job waits for a run slot (slots.ts); InProgress
- * runs the records through the model (runner.ts). Get and List answer as describe.ts says.
+ * runs the records through the model (runner.ts). Get and List answer as describe.ts says. The
+ * Bedrock Runtime API (runtime-api.ts) answers single requests with the same model, faults and
+ * per-record delay, under its own per-model caps.
  *
  * Facts the sheet leaves open, and what this service does (documented assumptions):
  * - a repeated clientRequestToken returns the first job's ARN, whatever the other parameters;
@@ -42,6 +44,7 @@ import { extractiveSummariser, type LocalModel } from './models.js';
 import { normalizeOutputOrder, type OutputOrder, type OutputOrderOptions } from './output-order.js';
 import { planRun, type RunPlan } from './plan.js';
 import { runJob } from './runner.js';
+import { LocalRuntime, type RuntimeLimits, type RuntimeStats } from './runtime-api.js';
 import { RunSlots, type Release } from './slots.js';
 import { Stop, stopReason } from './stop.js';
 import { mountResolver, rootResolver, s3Resolver, type StoreResolver } from './stores.js';
@@ -103,6 +106,11 @@ export interface LocalServiceOptions {
   /** Milliseconds in one hour of `timeoutDurationInHours` (default 3,600,000): make it small to see jobs expire. */
   hourMs?: number;
   faults?: LocalFaults;
+  /**
+   * Bedrock's on-demand quotas for the runtime API (runtime-api.ts, docs/bedrock.md §7.3): requests
+   * and tokens per minute per model (defaults 6,000 and 10,000,000), and the length of a minute.
+   */
+  runtime?: RuntimeLimits;
   /** Answer requests but start no job (a process that only reads statuses or stops jobs). */
   paused?: boolean;
   /** Refuse requests without an Authorization header with AccessDeniedException (default true). */
@@ -136,6 +144,8 @@ export class LocalBatchService extends EventEmitter {
   private readonly log: (line: string) => void;
   private readonly random: () => number;
 
+  /** The runtime API's caps and counters (runtime-api.ts). */
+  readonly runtime: LocalRuntime;
   private readonly jobs: JobTable;
   private readonly slots: RunSlots;
   private readonly drivers = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -177,6 +187,24 @@ export class LocalBatchService extends EventEmitter {
     this.requireAuth = options.requireAuth !== false;
     this.log = options.log ?? (() => {});
     this.jobs = new JobTable(this.stateFile);
+    this.runtime = new LocalRuntime(
+      {
+        region: this.region,
+        accountId: this.accountId,
+        extraModels: this.extraModels,
+        model: this.model,
+        faults: this.faults,
+        recordDelayMs: this.delays.record,
+        requestFaults: () => this.injectRequestFaults(),
+        requireAuth: this.requireAuth,
+      },
+      options.runtime,
+    );
+  }
+
+  /** What the runtime API was asked and answered so far (tests count requests with it). */
+  runtimeStats(): RuntimeStats {
+    return this.runtime.stats();
   }
 
   /** Load the state file and pick up every job that was not finished. */
@@ -191,6 +219,7 @@ export class LocalBatchService extends EventEmitter {
   /** Stop running jobs (they resume on the next start with the same state file) and save. */
   async close(): Promise<void> {
     this.closing = true;
+    this.runtime.close();
     for (const d of this.drivers.values()) d.controller.abort(new Stop('close'));
     await Promise.allSettled([...this.drivers.values()].map((d) => d.done));
     // A job asked to stop that nothing runs here is stopped now, not on the next start.
