@@ -4,6 +4,7 @@
  * settings come from the toolkit's one AWS configuration (src/aws/config.ts).
  */
 import { BedrockClient } from '@aws-sdk/client-bedrock';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { createAwsClient, type AwsClientOptions } from '../aws/config.js';
 
 export interface BedrockClientOptions extends Omit<AwsClientOptions, 'endpointUrl'> {
@@ -19,6 +20,15 @@ export interface BedrockClientOptions extends Omit<AwsClientOptions, 'endpointUr
 export function createBedrockClient(options: BedrockClientOptions = {}): BedrockClient {
   const { endpoint, ...rest } = options;
   return createAwsClient(BedrockClient, 'Bedrock', { ...rest, ...(endpoint !== undefined ? { endpointUrl: endpoint } : {}), maxAttempts: options.maxAttempts ?? 1 });
+}
+
+/**
+ * The Bedrock Runtime client (InvokeModel, Converse, CountTokens: the on-demand path and exact
+ * token counts), with the same settings; one SDK attempt, as the callers retry with backoff.
+ */
+export function createBedrockRuntimeClient(options: BedrockClientOptions = {}): BedrockRuntimeClient {
+  const { endpoint, ...rest } = options;
+  return createAwsClient(BedrockRuntimeClient, 'Bedrock Runtime', { ...rest, ...(endpoint !== undefined ? { endpointUrl: endpoint } : {}), maxAttempts: options.maxAttempts ?? 1 });
 }
 
 /** The fields of an SDK error we act on: its exception name and HTTP status. */

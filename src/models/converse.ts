@@ -38,7 +38,8 @@ import { checkStructuredOption, converseVias, hasStructuredOutputs, nativeSchema
 const FALLBACK: ModelLimits = Object.freeze({ contextTokens: 32_000, maxOutputTokens: 4_096 });
 const DEFAULT_MAX_TOKENS = 1024;
 
-const KEYS: ReadonlySet<string> = new Set([
+/** The fields of a Converse request a record's modelInput may hold (the on-demand path sends them as they are). */
+export const CONVERSE_REQUEST_KEYS: ReadonlySet<string> = new Set([
   'messages',
   'system',
   'inferenceConfig',
@@ -205,7 +206,7 @@ export const converse: ModelFamily = {
 
   validateInput(input, modelId) {
     const issues: ValidationIssue[] = [];
-    strayKeys(input, KEYS, '', issues);
+    strayKeys(input, CONVERSE_REQUEST_KEYS, '', issues);
     if (input.toolConfig !== undefined) {
       issues.push({
         code: 'E_INVALID_MODEL_INPUT',

@@ -10,6 +10,10 @@
  * on-demand prices per `per` tokens; the batch price is that less `batchDiscount` (a row may
  * give its own `batchDiscount`, or `batchInput`/`batchOutput` outright). A user's table replaces
  * the defaults entirely with `"extends": false`.
+ *
+ * A job folder answered on demand (docs/on-demand.md) is priced at the row's on-demand `input` and
+ * `output`, with no batch discount (`onDemandPriceFor`): with the default discount of 0.5, twice the
+ * batch price.
  */
 import { BatchError } from '../errors.js';
 import { normalizeModelId } from '../models/ids.js';
@@ -44,8 +48,10 @@ export interface ModelPrice {
   output: number;
   currency: string;
   per: number;
-  /** The discount applied to the on-demand row (0 when the row gave batch prices outright). */
+  /** The discount applied to the on-demand row (0 when the row gave batch prices outright, or for on-demand prices). */
   batchDiscount: number;
+  /** Set to `on-demand` by `onDemandPriceFor`: the row's prices as they are, for records answered one by one. */
+  mode?: 'on-demand';
 }
 
 /** The built-in table (a copy: change it freely). */
@@ -108,13 +114,19 @@ export function loadPrices(user: string | unknown, where = 'the price table', ba
   return table;
 }
 
-/** The batch price of a model, or undefined when the table does not know it. */
-export function priceFor(table: PriceTable, modelId: string): ModelPrice | undefined {
+/** The table's row for a model: the longest `match` that prefixes its base id (or the id as given). */
+function rowFor(table: PriceTable, modelId: string): PriceRow | undefined {
   const base = normalizeModelId(modelId);
   let best: PriceRow | undefined;
   for (const row of table.models) {
     if ((base.startsWith(row.match) || modelId.startsWith(row.match)) && (!best || row.match.length > best.match.length)) best = row;
   }
+  return best;
+}
+
+/** The batch price of a model, or undefined when the table does not know it. */
+export function priceFor(table: PriceTable, modelId: string): ModelPrice | undefined {
+  const best = rowFor(table, modelId);
   if (!best) return undefined;
   const discount = best.batchDiscount ?? table.batchDiscount;
   const given = best.batchInput !== undefined && best.batchOutput !== undefined;
@@ -128,7 +140,17 @@ export function priceFor(table: PriceTable, modelId: string): ModelPrice | undef
   };
 }
 
-/** The cost of some tokens at a model's batch price. */
+/**
+ * The on-demand price of a model (no batch discount: the row's `input` and `output` as they are),
+ * or undefined when the table does not know it. Profile ids and ARNs are priced as their base model.
+ */
+export function onDemandPriceFor(table: PriceTable, modelId: string): ModelPrice | undefined {
+  const row = rowFor(table, modelId);
+  if (!row) return undefined;
+  return { match: row.match, input: row.input, output: row.output, currency: table.currency, per: table.per, batchDiscount: 0, mode: 'on-demand' };
+}
+
+/** The cost of some tokens at a model's price. */
 export function costOf(price: ModelPrice, inputTokens: number, outputTokens: number): { input: number; output: number; total: number } {
   const input = (inputTokens / price.per) * price.input;
   const output = (outputTokens / price.per) * price.output;
@@ -139,7 +161,8 @@ export function costOf(price: ModelPrice, inputTokens: number, outputTokens: num
 export function priceLabel(table: PriceTable, price: ModelPrice | undefined, modelId: string): string {
   if (!price) return `no price for ${modelId} in the price table: pass --prices with a row for it`;
   const pct = Math.round(price.batchDiscount * 100);
-  return `ESTIMATE at ${price.currency} ${fmtPrice(price.input)} in / ${fmtPrice(price.output)} out per ${price.per} tokens (batch${pct ? `, ${pct}% off on-demand` : ''}; "${price.match}" from ${table.source ?? 'the price table'}${table.asOf ? `, ${table.asOf}` : ''}); not a bill: verify prices for your region`;
+  const mode = price.mode === 'on-demand' ? 'on-demand' : `batch${pct ? `, ${pct}% off on-demand` : ''}`;
+  return `ESTIMATE at ${price.currency} ${fmtPrice(price.input)} in / ${fmtPrice(price.output)} out per ${price.per} tokens (${mode}; "${price.match}" from ${table.source ?? 'the price table'}${table.asOf ? `, ${table.asOf}` : ''}); not a bill: verify prices for your region`;
 }
 
 function fmtPrice(n: number): string {
