@@ -29,11 +29,12 @@ import { mulberry32 } from '../src/core/random.js';
 import { anthropic } from '../src/models/anthropic.js';
 import { collectResults } from '../src/results/collect.js';
 import { collectRun } from '../src/results/run.js';
+import { recordRequest } from '../src/records/request-hash.js';
 import { CALL_SUMMARY_TEMPLATE } from '../transforms/prompts/call-summary.js';
 import { against, arg, dataDir, num, pad, runChild, type Row } from './driver.js';
 
 /** Bumped whenever the generated data changes shape: a cached run of another version is made again. */
-const DATA_VERSION = 2;
+const DATA_VERSION = 3;
 const RECORDS_PER_FILE = 50_000;
 /** Bedrock's limit is on the input file; the output file (echo + answer) is bigger. */
 const MAX_INPUT_FILE_BYTES = 200_000_000;
@@ -201,7 +202,9 @@ async function generate(size: string, seed: number): Promise<Generated> {
         const line = `{"recordId":"${id}","modelInput":${modelInput},${tail}}\n`;
         lines.push(line);
         fileBytes += Buffer.byteLength(line);
-        lineageBatch.push(JSON.stringify({ recordId: id, key: `C${String(records).padStart(9, '0')}`, file: 'calls.csv', line: records * 90 + 2, agent, queue: QUEUES[records % QUEUES.length] }) + '\n');
+        // the request hash prepare takes into the lineage, from the record line as the shard holds it
+        const request = recordRequest(`{"recordId":"${id}","modelInput":${modelInput}}`);
+        lineageBatch.push(JSON.stringify({ recordId: id, key: `C${String(records).padStart(9, '0')}`, file: 'calls.csv', line: records * 90 + 2, request, agent, queue: QUEUES[records % QUEUES.length] }) + '\n');
         records++;
         if (lineageBatch.length >= 500) {
           await writeAll(lineage, lineageBatch.join(''));

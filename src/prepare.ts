@@ -2,7 +2,11 @@
  * prepare as one call: inputs in, a prepared run out. It wires the stages exactly as a user's own
  * pipeline would (readers -> adapter -> prompt -> model family -> ids -> validation -> rollover),
  * fusing the per-record stages into one Transform to save per-stage stream overhead, and checks
- * that the counts reconcile: every call read was written or rejected.
+ * that the counts reconcile: every call read was written, rejected or skipped.
+ *
+ * With `skipAnswered` (docs/daily-exports.md), a record whose call already has an answer in those
+ * results, for the same model and the same request (its request hash), is skipped once it is built:
+ * counted, not written, and its earlier row copied to `<run>/reused.jsonl` for collect.
  *
  * It is generic: the call-center knowledge (which adapter, which prompt) comes in as steps.
  */
@@ -13,8 +17,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Step } from './core/step.js';
 import { BatchError } from './errors.js';
 import { familyFor } from './models/index.js';
-import type { FamilyName, InvocationType, ModelOptions, StructuredVia } from './models/family.js';
-import { prepareItems, type EngineStats } from './parallel/engine.js';
+import type { FamilyName, InvocationType, ModelFamily, ModelOptions, StructuredVia } from './models/family.js';
+import { prepareItems, type EngineItem, type EngineStats } from './parallel/engine.js';
+import { estimateTokens, structuredTokens } from './records/tokens.js';
+import { parseLineageLine } from './run/sidecars.js';
+import { AnsweredIndex, REUSED_KEY } from './results/reuse.js';
+import type { RecordBatch } from './shards/rollover.js';
 import type { StagesSpec } from './parallel/stages.js';
 import type { ReadInputsOptions } from './read/index.js';
 import type { AssignIdsOptions } from './records/ids.js';
@@ -22,7 +30,7 @@ import { quotaProfile, type QuotaProfile } from './bedrock/quotas.js';
 import { rollover, type JobInfo, type RolloverProblem } from './shards/rollover.js';
 import { inspectRunLocation, refuseInTheWay, removeOwnFiles } from './run/location.js';
 import { INPUT_PREFIX, LEDGER_KEY, LINEAGE_PREFIX, PREPARED_KEY, REJECTS_KEY } from './run/layout.js';
-import { PREPARED_VERSION, preparedJobsOf, writePreparedRun, type PreparedRunFile } from './run/prepared.js';
+import { PREPARED_VERSION, preparedJobsOf, writePreparedRun, type PreparedReused, type PreparedRunFile } from './run/prepared.js';
 import { recipeOf, type Recipe } from './run/recipe.js';
 import { isS3Uri, parseS3Uri } from './stores/uri.js';
 import { openStore, type StoreOptions } from './stores/index.js';
@@ -72,6 +80,13 @@ export interface PrepareRunOptions {
   /** The rejects file (a path or URI; default `<out>/rejects.jsonl`). Never inside `<out>/input/`. */
   rejects?: string;
   /**
+   * Results files or run folders (`--skip-answered`, docs/daily-exports.md): a call whose key has a
+   * successful answer there for the same model and the same request hash is skipped (counted in
+   * `skipped`, not written) and its earlier row goes to `<out>/reused.jsonl`, which collect appends
+   * to the results. Turns the fused path off: every record goes through the stages.
+   */
+  skipAnswered?: string[];
+  /**
    * Replace a prepared run already at `out`: its own files (those its prepared.json lists) are
    * deleted first; nothing else is. A run that was submitted (it has a ledger) is never replaced.
    */
@@ -88,10 +103,16 @@ export interface PrepareProgress {
 }
 
 export interface PrepareSummary {
-  /** Calls read (plus input units rejected before they could become calls). */
+  /** Calls read (plus input units rejected before they could become calls): written + rejected + skipped. */
   read: number;
   written: number;
   rejected: number;
+  /** Calls answered before (`skipAnswered`): not written, their earlier answers in `reused`. */
+  skipped: number;
+  /** Every call read was skipped: nothing to submit, and the run is complete (collect writes the reused answers). */
+  skippedAll?: true;
+  /** `skipAnswered`: where the earlier answers of the skipped calls went, and what each source held. */
+  reused?: ReusedSummary;
   rejectsByCode: Record<string, number>;
   /** Input bytes read (after gunzip): the inputs' sizes when they are read to the end. */
   bytesRead: number;
@@ -125,8 +146,11 @@ export interface PrepareSummary {
   parallel: EngineStats;
 }
 
+/** `PrepareSummary.reused`, as prepared.json holds it: the reused answers and their sources. */
+export type ReusedSummary = PreparedReused;
+
 /** What shapes a run's records (src/run/recipe.ts): compared when a run is resumed. */
-export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 'model' | 'stages' | 'adapt' | 'prompt' | 'quotas' | 'ids' | 'read' | 'rejects' | 's3'>): Promise<Recipe> {
+export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 'model' | 'stages' | 'adapt' | 'prompt' | 'quotas' | 'ids' | 'read' | 'rejects' | 's3' | 'skipAnswered'>): Promise<Recipe> {
   const quotas = options.quotas ?? quotaProfile('default');
   // client settings do not shape records (and may hold credentials): not part of the recipe
   const { s3, ...read } = readOptions(options, quotas);
@@ -139,6 +163,8 @@ export async function prepareRecipe(options: Pick<PrepareRunOptions, 'inputs' | 
       quotas,
       read,
       rejects: options.rejects ?? REJECTS_KEY,
+      // only when given: a run prepared without it keeps the recipe it had
+      ...(options.skipAnswered?.length ? { skipAnswered: options.skipAnswered } : {}),
     },
     ...(s3 ? { s3 } : {}),
   });
@@ -160,6 +186,10 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   await checkInputsApart(options.inputs, options.out);
   // the inputs first (a missing one is named before anything is written or removed), then the location
   const recipe = await prepareRecipe(options);
+  // the earlier answers, read before anything is written (a missing source stops prepare here)
+  const answered = options.skipAnswered?.length
+    ? await AnsweredIndex.load({ sources: options.skipAnswered, modelId: options.model.modelId, ...(options.s3 ? { s3: options.s3 } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+    : undefined;
   await checkOut(store, options.overwrite === true);
   const rejectsKey = options.rejects === undefined ? REJECTS_KEY : undefined;
   const createdAt = new Date().toISOString();
@@ -194,7 +224,8 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     ids: options.ids ?? {},
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.pieceBytes !== undefined ? { pieceBytes: options.pieceBytes } : {}),
-    fused: options.fused !== false,
+    // with skipAnswered every record goes through the stages (docs/daily-exports.md)
+    fused: options.fused !== false && answered === undefined,
     lineage: true,
     stats,
     onRead(n, bytes) {
@@ -210,20 +241,37 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
   // in a slab, and slabs held there are slabs the engine must make anew (src/parallel/slabs.ts).
   const sink = rollover({ store, quotas, highWaterMark: 2, ...rejectsLocation(options) });
   // A small buffer: items can be record batches of a megabyte or more.
-  await pipeline(Readable.from(items, { objectMode: true, highWaterMark: 2 }), sink, ...(options.signal ? [{ signal: options.signal }] : []));
+  const source = answered ? skipAnswered(items, answered, family, options.model) : items;
+  await pipeline(Readable.from(source, { objectMode: true, highWaterMark: 2 }), sink, ...(options.signal ? [{ signal: options.signal }] : []));
   const r = sink.result!;
-  if (read !== r.written + r.rejected) {
+  const skipped = answered?.skipped ?? 0;
+  if (read !== r.written + r.rejected + skipped) {
     throw new BatchError(
       'E_COUNTS',
-      `counts do not reconcile: ${read} read, but ${r.written} written + ${r.rejected} rejected = ${r.written + r.rejected}`,
+      `counts do not reconcile: ${read} read, but ${r.written} written + ${r.rejected} rejected + ${skipped} skipped = ${r.written + r.rejected + skipped}`,
       { hint: 'this is a bug in a stage that dropped or duplicated items; please report it' },
     );
   }
+  // the earlier rows of the skipped calls, by a second pass over the sources, before prepared.json names them
+  const reused: ReusedSummary | undefined = answered
+    ? {
+        key: REUSED_KEY,
+        ...(skipped > 0 ? await answered.writeReused(store, REUSED_KEY) : { uri: store.resolve(REUSED_KEY), records: 0 }),
+        sources: answered.sources,
+        indexed: answered.size,
+        notes: answered.notes,
+      }
+    : undefined;
+  // a run whose every call was answered before is complete: nothing to submit, and nothing wrong
+  const skippedAll = skipped > 0 && r.written === 0;
   options.onProgress?.({ read, bytesRead });
   const summary: PrepareSummary = {
     read,
     written: r.written,
     rejected: r.rejected,
+    skipped,
+    ...(skippedAll ? { skippedAll: true as const } : {}),
+    ...(reused ? { reused } : {}),
     rejectsByCode: r.rejectsByCode,
     bytesRead,
     bytesWritten: r.bytes,
@@ -236,7 +284,7 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     jobs: r.jobs.map((j: JobInfo) => ({ name: j.name, uri: j.uri, records: j.records, bytes: j.bytes, shards: j.shards.map((s) => s.key) })),
     rebalanced: r.rebalanced,
     submittable: r.submittable,
-    ...(r.problem ? { problem: r.problem } : {}),
+    ...(r.problem && !skippedAll ? { problem: r.problem } : {}),
     out: options.out,
     rejects: r.rejectsUri,
     manifest: store.resolve(PREPARED_KEY),
@@ -254,6 +302,87 @@ export async function prepareRun(options: PrepareRunOptions): Promise<PrepareSum
     ...(options.model.structured ? { structured: options.model.structured } : {}),
   });
   return summary;
+}
+
+/**
+ * `skipAnswered`: the engine's records, less those whose call was answered before for the same
+ * request (`AnsweredIndex.take`, src/results/reuse.ts). The request is the record's request hash,
+ * taken by the engine from the bytes of its line as it is written (src/records/request-hash.ts):
+ * a record's own `request`, a batch's in its lineage lines. A record batch made elsewhere (a worker's)
+ * is cut around the records it skips; its token sums lose the skipped records' estimates (from their
+ * request: the validate stage's formula, within a token or so of the record's own) and output
+ * budgets, and its PII and truncation counts theirs (from their lineage lines).
+ */
+async function* skipAnswered(items: AsyncIterable<EngineItem>, index: AnsweredIndex, family: ModelFamily, model: ModelOptions): AsyncGenerator<EngineItem> {
+  const schemaTokens = model.structured && model.structured.via !== 'prompt' ? structuredTokens(model.structured) : 0;
+  const budget = model.maxTokens ?? family.defaultMaxTokens;
+  for await (const item of items) {
+    if (item.kind === 'record') {
+      if (index.has(item.key) && item.request !== undefined && index.take(item.key, item.request)) continue;
+      yield item;
+    } else if (item.kind === 'batch') {
+      yield* skipInBatch(item, index, (modelInput) => ({ inputTokens: estimateTokens(family.inputTextOf(modelInput)) + schemaTokens, maxOutputTokens: family.maxOutputTokensOf(modelInput) ?? budget }));
+    } else {
+      yield item;
+    }
+  }
+}
+
+/** A batch without the records `index` takes: the runs of records kept, as batches (see skipAnswered). */
+function skipInBatch(b: RecordBatch, index: AnsweredIndex, tokensOf: (modelInput: Record<string, unknown>) => { inputTokens: number; maxOutputTokens: number }): RecordBatch[] {
+  const out: RecordBatch[] = [];
+  let inputTokens = b.inputTokens;
+  let maxOutputTokens = b.maxOutputTokens;
+  const redacted = b.redacted ? { ...b.redacted } : undefined;
+  let truncated = b.truncated ?? 0;
+  let dataOff = 0;
+  let lineageOff = 0;
+  let run = -1;
+  let runData = 0;
+  let runLineage = 0;
+  const close = (end: number) => {
+    if (run < 0) return;
+    out.push({ kind: 'batch', count: end - run, data: b.data.subarray(runData, dataOff), sizes: b.sizes.subarray(run, end), lineage: b.lineage.subarray(runLineage, lineageOff), inputTokens: 0, maxOutputTokens: 0 });
+    run = -1;
+  };
+  if (b.lineage.length === 0) return [b]; // (prepare always writes lineage: the keys are there)
+  for (let i = 0; i < b.count; i++) {
+    const size = b.sizes[i]!;
+    const lineageEnd = b.lineage.indexOf(10, lineageOff) + 1;
+    const l = parseLineageLine(b.lineage.toString('utf8', lineageOff, lineageEnd - 1));
+    if (index.has(l.key) && l.request !== undefined && index.take(l.key, l.request)) {
+      close(i);
+      const rec = JSON.parse(b.data.toString('utf8', dataOff, dataOff + size)) as { modelInput: Record<string, unknown> };
+      const t = tokensOf(rec.modelInput);
+      inputTokens -= t.inputTokens;
+      maxOutputTokens -= t.maxOutputTokens;
+      if (redacted && l.redacted) for (const k in l.redacted) redacted[k] = (redacted[k] ?? 0) - (l.redacted[k] ?? 0);
+      if (l.truncated !== undefined && l.truncated > 0) truncated--;
+    } else if (run < 0) {
+      run = i;
+      runData = dataOff;
+      runLineage = lineageOff;
+    }
+    dataOff += size;
+    lineageOff = lineageEnd;
+  }
+  close(b.count);
+  if (out.length === 0) {
+    b.release?.();
+    return out;
+  }
+  if (out.length === 1 && out[0]!.count === b.count) return [b]; // nothing skipped
+  // the sums go with the first batch; the producer's memory is released after the last one
+  const first = out[0]!;
+  first.inputTokens = Math.max(0, inputTokens);
+  first.maxOutputTokens = Math.max(0, maxOutputTokens);
+  if (redacted) {
+    for (const k of Object.keys(redacted)) if (!(redacted[k]! > 0)) delete redacted[k];
+    first.redacted = redacted;
+  }
+  if (b.truncated !== undefined) first.truncated = truncated;
+  if (b.release) out[out.length - 1]!.release = b.release;
+  return out;
 }
 
 /** `--rejects`: a store for the file's folder and its name; refused inside what jobs read. */

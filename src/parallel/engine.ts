@@ -25,6 +25,7 @@ import { CsvDecoder, normalizeCsvOptions } from '../read/csv.js';
 import { decodeInput, expandInputs, openInput, type OpenedInput, type ReadInputsOptions } from '../read/index.js';
 import { JsonlDecoder } from '../read/jsonl.js';
 import { assignIds, checkIdOptions, duplicateKeyReject, IdRegistry, type AssignIdsOptions } from '../records/ids.js';
+import { recordRequest } from '../records/request-hash.js';
 import { toRecords, type ToRecordsOptions } from '../records/to-records.js';
 import { reject, type PrepareItem, type Reject, type SourceItem } from '../records/types.js';
 import { validateRecords } from '../records/validate.js';
@@ -74,6 +75,18 @@ export interface EngineStats {
 
 type Pipeline = Step<PrepareItem, PrepareItem>;
 
+/**
+ * After validation, for the records made on this thread: the request hash of each record's line
+ * as validation serialised it (src/records/request-hash.ts), for its lineage line. The pieces'
+ * records get theirs in piece.ts, from the same bytes.
+ */
+const hashRequests: Pipeline = {
+  write(item, emit) {
+    if (item.kind === 'record' && item.json !== undefined) item.request = recordRequest(item.json);
+    emit(item);
+  },
+};
+
 export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem> {
   const registry = new IdRegistry();
   const { mode: idMode, duplicates } = checkIdOptions(o.ids);
@@ -98,6 +111,7 @@ export async function* prepareItems(o: EngineOptions): AsyncGenerator<EngineItem
       toRecords(o.model),
       assignIds(o.ids, registry),
       validateRecords({ modelId: o.model.modelId, family: o.model.family, maxRecordBytes: o.maxRecordBytes }),
+      ...(o.lineage ? [hashRequests] : []),
     );
   };
   const pipeline = (adapt: Pipeline, prompt: Pipeline): Pipeline => fuse<PrepareItem, PrepareItem>(adapt, afterAdapt(prompt));

@@ -16,7 +16,9 @@
  * escaped once, and the transcript escaped byte by byte as JSON.stringify escapes it, U+2028,
  * U+2029 and U+0085 as `\u` escapes like `serializeRecord`. Token estimates are counted on the
  * bytes as `estimateTokens` counts them on the string. The lineage line is the stages' own
- * function on the same fields. test/prepare/fused.test.ts holds the two paths to the same bytes.
+ * function on the same fields, its request hash taken from the record's bytes as written
+ * (`recordRequest`, as the stages' path takes it). test/prepare/fused.test.ts holds the two paths to
+ * the same bytes.
  */
 import { isUtf8 } from 'node:buffer';
 import { isObject } from '../core/values.js';
@@ -24,6 +26,7 @@ import { familyFor } from '../models/index.js';
 import { hasText } from '../models/rules.js';
 import type { FamilyName } from '../models/family.js';
 import { resolveModel } from '../records/to-records.js';
+import { recordRequest } from '../records/request-hash.js';
 import { estimateTokens, structuredTokens, tokensOf } from '../records/tokens.js';
 import { LINE_BREAKERS, lineSafe } from '../records/validate.js';
 import type { SourceItem } from '../records/types.js';
@@ -201,7 +204,7 @@ export class FusedRows {
       passthrough = columns.map((_, i) => i).filter((i) => !excluded(columns[i]!));
     }
     const names = passthrough.map((i) => (LINEAGE_RESERVED.has(columns[i]!) ? `_${columns[i]!}` : columns[i]!));
-    const byHand = new Set([...names, 'recordId', 'key', 'file', 'line']).size === names.length + 4 && !names.some((n) => /^(?:0|[1-9]\d*)$/.test(n));
+    const byHand = new Set([...names, 'recordId', 'key', 'file', 'line', 'request']).size === names.length + 5 && !names.some((n) => /^(?:0|[1-9]\d*)$/.test(n));
     return new FusedRows(target, env, columns, keyAt, textAt, passthrough, option === 'auto', byHand ? names.map((n) => `${JSON.stringify(n)}:`) : undefined);
   }
 
@@ -347,20 +350,21 @@ export class FusedRows {
     data.buf.write(recordId, at + (idAt - start), 'latin1');
     data.length = at + size;
     target.recordWritten(size, inputTokens, this.env.outputTokens);
-    if (this.env.lineage) target.lineage.append(this.lineageOf(recordId, key, file, line, pass));
+    if (this.env.lineage) target.lineage.append(this.lineageOf(recordId, key, file, line, recordRequest(data.buf, at, at + size), pass));
     return true;
   }
 
   /**
    * The record's lineage line: lineageLine's own output (an object of the same fields, JSON.stringify),
    * written by hand when the names allow (see `lineageNames`): `{"recordId", "key", "file", "line",
-   * then the passthrough columns in the row object's order}`.
+   * "request", then the passthrough columns in the row object's order}`.
    */
-  private lineageOf(recordId: string, key: string, file: string, line: number, pass: Record<string, string> | undefined): string {
+  private lineageOf(recordId: string, key: string, file: string, line: number, request: string, pass: Record<string, string> | undefined): string {
     const names = this.lineageNames;
-    if (names === undefined) return lineageLine(recordId, pass === undefined ? { key, file, line } : { key, file, line, passthrough: pass });
+    if (names === undefined) return lineageLine(recordId, pass === undefined ? { key, file, line, request } : { key, file, line, request, passthrough: pass });
     if (this.fileJson.file !== file) this.fileJson = { file, json: JSON.stringify(file) };
-    let out = `{"recordId":"${recordId}","key":${JSON.stringify(key)},"file":${this.fileJson.json},"line":${line}`;
+    // (a request hash is hex digits: nothing to escape)
+    let out = `{"recordId":"${recordId}","key":${JSON.stringify(key)},"file":${this.fileJson.json},"line":${line},"request":"${request}"`;
     if (pass !== undefined) {
       for (let n = 0; n < this.passthrough.length; n++) {
         const v = pass[this.columns[this.passthrough[n]!]!];
@@ -442,8 +446,13 @@ export class FusedItems {
     target.settle(target.data.length, target.data.length);
     const recordId = target.assignId(item.file, key, item.line);
     const line = `{"recordId":"${recordId}","modelInput":${env.prefixText}${escaped.slice(1, -1)}${env.suffixText}}\n`;
-    target.recordWritten(target.append(line), inputTokens, env.outputTokens);
-    if (env.lineage) target.lineage.append(lineageLine(recordId, pass === undefined ? { key, file: item.file, line: item.line } : { key, file: item.file, line: item.line, passthrough: pass }));
+    const written = target.append(line);
+    target.recordWritten(written, inputTokens, env.outputTokens);
+    if (env.lineage) {
+      const data = target.data;
+      const l = { key, file: item.file, line: item.line, request: recordRequest(data.buf, data.length - written, data.length) };
+      target.lineage.append(lineageLine(recordId, pass === undefined ? l : { ...l, passthrough: pass }));
+    }
     return true;
   }
 }

@@ -2,10 +2,11 @@
  * What prepare does with one row-aligned piece of a file, on a worker thread (worker.ts) or, with
  * `workers: 0`, on the main thread itself (engine.ts): decode the piece, run the middle of it (see
  * groups.ts) through the same stages a single thread runs (adapter, prompt, model family, ids,
- * validation), and hand back the records serialised as one batch. Duplicate keys are not judged
- * here: each record's key fingerprint (the same `CallHasher` as the id stage's: the key alone by
- * default, so a key seen in another file of the run is caught) goes back as an event and the main
- * thread, which sees the whole run in order, decides.
+ * validation), and hand back the records serialised as one batch, with their lineage lines (each
+ * with the request hash of its record's bytes, src/records/request-hash.ts). Duplicate keys are
+ * not judged here: each record's key fingerprint (the same `CallHasher` as the id stage's: the key
+ * alone by default, so a key seen in another file of the run is caught) goes back as an event and
+ * the main thread, which sees the whole run in order, decides.
  *
  * When the stages describe how one CSV row becomes a record (`StagesModule.rowRecipe`) and the
  * model family's request is a fixed envelope around the prompt, rows are encoded by the fused path
@@ -19,6 +20,7 @@ import { isBatchError } from '../errors.js';
 import { CsvDecoder } from '../read/csv.js';
 import { JsonlDecoder } from '../read/jsonl.js';
 import { base62of64, CallHasher, checkIdOptions, RandomPool } from '../records/ids.js';
+import { recordRequest } from '../records/request-hash.js';
 import { toRecords } from '../records/to-records.js';
 import type { PrepareItem, PreparedRecord, Reject, SourceItem } from '../records/types.js';
 import { validateRecords } from '../records/validate.js';
@@ -206,10 +208,15 @@ export class PieceHandler {
         if (rec.redacted !== undefined) (c.redacted = padded(c.redacted, c.sizes.length, null)).push(rec.redacted);
         if (rec.truncated !== undefined) (c.truncated = padded(c.truncated, c.sizes.length, 0)).push(rec.truncated);
         c.outcome[c.consumed++] = c.sizes.length;
-        c.sizes.push(this.data.append(rec.json!));
+        const size = this.data.append(rec.json!);
+        c.sizes.push(size);
         c.inTok.push(rec.inputTokens ?? 0);
         c.outTok.push(rec.maxOutputTokens ?? 0);
-        if (this.setup.lineage) this.lineage.append(lineageLine(rec.recordId, rec));
+        if (this.setup.lineage) {
+          // the request hash of the bytes just written, as the fused path takes it
+          rec.request = recordRequest(this.data.buf, this.data.length - size, this.data.length);
+          this.lineage.append(lineageLine(rec.recordId, rec));
+        }
       } else if (item.kind === 'reject') {
         if (item.stage === 'validate') c.outcome[c.consumed++] = -(c.rejects.length + 1);
         c.rejects.push(item);

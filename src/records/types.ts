@@ -77,6 +77,11 @@ export interface PreparedRecord extends Lineage {
   json?: string;
   /** UTF-8 byte length of `json`. */
   bytes?: number;
+  /**
+   * The request hash of `json` (src/records/request-hash.ts `recordRequest`), taken by prepare once
+   * the line is serialised; written to the record's lineage line.
+   */
+  request?: string;
 }
 
 export type RejectStage = 'read' | 'decode' | 'adapt' | 'prompt' | 'model' | 'ids' | 'validate' | 'rollover';

@@ -147,6 +147,7 @@ export class Collector implements AsyncIterable<CollectResult> {
       unknownRecords: 0,
       unknownSample: [],
       duplicates: 0,
+      reused: 0,
       unmatchedFiles: [],
       ignoredFolders: [],
       manifestIssues: [],

@@ -5,6 +5,10 @@
  * record it names, if any, ends missing for that reason. Once every output file is read, each
  * record no line answered is missing; for retries, the original shard gives the modelInput of the
  * missing records and of the errors whose line did not echo it. What is counted goes to the Tally.
+ * Every result carries its record's request hash (`request`) from its lineage line, where prepare
+ * put it (src/records/request-hash.ts), what `prepare --skip-answered` compares
+ * (docs/daily-exports.md); the echo is never hashed. A run prepared before lineage held it gives
+ * results without one.
  *
  * In a schema run, a success line's answer is checked against the schema (structured.ts): a valid
  * one is a success with its `fields`, any other an `invalid` result. Invalid answers are retried,
@@ -189,8 +193,9 @@ export class ShardJoin {
     return r;
   }
 
-  /** What the record's lineage says of its call (truncated, redacted), onto its result and into the totals. */
+  /** What the record's lineage says of its call (request, truncated, redacted), onto its result and into the totals. */
   private fromLineage(r: CollectResult, l: LineageFields): void {
+    if (l.request !== undefined) r.request = l.request;
     if (l.truncated !== undefined) r.truncated = l.truncated;
     if (l.redacted !== undefined) r.redacted = l.redacted;
     this.o.tally.lineage(l.truncated, l.redacted);

@@ -7,7 +7,9 @@
  * it came from the prepared run or `--schema`), `fields` (each enum and boolean property's counts
  * over the valid answers) and, always, `invalid` (of `failed`: answers that did not validate).
  * `truncated` counts the calls cut to fit (`--fit truncate`); `redacted` sums the PII replaced per
- * type (`--redact`), when the run redacted.
+ * type (`--redact`), when the run redacted. `reused` counts the earlier answers of calls prepare
+ * skipped (`--skip-answered`), written after the run's own rows: `results.records` = submitted +
+ * reused.
  */
 import type { CollectRunSummary } from './run.js';
 
@@ -23,6 +25,7 @@ export function jsonSummary(s: CollectRunSummary, reportUri: string | undefined 
     invalid: c.invalid,
     missing: c.missing,
     pending: c.pending,
+    reused: c.reused,
     inputTokens: c.inputTokens,
     outputTokens: c.outputTokens,
     ...(c.schema ? { structured: { name: c.schema.name, ...(c.schema.via ? { via: c.schema.via } : {}), from: c.schema.from } } : {}),

@@ -192,18 +192,20 @@ function reconciliation(json: Json): string {
   const invalid = pick(json, 'invalid');
   const missing = pick(json, 'missing');
   const pending = pick(json, 'pending');
+  const reused = pick(json, 'reused');
   const rows: string[] = [];
   const row = (label: string, name: string, n: number | undefined, note = '') => {
     if (n !== undefined) rows.push(`<tr><th scope="row">${escapeHtml(label)}</th><td>${fig(name, n)}${note}</td></tr>`);
   };
   row('read (calls in the source)', 'read', read);
   row('rejected (not sent)', 'rejected', rejected);
-  row('skipped (by a filter)', 'skipped', skipped);
+  row('skipped (answered before: not sent)', 'skipped', skipped);
   row('written (records prepared)', 'written', written);
   row('submitted', 'submitted', submitted);
   row('succeeded', 'succeeded', succeeded);
   row('failed', 'failed', failed, invalid !== undefined ? ` <span class="aside">of which invalid (did not match the schema) ${fig('invalid', invalid)}</span>` : '');
   row('missing', 'missing', missing, pending ? ` <span class="aside">of which still running ${fig('pending', pending)}</span>` : '');
+  if (reused || skipped) row('reused (earlier answers, in the results)', 'reused', reused);
 
   const checks: string[] = [];
   const check = (id: string, ok: boolean, text: string) =>

@@ -13,7 +13,10 @@
  * A schema run's invalid answer (one that does not validate) is retried like a retryable error,
  * and out of tries is a dead letter whose last error is `E_INVALID_ANSWER` with the rule it broke;
  * the retry run's prepared.json keeps the schema (`structured`) so that its collect checks too.
- * What the lineage says of a call (`truncated`, `redacted`) goes along into the retry's lineage.
+ * What the lineage says of a call (`truncated`, `redacted`) goes along into the retry's lineage, and
+ * so does its request hash (`request`): the original record's, as prepare took it, since the retry
+ * asks the same request (its line holds Bedrock's echo of it, or the original shard's bytes; they
+ * are never hashed again). A record whose lineage had none has none in the retry either.
  *
  * The recordId is kept: it is unique within the original run, hence within any retry job.
  */
@@ -209,6 +212,7 @@ export class RetryPlanner {
       origin,
     };
     if (Object.keys(rec.passthrough).length > 0) item.passthrough = rec.passthrough;
+    if (rec.request !== undefined) item.request = rec.request;
     if (rec.truncated !== undefined) item.truncated = rec.truncated;
     if (rec.redacted !== undefined) item.redacted = rec.redacted;
     if (!this.sink) {

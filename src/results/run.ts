@@ -4,6 +4,12 @@
  * counts that reconcile (submitted = succeeded + failed + missing, per job and in total; and
  * failed + missing = retried + dead-lettered + pending).
  *
+ * A run prepared with `--skip-answered` has the earlier answers of the calls it skipped in
+ * `<run>/reused.jsonl` (src/results/reuse.ts): they follow the run's own rows in the results file,
+ * marked `reused`, counted in `reused` and in none of the other counts (results rows = submitted +
+ * reused: docs/daily-exports.md). A run whose every call was skipped has no job: its results are
+ * the reused rows alone.
+ *
  * A schema run's answers are checked (collect.ts, structured.ts): invalid ones are failures,
  * retried (the retry run keeps the schema); the results carry the fields. With `report`, every
  * result also goes to the HTML report (report-html.ts), written at the end with the object
@@ -24,7 +30,9 @@ import { defaultPrices, type PriceTable } from './prices.js';
 import { costReport, type CostReport } from './report.js';
 import { planRetries, type RetryPlanSummary } from './retry.js';
 import type { CollectResult, CollectSummary, RecordError } from './types.js';
-import { formatOf, resultsWriter, type ResultsFormat } from './writers.js';
+import { formatOf, isFixedColumn, passthroughColumn, resultsWriter, type ResultsFormat } from './writers.js';
+import { reusedRows } from './reuse.js';
+import { isObject } from '../core/values.js';
 
 export interface CollectRunOptions {
   outputs: string | Store;
@@ -85,6 +93,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   const resultsUri = options.results ?? prepared.resolve('results.jsonl');
   const format = options.format ?? formatOf(resultsUri) ?? 'jsonl';
   const shape: LineageShape | undefined = format === 'jsonl' ? undefined : await lineageShape(prepared);
+  if (shape && run.reused && run.reused.records > 0) await addReusedShape(shape, prepared, run.reused.key);
   const answer = answerSchemaOf(run, options.schema);
   const collector = collectResults({
     outputs: storeOf(options.outputs, options.s3),
@@ -132,6 +141,7 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
     escapeFormulas: options.escapeFormulas !== false,
   });
   const report = options.report !== undefined ? new HtmlReport({ ...options.reportOptions, ...(options.s3 ? { s3: options.s3 } : {}) }) : undefined;
+  let reused = 0;
   try {
     for await (const batch of collector.batches()) {
       for (const r of batch) {
@@ -146,6 +156,15 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
         }
       }
     }
+    // the earlier answers of the calls prepare skipped, after the run's own rows
+    if (run.reused && run.reused.records > 0) {
+      for await (const row of reusedRows(prepared, run.reused.key)) {
+        report?.add(() => reusedReportRow(row));
+        const wait = writer.writeReused(row);
+        if (wait) await wait;
+        reused++;
+      }
+    }
   } catch (error) {
     writer.abort(error as Error);
     await planner?.abort(error as Error);
@@ -154,6 +173,10 @@ export async function collectRun(options: CollectRunOptions): Promise<CollectRun
   const results = await writer.close();
   const plan = planner ? await planner.finish() : undefined;
   const summary = collector.summary;
+  summary.reused = reused;
+  if (run.reused && reused !== run.reused.records) {
+    summary.warnings.push(`${prepared.resolve(run.reused.key)} holds ${reused} reused answers, prepared.json says ${run.reused.records}`);
+  }
   if (plan) {
     const handled = plan.retry.records + plan.retry.rejected + plan.deadLetter.records + plan.pending;
     if (handled !== summary.failed + summary.missing) {
@@ -191,6 +214,31 @@ function reportRow(r: CollectResult): ReportRow {
   if (r.truncated !== undefined) row.truncated = r.truncated;
   if (r.redacted !== undefined) row.redacted = r.redacted;
   return row;
+}
+
+/** A reused answer as a row of the report's table of calls (status `reused`). */
+function reusedReportRow(row: Record<string, unknown>): ReportRow {
+  const out: ReportRow = { key: String(row.key ?? ''), status: 'reused' };
+  if (typeof row.job === 'string') out.job = row.job;
+  if (isObject(row.fields)) out.fields = row.fields;
+  else if (typeof row.text === 'string') out.text = row.text;
+  if (typeof row.truncated === 'number') out.truncated = row.truncated;
+  if (isObject(row.redacted)) out.redacted = row.redacted as Record<string, number>;
+  return out;
+}
+
+/** CSV/TSV results: the columns the reused rows hold beyond the run's own (a run whose every call was skipped has no lineage). */
+async function addReusedShape(shape: LineageShape, prepared: Store, key: string): Promise<void> {
+  const seen = new Set(shape.passthrough.map(passthroughColumn));
+  for await (const row of reusedRows(prepared, key)) {
+    for (const k in row) {
+      if (isFixedColumn(k) || seen.has(k)) continue;
+      seen.add(k);
+      shape.passthrough.push(k);
+    }
+    if (row.truncated !== undefined) shape.truncated = true;
+    if (row.redacted !== undefined) shape.redacted = true;
+  }
 }
 
 function sameLocation(a: string, b: string): boolean {

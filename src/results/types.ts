@@ -24,7 +24,7 @@ interface ResultBase {
   /** The source file and 1-based line the call started on, from lineage. */
   file: string;
   line: number;
-  /** Source columns carried through prepare (lineage keys beyond recordId/key/file/line/attempt/origin). */
+  /** Source columns carried through prepare (lineage keys beyond recordId/key/file/line/request/attempt/origin/redacted/truncated). */
   passthrough: Record<string, unknown>;
   /** The prepared job (`job-0001`) and the shard file (`part-00001.jsonl`) the record was in. */
   job: string;
@@ -35,6 +35,12 @@ interface ResultBase {
   attempt: number;
   /** The job's model id. */
   model: string;
+  /**
+   * The record's request hash (src/records/request-hash.ts), from its lineage, when its run's lineage
+   * has one: with `model`, what tells a later run that this answer is for the same request
+   * (docs/daily-exports.md).
+   */
+  request?: string;
   /** Turns left out of the call to fit the context (`--fit truncate`), from lineage, when any were. */
   truncated?: number;
   /** PII replaced in the call per type (`--redact`), from lineage, when the run redacted. */
@@ -189,6 +195,12 @@ export interface CollectSummary {
   unknownSample: string[];
   /** Output lines for a record already answered by an earlier line (the first one is kept). */
   duplicates: number;
+  /**
+   * Earlier answers prepare reused for calls it skipped (`--skip-answered`, `<run>/reused.jsonl`),
+   * written to the results after the run's own rows (`collectRun`): not submitted, so in none of
+   * the counts above; results rows = submitted + reused (docs/daily-exports.md).
+   */
+  reused: number;
   /** Output files whose name matches no shard of the run. */
   unmatchedFiles: string[];
   /** Output folders left out because the ledger names other jobs. */

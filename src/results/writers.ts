@@ -6,8 +6,8 @@
  * Columns, in order:
  *
  *   recordId key status text stopReason inputTokens outputTokens model errorCode errorMessage
- *   attempt next job jobId file line [truncated] [redacted] [modelOutput] ...passthrough columns
- *   [...a schema run's fields]
+ *   attempt next job jobId file line request reused [truncated] [redacted] [modelOutput]
+ *   ...passthrough columns [...a schema run's fields]
  *
  * `status` is success | error | invalid | missing; for a missing record `errorMessage` says why,
  * for an invalid answer (a schema run's, that does not validate) `errorCode` is E_INVALID_ANSWER
@@ -23,6 +23,12 @@
  * per schema property in CSV/TSV, in the schema's order after every other column (named
  * `field_<name>` when a column of that name is there already; arrays joined with `; `, booleans
  * `true`/`false`); the model's text stays in `text`.
+ *
+ * `request` is the record's request hash (src/records/request-hash.ts), from its lineage, on every
+ * row of a run whose lineage has one; `reused` is false on the run's own rows and true on
+ * the earlier answers prepare reused for calls it skipped (`--skip-answered`), which collect writes
+ * after them as they were (`writeReused`; JSONL rows also keep `reusedFrom`, the results file they
+ * were copied from): docs/daily-exports.md.
  */
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
@@ -36,6 +42,7 @@ import type { Disposition } from './retry.js';
 import { TEXT_SOURCE, type TextSource } from './output-line.js';
 import { fieldCell, fieldColumns, INVALID_ANSWER_CODE as INVALID_CODE, redactedCell } from './structured.js';
 import type { CollectResult, InvalidResult, SuccessResult } from './types.js';
+import { isObject } from '../core/values.js';
 
 export type ResultsFormat = 'jsonl' | 'csv' | 'tsv';
 
@@ -56,9 +63,11 @@ export const RESULT_COLUMNS = [
   'jobId',
   'file',
   'line',
+  'request',
+  'reused',
 ] as const;
 
-const FIXED: ReadonlySet<string> = new Set([...RESULT_COLUMNS, 'truncated', 'redacted', 'modelOutput', 'fields']);
+const FIXED: ReadonlySet<string> = new Set([...RESULT_COLUMNS, 'truncated', 'redacted', 'modelOutput', 'fields', 'reusedFrom']);
 /** JSONL bytes gathered before a write to the destination. */
 const CHUNK_BYTES = 1 << 18;
 
@@ -100,6 +109,11 @@ export function formatOf(name: string): ResultsFormat | undefined {
   return undefined;
 }
 
+/** Whether a results row's key is one of the writer's own (not a passthrough column). */
+export function isFixedColumn(name: string): boolean {
+  return FIXED.has(name);
+}
+
 /** The name a passthrough column gets in a results row. */
 export function passthroughColumn(name: string): string {
   return FIXED.has(name) ? `_${name}` : name;
@@ -137,6 +151,8 @@ export function resultRow(r: CollectResult, options: RowOptions = {}): Record<st
   row.jobId = r.jobId;
   row.file = r.file;
   row.line = r.line;
+  if (r.request !== undefined) row.request = r.request;
+  row.reused = false;
   if (r.truncated !== undefined) row.truncated = r.truncated;
   if (r.redacted !== undefined) row.redacted = r.redacted;
   if (options.raw && r.kind !== 'missing') row.modelOutput = r.raw;
@@ -289,6 +305,8 @@ function jsonLine(r: CollectResult, options: RowOptions, split: boolean): string
   s += ',"job":' + cached(1, r.job);
   if (r.jobId !== undefined) s += ',"jobId":' + cached(2, r.jobId);
   s += ',"file":' + cached(3, r.file) + ',"line":' + S(r.line);
+  // a request hash is hex digits: no escaping
+  s += r.request !== undefined ? ',"request":"' + r.request + '","reused":false' : ',"reused":false';
   if (r.truncated !== undefined) s += ',"truncated":' + S(r.truncated);
   if (r.redacted !== undefined) s += ',"redacted":' + S(r.redacted);
   if (options.raw && r.kind !== 'missing') {
@@ -440,6 +458,32 @@ export class ResultsWriter {
     }
     const row = this.csvRow(r, { raw: this.options.raw === true, ...options });
     return this.csv.write(row) ? undefined : this.drained(this.csv);
+  }
+
+  /**
+   * Write a row copied from an earlier results file: an answer prepare reused for a call it skipped
+   * (`<run>/reused.jsonl`, src/results/reuse.ts). JSONL: the row as it is, with `reused: true`;
+   * CSV/TSV: its cells in this file's columns (a `redacted` object and a schema run's `fields` as
+   * the run's own rows write them). Returns a promise to await when the destination is busy.
+   */
+  writeReused(row: Readonly<Record<string, unknown>>): Promise<void> | undefined {
+    if (this.failure) throw this.wrap(this.failure);
+    this.records++;
+    const r: Record<string, unknown> = { ...row, status: 'success', reused: true };
+    if (this.format === 'jsonl') return this.put(S(r) + '\n');
+    if (!this.csv) {
+      this.columns ??= this.columnsFor(Object.keys(r).filter((k) => !FIXED.has(k)));
+      this.csv = this.openCsv();
+    }
+    const cells: Record<string, unknown> = {};
+    for (const c of this.columns!) cells[c] = r[c];
+    if (this.options.truncated) cells.truncated = r.truncated ?? 0;
+    if (this.options.redacted) cells.redacted = isObject(r.redacted) ? redactedCell(r.redacted as Record<string, number>) : r.redacted;
+    if (this.fieldCols.length > 0) {
+      const fields = isObject(r.fields) ? r.fields : undefined;
+      for (const [p, c] of this.fieldCols) cells[c] = fields ? (Object.hasOwn(fields, p) ? fieldCell(fields[p]) : undefined) : r[c];
+    }
+    return this.csv.write(cells) ? undefined : this.drained(this.csv);
   }
 
   private put(line: string): Promise<void> | undefined {

@@ -9,6 +9,8 @@
  *   <run>/local-service/jobs.json       the embedded local service's jobs for this run (+ .lock)
  *   <run>/retry-2/ ...                  a retry run collect planned, in this same layout
  *   <run>/dead-letter.jsonl             records collect gave up on
+ *   <run>/on-demand/job-0001/<recordId>.json   answers of an on-demand folder until its outputs are written
+ *   <run>/reused.jsonl                  earlier answers of the calls --skip-answered skipped
  */
 
 export const PREPARED_KEY = 'prepared.json';
@@ -18,6 +20,10 @@ export const REJECTS_KEY = 'rejects.jsonl';
 export const LEDGER_KEY = 'ledger.jsonl';
 export const LOCAL_SERVICE_PREFIX = 'local-service/';
 export const DEAD_LETTER_KEY = 'dead-letter.jsonl';
+/** The on-demand path's spool (docs/on-demand.md): `on-demand/<job>/<recordId>.json`. */
+export const ON_DEMAND_PREFIX = 'on-demand/';
+/** The earlier answers of the calls `--skip-answered` skipped (src/results/reuse.ts). */
+export const REUSED_KEY = 'reused.jsonl';
 
 /** A shard or lineage file as rollover names it, below `input/` or `lineage/`. */
 export const SHARD_NAME = /^job-\d{4,}\/part-\d{5,}\.jsonl$/;

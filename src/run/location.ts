@@ -4,8 +4,8 @@
  * removed that the run did not write: a complete run's own files are the ones its prepared.json
  * lists (shards, lineage, rejects, prepared.json itself); an interrupted prepare's are the files its
  * `preparing` prepared.json claims (shard and lineage names as rollover writes them, temporary files
- * of its writers, its rejects file). The embedded local service's `local-service/` folder is the
- * run's too. Anything else in the places the run writes (`input/`, `lineage/`, `rejects.jsonl`) is
+ * of its writers, its rejects file). The embedded local service's `local-service/` folder, the
+ * on-demand spool `on-demand/` and the reused answers `reused.jsonl` are the run's too. Anything else in the places the run writes (`input/`, `lineage/`, `rejects.jsonl`) is
  * in the way: the caller refuses, naming it. Anything anywhere else is left alone.
  */
 import { readdir, rmdir } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { pidAlive } from '../core/process.js';
 import { BatchError } from '../errors.js';
 import { LocalStore } from '../stores/local.js';
 import type { Store } from '../stores/store.js';
-import { INPUT_PREFIX, LEDGER_KEY, LINEAGE_PREFIX, LOCAL_SERVICE_PREFIX, PARTIAL_SUFFIX, PREPARED_KEY, REJECTS_KEY, SHARD_NAME } from './layout.js';
+import { INPUT_PREFIX, LEDGER_KEY, LINEAGE_PREFIX, LOCAL_SERVICE_PREFIX, ON_DEMAND_PREFIX, PARTIAL_SUFFIX, PREPARED_KEY, REJECTS_KEY, REUSED_KEY, SHARD_NAME } from './layout.js';
 import { readPreparedRunIfAny, type PreparedRunRead } from './prepared.js';
 
 export interface RunLocation {
@@ -113,7 +113,7 @@ export async function inspectRunLocation(store: Store, options: InspectOptions =
   };
   for (const key of keys) {
     if (key.startsWith(INPUT_PREFIX) || key.startsWith(LINEAGE_PREFIX)) (claims(key) ? own.add(key) : inTheWay.push(key));
-    else if (key.startsWith(LOCAL_SERVICE_PREFIX)) own.add(key);
+    else if (key.startsWith(LOCAL_SERVICE_PREFIX) || key.startsWith(ON_DEMAND_PREFIX)) own.add(key);
   }
   if (state === 'empty') {
     if (present.has(REJECTS_KEY)) inTheWay.push(REJECTS_KEY);
@@ -121,6 +121,9 @@ export async function inspectRunLocation(store: Store, options: InspectOptions =
     own.add(PREPARED_KEY);
     const rejectsKey = broken ? REJECTS_KEY : (file!.rejectsKey ?? keyInStore(store, file!.rejects) ?? (file!.version < 2 ? REJECTS_KEY : undefined));
     if (rejectsKey) for (const k of keys) if (k.replace(PARTIAL_SUFFIX, '') === rejectsKey) own.add(k);
+    // the earlier answers --skip-answered copied (a prepare that did not finish may have begun it)
+    const reusedKey = file?.reused?.key ?? REUSED_KEY;
+    for (const k of keys) if (k.replace(PARTIAL_SUFFIX, '') === reusedKey) own.add(k);
   }
   return { store, state, ...(prepared ? { prepared } : {}), submitted: present.has(LEDGER_KEY), own: [...own].sort(), inTheWay: inTheWay.sort() };
 }

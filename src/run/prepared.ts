@@ -16,6 +16,7 @@ import { BatchError } from '../errors.js';
 import type { FamilyName, InvocationType, StructuredVia } from '../models/family.js';
 import type { QuotaProfile } from '../bedrock/quotas.js';
 import type { JobInfo } from '../shards/rollover.js';
+import type { AnsweredSourceStats } from '../results/reuse.js';
 import { readSmall } from '../stores/index.js';
 import type { Store } from '../stores/store.js';
 import { PREPARED_KEY } from './layout.js';
@@ -96,6 +97,30 @@ export interface PreparedRunFile {
   redacted?: Record<string, number>;
   /** Calls whose transcript lost turns to fit the context (`--fit truncate`). */
   truncated?: number;
+  /** Calls skipped because they were answered before (`--skip-answered`, docs/daily-exports.md): read = written + rejected + skipped. */
+  skipped?: number;
+  /**
+   * Every call read was skipped: no job, nothing to submit (`submittable` false, and no `problem`),
+   * yet a complete run: collect writes the reused answers as its results.
+   */
+  skippedAll?: boolean;
+  /** The earlier answers of the skipped calls (`--skip-answered`): collect appends them to the results. */
+  reused?: PreparedReused;
+}
+
+/** prepared.json's `reused`: where the reused answers are in the run, and the results files they came from. */
+export interface PreparedReused {
+  /** Key of the file in the run (`reused.jsonl`): one results row per skipped call, plus `reusedFrom`. */
+  key: string;
+  uri: string;
+  /** Its rows: the calls skipped. */
+  records: number;
+  /** Each results file read, with what it held. */
+  sources: AnsweredSourceStats[];
+  /** Keys the sources had an answer for (of the run's model, with a request hash). */
+  indexed: number;
+  /** Rows without a request hash, or unreadable, named once per source. */
+  notes: string[];
 }
 
 /** The run as read: the parsed file, its bytes' sha256 (the run id) and where it is. */

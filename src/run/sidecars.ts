@@ -2,17 +2,22 @@
  * The line formats of a prepared run's sidecars, one owner for writer and reader alike
  * (docs/contracts.md, "Layout of a prepared run"):
  *
- *   lineage/job-NNNN/part-NNNNN.jsonl   {recordId, key, file, line, [attempt, origin,] [redacted, truncated,] ...passthrough}
+ *   lineage/job-NNNN/part-NNNNN.jsonl   {recordId, key, file, line, request, [attempt, origin,] [redacted, truncated,] ...passthrough}
  *   rejects.jsonl                       {file, line, [key,] stage, code, reason}
  *
  * A lineage line stands beside each record, line for line; collect joins output lines to it by
- * recordId. Passthrough columns whose names clash with the reserved ones are written as `_name`.
- * Neither line ever holds transcript text: a reject names where and why, never what.
+ * recordId. `request` is the record's request hash (src/records/request-hash.ts: 32 hex digits of
+ * the sha256 of its modelInput's bytes in the shard line), taken once by prepare and copied by
+ * collect into the results, what `prepare --skip-answered` compares (docs/daily-exports.md); lines
+ * written before prepare took it have none, and their results are never reused. A retry run's line
+ * keeps the original record's. Passthrough columns whose names clash with the reserved ones are
+ * written as `_name`. Neither line ever holds transcript text: a reject names where and why, never
+ * what.
  */
 import type { Lineage, Reject } from '../records/types.js';
 
 /** Lineage keys that are not passthrough columns. */
-export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'attempt', 'origin', 'redacted', 'truncated']);
+export const LINEAGE_RESERVED: ReadonlySet<string> = new Set(['recordId', 'key', 'file', 'line', 'request', 'attempt', 'origin', 'redacted', 'truncated']);
 
 /** What a retry run's lineage adds (src/results/retry.ts): the try number and where the record was before. */
 export interface RetryLineage {
@@ -20,9 +25,10 @@ export interface RetryLineage {
   origin?: Record<string, unknown>;
 }
 
-/** One lineage line for a record, with its newline. */
-export function lineageLine(recordId: string, l: Lineage & RetryLineage): string {
+/** One lineage line for a record, with its newline (`request`: its request hash, when taken). */
+export function lineageLine(recordId: string, l: Lineage & RetryLineage & { request?: string | undefined }): string {
   const out: Record<string, unknown> = { recordId, key: l.key, file: l.file, line: l.line };
+  if (l.request !== undefined) out.request = l.request;
   if (l.attempt !== undefined) out.attempt = l.attempt;
   if (l.origin !== undefined) out.origin = l.origin;
   if (l.redacted !== undefined) out.redacted = l.redacted;
@@ -36,6 +42,8 @@ export interface LineageFields {
   key: string;
   file: string;
   line: number;
+  /** The record's request hash (src/records/request-hash.ts), when prepare took it. */
+  request: string | undefined;
   attempt: number | undefined;
   /** PII replaced per type in the call (`--redact`), when any was. */
   redacted: Record<string, number> | undefined;
@@ -47,11 +55,12 @@ export interface LineageFields {
 /** Read one lineage line (without its newline); throws on text that is not JSON. */
 export function parseLineageLine(text: string): LineageFields {
   // (the names destructured are LINEAGE_RESERVED; the rest are passthrough columns)
-  const { recordId: _id, key, file, line, attempt, origin: _origin, redacted, truncated, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
+  const { recordId: _id, key, file, line, request, attempt, origin: _origin, redacted, truncated, ...passthrough } = JSON.parse(text) as Record<string, unknown>;
   return {
     key: typeof key === 'string' ? key : String(key ?? ''),
     file: typeof file === 'string' ? file : String(file ?? ''),
     line: typeof line === 'number' ? line : Number(line ?? 0),
+    request: typeof request === 'string' ? request : undefined,
     attempt: typeof attempt === 'number' ? attempt : undefined,
     redacted: redacted !== null && typeof redacted === 'object' && !Array.isArray(redacted) ? (redacted as Record<string, number>) : undefined,
     truncated: typeof truncated === 'number' ? truncated : undefined,

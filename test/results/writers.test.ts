@@ -43,7 +43,8 @@ const success: SuccessResult = {
 describe('results rows', () => {
   it('are flat, with passthrough columns after ours and clashing names prefixed', () => {
     const row = resultRow(success, { raw: true });
-    expect(Object.keys(row)).toEqual(['recordId', 'key', 'status', 'text', 'stopReason', 'inputTokens', 'outputTokens', 'model', 'attempt', 'job', 'jobId', 'file', 'line', 'modelOutput', 'agent', '_text', '_status']);
+    expect(Object.keys(row)).toEqual(['recordId', 'key', 'status', 'text', 'stopReason', 'inputTokens', 'outputTokens', 'model', 'attempt', 'job', 'jobId', 'file', 'line', 'reused', 'modelOutput', 'agent', '_text', '_status']);
+    expect(Object.keys(resultRow({ ...success, request: '0123456789abcdef0123456789abcdef' })).slice(12, 15)).toEqual(['line', 'request', 'reused']);
     expect(row).toMatchObject({ status: 'success', text: success.text, _text: 'a source column named text', modelOutput: success.raw });
   });
 
@@ -52,7 +53,8 @@ describe('results rows', () => {
     const missing: CollectResult = { ...success, kind: 'missing', reason: 'no output line (job Expired)', jobStatus: 'Expired' } as CollectResult;
     const bare: CollectResult = { ...success, passthrough: { agent: 'Ana', nested: { a: [1, 'é'] }, gone: undefined, n: null }, text: undefined, inputTokens: undefined, jobId: undefined } as CollectResult;
     const clash: CollectResult = { ...success, passthrough: { text: 'x', _text: 'y' } };
-    for (const r of [success, error, missing, bare, clash]) {
+    const hashed: CollectResult = { ...success, request: '0123456789abcdef0123456789abcdef' };
+    for (const r of [success, error, missing, bare, clash, hashed]) {
       for (const options of [{}, { raw: true }, { next: 'retry' as const }, { next: 'done' as const, raw: true }]) {
         const line = resultJsonLine(r, options);
         expect(line).toBe(JSON.stringify(resultRow(r, options)) + '\n');
