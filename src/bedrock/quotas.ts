@@ -2,6 +2,11 @@
  * Quota profiles: the Bedrock batch limits a run is planned against, as named, overridable data.
  * Sizes are in bytes, decimal (200 MB = 200,000,000 bytes), the conservative reading of AWS's
  * "MB"/"GB" (see docs/bedrock.md §5: whether AWS means 10^9 or 2^30 is unconfirmed).
+ *
+ * Besides the fixed profiles, `--quotas account` (QUOTA_CHOICES) reads the account's own values
+ * from Service Quotas, each one it cannot read taken from `documented` (ACCOUNT_FALLBACK_PROFILE):
+ * that needs AWS, so it is resolved in src/aws/service-quotas.ts (`resolveQuotaProfile`,
+ * docs/quotas.md), never here.
  */
 import { BatchError } from '../errors.js';
 
@@ -63,16 +68,38 @@ export const QUOTA_PROFILES: Readonly<Record<string, QuotaProfile>> = Object.fre
   }),
 });
 
+/** The name of the profile read from the account's Service Quotas (src/aws/service-quotas.ts resolveQuotaProfile). */
+export const ACCOUNT_QUOTAS = 'account';
+
+/** Where a quota `account` cannot read comes from: today's documented defaults (docs/quotas.md). */
+export const ACCOUNT_FALLBACK_PROFILE = 'documented';
+
+/** What `--quotas` accepts: the fixed profiles, and `account`. */
+export const QUOTA_CHOICES: readonly string[] = Object.freeze([...Object.keys(QUOTA_PROFILES), ACCOUNT_QUOTAS]);
+
 export type QuotaOverrides = Partial<Omit<QuotaProfile, 'name'>>;
 
 /** A profile by name with overrides applied and checked. */
 export function quotaProfile(name = 'default', overrides: QuotaOverrides = {}): QuotaProfile {
   const base = QUOTA_PROFILES[name];
   if (!base) {
+    if (name === ACCOUNT_QUOTAS) {
+      throw new BatchError('E_BAD_OPTION', `the quota profile "${ACCOUNT_QUOTAS}" is read from the account's Service Quotas, not a fixed profile`, {
+        hint: 'resolve it with resolveQuotaProfile (src/aws/service-quotas.ts), which reads the account and falls back to "documented"',
+      });
+    }
     throw new BatchError('E_BAD_OPTION', `unknown quota profile "${name}"`, {
-      hint: `use one of: ${Object.keys(QUOTA_PROFILES).join(', ')}`,
+      hint: `use one of: ${QUOTA_CHOICES.join(', ')}`,
     });
   }
+  return withQuotaOverrides(base, overrides);
+}
+
+/**
+ * `base` with overrides applied and checked (quotaProfile's work, for a profile that is not one of
+ * QUOTA_PROFILES, such as the account's). A profile with overrides is named `<base>+overrides`.
+ */
+export function withQuotaOverrides(base: QuotaProfile, overrides: QuotaOverrides = {}): QuotaProfile {
   const profile: QuotaProfile = { ...base };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;

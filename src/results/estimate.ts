@@ -6,6 +6,10 @@
  *
  * When prepared.json carries token totals (`jobs[].tokens` / `tokens`, see the report's note on the
  * prepare hook), they are used as they are; otherwise the shards are streamed once.
+ *
+ * `estimate --exact` adds the model's own count beside the rough one (src/results/count-tokens.ts:
+ * CountTokens, every record or a sample with a 95% interval), priced at the interval's ends
+ * (`withCountTokens`). The rough figures stay as they are, so the two can be compared.
  */
 import { FAMILIES } from '../models/index.js';
 import type { ModelFamily } from '../models/family.js';
@@ -17,6 +21,7 @@ import { readPrepared, storeOf, type PreparedJob } from './layout.js';
 import { LineSplitter } from '../core/lines.js';
 import { costOf, priceFor, type PriceTable } from './prices.js';
 import { assemble, type CostLine, type CostReport } from './report.js';
+import type { ExactTokens } from './count-tokens.js';
 
 export interface EstimateOptions {
   prepared: string | Store;
@@ -31,6 +36,32 @@ export interface EstimateReport extends CostReport {
   inputOnly?: number;
   /** Where the token counts came from: prepared.json totals, or a pass over the shards. */
   from: 'prepared.json' | 'shards';
+  /** `--exact`: the input tokens as CountTokens counts them, beside the rough estimate above. */
+  countTokens?: CountedEstimate;
+}
+
+/** CountTokens' count of the input (count-tokens.ts), priced. */
+export interface CountedEstimate extends ExactTokens {
+  /**
+   * The cost at the interval's ends (its low and high input tokens): the input alone, and with the
+   * whole output budget. Absent when the model has no price, or CountTokens could not count.
+   */
+  cost?: { low: number; high: number; withOutput: { low: number; high: number } };
+}
+
+/** `report` with CountTokens' count beside its rough estimate, priced with the same table. */
+export function withCountTokens(report: EstimateReport, counted: ExactTokens, prices: PriceTable): EstimateReport {
+  const c: CountedEstimate = { ...counted };
+  const price = priceFor(prices, report.model);
+  if (price && counted.exact) {
+    const out = report.total.outputTokens;
+    c.cost = {
+      low: costOf(price, counted.interval.low, 0).total,
+      high: costOf(price, counted.interval.high, 0).total,
+      withOutput: { low: costOf(price, counted.interval.low, out).total, high: costOf(price, counted.interval.high, out).total },
+    };
+  }
+  return { ...report, countTokens: c };
 }
 
 /** Token estimates of one record line `{recordId, modelInput}`. */
