@@ -10,6 +10,7 @@ import { collectCommand } from './collect.js';
 import { estimateCommand } from './estimate.js';
 import { runCommand } from './run.js';
 import { doctorCommand } from './doctor.js';
+import { cleanCommand } from './clean.js';
 import { EXIT } from './exit-codes.js';
 import { reportError } from './output.js';
 
@@ -29,7 +30,7 @@ export function program(): Command {
     .hook('preAction', (root, command) => {
       if (root.opts().debug) command.setOptionValue('debug', true);
     });
-  for (const command of [prepareCommand(), submitCommand(), statusCommand(), stopCommand(), serveCommand(), collectCommand(), estimateCommand(), runCommand(), doctorCommand()]) {
+  for (const command of [prepareCommand(), submitCommand(), statusCommand(), stopCommand(), serveCommand(), collectCommand(), estimateCommand(), runCommand(), cleanCommand(), doctorCommand()]) {
     // commander would otherwise end the process itself on a usage error in a command
     cli.addCommand(command.exitOverride());
   }

@@ -11,6 +11,7 @@ export {
   abortOpenUploads,
   DEFAULT_PART_SIZE,
   DEFAULT_QUEUE_SIZE,
+  DELETE_BATCH,
   listObjects,
   normalizeS3Options,
   objectExists,
@@ -32,6 +33,7 @@ export { describeS3Error, s3Error, s3ErrorCode } from './s3-errors.js';
 export { checkAccountId, checkKmsKeyId, formatS3Uri, isS3Uri, parseS3Uri, type S3Location } from './uri.js';
 export { bedrockS3UriProblem, checkBedrockS3Uri } from '../bedrock/s3-uri.js';
 export { compositeCrc32, multipartEtag, PartDigests } from './s3-verify.js';
+export { checkTags, EXPIRE_TAG_KEY, expireTags, MAX_OBJECT_TAGS, taggingHeader } from './tags.js';
 
 /**
  * Options for `openStore`: the S3 settings (a local directory needs none). The library calls that

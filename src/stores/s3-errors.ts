@@ -5,7 +5,7 @@
  */
 import { BatchError, type ErrorCode } from '../errors.js';
 
-export type S3Action = 'read' | 'list' | 'write' | 'delete' | 'check' | 'abort';
+export type S3Action = 'read' | 'list' | 'write' | 'delete' | 'check' | 'abort' | 'tag' | 'read-tags';
 
 const PERMISSION: Record<S3Action, string> = {
   read: 's3:GetObject',
@@ -14,6 +14,8 @@ const PERMISSION: Record<S3Action, string> = {
   delete: 's3:DeleteObject',
   check: 's3:GetObject (and s3:ListBucket to tell a missing object from a forbidden one)',
   abort: 's3:AbortMultipartUpload',
+  tag: 's3:GetObjectTagging and s3:PutObjectTagging',
+  'read-tags': 's3:GetObjectTagging',
 };
 
 const DENIED = new Set([
@@ -96,7 +98,7 @@ export function s3ErrorHint(error: unknown, action: S3Action, uri: string): stri
   if (name === 'SignatureDoesNotMatch') return 'the secret key does not match the access key: check your credentials';
   if (name === 'ExpiredToken' || name === 'TokenRefreshRequired' || name === 'InvalidToken') return 'the session token has expired: refresh it (e.g. aws sso login) and run again';
   if (s3ErrorCode(error) === 'E_ACCESS_DENIED') {
-    return `the identity in use needs ${PERMISSION[action]} on ${uri}${action === 'write' ? ' (and kms:GenerateDataKey on the key, with --kms-key-id)' : ''}; with --expected-bucket-owner, check that the account owns the bucket`;
+    return `the identity in use needs ${PERMISSION[action]} on ${uri}${action === 'write' ? ' (and kms:GenerateDataKey on the key, with --kms-key-id; and s3:PutObjectTagging, with --expire-days)' : ''}; with --expected-bucket-owner, check that the account owns the bucket`;
   }
   if (s3ErrorCode(error) === 'E_CREDENTIALS') return 'no AWS credentials were found: set AWS_PROFILE (or --profile), run aws configure / aws sso login, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY';
   if (/region is missing/i.test(message)) return 'give --region, or set AWS_REGION';
@@ -114,7 +116,7 @@ export function s3Error(error: unknown, action: S3Action, uri: string, what?: st
   if (error instanceof BatchError) return error;
   const name = errorName(error);
   const code = s3ErrorCode(error);
-  const doing = what ?? `cannot ${action === 'check' ? 'look up' : action} ${uri}`;
+  const doing = what ?? `cannot ${action === 'check' ? 'look up' : action === 'read-tags' ? 'read the tags of' : action} ${uri}`;
   let message: string;
   if (name === 'NoSuchKey' || (httpStatus(error) === 404 && action === 'read')) message = `${uri} does not exist`;
   else if (code === 'E_NO_BUCKET') message = `${doing}: the bucket ${/^s3:\/\/([^/]+)/i.exec(uri)?.[1]} does not exist`;

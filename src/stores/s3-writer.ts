@@ -135,6 +135,8 @@ export interface S3WriterOptions {
   contentType?: string;
   /** SSE-KMS with this key. */
   kmsKeyId?: string;
+  /** The object's tag set as the `x-amz-tagging` header carries it (src/stores/tags.ts taggingHeader), on the PutObject or the CreateMultipartUpload. */
+  tagging?: string;
   expectedBucketOwner?: string;
   verify?: VerifyMode;
   /** AbortMultipartUpload attempts after the first (each with the SDK's own retries; default 3), `abortRetryMs` apart, doubling (default 500). */
@@ -248,7 +250,7 @@ export class S3ObjectWriter extends Writable {
   readonly key: string;
   /** Set once the object is complete and verified ('finish'). */
   result?: UploadResult;
-  private readonly o: Required<Omit<S3WriterOptions, 'contentType' | 'kmsKeyId' | 'expectedBucketOwner' | 'onProgress'>> & S3WriterOptions;
+  private readonly o: Required<Omit<S3WriterOptions, 'contentType' | 'kmsKeyId' | 'tagging' | 'expectedBucketOwner' | 'onProgress'>> & S3WriterOptions;
   /** Cancels the data transfers (UploadPart, PutObject) in flight when the write fails. */
   private readonly requests = new AbortController();
   private digests?: PartDigests;
@@ -374,13 +376,14 @@ export class S3ObjectWriter extends Writable {
     return p;
   }
 
-  /** Bucket, key and what every object request carries. */
-  private objectParams(): Pick<PutObjectCommandInput, 'Bucket' | 'Key' | 'ContentType' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'ExpectedBucketOwner'> {
+  /** Bucket, key and what every request that creates the object carries (PutObject, CreateMultipartUpload). */
+  private objectParams(): Pick<PutObjectCommandInput, 'Bucket' | 'Key' | 'ContentType' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'Tagging' | 'ExpectedBucketOwner'> {
     return {
       Bucket: this.o.bucket,
       Key: this.o.key,
       ...(this.o.contentType ? { ContentType: this.o.contentType } : {}),
       ...(this.o.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.o.kmsKeyId } : {}),
+      ...(this.o.tagging ? { Tagging: this.o.tagging } : {}),
       ...this.owner(),
     };
   }

@@ -7,9 +7,24 @@
  * By default the store also keeps to Bedrock's S3 URI rule (uri.ts): a store whose location, or a
  * key written below it, a batch job could not be given is refused with E_BAD_URI before anything is
  * written. Stores that only read sources (`bedrockUris: false`) take any key.
+ *
+ * Tags (`tags`, tags.ts): every object the store writes carries them from its first byte, whichever
+ * way it is written (one PutObject, a multipart upload, a conditional PUT); `tagObject` adds them to
+ * an object someone else wrote (Bedrock's job outputs). `deleteObjects` removes many keys with
+ * DeleteObjects, 1,000 a request, and reports each key S3 refused.
  */
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { BatchError } from '../errors.js';
 import { createS3Client, type S3ClientOptions } from './s3-client.js';
 import { httpStatus, isTransient, s3Error } from './s3-errors.js';
@@ -17,6 +32,7 @@ import type { VerifyMode } from './s3-verify.js';
 import { S3ObjectWriter, type UploadProgress } from './s3-writer.js';
 import type { ObjectInfo, Store, WriteOptions } from './store.js';
 import { bedrockS3UriProblem, checkBedrockS3Uri } from '../bedrock/s3-uri.js';
+import { checkTags, MAX_OBJECT_TAGS, taggingHeader } from './tags.js';
 import { checkAccountId, checkKmsKeyId, formatS3Uri, parseS3Uri } from './uri.js';
 
 export { abortOpenUploads, S3ObjectWriter, uploadsSettled, UploadError, type UploadProgress, type UploadResult } from './s3-writer.js';
@@ -29,6 +45,8 @@ export type { VerifyMode } from './s3-verify.js';
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** Parts in flight per object (lib-storage's default, also the measured sweet spot here). */
 export const DEFAULT_QUEUE_SIZE = 4;
+/** Keys per DeleteObjects request: S3's limit. */
+export const DELETE_BATCH = 1000;
 /** S3's limits on a part (the last may be smaller). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -42,6 +60,11 @@ export interface S3StoreOptions extends S3ClientOptions {
   queueSize?: number;
   /** Encrypt written objects with SSE-KMS under this key (id, ARN, alias or alias ARN). */
   kmsKeyId?: string;
+  /**
+   * Tags on every object the store writes (PutObject, multipart, conditional PUT), e.g.
+   * `expireTags(30)` for a lifecycle rule (tags.ts, docs/cleanup.md). At most 10; S3's characters.
+   */
+  tags?: Record<string, string>;
   /** Every request carries this account id, so S3 refuses a bucket owned by anyone else. */
   expectedBucketOwner?: string;
   /** Keep to Bedrock's S3 URI rule for the location and the keys written (default true). */
@@ -74,6 +97,9 @@ export interface NormalizedS3Options {
   partSize: number;
   queueSize: number;
   kmsKeyId?: string;
+  /** The tags, checked, and their `x-amz-tagging` header value. */
+  tags?: Record<string, string>;
+  tagging?: string;
   expectedBucketOwner?: string;
   bedrockUris: boolean;
   verify: VerifyMode;
@@ -91,6 +117,8 @@ export function normalizeS3Options(options: S3StoreOptions = {}): NormalizedS3Op
     throw new BatchError('E_BAD_OPTION', `the upload queue size must be a whole number from 1 to 64, got ${options.queueSize}`);
   }
   if (options.kmsKeyId !== undefined) checkKmsKeyId(options.kmsKeyId);
+  if (options.tags !== undefined) checkTags(options.tags, 'the S3 tags');
+  const tagging = taggingHeader(options.tags);
   if (options.expectedBucketOwner !== undefined) checkAccountId(options.expectedBucketOwner);
   const verify = options.verify ?? 'checksum';
   if (!['checksum', 'md5', 'size', 'none'].includes(verify)) throw new BatchError('E_BAD_OPTION', `verify must be checksum, md5, size or none, got "${verify}"`);
@@ -99,6 +127,7 @@ export function normalizeS3Options(options: S3StoreOptions = {}): NormalizedS3Op
     partSize,
     queueSize,
     ...(options.kmsKeyId !== undefined ? { kmsKeyId: options.kmsKeyId } : {}),
+    ...(tagging !== undefined ? { tags: { ...options.tags }, tagging } : {}),
     ...(options.expectedBucketOwner !== undefined ? { expectedBucketOwner: options.expectedBucketOwner } : {}),
     bedrockUris: options.bedrockUris !== false,
     verify,
@@ -157,6 +186,7 @@ export class S3Store implements Store {
       verify: s.verify,
       ...(options.contentType ? { contentType: options.contentType } : {}),
       ...(s.kmsKeyId ? { kmsKeyId: s.kmsKeyId } : {}),
+      ...(s.tagging ? { tagging: s.tagging } : {}),
       ...(s.expectedBucketOwner ? { expectedBucketOwner: s.expectedBucketOwner } : {}),
       ...(this.onProgress ? { onProgress: this.onProgress } : {}),
     });
@@ -230,6 +260,7 @@ export class S3Store implements Store {
           ...('ifMatch' in condition ? { IfMatch: condition.ifMatch } : { IfNoneMatch: condition.ifNoneMatch }),
           ...(options.contentType ? { ContentType: options.contentType } : {}),
           ...(s.kmsKeyId ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: s.kmsKeyId } : {}),
+          ...(s.tagging ? { Tagging: s.tagging } : {}),
           ...this.owner(),
         }),
       );
@@ -239,6 +270,81 @@ export class S3Store implements Store {
       if (status === 412 || status === 409 || (status === 404 && 'ifMatch' in condition)) return 'conflict';
       throw s3Error(error, 'write', uri);
     }
+  }
+
+  /** An object's tags (GetObjectTagging); E_STORE for a missing object. */
+  async objectTags(key: string): Promise<Record<string, string>> {
+    try {
+      const res = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...this.owner() }));
+      return Object.fromEntries((res.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    } catch (error) {
+      throw s3Error(error, 'read-tags', this.resolve(key));
+    }
+  }
+
+  /**
+   * Add `tags` to an object that exists (written by someone else: Bedrock's job outputs). S3's
+   * PutObjectTagging replaces the whole tag set, so the object's own tags are read first and kept;
+   * a key in both takes the new value. Resolves to the object's tags now. A merged set over S3's 10
+   * is refused (E_BAD_OPTION) before anything is written.
+   */
+  async tagObject(key: string, tags: Record<string, string>): Promise<Record<string, string>> {
+    checkTags(tags, 'the tags');
+    const current = await this.objectTags(key);
+    const merged = { ...current, ...tags };
+    // already tagged so (a second collect): nothing to write
+    if (Object.entries(tags).every(([k, v]) => current[k] === v)) return current;
+    if (Object.keys(merged).length > MAX_OBJECT_TAGS) {
+      throw new BatchError('E_BAD_OPTION', `${this.resolve(key)} has ${Object.keys(current).length} tags: adding ${Object.keys(tags).join(', ')} would make more than S3's ${MAX_OBJECT_TAGS}`, {
+        hint: 'remove a tag from the object, or tag it yourself',
+      });
+    }
+    try {
+      await this.client.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Tagging: { TagSet: Object.entries(merged).map(([Key, Value]) => ({ Key, Value })) },
+          ...this.owner(),
+        }),
+      );
+    } catch (error) {
+      throw s3Error(error, 'tag', this.resolve(key));
+    }
+    return merged;
+  }
+
+  /**
+   * Delete `keys` with DeleteObjects, `DELETE_BATCH` a request (quiet: S3 answers only the keys it
+   * could not delete). A key that does not exist counts as deleted, as S3 reports it. Resolves to
+   * the keys deleted and, per key not deleted, S3's error code and message; a request that failed
+   * as a whole (after the SDK's retries) fails each of its keys with that request's error, and the
+   * next batch is still sent.
+   */
+  async deleteObjects(keys: readonly string[]): Promise<{ deleted: string[]; failed: { key: string; code: string; message: string }[] }> {
+    const deleted: string[] = [];
+    const failed: { key: string; code: string; message: string }[] = [];
+    for (let at = 0; at < keys.length; at += DELETE_BATCH) {
+      const batch = keys.slice(at, at + DELETE_BATCH);
+      let res;
+      try {
+        res = await this.client.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.objectKey(k) })), Quiet: true }, ...this.owner() }),
+        );
+      } catch (error) {
+        const e = s3Error(error, 'delete', this.resolve(batch[0]!));
+        for (const k of batch) failed.push({ key: k, code: e.code, message: e.message });
+        continue;
+      }
+      const refused = new Map<string, { code: string; message: string }>();
+      for (const e of res.Errors ?? []) if (e.Key !== undefined) refused.set(e.Key, { code: e.Code ?? 'Unknown', message: e.Message ?? '' });
+      for (const k of batch) {
+        const e = refused.get(this.objectKey(k));
+        if (e) failed.push({ key: k, ...e });
+        else deleted.push(k);
+      }
+    }
+    return { deleted, failed };
   }
 
   private owner(): { ExpectedBucketOwner?: string } {
