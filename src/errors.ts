@@ -65,7 +65,14 @@ export type ErrorCode =
   | 'E_OUTPUT_LINE_TOO_LARGE'
   | 'E_PRICES'
   // a schema run's answer that does not validate against its schema (status `invalid`), out of tries
-  | 'E_INVALID_ANSWER';
+  | 'E_INVALID_ANSWER'
+  | 'E_OVER_BUDGET'
+  | 'E_NO_PRICE'
+  | 'E_CANCELLED'
+  | 'E_LEDGER_CLAIM'
+  | 'E_THROTTLED'
+  | 'E_NOT_COLLECTED'
+  | 'E_CLEANED';
 
 export interface ErrorContext {
   /** The input file (path, `-` or URI) the problem was found in. */

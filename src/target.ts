@@ -24,11 +24,12 @@
  */
 import { isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import type { BedrockClient } from '@aws-sdk/client-bedrock';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { isLoopbackEndpoint, resolveAwsSettings } from './aws/config.js';
 import { checkBedrockS3Uri } from './bedrock/s3-uri.js';
 import { accountOfRole } from './bedrock/vocabulary.js';
 import { BatchError } from './errors.js';
-import { createBedrockClient } from './jobs/client.js';
+import { createBedrockClient, createBedrockRuntimeClient } from './jobs/client.js';
 import type { PreparedJob, PreparedRun } from './jobs/run.js';
 import { localCredentials, startLocalService, type LocalService } from './local/server.js';
 import type { LocalDelays } from './local/service.js';
@@ -144,6 +145,12 @@ export interface Target {
   /** Where a job's output files are, for the user: `<output>/<jobId>/`. */
   outputFor(jobId: string): string;
   roleArn: string;
+  /**
+   * The Bedrock Runtime client for on-demand folders (made on first use): the local service's own
+   * endpoint, the Bedrock endpoint when it is a loopback one (`serve` answers both APIs), else AWS's
+   * (or `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
+   */
+  runtime(): BedrockRuntimeClient;
   close(): Promise<void>;
 }
 
@@ -233,6 +240,7 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
         hint: 'pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or give the profile a region',
       });
     }
+    let runtime: BedrockRuntimeClient | undefined;
     const client = createBedrockClient({
       region,
       ...(o.profile ? { profile: o.profile } : {}),
@@ -262,8 +270,18 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
       },
       outputFor: (jobId) => (isS3Uri(o.output) ? `${outputUri}${jobId}/` : `${join(output, jobId)}/`),
       roleArn: o.roleArn,
+      runtime: () =>
+        (runtime ??= createBedrockRuntimeClient({
+          region,
+          ...(o.profile ? { profile: o.profile } : {}),
+          // `serve` answers the runtime API too; AWS's runtime is another host (or AWS_ENDPOINT_URL_BEDROCK_RUNTIME)
+          ...(loopback && settings.endpoint ? { endpoint: settings.endpoint } : {}),
+          ...(o.debug ? { debug: o.debug } : {}),
+          ...(o.env ? { env: o.env } : {}),
+        })),
       async close() {
         client.destroy();
+        runtime?.destroy();
       },
     };
   }
@@ -311,6 +329,7 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     endpoint = local.endpoint;
   }
   const client = createBedrockClient({ endpoint, region: o.region ?? 'us-east-1', credentials: localCredentials(), ...(o.debug ? { debug: o.debug } : {}) });
+  let runtime: BedrockRuntimeClient | undefined;
   return {
     mode: 'local',
     client,
@@ -327,8 +346,10 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
     inputUriFor: (job) => (runIsS3 ? (job.uri.endsWith('/') ? job.uri : `${job.uri}/`) : `s3://${LOCAL_INPUT_BUCKET}/${job.prefix}`),
     outputFor: (jobId) => (runIsS3 ? `${output}${jobId}/` : `${join(output, jobId)}/`),
     roleArn,
+    runtime: () => (runtime ??= createBedrockRuntimeClient({ endpoint, region: o.region ?? 'us-east-1', credentials: localCredentials(), ...(o.debug ? { debug: o.debug } : {}) })),
     async close() {
       client.destroy();
+      runtime?.destroy();
       await local?.close();
     },
   };

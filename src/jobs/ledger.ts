@@ -10,6 +10,13 @@
  *   {"v":1,"at":"...","event":"done","job","jobArn","status","records",...,"message"?}   terminal
  *   {"v":1,"at":"...","event":"create-failed","job","jobName","error"}
  *   {"v":1,"at":"...","event":"stop-requested","job","jobArn"}
+ *   {"v":1,"at":"...","event":"on-demand","job","jobName","token","jobArn","input","output","modelId","reason"}
+ *                                   a folder answered through the Bedrock Runtime (docs/on-demand.md);
+ *                                   jobArn is `on-demand/<jobId>`, so collect finds `<output>/<jobId>/`
+ *   {"v":1,"at":"...","event":"answered","job","records":["<recordId>",...]}   on-demand answers, durable
+ *   {"v":1,"at":"...","event":"released","job","owner"}   an interrupted process gives its on-demand claim up
+ *   {"v":1,"at":"...","event":"collected","results","records","reused"?}   collect wrote the results
+ *   {"v":1,"at":"...","event":"cleaned","removed","bytes"}   `clean` removed the run's transcript copies
  *
  * A crash at any byte leaves a readable ledger: every event is one write of one line ending in
  * `\n`, fsynced before the step it records goes on. A line cut short by an interrupted write is
@@ -23,7 +30,7 @@
  * PreconditionFailed, 409 ConditionalRequestConflict) reads the ledger again and appends its event
  * to what is there now, so two writers never lose each other's updates.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { text as streamText } from 'node:stream/consumers';
 import { fsyncDirSync, writeAllSync } from '../core/durable.js';
@@ -94,11 +101,68 @@ export interface OtherEvent extends Base {
   error?: string;
 }
 
-export type LedgerEvent = RunEvent | SubmitEvent | StatusEvent | OtherEvent;
+/** A job folder answered on demand, record by record, instead of as a batch job. */
+export interface OnDemandEvent extends Base {
+  event: 'on-demand';
+  job: string;
+  jobName: string;
+  token: string;
+  /** `on-demand/<jobId>`: not a Bedrock ARN; its last segment names the output folder. */
+  jobArn: string;
+  input: string;
+  output: string;
+  /** The id the runtime is called with (an inference profile where the model needs one). */
+  modelId: string;
+  reason: string;
+  /** The process that claims the folder (a random id per process). */
+  owner: string;
+}
+
+/** Records of an on-demand folder whose answers are durably stored (ids only, never text). */
+export interface AnsweredEvent extends Base {
+  event: 'answered';
+  job: string;
+  records: string[];
+  owner?: string;
+}
+
+/** A process that stops answering an on-demand folder (interrupted, failed) gives its claim up. */
+export interface ReleasedEvent extends Base {
+  event: 'released';
+  job: string;
+  owner: string;
+}
+
+/** collect wrote the run's results (every job had ended). */
+export interface CollectedEvent extends Base {
+  event: 'collected';
+  results: string;
+  records: number;
+  reused?: number;
+}
+
+/** `clean` removed the run's shards, lineage and job outputs. */
+export interface CleanedEvent extends Base {
+  event: 'cleaned';
+  removed: number;
+  bytes: number;
+}
+
+export type LedgerEvent = RunEvent | SubmitEvent | StatusEvent | OtherEvent | OnDemandEvent | AnsweredEvent | ReleasedEvent | CollectedEvent | CleanedEvent;
 
 /** Distributes Omit over the union, so each event keeps its own fields. */
 type WithoutBase<T> = T extends unknown ? Omit<T, 'v' | 'at'> : never;
 export type NewLedgerEvent = WithoutBase<LedgerEvent>;
+
+/** An on-demand folder's claim: who answers it, when it last recorded anything, what is answered. */
+export interface OnDemandClaim {
+  modelId: string;
+  reason: string;
+  owner: string;
+  /** Epoch ms of the owner's last event for the folder (its lease runs from there). */
+  lastAt: number;
+  answered: Set<string>;
+}
 
 /** What the ledger says about one job folder. */
 export interface LedgerJob {
@@ -115,14 +179,25 @@ export interface LedgerJob {
   /** A Create was sent (or about to be) but its answer was never recorded. */
   inDoubt: boolean;
   createError?: string;
+  /** Answered on demand (the `on-demand` event): the runtime model id, and the records answered so far. */
+  onDemand?: OnDemandClaim;
 }
 
 export interface LedgerState {
   run?: RunEvent;
   jobs: Map<string, LedgerJob>;
+  /** The last `collected` event. */
+  collected?: CollectedEvent;
+  /** The last `cleaned` event. */
+  cleaned?: CleanedEvent;
   events: number;
   /** Notes for the user (a torn last line). */
   notes: string[];
+}
+
+/** A ledger's job answered through the runtime (`on-demand/<jobId>`), not a Bedrock batch job. */
+export function isOnDemandArn(jobArn: string): boolean {
+  return jobArn.startsWith('on-demand/');
 }
 
 /** Fold events into per-job state. */
@@ -137,6 +212,14 @@ export function applyEvent(state: Omit<LedgerState, 'notes'>, e: LedgerEvent): v
   state.events++;
   if (e.event === 'run') {
     state.run ??= e;
+    return;
+  }
+  if (e.event === 'collected') {
+    state.collected = e;
+    return;
+  }
+  if (e.event === 'cleaned') {
+    state.cleaned = e;
     return;
   }
   let j = state.jobs.get(e.job);
@@ -162,6 +245,18 @@ export function applyEvent(state: Omit<LedgerState, 'notes'>, e: LedgerEvent): v
     case 'create-failed':
       j.inDoubt = false;
       if (e.error !== undefined) j.createError = e.error;
+      break;
+    case 'on-demand':
+      Object.assign(j, { jobName: e.jobName, token: e.token, input: e.input, jobArn: e.jobArn, output: e.output, inDoubt: false });
+      j.onDemand = { modelId: e.modelId, reason: e.reason, owner: e.owner, lastAt: Date.parse(e.at), answered: j.onDemand?.answered ?? new Set() };
+      break;
+    case 'answered':
+      j.onDemand ??= { modelId: '', reason: '', owner: e.owner ?? '', lastAt: 0, answered: new Set() };
+      if (e.owner === undefined || e.owner === j.onDemand.owner) j.onDemand.lastAt = Date.parse(e.at);
+      for (const id of e.records) j.onDemand.answered.add(id);
+      break;
+    case 'released':
+      if (j.onDemand?.owner === e.owner) j.onDemand.lastAt = 0;
       break;
     case 'stop-requested':
       break;
@@ -253,11 +348,45 @@ export class Ledger {
     return this.state.events > 0;
   }
 
+  /** Events this process appended (for a step's report: every one must be in the ledger). */
+  appended = 0;
+
   /** Append one event, durably, and fold it into `state`. */
   async append(event: NewLedgerEvent): Promise<void> {
+    await this.appendIf(event, () => true);
+  }
+
+  /**
+   * Append `event` only if `check` passes on the ledger as it is at the moment of writing: the
+   * compare-and-swap of a claim. `check` sees every event written so far, by any process: in S3 the
+   * write is conditional on the ETag read, and a writer that lost the race reads again and checks
+   * again; on a local disk the file is read again first (one machine: see docs/contracts.md). When
+   * the ledger changed under this process, `state` is rebuilt from what is there now. Returns true
+   * when appended, else what `check` answered.
+   */
+  async appendIf(event: NewLedgerEvent, check: (state: LedgerState) => true | string): Promise<true | string> {
     const full = { v: 1, at: new Date().toISOString(), ...event } as LedgerEvent;
-    await this.backend.append(JSON.stringify(full) + '\n');
+    const line = JSON.stringify(full) + '\n';
+    const outcome = await this.backend.appendIf(line, (text, changed) => {
+      if (changed) this.reload(text);
+      return check(this.state);
+    });
+    if (outcome !== true) return outcome;
     applyEvent(this.state, full);
+    this.appended++;
+    return true;
+  }
+
+  /** Rebuild `state` from the ledger's text as another process left it. */
+  private reload(text: string): void {
+    const { events, notes } = parseLedger(text, this.location);
+    const fresh = reduceLedger(events);
+    this.state.jobs = fresh.jobs;
+    this.state.events = fresh.events;
+    if (fresh.run) this.state.run = fresh.run;
+    if (fresh.collected) this.state.collected = fresh.collected;
+    if (fresh.cleaned) this.state.cleaned = fresh.cleaned;
+    this.state.notes = notes;
   }
 
   async close(): Promise<void> {
@@ -269,7 +398,7 @@ class FileBackend {
   private fd: number | undefined;
   private constructor(
     readonly path: string,
-    readonly text: string,
+    public text: string,
   ) {}
 
   static open(path: string): FileBackend {
@@ -282,7 +411,29 @@ class FileBackend {
     return new FileBackend(path, text);
   }
 
-  async append(line: string): Promise<void> {
+  /** `check` gets the text appended by others since the last read (when there is any). */
+  async appendIf(line: string, check: (text: string, changed: boolean) => true | string): Promise<true | string> {
+    // Read again only when the file's size moved (another process appended).
+    let current = this.text;
+    let size = 0;
+    try {
+      size = statSync(this.path).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (size !== Buffer.byteLength(this.text)) current = size === 0 ? '' : readFileSync(this.path, 'utf8');
+    const changed = current !== this.text;
+    const verdict = check(current, changed);
+    if (verdict !== true) {
+      this.text = current;
+      return verdict;
+    }
+    this.append(line);
+    this.text = current + (current === '' || current.endsWith('\n') ? '' : '\n') + line;
+    return true;
+  }
+
+  private append(line: string): void {
     if (this.fd === undefined) {
       mkdirSync(dirname(this.path), { recursive: true });
       const created = !existsSync(this.path);
@@ -326,15 +477,18 @@ class StoreBackend {
     return new StoreBackend(store, key, current?.body.toString('utf8') ?? '', current?.etag);
   }
 
-  async append(line: string): Promise<void> {
+  async appendIf(line: string, check: (text: string, changed: boolean) => true | string): Promise<true | string> {
+    let changed = false;
     for (let attempt = 1; ; attempt++) {
+      const verdict = check(this.text, changed);
+      if (verdict !== true) return verdict;
       const base = this.text === '' || this.text.endsWith('\n') ? this.text : `${this.text}\n`;
       const next = base + line;
       const etag = await this.store.putConditional(this.key, next, this.etag !== undefined ? { ifMatch: this.etag } : { ifNoneMatch: '*' }, { contentType: 'application/jsonl' });
       if (etag !== 'conflict') {
         this.text = next;
         this.etag = etag;
-        return;
+        return true;
       }
       if (attempt >= S3_APPEND_TRIES) {
         throw new BatchError('E_LEDGER', `${this.store.resolve(this.key)} kept changing under ${attempt} conditional writes`, {
@@ -346,6 +500,7 @@ class StoreBackend {
       const current = await this.store.readWithEtag(this.key, 256 << 20);
       this.text = current?.body.toString('utf8') ?? '';
       this.etag = current?.etag;
+      changed = true;
     }
   }
 

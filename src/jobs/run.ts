@@ -41,18 +41,32 @@ export interface PreparedRun {
 }
 
 /** Read `<run>/prepared.json` (src/run/prepared.ts); E_NOT_PREPARED when there is none or it cannot be submitted. */
-export async function loadPreparedRun(location: string, s3?: StoreOptions): Promise<PreparedRun> {
+export async function loadPreparedRun(location: string, s3?: StoreOptions, options: { belowMinimum?: boolean } = {}): Promise<PreparedRun> {
   const store = openStore(location, s3);
   const { file: manifest, runId } = await readPreparedRun(store, 'give submit the directory that `prepare --out` wrote (it holds prepared.json)');
-  if (manifest.submittable === false || manifest.jobs.length === 0) {
+  // A folder below the minimum records per job cannot be a batch job, but it can be answered on
+  // demand (`--mode auto|on-demand`, docs/on-demand.md): such a run is submittable then.
+  const onlyBelowMinimum = BELOW_MINIMUM.has(manifest.problem?.code ?? '') && manifest.jobs.some((j) => j.records > 0);
+  if (options.belowMinimum && onlyBelowMinimum) {
+    // taken as it is
+  } else if (manifest.skippedAll) {
+    throw new BatchError('E_NOT_PREPARED', `the run at ${location} has nothing to submit: every call was answered before (--skip-answered)`, {
+      hint: 'collect it: the results are the earlier answers (bedrock-batch collect <output> --prepared <run>, or run the same `run` command)',
+    });
+  } else if (manifest.submittable === false || manifest.jobs.length === 0) {
     const why = manifest.problem ? `${manifest.problem.code}: ${manifest.problem.message}` : 'it has no jobs';
     throw new BatchError('E_NOT_PREPARED', `the run at ${location} cannot be submitted: ${why}`, {
-      hint: manifest.problem?.hint ?? 'prepare it again with enough records',
+      hint: onlyBelowMinimum
+        ? `answer the small folder on demand with --mode auto (the default), or ${manifest.problem?.hint ?? 'prepare it again with enough records'}`
+        : (manifest.problem?.hint ?? 'prepare it again with enough records'),
     });
   }
   const slug = slugOf(location);
   return { location, store, ...(s3 ? { s3 } : {}), manifest, runId, slug, namePrefix: `${slug}-${runId.slice(0, 8)}` };
 }
+
+/** prepare's problems that leave a folder too small for a batch job, but answerable on demand. */
+const BELOW_MINIMUM = new Set(['E_BELOW_MIN_RECORDS', 'E_CANNOT_REBALANCE']);
 
 /** The last path segment of a location, cut to what a job name may hold. */
 export function slugOf(location: string): string {

@@ -7,7 +7,7 @@ import { GetModelInvocationJobCommand, StopModelInvocationJobCommand } from '@aw
 import { BatchError } from '../errors.js';
 import { isTerminal, jobIdOf } from '../bedrock/vocabulary.js';
 import { serviceErrorOf } from './client.js';
-import { LEDGER_KEY, Ledger, type LedgerState, type RecordCounts } from './ledger.js';
+import { isOnDemandArn, LEDGER_KEY, Ledger, type LedgerState, type RecordCounts } from './ledger.js';
 import { loadPreparedRun, jobNameFor, type PreparedRun } from './run.js';
 import type { StoreOptions } from '../stores/index.js';
 import type { JobState } from './submit.js';
@@ -53,7 +53,7 @@ interface Opened {
 }
 
 async function openRun(o: { run: string; ledger?: string; s3?: StoreOptions }): Promise<Opened> {
-  const prepared = await loadPreparedRun(o.run, o.s3);
+  const prepared = await loadPreparedRun(o.run, o.s3, { belowMinimum: true });
   const ledgerPath = o.ledger ?? prepared.store.resolve(LEDGER_KEY);
   const state = await Ledger.read(ledgerPath, o.s3);
   if (state.run && state.run.runId !== prepared.runId) {
@@ -66,6 +66,7 @@ async function openRun(o: { run: string; ledger?: string; s3?: StoreOptions }): 
       jobName: known?.jobName ?? jobNameFor(prepared, job),
       clientRequestToken: known?.token ?? '',
       status: known?.status ?? (known?.jobArn ? 'Submitted' : 'NotSubmitted'),
+      mode: known?.onDemand || (known?.jobArn && isOnDemandArn(known.jobArn)) ? 'on-demand' : 'batch',
       input: job.uri,
       inputUri: known?.input ?? '',
       outputUri: state.run?.outputUri ?? '',
@@ -104,12 +105,13 @@ export async function runStatus(o: RunStatusOptions): Promise<RunStatus> {
   const opened = await openRun(o);
   const { jobs, state } = opened;
   let target: Target | undefined;
-  if (o.live !== false && state.run && jobs.some((j) => j.jobArn)) {
+  // A folder answered on demand has no batch job to ask about: the ledger is its record.
+  if (o.live !== false && state.run && jobs.some((j) => j.jobArn && !isOnDemandArn(j.jobArn))) {
     target = await targetFor(opened, o, 'status');
     const before = new Map(jobs.map((j) => [j.job, state.jobs.get(j.job)?.status]));
     try {
       await pMap(
-        jobs.filter((j) => j.jobArn),
+        jobs.filter((j) => j.jobArn && !isOnDemandArn(j.jobArn)),
         async (j) => {
           try {
             const r = await withRetries('GetModelInvocationJob', () => target!.client.send(new GetModelInvocationJobCommand({ jobIdentifier: j.jobArn! })), o);
@@ -206,7 +208,8 @@ export async function stopJobs(o: StopJobsOptions): Promise<StopOutcome[]> {
     }
   }
   const out: StopOutcome[] = [];
-  const submitted = chosen.filter((j) => j.jobArn);
+  const submitted = chosen.filter((j) => j.jobArn && !isOnDemandArn(j.jobArn));
+  for (const j of chosen) if (j.jobArn && isOnDemandArn(j.jobArn)) out.push({ job: j.job, jobArn: j.jobArn, outcome: 'finished', status: `${j.status} (on demand: Ctrl-C the process answering it)` });
   for (const j of chosen) if (!j.jobArn) out.push({ job: j.job, outcome: 'not-submitted' });
   if (submitted.length === 0) return out;
   const target = await targetFor(opened, o, 'stop');

@@ -38,10 +38,19 @@ import type { StoreOptions } from '../stores/index.js';
 import { isTerminal, jobIdOf } from '../bedrock/vocabulary.js';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import { describeError, serviceErrorOf } from './client.js';
-import { LEDGER_KEY, Ledger, type LedgerJob, type RecordCounts } from './ledger.js';
+import { isOnDemandArn, LEDGER_KEY, Ledger, type LedgerJob, type LedgerState, type RecordCounts } from './ledger.js';
 import { clientRequestTokenFor, jobNameFor, loadPreparedRun, verifyJobFolder, type JobSettings, type PreparedJob, type PreparedRun } from './run.js';
 import { decideMode, openTarget, type LocalRunOptions, type Mode, type Target } from '../target.js';
 import pMap from 'p-map';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { pidAlive } from '../core/process.js';
+import { openStore } from '../stores/index.js';
+import { ON_DEMAND_PREFIX } from '../run/layout.js';
+import { onDemandJobId, runOnDemandJob, type OnDemandLimits, type OnDemandResult } from '../ondemand/runner.js';
+import { onDemandModelId } from '../ondemand/profiles.js';
+import { checkBudget, type BudgetCheck } from './budget.js';
+import type { PriceTable } from '../results/prices.js';
 import { countsOf, POLL_CONCURRENCY, summarize, withRetries, type Progress, type RetryEvent } from './watch.js';
 
 /** One job folder of a run and its job. */
@@ -68,7 +77,12 @@ export interface JobState {
   records: RecordCounts;
   /** Records prepared.json put in the folder. */
   preparedRecords: number;
+  /** A batch job, or answered record by record through the Bedrock Runtime (docs/on-demand.md). */
+  mode: 'batch' | 'on-demand';
 }
+
+/** How job folders run: `auto` sends a folder below the quota profile's minimum on demand. */
+export type SubmitMode = 'batch' | 'on-demand' | 'auto';
 
 export interface SubmitRunOptions {
   /** The prepared run: what `prepare --out` was given (a directory or an s3:// prefix). */
@@ -93,8 +107,24 @@ export interface SubmitRunOptions {
   roleArn?: string;
   /** Another id of the same model family than prepare's (e.g. a cross-region profile id). */
   modelId?: string;
-  /** Wait until every job is terminal (default true; always on with the in-process local service). */
+  /**
+   * Wait until every job is terminal (default true; always on with the in-process local service).
+   * Off, a call is one step: reconcile, create what the quota allows now, answer on-demand
+   * folders, record it all, and return (`remaining`, `collectReady`).
+   */
   wait?: boolean;
+  /** Batch jobs, on-demand calls, or (default) on demand for folders below the minimum records per job. */
+  mode?: SubmitMode;
+  /** Concurrency and requests/tokens per minute of the on-demand path. */
+  onDemand?: OnDemandLimits;
+  /** Above this estimated cost (USD or the table's currency; input + the whole output budget), nothing is created. */
+  maxCost?: number;
+  /** The price table for `maxCost` and `confirm` (default: the built-in one). */
+  prices?: PriceTable;
+  /** Asked once, with the estimate, before the first job of this call is created; false cancels (E_CANCELLED). */
+  confirm?: (estimate: BudgetCheck) => Promise<boolean>;
+  /** How long an on-demand folder stays claimed by a process that records nothing (default 15 min). */
+  onDemandLeaseMs?: number;
   /** Jobs of the model in flight at once (default: the run's quota profile). */
   maxInFlight?: number;
   timeoutHours?: number;
@@ -127,6 +157,16 @@ export interface SubmitResult {
   ok: boolean;
   /** False when `wait` was off and some job is not terminal yet. */
   finished: boolean;
+  /** Folders with no job yet (waiting for the quota, or claimed by another process). */
+  remaining: number;
+  /** Every folder has a job and every job has ended: collect can run. */
+  collectReady: boolean;
+  /** Ledger events this call appended (each one is in the ledger: conditional writes lose none). */
+  ledgerEvents: number;
+  /** The cost check, when one ran (maxCost or confirm). */
+  budget?: BudgetCheck;
+  /** Folders answered on demand by this call. */
+  onDemand: { jobs: number; records: number; requests: number; throttled: number; resumed: number; seconds: number };
 }
 
 export interface TargetEvent {
@@ -185,6 +225,8 @@ async function listAll(
 /** A run's submission (see the module comment). */
 export class RunSubmission extends EventEmitter {
   private readonly promise: Promise<SubmitResult>;
+  /** This process, in the claims it writes to the ledger: `<host>:<pid>:<random>`. */
+  private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
   constructor(private readonly options: SubmitRunOptions) {
     super();
@@ -203,7 +245,9 @@ export class RunSubmission extends EventEmitter {
   private async run(): Promise<SubmitResult> {
     const o = this.options;
     const signal = o.signal;
-    const prepared = await loadPreparedRun(o.run, o.s3);
+    const mode = o.mode ?? 'auto';
+    if (!['batch', 'on-demand', 'auto'].includes(mode)) throw new BatchError('E_BAD_OPTION', `mode must be batch, on-demand or auto, got ${String(mode)}`);
+    const prepared = await loadPreparedRun(o.run, o.s3, { belowMinimum: mode !== 'batch' });
     const ledgerPath = o.ledger ?? prepared.store.resolve(LEDGER_KEY);
     const ledger = await Ledger.open(ledgerPath, o.s3);
     for (const n of ledger.state.notes) this.note(n);
@@ -247,7 +291,8 @@ export class RunSubmission extends EventEmitter {
       }
       this.emit('target', { mode: target.mode, description: target.description, reason: decision.reason, resumed: recorded !== undefined } satisfies TargetEvent);
       if (!recorded) {
-        await ledger.append({
+        // Two steppers starting one run at once: the first `run` event stands.
+        await ledger.appendIf({
           event: 'run',
           runId: prepared.runId,
           run: o.run,
@@ -262,13 +307,14 @@ export class RunSubmission extends EventEmitter {
           invocationType,
           roleArn: target.roleArn,
           jobs: prepared.manifest.jobs.length,
-        });
+        }, (state) => (state.run ? 'recorded' : true));
       }
       const local = target.mode === 'local';
       return await this.submitAndWatch(prepared, ledger, target, {
         modelId,
         invocationType,
         wait: o.wait !== false || target.local !== undefined,
+        mode,
         maxInFlight: o.maxInFlight ?? prepared.manifest.quotas.maxJobsInFlight,
         pollMs: o.pollMs ?? (local ? 200 : 5000),
         maxPollMs: o.maxPollMs ?? (local ? 2000 : 60_000),
@@ -284,7 +330,7 @@ export class RunSubmission extends EventEmitter {
     prepared: PreparedRun,
     ledger: Ledger,
     target: Target,
-    s: { modelId: string; invocationType: InvocationType; wait: boolean; maxInFlight: number; pollMs: number; maxPollMs: number; signal?: AbortSignal },
+    s: { modelId: string; invocationType: InvocationType; wait: boolean; mode: SubmitMode; maxInFlight: number; pollMs: number; maxPollMs: number; signal?: AbortSignal },
   ): Promise<SubmitResult> {
     const o = this.options;
     const { client } = target;
@@ -325,6 +371,7 @@ export class RunSubmission extends EventEmitter {
         outputUri: settings.outputUri,
         records: { total: job.records, processed: 0, success: 0, error: 0 },
         preparedRecords: job.records,
+        mode: folderMode(s.mode, job.records, prepared.manifest.quotas.minRecordsPerJob, known),
       };
       if (known?.jobArn) this.setArn(state, known.jobArn, target);
       if (known?.status) Object.assign(state, { status: known.status, records: withPrepared(known.records, job.records) });
@@ -338,6 +385,10 @@ export class RunSubmission extends EventEmitter {
     const byName = new Map<string, ModelInvocationJobSummary[]>();
     for (const r of remote) if (r.jobName) byName.set(r.jobName, [...(byName.get(r.jobName) ?? []), r]);
     for (const state of states) {
+      if (state.mode === 'on-demand' && !(state.jobArn && !isOnDemandArn(state.jobArn))) {
+        if (state.jobArn) this.emit('submitted', { job: { ...state }, how: 'known' } satisfies SubmittedEvent);
+        continue; // answered through the runtime: nothing on the batch service to reconcile
+      }
       if (state.jobArn) {
         let found: { status?: string; message?: string } & Parameters<typeof countsOf>[0] | undefined = remote.find((r) => r.jobArn === state.jobArn);
         if (!found) {
@@ -364,14 +415,57 @@ export class RunSubmission extends EventEmitter {
           this.note(`${state.job}: adopting ${pick.jobArn}, which was created with other settings (its token differs)`);
         }
         this.setArn(state, pick.jobArn, target);
-        await ledger.append({ event: 'adopted', job: state.job, jobName: state.jobName, token: pick.clientRequestToken ?? state.clientRequestToken, input: state.inputUri, jobArn: pick.jobArn, output: state.output! });
+        // another stepper may have recorded it meanwhile: then it is known, not adopted again
+        await ledger.appendIf(
+          { event: 'adopted', job: state.job, jobName: state.jobName, token: pick.clientRequestToken ?? state.clientRequestToken, input: state.inputUri, jobArn: pick.jobArn, output: state.output! },
+          (now) => (now.jobs.get(state.job)?.jobArn ? 'recorded' : true),
+        );
         this.emit('submitted', { job: { ...state }, how: 'adopted' } satisfies SubmittedEvent);
         await this.apply(state, pick, ledger);
       }
     }
 
-    const pending = states.filter((st) => !st.jobArn);
+    const pending = states.filter((st) => !st.jobArn && st.mode === 'batch');
+    const onDemandPending = states.filter((st) => st.mode === 'on-demand' && !isTerminal(st.status));
+    const onDemand = { jobs: 0, records: 0, requests: 0, throttled: 0, resumed: 0, seconds: 0 };
+    // What this call may spend, checked before it creates anything (nothing to create: no check).
+    let budget: BudgetCheck | undefined;
+    if ((o.maxCost !== undefined || o.confirm) && (pending.length > 0 || onDemandPending.some((st) => !st.jobArn))) {
+      budget = await checkBudget({
+        run: prepared,
+        modelId: s.modelId,
+        onDemandJobs: new Set(states.filter((st) => st.mode === 'on-demand').map((st) => st.job)),
+        ...(o.prices ? { prices: o.prices } : {}),
+        ...(o.maxCost !== undefined ? { maxCost: o.maxCost } : {}),
+        ...(s.signal ? { signal: s.signal } : {}),
+      });
+      this.emit('budget', budget);
+      if (o.confirm && !(await o.confirm(budget))) {
+        throw new BatchError('E_CANCELLED', 'nothing was submitted: the estimate was declined', { hint: 'run the same command again to be asked again, or lower the cost first (see `bedrock-batch estimate`)' });
+      }
+    }
     let created = 0;
+    const finish = (): SubmitResult => {
+      const progress = summarize(states);
+      const remaining = states.filter((st) => !st.jobArn).length;
+      return {
+        mode: target.mode,
+        target: target.description,
+        ledger: ledger.location,
+        output: target.output,
+        jobs: states.map((st) => ({ ...st })),
+        byStatus: progress.byStatus,
+        records: progress.records,
+        created,
+        ok: !states.some((st) => st.status === 'Failed' || st.status === 'Expired'),
+        finished: progress.finished,
+        remaining,
+        collectReady: remaining === 0 && states.every((st) => isTerminal(st.status)),
+        ledgerEvents: ledger.appended,
+        ...(budget ? { budget } : {}),
+        onDemand,
+      };
+    };
     let delay = s.pollMs;
     let quotaAttempt = 0;
     for (;;) {
@@ -398,26 +492,136 @@ export class RunSubmission extends EventEmitter {
           changed = true;
         }
       }
+      // On-demand folders, once the batch jobs of this round are created (their clock runs meanwhile).
+      while (onDemandPending.length > 0) {
+        const state = onDemandPending.shift()!;
+        const entry = byJob.get(state.job)!;
+        const r = await this.answerOnDemand(prepared, entry.job, state, entry.settings, target, ledger, () => this.emit('progress', summarize(states)), s.signal);
+        if (!r && s.wait && !isTerminal(state.status)) {
+          throw new BatchError('E_LEDGER_CLAIM', `another process is answering ${state.job} on demand`, {
+            hint: 'let it finish (bedrock-batch status shows it), or run again once it has stopped: its claim lapses after a quiet spell (docs/on-demand.md)',
+          });
+        }
+        if (r) {
+          onDemand.jobs++;
+          onDemand.records += r.records.total;
+          onDemand.requests += r.requests;
+          onDemand.throttled += r.throttled;
+          onDemand.resumed += r.resumed;
+          onDemand.seconds += r.seconds;
+        }
+        changed = true;
+      }
       const progress = summarize(states);
       this.emit('progress', progress);
-      if (pending.length === 0 && (!s.wait || progress.finished)) {
-        return {
-          mode: target.mode,
-          target: target.description,
-          ledger: ledger.location,
-          output: target.output,
-          jobs: states.map((st) => ({ ...st })),
-          byStatus: progress.byStatus,
-          records: progress.records,
-          created,
-          ok: !states.some((st) => st.status === 'Failed' || st.status === 'Expired'),
-          finished: progress.finished,
-        };
-      }
+      // A step (no wait) never waits for the quota: what is left, the next step creates.
+      if (!s.wait || (pending.length === 0 && progress.finished)) return finish();
       delay = changed ? s.pollMs : Math.min(s.maxPollMs, Math.round(delay * 1.5));
       const wait = quotaRefused ? Math.max(s.pollMs, backoffDelay(quotaAttempt++, o.backoff)) : delay;
       await sleep(wait, s.signal);
     }
+  }
+
+  /**
+   * Answer one folder through the Bedrock Runtime (docs/on-demand.md). The folder is claimed in the
+   * ledger first (a lease another process may take over once it has gone quiet for `onDemandLeaseMs`);
+   * each answer is stored, then recorded (`answered`), so a killed run asks again only what was in
+   * flight. Returns undefined when another process holds the folder.
+   */
+  private async answerOnDemand(
+    prepared: PreparedRun,
+    job: PreparedJob,
+    state: JobState,
+    settings: JobSettings,
+    target: Target,
+    ledger: Ledger,
+    progress: () => void,
+    signal: AbortSignal | undefined,
+  ): Promise<OnDemandResult | undefined> {
+    const o = this.options;
+    const owner = this.owner;
+    const leaseMs = o.onDemandLeaseMs ?? 15 * 60_000;
+    const jobId = onDemandJobId(state.clientRequestToken);
+    const runtimeModel = onDemandModelId(settings.modelId, target.region ?? 'us-east-1');
+    const reason =
+      (this.options.mode ?? 'auto') === 'on-demand'
+        ? '--mode on-demand'
+        : `${job.records} records, below the minimum of ${prepared.manifest.quotas.minRecordsPerJob} per batch job (quota profile ${prepared.manifest.quotas.name})`;
+    if (runtimeModel.note) this.note(`${job.name}: ${runtimeModel.note}`);
+    const held = (now: LedgerState): true | string => {
+      const j = now.jobs.get(job.name);
+      if (j?.jobArn && !isOnDemandArn(j.jobArn)) return 'batch';
+      if (j?.done) return 'done';
+      const claim = j?.onDemand;
+      if (claim && claim.owner !== owner && Date.now() - claim.lastAt < leaseMs && !ownerGone(claim.owner)) return `held by another process (${claim.owner}) until ${new Date(claim.lastAt + leaseMs).toISOString()}`;
+      return true;
+    };
+    await verifyJobFolder(prepared, job);
+    const claimed = await ledger.appendIf(
+      {
+        event: 'on-demand',
+        job: job.name,
+        jobName: state.jobName,
+        token: state.clientRequestToken,
+        jobArn: `on-demand/${jobId}`,
+        input: settings.inputUri,
+        output: target.outputFor(jobId),
+        modelId: runtimeModel.modelId,
+        reason,
+        owner,
+      },
+      held,
+    );
+    if (claimed !== true) {
+      const j = ledger.state.jobs.get(job.name);
+      if (j?.jobArn) this.setArn(state, j.jobArn, target);
+      if (j?.status) state.status = j.status;
+      if (claimed !== 'done') this.note(`${job.name}: not answered on demand by this process: ${claimed}`);
+      return undefined;
+    }
+    this.setArn(state, `on-demand/${jobId}`, target);
+    this.emit('submitted', { job: { ...state }, how: 'created' } satisfies SubmittedEvent);
+    await this.apply(state, { status: 'InProgress' }, ledger);
+    const known = ledger.state.jobs.get(job.name)?.onDemand?.answered ?? new Set<string>();
+    const stillMine = (now: LedgerState): true | string => {
+      const claim = now.jobs.get(job.name)?.onDemand;
+      return claim && claim.owner !== owner ? 'another process took the folder over' : true;
+    };
+    const run = await openStore(target.output, prepared.s3);
+    let result: OnDemandResult;
+    try {
+      result = await runOnDemandJob({
+      input: prepared.store,
+      shards: job.shards,
+      output: run,
+      jobId,
+      spool: prepared.store,
+      spoolPrefix: `${ON_DEMAND_PREFIX}${job.name}/`,
+      modelId: runtimeModel.modelId,
+      invocationType: settings.invocationType,
+      client: target.runtime(),
+      ...(o.onDemand ? { limits: o.onDemand } : {}),
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+      known,
+      onAnswered: async (recordIds) => {
+        const ok = await ledger.appendIf({ event: 'answered', job: job.name, records: recordIds, owner }, stillMine);
+        if (ok !== true) throw new BatchError('E_LEDGER_CLAIM', `${job.name}: ${ok} (its lease of ${Math.round(leaseMs / 1000)} s ran out): this process stops answering it`, { hint: 'the answers stored so far are kept and used by the other process' });
+      },
+      onProgress: (c) => {
+        state.records = { ...c };
+        progress();
+      },
+      onRetry: (e) => this.emit('retry', e),
+      ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      // Interrupted or failed: give the claim up, so the same command (here or elsewhere) resumes at once.
+      await ledger.append({ event: 'released', job: job.name, owner }).catch(() => {});
+      throw err;
+    }
+    await this.apply(state, { status: result.status, ...recordCountFields(result.records) }, ledger);
+    return result;
   }
 
   private setArn(state: JobState, jobArn: string, target: Target): void {
@@ -453,7 +657,7 @@ export class RunSubmission extends EventEmitter {
   private async refresh(states: JobState[], client: BedrockClient, ledger: Ledger, retries: Parameters<typeof withRetries>[2]): Promise<boolean> {
     let changed = false;
     await pMap(
-      states.filter((st) => st.jobArn && !isTerminal(st.status)),
+      states.filter((st) => st.jobArn && !isOnDemandArn(st.jobArn) && !isTerminal(st.status)),
       async (state) => {
         const r = await withRetries('GetModelInvocationJob', () => client.send(new GetModelInvocationJobCommand({ jobIdentifier: state.jobArn! })), retries);
         if (await this.apply(state, r, ledger)) changed = true;
@@ -471,7 +675,7 @@ export class RunSubmission extends EventEmitter {
     target: Target,
     ledger: Ledger,
     retries: Parameters<typeof withRetries>[2],
-  ): Promise<'created' | 'quota'> {
+  ): Promise<'created' | 'quota' | 'taken'> {
     await verifyJobFolder(prepared, job);
     const input: CreateModelInvocationJobCommandInput = {
       jobName: state.jobName,
@@ -485,8 +689,25 @@ export class RunSubmission extends EventEmitter {
       ...(settings.vpc ? { vpcConfig: settings.vpc } : {}),
       ...(settings.invocationType === 'Converse' ? { modelInvocationType: 'Converse' as const } : {}),
     };
-    if (!ledger.state.jobs.get(job.name)?.inDoubt) {
-      await ledger.append({ event: 'submitting', job: job.name, jobName: state.jobName, token: state.clientRequestToken, input: settings.inputUri });
+    // The claim, checked against the ledger as it is at the moment of writing (conditional in S3):
+    // a folder another process has a job for, or is creating with other settings, is left to it.
+    // The same settings give the same token, so a Create racing another one returns its job.
+    const claim = await ledger.appendIf({ event: 'submitting', job: job.name, jobName: state.jobName, token: state.clientRequestToken, input: settings.inputUri }, (now) => {
+      const j = now.jobs.get(job.name);
+      if (j?.jobArn) return 'taken';
+      if (j?.inDoubt && j.token !== undefined && j.token !== state.clientRequestToken) return 'other-settings';
+      return true;
+    });
+    if (claim !== true) {
+      const j = ledger.state.jobs.get(job.name);
+      if (j?.jobArn) {
+        this.setArn(state, j.jobArn, target);
+        if (j.status) state.status = j.status;
+        this.note(`${job.name}: another process created its job (${j.jobArn}); this one leaves it be`);
+      } else {
+        this.note(`${job.name}: another process is creating its job with other settings (token ${j?.token?.slice(0, 8)}…); left to it`);
+      }
+      return 'taken';
     }
     let jobArn: string;
     try {
@@ -519,6 +740,26 @@ export class RunSubmission extends EventEmitter {
     this.emit('status', { ...state }, undefined);
     return 'created';
   }
+}
+
+
+/** A claim's owner on this machine whose process has ended (killed): its claim holds nothing. */
+function ownerGone(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  return host === hostname() && pid !== undefined && /^\d+$/.test(pid) && Number(pid) !== process.pid && !pidAlive(Number(pid));
+}
+
+/** How a folder runs: as the ledger already has it, else by the mode and its size. */
+function folderMode(mode: SubmitMode, records: number, minRecordsPerJob: number, known: LedgerJob | undefined): 'batch' | 'on-demand' {
+  if (known?.onDemand || (known?.jobArn && isOnDemandArn(known.jobArn))) return 'on-demand';
+  if (known?.jobArn || known?.inDoubt) return 'batch';
+  if (mode === 'on-demand') return 'on-demand';
+  return mode === 'auto' && records < minRecordsPerJob ? 'on-demand' : 'batch';
+}
+
+/** Counts in the field names of GetModelInvocationJob's answer (what `apply` reads). */
+function recordCountFields(r: RecordCounts): Parameters<typeof countsOf>[0] {
+  return { totalRecordCount: r.total, processedRecordCount: r.processed, successRecordCount: r.success, errorRecordCount: r.error } as Parameters<typeof countsOf>[0];
 }
 
 /** `total` is 0 until a job is validated: show prepare's count meanwhile. */

@@ -83,7 +83,9 @@ describe('submit, status, stop', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const out = JSON.parse(lines[0]!);
-    expect(Object.keys(out)).toEqual(['jobs']);
+    expect(Object.keys(out)).toEqual(['jobs', 'remaining', 'running', 'collectReady', 'created', 'ledgerEvents', 'onDemand']);
+    expect(out).toMatchObject({ remaining: 0, running: 0, collectReady: true, created: 3, onDemand: { jobs: 0, requests: 0 } });
+    expect(out.ledgerEvents).toBeGreaterThanOrEqual(1 + 3 * 3); // the run, and per job: submitting, submitted, its statuses
     expect(out.jobs).toHaveLength(3);
     for (const j of out.jobs) {
       expect(Object.keys(j)).toEqual(['jobArn', 'jobName', 'status', 'input', 'output', 'records']);
@@ -92,7 +94,7 @@ describe('submit, status, stop', () => {
     }
     const status = await inProcess(['status', run, '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toEqual(out);
+    expect(JSON.parse(status.stdout)).toEqual({ jobs: out.jobs });
     const table = await inProcess(['status', run]);
     expect(table.stdout).toMatch(/^JOB\s+STATUS\s+RECORDS\s+ERRORS\s+JOB ID\s+NAME\n/);
     expect(table.stdout).toContain('3 jobs: 3 Completed; 9/9 records processed, 0 errors');

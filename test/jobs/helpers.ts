@@ -1,4 +1,5 @@
 /** Helpers for the jobs tests: prepared runs of synthetic calls, and reading what jobs wrote. */
+import type { SubmitRunOptions } from '../../src/jobs/submit.js';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ export async function callsCsv(path: string, calls: number, seed = 0): Promise<v
 }
 
 /** Prepare `calls` calls into `out`, `perJob` records per job (one shard each). */
-export async function prepareCalls(out: string, calls: number, perJob: number, options: { seed?: number; modelId?: string } = {}): Promise<PrepareSummary> {
+export async function prepareCalls(out: string, calls: number, perJob: number, options: { seed?: number; modelId?: string; minPerJob?: number } = {}): Promise<PrepareSummary> {
   const csv = `${out}.source.csv`;
   await callsCsv(csv, calls, options.seed ?? 0);
   return prepareRun({
@@ -37,7 +38,7 @@ export async function prepareCalls(out: string, calls: number, perJob: number, o
     adapt: adaptCalls(),
     prompt: promptCalls(),
     model: { modelId: options.modelId ?? 'anthropic.claude-3-haiku-20240307-v1:0', maxTokens: 200 },
-    quotas: quotaProfile('local', { maxRecordsPerFile: perJob, maxRecordsPerJob: perJob }),
+    quotas: quotaProfile('local', { maxRecordsPerFile: perJob, maxRecordsPerJob: perJob, ...(options.minPerJob !== undefined ? { minRecordsPerJob: options.minPerJob } : {}) }),
   });
 }
 
@@ -69,3 +70,12 @@ export function ledgerEvents(path: string): any[] {
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 }
+
+/** submitRun's options for a run on the embedded local service, fast (the tests' usual settings), with `over` on top. */
+export const localRun = (run: string, out: string, over: Partial<SubmitRunOptions> = {}): SubmitRunOptions => ({
+  run,
+  output: out,
+  ...QUICK,
+  ...over,
+  localService: { ...FAST_LOCAL, ...over.localService },
+});

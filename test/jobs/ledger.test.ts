@@ -181,7 +181,9 @@ describe('names, tokens and folders', () => {
     await prepareCalls(run, 2, 2);
     const manifest = JSON.parse(readFileSync(join(run, 'prepared.json'), 'utf8'));
     await writeFile(join(run, 'prepared.json'), JSON.stringify({ ...manifest, submittable: false, problem: { code: 'E_BELOW_MIN_RECORDS', message: '2 records in total, below the minimum', hint: 'add records' } }));
-    await expect(loadPreparedRun(run)).rejects.toMatchObject({ code: 'E_NOT_PREPARED', message: expect.stringContaining('E_BELOW_MIN_RECORDS'), hint: 'add records' });
+    await expect(loadPreparedRun(run)).rejects.toMatchObject({ code: 'E_NOT_PREPARED', message: expect.stringContaining('E_BELOW_MIN_RECORDS'), hint: 'answer the small folder on demand with --mode auto (the default), or add records' });
+    // with the on-demand path allowed, the same run is taken as it is
+    await expect(loadPreparedRun(run, undefined, { belowMinimum: true })).resolves.toMatchObject({ manifest: { submittable: false } });
   });
 });
 

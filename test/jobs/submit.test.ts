@@ -14,12 +14,12 @@ import { isTerminal } from '../../src/bedrock/vocabulary.js';
 import { quotaProfile } from '../../src/bedrock/quotas.js';
 import { runStatus, stopJobs } from '../../src/jobs/status.js';
 import { Ledger } from '../../src/jobs/ledger.js';
-import { submitRun, type JobState, type SubmitRunOptions, type SubmittedEvent, type WaitingEvent } from '../../src/jobs/submit.js';
+import { submitRun, type JobState, type SubmittedEvent, type WaitingEvent } from '../../src/jobs/submit.js';
 import { watchJobs, type RetryEvent } from '../../src/jobs/watch.js';
 import { reportSubmission } from '../../src/jobs/progress.js';
 import { clientOf, startFast, waitFor } from '../local/helpers.js';
 import { tempDir } from '../support/temp.js';
-import { FAST_LOCAL, ledgerEvents, outputLines, prepareCalls, QUICK, ROLE, shardIds } from './helpers.js';
+import { FAST_LOCAL, ledgerEvents, localRun, outputLines, prepareCalls, QUICK, ROLE, shardIds } from './helpers.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -30,13 +30,6 @@ afterEach(async () => {
   await cleanup();
 });
 
-const localRun = (run: string, out: string, over: Partial<SubmitRunOptions> = {}): SubmitRunOptions => ({
-  run,
-  output: out,
-  ...QUICK,
-  ...over,
-  localService: { ...FAST_LOCAL, ...over.localService },
-});
 
 describe('submit on the local service (no AWS)', () => {
   it('creates one job per folder, watches them to the end, and writes everything to the ledger', async () => {
