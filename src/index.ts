@@ -110,7 +110,17 @@ export { createBedrockClient, type BedrockClientOptions } from './jobs/client.js
 export { resolveAwsOptions, resolveAwsSettings, type AwsClientOptions, type AwsSettings } from './aws/config.js';
 export { JobWatch, watchJobs, type PollOptions, type Progress, type RetryEvent, type WatchedJob, type WatchOptions } from './jobs/watch.js';
 export { runStatus, stopJobs, type RunStatus, type RunStatusOptions, type StopJobsOptions, type StopOutcome } from './jobs/status.js';
-export { RunSubmission, submitRun, type JobState, type SubmitResult, type SubmitRunOptions, type SubmittedEvent, type TargetEvent, type WaitingEvent } from './jobs/submit.js';
+export { RunSubmission, submitRun, type JobState, type SubmitMode, type SubmitResult, type SubmitRunOptions, type SubmittedEvent, type TargetEvent, type WaitingEvent } from './jobs/submit.js';
+export { checkBudget, describeBudget, type BudgetCheck, type BudgetOptions } from './jobs/budget.js';
+export { createBedrockRuntimeClient } from './jobs/client.js';
+export { Ledger, isOnDemandArn, type LedgerEvent, type LedgerState } from './jobs/ledger.js';
+// on demand: a job folder answered record by record through the Bedrock Runtime (docs/on-demand.md)
+export { onDemandJobId, runOnDemandJob, type OnDemandJobOptions, type OnDemandLimits, type OnDemandResult } from './ondemand/runner.js';
+export { onDemandModelId } from './ondemand/profiles.js';
+// steps, cleanup and expiry tags (docs/deploy.md, docs/cleanup.md)
+export { acquireLease, writeStepStatus, type StepStatus } from './run/step.js';
+export { cleanRun, tagRunOutputs, type CleanOptions, type CleanSummary } from './run/clean.js';
+export { EXPIRE_TAG_KEY, expireTags } from './stores/tags.js';
 export type { BackoffOptions } from './jobs/backoff.js';
 export type { LocalRunOptions, Mode } from './target.js';
 export type { RecordCounts } from './jobs/ledger.js';
@@ -139,9 +149,15 @@ export { RESULT_COLUMNS, resultJsonLine, resultRow, ResultsWriter, resultsWriter
 export { DEFAULT_MAX_ATTEMPTS, isRetryable as isRetryableRecordError, planRetries, RetryPlanner, type Decision, type Disposition, type RetryPlanOptions, type RetryPlanSummary } from './results/retry.js';
 
 // estimate and prices: tokens and cost, before submitting and after collecting
-export { costOf, defaultPrices, loadPrices, priceFor, type ModelPrice, type PriceRow, type PriceTable } from './results/prices.js';
-export { costReport, type CostLine, type CostReport, type TokenSource } from './results/report.js';
+export { costOf, defaultPrices, loadPrices, onDemandPriceFor, priceFor, type ModelPrice, type PriceRow, type PriceTable } from './results/prices.js';
+export { costReport, isOnDemandJobId, type CostLine, type CostReport, type TokenSource } from './results/report.js';
 export { loadSchema, checkSchema, schemaName, BUILT_IN_SCHEMA, CALL_INSIGHTS, CALL_INSIGHTS_NAME, chooseVia, structuredVias, jsonInstruction, nativeSchema, type LoadedSchema } from './schema/index.js';
 export { fitBudget, FIT_MARGIN } from './records/fit.js';
 export { HtmlReport, renderReport, DEFAULT_REPORT_ROWS, type ReportRow, type HtmlReportOptions, type HtmlReportWritten } from './results/report-html.js';
-export { estimateRun, type EstimateOptions, type EstimateReport } from './results/estimate.js';
+export { estimateRun, withCountTokens, type EstimateOptions, type EstimateReport } from './results/estimate.js';
+// daily exports: nothing answered twice (docs/daily-exports.md)
+export { AnsweredIndex, resolveAnsweredSources, reusedRows } from './results/reuse.js';
+export { recordRequest } from './records/request-hash.js';
+export { countRunTokens, type CountRunTokensOptions, type ExactTokens } from './results/count-tokens.js';
+export { describeQuotaSources, resolveQuotaProfile, type ResolvedQuotaProfile } from './aws/service-quotas.js';
+export { QUOTA_CHOICES } from './bedrock/quotas.js';

@@ -15,13 +15,19 @@ import type { RecordError } from '../results/types.js';
 import type { ResultsFormat } from '../results/writers.js';
 import { QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
 import { readSmall } from '../results/layout.js';
-import type { StoreOptions } from '../stores/index.js';
+import { openStore, type StoreOptions } from '../stores/index.js';
+import { LEDGER_KEY, Ledger } from '../jobs/ledger.js';
+import { resolve as resolvePath } from 'node:path';
+import { isS3Uri } from '../stores/uri.js';
+import { tagRunOutputs } from '../run/clean.js';
+import { expireTags } from '../stores/tags.js';
+import { addExpireOption, expireDaysFrom, withExpireTags, type ExpireFlags } from './expire.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
 import { int } from './parsers.js';
 import { addAwsOptions, s3OptionsFrom, withInterrupts, type AwsFlags } from './s3-options.js';
 
 /** What commander hands `collect`'s action. */
-export interface CollectFlags extends Omit<AwsFlags, 'maxAttempts'> {
+export interface CollectFlags extends Omit<AwsFlags, 'maxAttempts'>, ExpireFlags {
   prepared: string;
   results?: string;
   format?: ResultsFormat;
@@ -81,10 +87,15 @@ export function collectCommand(): Command {
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr');
   // --max-attempts is tries per record here: S3's attempts come from AWS_MAX_ATTEMPTS or the profile
-  return addAwsOptions(cmd, { primary: 'S3', maxAttempts: false }).action(async (outputs: string, flags: CollectFlags) => {
+  return addAwsOptions(addExpireOption(cmd), { primary: 'S3', maxAttempts: false }).action(async (outputs: string, flags: CollectFlags) => {
     if (flags.json && flags.results === '-') throw new BatchError('E_BAD_OPTION', '--results - and --json both want stdout', { hint: 'write the results to a file' });
     if (flags.report === '-' || flags.report === '') throw new BatchError('E_BAD_OPTION', '--report needs a file (a local path or s3:// URI)', { hint: 'e.g. --report report.html' });
-    const summary = await runCollect(await collectOptionsFrom(outputs, flags), !flags.quiet && !flags.json);
+    const days = expireDaysFrom(flags);
+    const options = await collectOptionsFrom(outputs, flags, withExpireTags(await s3OptionsFrom(flags), days));
+    await refuseCleaned(options);
+    const summary = await runCollect(options, !flags.quiet && !flags.json);
+    await recordCollected(options, summary);
+    if (days !== undefined) await tagOutputs(options, outputs, days);
     if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
     if (!flags.quiet) process.stderr.write(humanSummary(summary));
   });
@@ -118,6 +129,52 @@ export async function collectOptionsFrom(outputs: string, flags: CollectFlags, g
     ...(flags.schema !== undefined ? { schema: loadSchema(flags.schema) } : {}),
     ...(flags.report !== undefined ? { report: flags.report } : {}),
   };
+}
+
+/**
+ * A collection of a run whose every job has ended goes into its ledger (`collected`): what `clean`
+ * and a step (`run --no-wait`) go by. A partial one does not.
+ */
+export async function recordCollected(options: CollectRunOptions, c: CollectRunSummary): Promise<void> {
+  if (options.ledger === false || c.collect.pending > 0 || options.partial) return;
+  const uri = await ledgerOf(options);
+  if (uri === undefined) return;
+  const ledger = await Ledger.open(uri, options.s3);
+  try {
+    // absolute, so `clean` finds it from any directory
+    const results = isS3Uri(c.results.uri) || c.results.uri === '-' ? c.results.uri : resolvePath(c.results.uri);
+    await ledger.append({ event: 'collected', results, records: c.results.records, ...(c.collect.reused ? { reused: c.collect.reused } : {}) });
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** The run's ledger, when it has one. */
+async function ledgerOf(options: CollectRunOptions): Promise<string | undefined> {
+  if (options.ledger === false) return undefined;
+  const where = options.ledger ?? { store: typeof options.prepared === 'string' ? openStore(options.prepared, options.s3) : options.prepared, key: LEDGER_KEY };
+  return (await where.store.exists(where.key)) ? where.store.resolve(where.key) : undefined;
+}
+
+/**
+ * A run that `clean` emptied has no outputs left: collecting it again would write every record as
+ * missing over the results it collected. Refused, naming them.
+ */
+export async function refuseCleaned(options: CollectRunOptions): Promise<void> {
+  const uri = await ledgerOf(options);
+  if (uri === undefined) return;
+  const state = await Ledger.read(uri, options.s3);
+  if (!state.cleaned) return;
+  throw new BatchError('E_CLEANED', `the run's shards and job outputs were removed by \`clean\` (${state.cleaned.at}): there is nothing left to collect`, {
+    hint: `its results were collected into ${state.collected?.results ?? 'the results file'}; they are kept as they are`,
+  });
+}
+
+/** `--expire-days`: tag the job outputs Bedrock wrote (the ledger's jobs), so the lifecycle rule removes them too. */
+export async function tagOutputs(options: CollectRunOptions, outputs: string, days: number): Promise<void> {
+  const uri = await ledgerOf(options);
+  if (uri === undefined || !isS3Uri(outputs)) return;
+  await tagRunOutputs(openStore(outputs, options.s3), await Ledger.read(uri, options.s3), expireTags(days));
 }
 
 /** collectRun with the command's progress line (when `progress`) and Ctrl-C handling. */
@@ -176,6 +233,7 @@ export function humanSummary(s: CollectRunSummary): string {
   }
   if (c.jobs.length > shown.length) lines.push(`  ... ${c.jobs.length - shown.length} more jobs (see --json)`);
   lines.push(`  total: ${reconcile(c)}`);
+  if (c.reused) lines.push(`  reused: ${formatCount(c.reused)} earlier answers (--skip-answered), written after the run's own rows`);
   const cost = s.cost.total.cost ? `, cost ~ ${formatMoney(s.cost.total.cost.total, s.cost.currency)}` : '';
   lines.push(`  tokens: ${formatCount(c.inputTokens)} in, ${formatCount(c.outputTokens)} out (from ${s.cost.total.tokens})${cost}`);
   lines.push(`    ${s.cost.label}`);

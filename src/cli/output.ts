@@ -44,3 +44,15 @@ export class StatusLine {
     this.shown = false;
   }
 }
+
+/** Ask on the terminal (stderr) and read one line from stdin: true only for y or yes. */
+export async function askYesNo(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    const answer = await rl.question(question);
+    return /^\s*y(es)?\s*$/i.exec(answer) !== null;
+  } finally {
+    rl.close();
+  }
+}

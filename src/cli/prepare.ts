@@ -10,18 +10,20 @@ import { chooseVia, loadSchema } from '../schema/index.js';
 import { prepareRun, type PrepareRunOptions, type PrepareSummary } from '../prepare.js';
 import type { InputFormat } from '../read/index.js';
 import type { DuplicateScope, IdMode } from '../records/ids.js';
-import { parseBytes, QUOTA_PROFILES, quotaProfile } from '../bedrock/quotas.js';
+import { ACCOUNT_QUOTAS, parseBytes, QUOTA_CHOICES, quotaProfile, type QuotaProfile } from '../bedrock/quotas.js';
+import { isLoopbackEndpoint } from '../aws/config.js';
+import { addExpireOption, expireDaysFrom, withExpireTags, type ExpireFlags } from './expire.js';
 import type { StoreOptions } from '../stores/index.js';
 import { ADAPTER_NAMES, CALL_INSIGHTS_TEMPLATE, callStages, checkRedactOptions, PII_TYPES, type PiiType, type RedactOptions, type RowKind } from '../../transforms/index.js';
 import { EXIT } from './exit-codes.js';
 import { formatBytes, formatCount, StatusLine } from './output.js';
 import { int, num } from './parsers.js';
-import { addS3Options, s3OptionsFrom, withInterrupts, type S3Flags } from './s3-options.js';
+import { addS3Options, s3OptionsFrom, withInterrupts, type AwsFlags, type S3Flags } from './s3-options.js';
 
 export const DEFAULT_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 
 /** What commander hands `prepare`'s action, besides the S3 flags. */
-export interface PrepareFlags {
+export interface PrepareFlags extends ExpireFlags, Pick<AwsFlags, 'region' | 'profile' | 'bedrockEndpointUrl'> {
   out: string;
   model: string;
   family?: FamilyName;
@@ -60,6 +62,16 @@ export interface PrepareFlags {
   redact?: boolean | string;
   phoneRegion?: string;
   fit?: 'truncate' | 'reject';
+  /** `--skip-answered <results file or run folder>...`: calls answered there are skipped (docs/daily-exports.md). */
+  skipAnswered?: string[];
+}
+
+/** `--skip-answered`, shared by `prepare` and `run`: repeatable, and each takes one or more sources. */
+export function addSkipAnsweredOption(cmd: Command): Command {
+  return cmd.option(
+    '--skip-answered <sources...>',
+    'results files or run folders: a call answered there with the same model and the same request is not sent again; its answer goes into the results, marked reused (docs/daily-exports.md)',
+  );
 }
 
 /** The structured-fields, redaction and fit options, shared by `prepare` and `run`. */
@@ -99,7 +111,7 @@ export function prepareCommand(): Command {
     .option('--speaker <column>', 'speaker column (one utterance per row)')
     .addOption(new Option('--rows <kind>', 'what a row is: a whole call, or one utterance (adjacent rows with the same id are one call); default: utterances when there is a speaker or role column').choices(['calls', 'utterances']))
     .option('--passthrough <columns>', 'columns carried into lineage and results: a,b,c | * | none')
-    .addOption(new Option('--quotas <profile>', 'quota profile').choices(Object.keys(QUOTA_PROFILES)).default('default'))
+    .addOption(new Option('--quotas <profile>', "quota profile, or account: the account's batch quotas for the model from Service Quotas (each one it cannot read at the documented default)").choices([...QUOTA_CHOICES]).default('default'))
     .option('--max-records <n>', 'records per shard file', int('--max-records'))
     .option('--max-bytes <size>', 'bytes per shard file (200MB, 1GB, ...)')
     .option('--min-records <n>', 'minimum records per job', int('--min-records'))
@@ -114,9 +126,13 @@ export function prepareCommand(): Command {
     .option('--overwrite', 'replace a prepared run already in --out')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('-q, --quiet', 'no summary on stderr');
-  return addS3Options(addInsightOptions(cmd))
+  return addS3Options(addExpireOption(addSkipAnsweredOption(addInsightOptions(cmd))))
     .action(async (inputs: string[], flags: PrepareFlags & S3Flags) => {
-      const summary = await runPrepare(await prepareOptionsFrom(inputs, flags, await s3OptionsFrom(flags)), !flags.quiet && !flags.json);
+      const say = (text: string) => {
+        if (!flags.quiet && !flags.json) process.stderr.write(`prepare: ${text}\n`);
+      };
+      const s3 = withExpireTags(await s3OptionsFrom(flags), expireDaysFrom(flags));
+      const summary = await runPrepare(await prepareOptionsFrom(inputs, flags, s3, say), !flags.quiet && !flags.json);
       if (flags.json) process.stdout.write(JSON.stringify(jsonSummary(summary)) + '\n');
       if (!flags.quiet) process.stderr.write(humanSummary(summary));
       if (summary.problem) {
@@ -127,15 +143,30 @@ export function prepareCommand(): Command {
 }
 
 /** prepareRun's options from prepare's flags and the S3 settings (everything but the signal and progress). */
-export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, s3: StoreOptions): Promise<PrepareRunOptions> {
-  const quotas = quotaProfile(flags.quotas, {
+export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, s3: StoreOptions, onQuotas?: (text: string) => void): Promise<PrepareRunOptions> {
+  const overrides = {
     maxRecordsPerFile: flags.maxRecords,
     maxBytesPerFile: flags.maxBytes !== undefined ? parseBytes(flags.maxBytes, '--max-bytes') : undefined,
     minRecordsPerJob: flags.minRecords,
     maxRecordsPerJob: flags.maxJobRecords,
     maxBytesPerJob: flags.maxJobBytes !== undefined ? parseBytes(flags.maxJobBytes, '--max-job-bytes') : undefined,
     maxRecordBytes: flags.maxRecordBytes !== undefined ? parseBytes(flags.maxRecordBytes, '--max-record-bytes') : undefined,
-  });
+  };
+  let quotas: QuotaProfile;
+  if (flags.quotas === ACCOUNT_QUOTAS) {
+    // the account's quotas for the model, each one that cannot be read at the documented default (docs/quotas.md)
+    const { resolveQuotaProfile, describeQuotaSources } = await import('../aws/service-quotas.js');
+    const loopback = flags.bedrockEndpointUrl !== undefined && isLoopbackEndpoint(flags.bedrockEndpointUrl);
+    const resolved = await resolveQuotaProfile(ACCOUNT_QUOTAS, {
+      model: flags.model,
+      aws: { ...(flags.region ? { region: flags.region } : {}), ...(flags.profile ? { profile: flags.profile } : {}), ...(loopback ? { endpointUrl: flags.bedrockEndpointUrl } : {}) },
+      overrides,
+    });
+    quotas = resolved.profile;
+    onQuotas?.([describeQuotaSources(resolved), ...resolved.notes.map((n) => `  note: ${n}`)].join('\n'));
+  } else {
+    quotas = quotaProfile(flags.quotas, overrides);
+  }
   // A smaller per-file limit than the profile's per-job one must not make the profile inconsistent.
   if (flags.maxRecords !== undefined && flags.maxJobRecords === undefined && quotas.maxRecordsPerJob < quotas.maxRecordsPerFile) {
     quotas.maxRecordsPerJob = quotas.maxRecordsPerFile;
@@ -186,6 +217,7 @@ export async function prepareOptionsFrom(inputs: string[], flags: PrepareFlags, 
     s3,
     overwrite: flags.overwrite === true,
     ...(flags.rejects ? { rejects: flags.rejects } : {}),
+    ...(flags.skipAnswered?.length ? { skipAnswered: flags.skipAnswered } : {}),
   };
 }
 
@@ -219,6 +251,9 @@ export function jsonSummary(s: PrepareSummary): Record<string, unknown> {
     read: s.read,
     written: s.written,
     rejected: s.rejected,
+    skipped: s.skipped,
+    ...(s.skippedAll ? { skippedAll: true } : {}),
+    ...(s.reused ? { reused: { uri: s.reused.uri, records: s.reused.records, indexed: s.reused.indexed, sources: s.reused.sources, notes: s.reused.notes } } : {}),
     shards: s.shards,
     jobs: s.jobs.map((j) => ({ name: j.name, uri: j.uri, records: j.records, bytes: j.bytes })),
     rejects: s.rejects,
@@ -249,6 +284,13 @@ export function humanSummary(s: PrepareSummary): string {
     `prepared ${formatCount(s.read)} calls from ${s.inputs.length} input${s.inputs.length === 1 ? '' : 's'} (${formatBytes(s.bytesRead)}) in ${s.seconds.toFixed(1)} s`,
     `  written:  ${formatCount(s.written)} records in ${s.shards.length} shard${s.shards.length === 1 ? '' : 's'}, ${s.jobs.length} job${s.jobs.length === 1 ? '' : 's'} (${formatBytes(s.bytesWritten)})`,
     `  rejected: ${formatCount(s.rejected)}${s.rejected ? ` (${Object.entries(s.rejectsByCode).map(([c, n]) => `${c} ${n}`).join(', ')}) -> ${s.rejects}` : ''}`,
+    ...(s.reused
+      ? [
+          `  skipped:  ${formatCount(s.skipped)} answered before with the same model and request (of ${formatCount(s.reused.indexed)} answers in ${s.reused.sources.length} results file${s.reused.sources.length === 1 ? '' : 's'})${s.skipped ? `; their answers -> ${s.reused.uri}, into the results at collect` : ''}`,
+          ...s.reused.notes.map((n) => `  note:     ${n}`),
+          ...(s.skippedAll ? ['  nothing to submit: every call was answered before (or rejected); collect writes the reused answers as the results'] : []),
+        ]
+      : []),
     `  model:    ${s.model.modelId} (${s.model.family}, ${s.model.invocationType}); quotas: ${s.quotas.name}`,
   ];
   if (s.structured) lines.push(`  fields:   schema ${s.structured.name}, asked ${VIA_WORDS[s.structured.via]}`);

@@ -22,15 +22,20 @@ import { LEDGER_KEY } from '../run/layout.js';
 import { inspectRunLocation } from '../run/location.js';
 import { recipeChanges } from '../run/recipe.js';
 import { claimWork, freshWork, ledgerJobs } from '../run/work.js';
-import { QUOTA_PROFILES } from '../bedrock/quotas.js';
+import { QUOTA_CHOICES } from '../bedrock/quotas.js';
 import { openStore } from '../stores/index.js';
 import { ADAPTER_NAMES } from '../../transforms/index.js';
-import { collectOptionsFrom, runCollect } from './collect.js';
+import { collectOptionsFrom, recordCollected, runCollect, tagOutputs } from './collect.js';
+import { addExpireOption, expireDaysFrom, withExpireTags, type ExpireFlags } from './expire.js';
 import { formatCount } from './output.js';
-import { int, repeatable } from './parsers.js';
-import { addInsightOptions, DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare, type PrepareFlags } from './prepare.js';
+import { int, repeatable, seconds } from './parsers.js';
+import { addInsightOptions, addSkipAnsweredOption, DEFAULT_MODEL, humanSummary as prepareText, prepareOptionsFrom, runPrepare, type PrepareFlags } from './prepare.js';
 import { addAwsOptions, s3OptionsFrom, type AwsFlags } from './s3-options.js';
-import { executeSubmit, submitOptionsFrom, type SubmitFlags } from './submit.js';
+import { addModeOptions, executeSubmit, stepJson, submitOptionsFrom, type SubmitFlags } from './submit.js';
+import type { SubmitResult } from '../jobs/submit.js';
+import { acquireLease, PREPARE_LEASE_KEY, writeStepStatus, type StepStatus } from '../run/step.js';
+import { describeBudget, type BudgetCheck } from '../jobs/budget.js';
+import { askYesNo } from './output.js';
 import { formatMoney } from '../results/report.js';
 
 /**
@@ -40,11 +45,16 @@ import { formatMoney } from '../results/report.js';
  */
 interface RunFlags
   extends AwsFlags,
+    ExpireFlags,
     Pick<
       PrepareFlags,
-      'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'minRecords' | 'json' | 'quiet' | 'schema' | 'schemaVia' | 'redact' | 'phoneRegion' | 'fit'
+      'model' | 'maxTokens' | 'system' | 'template' | 'format' | 'key' | 'text' | 'speaker' | 'rows' | 'passthrough' | 'maxRecords' | 'maxJobRecords' | 'minRecords' | 'skipAnswered' | 'json' | 'quiet' | 'schema' | 'schemaVia' | 'redact' | 'phoneRegion' | 'fit'
     >,
-    Pick<SubmitFlags, 'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay' | 'allowModel' | 'keepOrder'> {
+    Pick<
+      SubmitFlags,
+      'output' | 'roleArn' | 'local' | 'aws' | 'maxInFlight' | 'timeoutHours' | 'fault' | 'localRecordDelay' | 'allowModel' | 'keepOrder' | 'mode' | 'maxCost' | 'prices' | 'onDemandConcurrency' | 'rpm' | 'tpm' | 'wait' | 'poll'
+    > {
+  yes?: boolean;
   work: string;
   results?: string;
   duplicates?: DuplicateScope;
@@ -81,9 +91,10 @@ export function runCommand(): Command {
     .addOption(new Option('--rows <kind>', 'what a row is: a whole call, or one utterance (default: utterances when there is a speaker or role column)').choices(['calls', 'utterances']))
     .addOption(new Option('--duplicates <scope>', 'where a call id must be unique: in the whole run, or per file').choices(['run', 'per-file']))
     .option('--passthrough <columns>', 'columns carried into the results: a,b,c | * | none')
-    .addOption(new Option('--quotas <profile>', 'quota profile (default: local on the local service, default on AWS)').choices(Object.keys(QUOTA_PROFILES)))
+    .addOption(new Option('--quotas <profile>', "quota profile (default: local on the local service, default on AWS), or account: the account's batch quotas from Service Quotas").choices([...QUOTA_CHOICES]))
     .option('--max-records <n>', 'records per shard file', int('--max-records', 1))
     .option('--min-records <n>', 'minimum records per job', int('--min-records', 1))
+    .option('--max-job-records <n>', 'records per job', int('--max-job-records', 1))
     .option('--max-in-flight <n>', "jobs of the model in flight at once (default: the quota profile's)", int('--max-in-flight', 1))
     .option('--timeout-hours <n>', 'AWS: job timeout, 24 to 168', int('--timeout-hours', 1))
     .option('--local', 'run on the local service in this process')
@@ -95,15 +106,52 @@ export function runCommand(): Command {
     .option('--no-csv-escape-formulas', "CSV/TSV results: write cells exactly as they are (by default a cell a spreadsheet would run gets a leading ')")
     .option('--report <file>', 'the HTML report: one self-contained page of the figures and, for a schema run, its fields (default <work>/report.html)')
     .option('--no-report', 'write no HTML report')
+    .option('--poll <seconds>', 'first interval between job status checks (default 5 on AWS, 0.2 locally)', seconds('--poll'))
+    .option('--yes', 'on a terminal, submit to AWS without showing the estimate and asking first')
+    .option('--no-wait', 'one step (for a scheduler): prepare if needed, create the jobs the quota allows now, collect once every job has ended, write <work>/step.json, and exit; safe to repeat from several machines')
     .option('--fresh', 'start over: remove the files this run wrote under a local <work> (nothing else; jobs already created are left alone and listed)')
     .option('--json', 'print the report as one JSON object on stdout')
     .option('-q, --quiet', 'only the report');
-  return addAwsOptions(addInsightOptions(cmd), { primary: 'S3', bedrock: true }).action(async (inputs: string[], flags: RunFlags) => {
+  return addAwsOptions(addExpireOption(addSkipAnsweredOption(addModeOptions(addInsightOptions(cmd)))), { primary: 'S3', bedrock: true }).action(async (inputs: string[], flags: RunFlags) => {
     process.exitCode = await runAll(inputs, flags);
   });
 }
 
 const join = (base: string, name: string) => `${base.replace(/\/+$/, '')}/${name}`;
+
+/** prepare's problems that leave a folder below the minimum per batch job: answered on demand unless --mode batch. */
+const ON_DEMAND_PROBLEMS = new Set(['E_BELOW_MIN_RECORDS', 'E_CANNOT_REBALANCE']);
+
+/** How long a step's claim to prepare holds before another step may take it over (a 1 TB prepare takes about 2 h). */
+const PREPARE_LEASE_MS = 3 * 3_600_000;
+
+/** What `run` goes on with when every call was skipped (answered before): no job, nothing to wait for. */
+function nothingSubmitted(output: string): SubmitResult {
+  return {
+    mode: 'local',
+    target: 'nothing submitted (every call was answered before)',
+    ledger: '',
+    output,
+    jobs: [],
+    byStatus: {},
+    records: { total: 0, processed: 0, success: 0, error: 0 },
+    created: 0,
+    ok: true,
+    finished: true,
+    remaining: 0,
+    collectReady: true,
+    ledgerEvents: 0,
+    onDemand: { jobs: 0, records: 0, requests: 0, throttled: 0, resumed: 0, seconds: 0 },
+  };
+}
+
+function modeWords(m: { batch: number; onDemand: number }): string {
+  if (m.batch === 0 && m.onDemand === 0) return 'nothing submitted';
+  const part = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  if (m.onDemand === 0) return `mode batch (${part(m.batch, 'job')})`;
+  if (m.batch === 0) return `mode on-demand (${part(m.onDemand, 'folder')} through the Bedrock Runtime, at on-demand prices)`;
+  return `mode batch and on-demand (${part(m.batch, 'batch job')}, ${part(m.onDemand, 'folder')} on demand)`;
+}
 
 async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
   const work = flags.work;
@@ -116,8 +164,10 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
       hint: 'give --work s3://bucket/prefix/ (the shards go there), or leave --output out to run locally',
     });
   }
-  // one set of S3 settings (and so one client) for every stage
+  // one set of S3 settings (and so one client) for every stage; prepare and collect tag what they write (--expire-days)
   const s3 = await s3OptionsFrom(flags);
+  const expireDays = expireDaysFrom(flags);
+  const tagged = withExpireTags(s3, expireDays);
   const say = (text: string) => {
     if (!flags.quiet && !flags.json) process.stderr.write(text);
   };
@@ -157,6 +207,7 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
       passthrough: flags.passthrough,
       quotas,
       maxRecords: flags.maxRecords,
+      maxJobRecords: flags.maxJobRecords,
       minRecords: flags.minRecords,
       ids: 'deterministic',
       duplicates: flags.duplicates ?? 'run',
@@ -165,17 +216,50 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
       ...(flags.redact !== undefined ? { redact: flags.redact } : {}),
       ...(flags.phoneRegion !== undefined ? { phoneRegion: flags.phoneRegion } : {}),
       ...(flags.fit !== undefined ? { fit: flags.fit } : {}),
+      ...(flags.skipAnswered?.length ? { skipAnswered: flags.skipAnswered } : {}),
+      ...(flags.region ? { region: flags.region } : {}),
+      ...(flags.profile ? { profile: flags.profile } : {}),
+      ...(flags.bedrockEndpointUrl ? { bedrockEndpointUrl: flags.bedrockEndpointUrl } : {}),
     },
-    s3,
+    tagged,
+    (text) => say(`run: ${text}\n`),
   );
+  const step = flags.wait === false;
+  const workStore = openStore(work, s3);
+  let jobNamePrefix: string | undefined;
+  const stepDone = async (status: Omit<StepStatus, 'v' | 'at'>): Promise<number> => {
+    const full: StepStatus = { v: 1, at: new Date().toISOString(), ...status, ...(jobNamePrefix ? { jobNamePrefix } : {}) };
+    await writeStepStatus(workStore, full);
+    if (flags.json) process.stdout.write(JSON.stringify(full) + '\n');
+    say(`run: step: ${full.phase}${full.note ? `: ${full.note}` : ''}; jobs ${full.jobs.created}/${full.jobs.total} created, ${full.jobs.running} running, ${full.jobs.ended} ended; ${full.done ? `done: ${full.results}` : full.collectReady ? 'collect can run' : 'run the same command again later'}\n`);
+    return 0;
+  };
+  if (step && here.state !== 'prepared') {
+    // one stepper prepares; the others see its lease and come back later
+    const lease = await acquireLease(workStore, PREPARE_LEASE_KEY, PREPARE_LEASE_MS);
+    if (!lease.mine) {
+      return stepDone({
+        phase: 'preparing',
+        jobs: { total: 0, created: 0, running: 0, ended: 0, remaining: 0 },
+        collectReady: false,
+        done: false,
+        results: null,
+        ledgerEvents: 0,
+        note: `another step has been preparing since ${lease.since}`,
+      });
+    }
+  }
   let rejected: number;
   let read: number;
+  let skipped = 0;
+  let skippedAll = false;
   let rejectsByCode: Record<string, number>;
   let prepared: { redacted?: Record<string, number> | undefined; truncated?: number | undefined };
   if (here.state === 'prepared') {
     const file = here.prepared!.file;
-    const now = await prepareRecipe(prepareOptions);
-    const changes = recipeChanges(file.recipe, now);
+    // A step of a submitted run does not look at the inputs again (one request per input object,
+    // every step): the step that prepared compared them, and the jobs exist.
+    const changes = step && here.submitted ? [] : recipeChanges(file.recipe, await prepareRecipe(prepareOptions));
     if (changes.length > 0) {
       const jobs = here.submitted ? ledgerJobs(batch, await Ledger.read(openStore(batch, s3).resolve(LEDGER_KEY), s3)) : [];
       throw new BatchError('E_RUN_CHANGED', `${batch} was prepared from other inputs or settings: ${changes.slice(0, 6).join('; ')}${changes.length > 6 ? `; and ${changes.length - 6} more` : ''}`, {
@@ -187,6 +271,8 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     if (inputs.includes('-')) say('run: input - (stdin) cannot be compared with what was prepared: the prepared run is kept as it is\n');
     read = file.read ?? 0;
     rejected = file.rejected ?? 0;
+    skipped = file.skipped ?? 0;
+    skippedAll = file.skippedAll === true;
     rejectsByCode = file.rejectsByCode ?? {};
     prepared = { redacted: file.redacted, truncated: file.truncated };
     say(`run: ${batch} is already prepared (${formatCount(file.written ?? 0)} records, quotas ${file.quotas?.name ?? '?'}): going on from there\n`);
@@ -194,11 +280,16 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     // a prepare that was interrupted is replaced (its own files only)
     const summary = await runPrepare({ ...prepareOptions, overwrite: here.state === 'preparing' }, false);
     say(prepareText(summary));
-    if (summary.problem) {
-      throw new BatchError(summary.problem.code, summary.problem.message, { hint: summary.problem.hint });
+    if (summary.problem && !(flags.mode !== 'batch' && ON_DEMAND_PROBLEMS.has(summary.problem.code) && summary.written > 0)) {
+      throw new BatchError(summary.problem.code, summary.problem.message, {
+        hint: ON_DEMAND_PROBLEMS.has(summary.problem.code) ? `${summary.problem.hint}; or drop --mode batch: a folder below the minimum is answered on demand` : summary.problem.hint,
+      });
     }
+    if (summary.problem) say(`run: ${summary.problem.message}: that folder is answered on demand, through the Bedrock Runtime (docs/on-demand.md)\n`);
     read = summary.read;
     rejected = summary.rejected;
+    skipped = summary.skipped;
+    skippedAll = summary.skippedAll === true;
     rejectsByCode = summary.rejectsByCode;
     prepared = { redacted: summary.redacted, truncated: summary.truncated };
   }
@@ -220,26 +311,64 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     localRecordDelay: flags.localRecordDelay,
     allowModel: flags.allowModel,
     keepOrder: flags.keepOrder,
+    ...(step ? { wait: false } : {}),
+    ...(flags.poll !== undefined ? { poll: flags.poll } : {}),
+    ...(flags.mode ? { mode: flags.mode } : {}),
+    ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost } : {}),
+    ...(flags.prices !== undefined ? { prices: flags.prices } : {}),
+    ...(flags.onDemandConcurrency !== undefined ? { onDemandConcurrency: flags.onDemandConcurrency } : {}),
+    ...(flags.rpm !== undefined ? { rpm: flags.rpm } : {}),
+    ...(flags.tpm !== undefined ? { tpm: flags.tpm } : {}),
   }, s3);
-  const { code, result } = await executeSubmit(submit, flags.quiet === true || flags.json === true);
+  // On a terminal, money on AWS is spent only after a yes (never without a terminal, nor in a step).
+  const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
+  if (mode.mode === 'aws' && interactive && !flags.yes && !step) {
+    submit.confirm = (b: BudgetCheck) => askYesNo(`run: ${describeBudget(b)}\nrun: ${b.label}\nrun: submit? [y/N] `);
+  }
+  // every call answered before (--skip-answered): nothing to submit; collect writes the reused answers
+  const { code, result } = skippedAll ? { code: 0, result: nothingSubmitted(submit.output ?? output) } : await executeSubmit(submit, flags.quiet === true || flags.json === true);
   if (!result) return code;
+  if (skippedAll) say('run: every call was answered before (--skip-answered): nothing submitted; collecting the earlier answers\n');
+  const ledgerNow = await Ledger.read(openStore(batch, s3).resolve(LEDGER_KEY), s3);
+  jobNamePrefix = result.jobs[0]?.jobName.replace(/job-\d+$/, '');
+  const jobsLine = {
+    total: result.jobs.length,
+    created: result.jobs.filter((j) => j.jobArn).length,
+    running: result.jobs.filter((j) => j.jobArn && !isTerminal(j.status)).length,
+    ended: result.jobs.filter((j) => isTerminal(j.status)).length,
+    remaining: result.remaining,
+  };
+  if (step && !result.collectReady) {
+    return stepDone({ phase: result.remaining > 0 ? 'submitting' : 'running', jobs: jobsLine, collectReady: false, done: false, results: null, ledgerEvents: result.ledgerEvents });
+  }
+  if (ledgerNow.cleaned || (step && ledgerNow.collected)) {
+    // collected already (and maybe cleaned: the outputs are gone): never collect again over it
+    const where = ledgerNow.collected?.results ?? results;
+    if (step) return stepDone({ phase: 'collected', jobs: jobsLine, collectReady: true, done: true, results: where, ledgerEvents: result.ledgerEvents });
+    say(`run: this run was collected into ${where}${ledgerNow.cleaned ? ' and cleaned (its shards and job outputs are gone)' : ''}: nothing to do\n`);
+    if (flags.json) process.stdout.write(JSON.stringify({ results: { uri: where }, collected: true, cleaned: ledgerNow.cleaned !== undefined, ...stepJson(result) }) + '\n');
+    return code;
+  }
 
   // 3. collect
-  const collect = await collectOptionsFrom(output, { prepared: batch, results, maxAttempts: 3, csvEscapeFormulas: flags.csvEscapeFormulas }, s3);
+  const collect = await collectOptionsFrom(output, { prepared: batch, results, maxAttempts: 3, csvEscapeFormulas: flags.csvEscapeFormulas }, tagged);
   const reportAt = flags.report === false ? undefined : (flags.report ?? join(work, 'report.html'));
-  const c = await runCollect(
-    {
-      ...collect,
-      ...(reportAt !== undefined ? { report: reportAt, reportExtra: { prepare: { read, written: result.records.total, rejected, rejectsByCode, ...prepared } } } : {}),
-    },
-    false,
-  );
+  const collectOptions = {
+    ...collect,
+    ...(reportAt !== undefined ? { report: reportAt, reportExtra: { prepare: { read, written: result.records.total, rejected, skipped, rejectsByCode, ...prepared } } } : {}),
+  };
+  const c = await runCollect(collectOptions, false);
+  await recordCollected(collectOptions, c);
+  if (expireDays !== undefined) await tagOutputs(collectOptions, output, expireDays);
+  if (step) return stepDone({ phase: 'collected', jobs: jobsLine, collectReady: true, done: true, results: c.results.uri, ledgerEvents: result.ledgerEvents + 1 });
   const s = c.collect;
   const cost = c.cost.total.cost;
   const report = {
     read,
     written: result.records.total,
     rejected,
+    skipped,
+    reused: s.reused,
     succeeded: s.succeeded,
     failed: s.failed,
     invalid: s.invalid,
@@ -256,15 +385,18 @@ async function runAll(inputs: string[], flags: RunFlags): Promise<number> {
     deadLetter: c.plan ? { uri: c.plan.deadLetter.uri, records: c.plan.deadLetter.records } : null,
     quotas,
     service: result.target,
+    mode: { batch: result.jobs.filter((j) => j.mode === 'batch').length, onDemand: result.jobs.filter((j) => j.mode === 'on-demand').length },
+    ...(result.budget ? { budget: result.budget } : {}),
     jobs: result.jobs.map((j) => ({ job: j.job, status: j.status, jobArn: j.jobArn ?? null })),
   };
   if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');
   if (!flags.json) {
     const lines = [
-      `run: ${formatCount(read)} calls read, ${formatCount(s.succeeded)} summaries written, ${formatCount(rejected)} rejected, ${formatCount(s.failed)} failed, ${formatCount(s.missing)} missing`,
-      `  tokens:  ${formatCount(s.inputTokens)} in, ${formatCount(s.outputTokens)} out; estimated cost at Bedrock batch prices ${cost ? formatMoney(cost.total, c.cost.currency) : 'unknown (no price for this model)'}`,
+      `run: ${formatCount(read)} calls read, ${formatCount(s.succeeded)} summaries written, ${formatCount(rejected)} rejected, ${formatCount(s.failed)} failed, ${formatCount(s.missing)} missing` +
+        (skipped ? `, ${formatCount(skipped)} skipped (answered before: ${formatCount(s.reused)} reused in the results)` : ''),
+      `  tokens:  ${formatCount(s.inputTokens)} in, ${formatCount(s.outputTokens)} out; estimated cost at Bedrock ${report.mode.onDemand ? (report.mode.batch ? 'batch and on-demand' : 'on-demand') : 'batch'} prices ${cost ? formatMoney(cost.total, c.cost.currency) : 'unknown (no price for this model)'}`,
       `           ${c.cost.label}`,
-      `  service: ${result.target}; quota profile ${quotas}`,
+      `  service: ${result.target}; quota profile ${quotas}; ${modeWords(report.mode)}`,
       `  results: ${c.results.uri}`,
     ];
     if (c.report) lines.push(`  report:  ${c.report.uri}`);

@@ -4,10 +4,13 @@ import { BatchError } from '../errors.js';
 import { parseFaults } from '../local/faults.js';
 import { openAiChatModel } from '../local/models.js';
 import { reportSubmission } from '../jobs/progress.js';
-import type { JobState, SubmitResult, SubmitRunOptions } from '../jobs/submit.js';
+import type { JobState, SubmitMode, SubmitResult, SubmitRunOptions } from '../jobs/submit.js';
+import { describeBudget } from '../jobs/budget.js';
+import { isTerminal } from '../bedrock/vocabulary.js';
+import { readPrices } from './collect.js';
 import type { LocalRunOptions } from '../target.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { int, repeatable, seconds } from './parsers.js';
+import { int, num, repeatable, seconds } from './parsers.js';
 import type { S3StoreOptions } from '../stores/s3.js';
 import { addAwsOptions, bedrockSettingsFrom, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 
@@ -111,6 +114,44 @@ export interface SubmitFlags extends ServiceFlags, Pick<LocalServiceFlags, 'mode
   localDelay?: number;
   localRecordDelay?: number;
   localConcurrency?: number;
+  mode?: SubmitMode;
+  maxCost?: number;
+  prices?: string;
+  onDemandConcurrency?: number;
+  rpm?: number;
+  tpm?: number;
+}
+
+/** The flags of the on-demand path and the cost ceiling, shared by `submit` and `run`. */
+export function addModeOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--mode <mode>', 'batch jobs, on-demand calls through the Bedrock Runtime, or auto: on demand for a job folder below the quota profile\'s minimum records per job (default auto)').choices([
+        'batch',
+        'on-demand',
+        'auto',
+      ]),
+    )
+    .option('--on-demand-concurrency <n>', 'on demand: requests in flight at once (default 8)', int('--on-demand-concurrency', 1))
+    .option('--rpm <n>', 'on demand: at most N requests per minute (your account\'s on-demand quota for the model)', int('--rpm', 1))
+    .option('--tpm <n>', 'on demand: at most N tokens per minute (input + output budget)', int('--tpm', 1))
+    .option('--max-cost <amount>', 'create nothing when the estimate (input + the whole output budget) is above this amount (USD, or your --prices currency)', num('--max-cost'))
+    .option('--prices <file>', 'price table JSON for --max-cost (per 1,000 tokens), over the built-in illustrative one');
+}
+
+/** submitRun's mode, on-demand and budget options from the flags (the price table read only when needed). */
+export async function modeOptionsFrom(flags: Pick<SubmitFlags, 'mode' | 'maxCost' | 'prices' | 'onDemandConcurrency' | 'rpm' | 'tpm'>, s3?: S3StoreOptions): Promise<Pick<SubmitRunOptions, 'mode' | 'maxCost' | 'prices' | 'onDemand'>> {
+  const limits = {
+    ...(flags.onDemandConcurrency !== undefined ? { concurrency: flags.onDemandConcurrency } : {}),
+    ...(flags.rpm !== undefined ? { rpm: flags.rpm } : {}),
+    ...(flags.tpm !== undefined ? { tpm: flags.tpm } : {}),
+  };
+  return {
+    ...(flags.mode ? { mode: flags.mode } : {}),
+    ...(flags.maxCost !== undefined ? { maxCost: flags.maxCost } : {}),
+    ...(flags.prices !== undefined ? { prices: await readPrices(flags.prices, s3) } : {}),
+    ...(Object.keys(limits).length ? { onDemand: limits } : {}),
+  };
 }
 
 export function submitCommand(): Command {
@@ -130,10 +171,10 @@ export function submitCommand(): Command {
     .option('-m, --model <id>', 'another id of the prepared model\'s family (e.g. a us./eu. profile id)')
     .option('--local', 'run on the local service in this process')
     .option('--aws', 'run on Amazon Bedrock');
-  addServiceOptions(cmd)
+  addModeOptions(addServiceOptions(cmd))
     .option('--ledger <file>', 'the ledger (default <run>/ledger.jsonl)')
     .option('--wait', 'watch until every job has ended (the default)')
-    .option('--no-wait', 'return once every folder has a job (AWS; the local service always waits)')
+    .option('--no-wait', 'one step: reconcile, create the jobs the quota allows now, answer on-demand folders, record it, and exit saying what remains; safe to repeat from several machines (AWS or `serve`; the in-process local service always waits)')
     .option('--max-in-flight <n>', "jobs of the model in flight at once (default: the run's quota profile)", int('--max-in-flight', 1))
     .option('--timeout-hours <n>', 'job timeout, 24 to 168 (Bedrock default 24)', int('--timeout-hours', 1))
     .option('--tag <key=value>', 'a job tag (repeat for more)', repeatable)
@@ -187,15 +228,29 @@ export async function submitOptionsFrom(run: string, flags: SubmitFlags, s3?: S3
     ...(flags.subnet?.length && flags.securityGroup ? { vpc: { subnetIds: flags.subnet, securityGroupIds: flags.securityGroup } } : {}),
     ...(flags.poll !== undefined ? { pollMs: Math.round(flags.poll * 1000) } : {}),
     ...(Object.keys(local).length ? { localService: local } : {}),
+    ...(await modeOptionsFrom(flags, s3)),
   };
 }
 
 async function runSubmit(run: string, flags: SubmitFlags): Promise<number> {
   const { code, result } = await executeSubmit(await submitOptionsFrom(run, flags), flags.quiet === true);
   if (!result) return code;
-  if (flags.json) process.stdout.write(JSON.stringify(jobsJson(result.jobs)) + '\n');
+  if (flags.json) process.stdout.write(JSON.stringify({ ...jobsJson(result.jobs), ...stepJson(result) }) + '\n');
   if (!flags.quiet) process.stderr.write(summaryText(result));
   return code;
+}
+
+/** What a step tells its caller (and `--json`): what remains, whether collect can run, what this call did. */
+export function stepJson(r: SubmitResult): Record<string, unknown> {
+  return {
+    remaining: r.remaining,
+    running: r.jobs.filter((j) => j.jobArn && !isTerminal(j.status)).length,
+    collectReady: r.collectReady,
+    created: r.created,
+    ledgerEvents: r.ledgerEvents,
+    onDemand: r.onDemand,
+    ...(r.budget ? { budget: r.budget } : {}),
+  };
 }
 
 /**
@@ -244,7 +299,23 @@ function summaryText(r: SubmitResult): string {
     `  output:  ${r.output}`,
     `  ledger:  ${r.ledger}`,
   ];
-  if (!r.finished) lines.push('  not every job has finished: `bedrock-batch status` shows where they are');
+  const onDemand = r.jobs.filter((j) => j.mode === 'on-demand');
+  if (onDemand.length) {
+    lines.push(
+      `  on demand: ${onDemand.length} folder${onDemand.length === 1 ? '' : 's'} answered through the Bedrock Runtime (${onDemand.map((j) => j.job).join(', ')})` +
+        (r.onDemand.requests ? `; ${n(r.onDemand.requests)} requests in ${r.onDemand.seconds.toFixed(1)} s, ${n(r.onDemand.throttled)} throttled${r.onDemand.resumed ? `, ${n(r.onDemand.resumed)} answers kept from before` : ''}` : ''),
+    );
+  }
+  if (r.budget) lines.push(`  ${describeBudget(r.budget)}`);
+  if (!r.finished) {
+    lines.push(
+      r.remaining > 0
+        ? `  step: ${r.remaining} folder${r.remaining === 1 ? '' : 's'} still without a job (the quota is full): run the same command again later; collect cannot run yet`
+        : r.collectReady
+          ? '  step: every job has ended: collect can run'
+          : '  step: every folder has a job; not every job has ended: run the same command again later (or `bedrock-batch status`); collect cannot run yet',
+    );
+  }
   for (const j of r.jobs) if (j.status === 'Failed' || j.status === 'Expired') lines.push(`  ${j.job} ${j.status}${j.message ? `: ${j.message}` : ''}`);
   return lines.join('\n') + '\n';
 }
