@@ -6,13 +6,12 @@
  * The refused path is an endpoint that answers AccessDeniedException as Service Quotas does without
  * permission (the local service never refuses).
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_QUOTA_FIELDS, describeQuotaSources, resolveQuotaProfile, type BatchQuotaField } from '../../src/aws/service-quotas.js';
 import { ACCOUNT_FALLBACK_PROFILE, QUOTA_CHOICES, QUOTA_PROFILES, quotaProfile } from '../../src/bedrock/quotas.js';
 import { localCredentials, startLocalService, type LocalService } from '../../src/local/server.js';
+import { refusingEndpoint as refusing } from '../support/refusing.js';
 import { tempDir, type TempDir } from '../support/temp.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -34,26 +33,7 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 const aws = (endpointUrl: string, extra: NodeJS.ProcessEnv = {}) => ({ env: env(extra), endpointUrl, region: 'us-east-1', maxAttempts: 1 });
 
-/** An endpoint that answers every request as Service Quotas does without permission, and records who asked. */
-async function refusingEndpoint(): Promise<{ endpoint: string; seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push(req.headers);
-    req.resume();
-    req.on('end', () => {
-      const body = JSON.stringify({ __type: 'AccessDeniedException', message: 'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: servicequotas:ListServiceQuotas' });
-      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-ErrorType': 'AccessDeniedException', 'x-amzn-RequestId': 'refusing', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
+const refusingEndpoint = () => refusing('aws-json', 'User: arn:aws:iam::123456789012:user/ci is not authorized to perform: servicequotas:ListServiceQuotas');
 
 const fields = (f: (field: BatchQuotaField) => unknown) => Object.fromEntries(BATCH_QUOTA_FIELDS.map((k) => [k, f(k)]));
 

@@ -4,8 +4,6 @@
  * refusing endpoint stands in for a missing permission. Every client is the real SDK over HTTP.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -18,6 +16,7 @@ import { localCredentials, startLocalService, type LocalService } from '../../sr
 import { inProcess } from '../support/cli.js';
 import { MOTO_CREDENTIALS, startMoto, type MotoServer } from '../support/moto.js';
 import { startS3Proxy, type S3Proxy } from '../support/s3-proxy.js';
+import { refusingEndpoint as refusing } from '../support/refusing.js';
 import { tempDir, type TempDir } from '../support/temp.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -67,26 +66,7 @@ function check(report: DoctorReport, name: DoctorCheck['name'], subject?: string
 
 const statuses = (r: DoctorReport) => r.checks.map((c) => `${c.name}${c.subject?.startsWith('s3://') ? ` ${c.subject}` : ''}: ${c.status}`);
 
-/** An endpoint that refuses everything as Bedrock and Service Quotas do without permission, and records who asked. */
-async function refusingEndpoint(): Promise<{ endpoint: string; seen: IncomingHttpHeaders[]; close(): Promise<void> }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push(req.headers);
-    req.resume();
-    req.on('end', () => {
-      const body = JSON.stringify({ message: 'User: arn:aws:iam::123456789012:user/moto is not authorized to perform this action' });
-      res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'AccessDeniedException', 'x-amzn-RequestId': 'refusing', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
+const refusingEndpoint = () => refusing('rest-json', 'User: arn:aws:iam::123456789012:user/moto is not authorized to perform this action');
 
 beforeAll(async () => {
   tmp = await tempDir('doctor-');
