@@ -15,6 +15,13 @@ export const num = (name: string) => (v: string) => {
   return n;
 };
 
+/** An amount of money: a number of at least 0. */
+export const amount = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new BatchError('E_BAD_OPTION', `${name} must be an amount of at least 0 (e.g. 25 or 12.50), got "${v}"`);
+  return n;
+};
+
 /** A positive number of seconds. */
 export const seconds = (name: string) => (v: string) => {
   const n = Number(v);

@@ -10,7 +10,7 @@ import { isTerminal } from '../bedrock/vocabulary.js';
 import { readPrices } from './collect.js';
 import type { LocalRunOptions } from '../target.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { int, num, repeatable, seconds } from './parsers.js';
+import { amount, int, repeatable, seconds } from './parsers.js';
 import type { S3StoreOptions } from '../stores/s3.js';
 import { addAwsOptions, bedrockSettingsFrom, s3OptionsFrom, type AwsFlags } from './s3-options.js';
 
@@ -135,7 +135,7 @@ export function addModeOptions(cmd: Command): Command {
     .option('--on-demand-concurrency <n>', 'on demand: requests in flight at once (default 8)', int('--on-demand-concurrency', 1))
     .option('--rpm <n>', 'on demand: at most N requests per minute (your account\'s on-demand quota for the model)', int('--rpm', 1))
     .option('--tpm <n>', 'on demand: at most N tokens per minute (input + output budget)', int('--tpm', 1))
-    .option('--max-cost <amount>', 'create nothing when the estimate (input + the whole output budget) is above this amount (USD, or your --prices currency)', num('--max-cost'))
+    .option('--max-cost <amount>', 'create nothing when the estimate (input + the whole output budget) is above this amount (USD, or your --prices currency)', amount('--max-cost'))
     .option('--prices <file>', 'price table JSON for --max-cost (per 1,000 tokens), over the built-in illustrative one');
 }
 
