@@ -82,6 +82,8 @@ export interface SubmitEvent extends Base {
   input: string;
   jobArn?: string;
   output?: string;
+  /** `submitting`: the process creating the job (`host:pid:random`), so others leave it to it. */
+  owner?: string;
 }
 
 export interface StatusEvent extends Base {
@@ -178,6 +180,8 @@ export interface LedgerJob {
   done: boolean;
   /** A Create was sent (or about to be) but its answer was never recorded. */
   inDoubt: boolean;
+  /** Who wrote the last `submitting`, and when (epoch ms): a process creating the job right now. */
+  creating?: { owner: string; at: number };
   createError?: string;
   /** Answered on demand (the `on-demand` event): the runtime model id, and the records answered so far. */
   onDemand?: OnDemandClaim;
@@ -226,7 +230,10 @@ export function applyEvent(state: Omit<LedgerState, 'notes'>, e: LedgerEvent): v
   if (!j) state.jobs.set(e.job, (j = { job: e.job, done: false, inDoubt: false }));
   switch (e.event) {
     case 'submitting':
-      if (!j.jobArn) Object.assign(j, { jobName: e.jobName, token: e.token, input: e.input, inDoubt: true });
+      if (!j.jobArn) {
+        Object.assign(j, { jobName: e.jobName, token: e.token, input: e.input, inDoubt: true });
+        if (e.owner !== undefined) j.creating = { owner: e.owner, at: Date.parse(e.at) };
+      }
       break;
     case 'submitted':
     case 'adopted':

@@ -476,6 +476,8 @@ export class RunSubmission extends EventEmitter {
         const inFlight = await countJobsInFlight(client, s.modelId, { ...(s.signal ? { signal: s.signal } : {}), retries });
         let free = s.maxInFlight - inFlight;
         if (free <= 0) this.emit('waiting', { reason: 'quota', inFlight, maxInFlight: s.maxInFlight, pending: pending.length } satisfies WaitingEvent);
+        // folders another process was creating: asked about again on the next round (when waiting)
+        const later: JobState[] = [];
         while (free > 0 && pending.length > 0) {
           const state = pending[0]!;
           const entry = byJob.get(state.job)!;
@@ -488,9 +490,11 @@ export class RunSubmission extends EventEmitter {
           pending.shift();
           free--;
           if (outcome === 'created') created++;
+          if (outcome === 'taken' && !state.jobArn && s.wait) later.push(state);
           quotaAttempt = 0;
           changed = true;
         }
+        pending.push(...later);
       }
       // On-demand folders, once the batch jobs of this round are created (their clock runs meanwhile).
       while (onDemandPending.length > 0) {
@@ -692,10 +696,13 @@ export class RunSubmission extends EventEmitter {
     // The claim, checked against the ledger as it is at the moment of writing (conditional in S3):
     // a folder another process has a job for, or is creating with other settings, is left to it.
     // The same settings give the same token, so a Create racing another one returns its job.
-    const claim = await ledger.appendIf({ event: 'submitting', job: job.name, jobName: state.jobName, token: state.clientRequestToken, input: settings.inputUri }, (now) => {
+    const claim = await ledger.appendIf({ event: 'submitting', job: job.name, jobName: state.jobName, token: state.clientRequestToken, input: settings.inputUri, owner: this.owner }, (now) => {
       const j = now.jobs.get(job.name);
       if (j?.jobArn) return 'taken';
       if (j?.inDoubt && j.token !== undefined && j.token !== state.clientRequestToken) return 'other-settings';
+      // another live process is creating it now; one that went quiet (or died) is taken over: the same token returns its job
+      const c = j?.inDoubt ? j.creating : undefined;
+      if (c && c.owner !== this.owner && Date.now() - c.at < CREATE_LEASE_MS && !ownerGone(c.owner)) return 'creating';
       return true;
     });
     if (claim !== true) {
@@ -704,6 +711,8 @@ export class RunSubmission extends EventEmitter {
         this.setArn(state, j.jobArn, target);
         if (j.status) state.status = j.status;
         this.note(`${job.name}: another process created its job (${j.jobArn}); this one leaves it be`);
+      } else if (claim === 'creating') {
+        this.note(`${job.name}: another process is creating its job right now; left to it`);
       } else {
         this.note(`${job.name}: another process is creating its job with other settings (token ${j?.token?.slice(0, 8)}…); left to it`);
       }
@@ -742,6 +751,9 @@ export class RunSubmission extends EventEmitter {
   }
 }
 
+
+/** How long another process's `submitting` holds a folder (one Create, with its retries) before it is taken over. */
+const CREATE_LEASE_MS = 5 * 60_000;
 
 /** A claim's owner on this machine whose process has ended (killed): its claim holds nothing. */
 function ownerGone(owner: string): boolean {
