@@ -21,7 +21,8 @@ import type { FamilyName, InvocationType, ModelFamily, ModelOptions, StructuredV
 import { prepareItems, type EngineItem, type EngineStats } from './parallel/engine.js';
 import { estimateTokens, structuredTokens } from './records/tokens.js';
 import { parseLineageLine } from './run/sidecars.js';
-import { AnsweredIndex, REUSED_KEY } from './results/reuse.js';
+import { AnsweredIndex } from './results/reuse.js';
+import { REUSED_KEY } from './run/layout.js';
 import type { RecordBatch } from './shards/rollover.js';
 import type { StagesSpec } from './parallel/stages.js';
 import type { ReadInputsOptions } from './read/index.js';

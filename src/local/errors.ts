@@ -17,3 +17,12 @@ export class ServiceError extends Error {
     this.status = SERVICE_ERROR_STATUS[errorType];
   }
 }
+
+/** A URI label (`{jobIdentifier}`, `{modelId}`, ...) decoded, or the ValidationException a malformed one gets, naming `member`. */
+export function decodeLabel(label: string, member: string): string {
+  try {
+    return decodeURIComponent(label);
+  } catch {
+    throw new ServiceError('ValidationException', `1 validation error detected: Value '${label.slice(0, 200)}' at '${member}' failed to satisfy constraint: Member must be percent-encoded correctly`);
+  }
+}

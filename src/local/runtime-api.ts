@@ -28,7 +28,7 @@ import type { FamilyName } from '../models/family.js';
 import { parseModelId } from '../models/ids.js';
 import { FAMILIES, familyFor } from '../models/index.js';
 import { getInferenceProfile, type CatalogueContext } from './catalogue-api.js';
-import { ServiceError } from './errors.js';
+import { decodeLabel, ServiceError } from './errors.js';
 import { unitHash, type LocalFaults } from './faults.js';
 import { ModelCallError, type LocalModel } from './models.js';
 import { familyOfShape, modelOutputFor, requestOf, requestText, type ModelAnswer, type ModelRequest } from './responses.js';
@@ -125,13 +125,7 @@ export function runtimeRoute(method: string, path: string): RuntimeCall | undefi
   }
   const operation = OPERATIONS[op];
   if (!operation) return undefined;
-  let modelId: string;
-  try {
-    modelId = decodeURIComponent(label);
-  } catch {
-    throw new ServiceError('ValidationException', `1 validation error detected: Value '${label.slice(0, 200)}' at 'modelId' failed to satisfy constraint: Member must be percent-encoded correctly`);
-  }
-  return { operation, modelId };
+  return { operation, modelId: decodeLabel(label, 'modelId') };
 }
 
 /** An error the control plane never answers: its name, modelled status and extra members. */

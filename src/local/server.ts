@@ -40,7 +40,7 @@ import { createServer as createHttp2Server, type Http2ServerRequest, type Http2S
 import type { AddressInfo, Socket } from 'node:net';
 import { LOOPBACK_CREDENTIALS } from '../aws/config.js';
 import { getFoundationModel, getInferenceProfile, listFoundationModels } from './catalogue-api.js';
-import { ServiceError } from './errors.js';
+import { decodeLabel, ServiceError } from './errors.js';
 import { isRuntimePath, RUNTIME_MAX_BODY, runtimeRoute, type RuntimeAnswer, type RuntimeCall } from './runtime-api.js';
 import { answerServiceQuotas, SERVICE_QUOTAS_TARGET_PREFIX, type QuotasAnswer } from './service-quotas-api.js';
 import { acquireLock, type LockOptions } from './state.js';
@@ -319,11 +319,7 @@ function labelRoute(method: string, path: string): Route | undefined {
     if (!path.startsWith(prefix)) continue;
     const rest = path.slice(prefix.length);
     if (method !== 'GET' || rest === '' || rest.includes('/')) return undefined;
-    try {
-      return { op, id: decodeURIComponent(rest) };
-    } catch {
-      throw new ServiceError('ValidationException', `1 validation error detected: Value '${rest}' at '${member}' failed to satisfy constraint: Member must be percent-encoded correctly`);
-    }
+    return { op, id: decodeLabel(rest, member) };
   }
   return undefined;
 }
@@ -350,13 +346,7 @@ function routeOf(method: string, path: string): Route | undefined {
   } else if (method !== 'GET') {
     return undefined;
   }
-  let id: string;
-  try {
-    id = decodeURIComponent(rest);
-  } catch {
-    throw new ServiceError('ValidationException', `1 validation error detected: Value '${rest}' at 'jobIdentifier' failed to satisfy constraint: Member must be percent-encoded correctly`);
-  }
-  return { op, id };
+  return { op, id: decodeLabel(rest, 'jobIdentifier') };
 }
 
 /**

@@ -43,7 +43,6 @@ import type { Store } from '../stores/store.js';
 import { isS3Uri } from '../stores/uri.js';
 import { escapeFormula, formatOf, type ResultsFormat } from './writers.js';
 
-export { REUSED_KEY };
 
 /** The longest results row read (a longer one is counted as unreadable). */
 const MAX_ROW_BYTES = 64 * 1024 * 1024;

@@ -49,9 +49,7 @@ import { recordIdOfSpoolKey } from '../ondemand/spool.js';
 import { readPreparedRun } from './prepared.js';
 
 /** Where the on-demand path spools its answers in a run (one `<recordId>.json` each, removed once the outputs are written). */
-export { ON_DEMAND_PREFIX };
 /** The earlier answers `prepare --skip-answered` copied for the calls it skipped. */
-export { REUSED_KEY };
 
 /** A spooled answer's place: `on-demand/<job folder>/<entry>` (src/ondemand/spool.ts names the entry). */
 const SPOOLED = /^on-demand\/([^/]+)\/[^/]+$/;

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cli } from '../support/cli.js';
 import type { MotoServer } from '../support/moto.js';
+import type { StepStatus } from '../../src/run/step.js';
 import { ROLE, startStepWorld, type StepWorld } from './helpers.js';
 
 let world: StepWorld;
@@ -32,16 +33,6 @@ afterAll(async () => {
   await world?.close();
 });
 
-interface StepStatus {
-  phase: string;
-  jobs: { total: number; created: number; running: number; ended: number; remaining: number };
-  collectReady: boolean;
-  done: boolean;
-  results: string | null;
-  ledgerEvents: number;
-  jobNamePrefix?: string;
-  note?: string;
-}
 
 describe('run --no-wait', () => {
   it('steps a run from nothing to its results, one call at a time, writing step.json', async () => {
